@@ -1,0 +1,265 @@
+#include "mq_certid.h"
+#include "mq_names.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+static const char *const certid_field_names[] = {
+	[MQ_ID_CN] = "cn",
+	[MQ_ID_DN] = "dn",
+	[MQ_ID_SAN_DNS] = "san-dns",
+	[MQ_ID_SAN_EMAIL] = "san-email",
+	[MQ_ID_SAN_URI] = "san-uri",
+	[MQ_ID_FINGERPRINT] = "fingerprint",
+};
+
+int mq_idfield_parse(const char *s, enum mq_idfield *out)
+{
+	for (size_t i = 0; i < sizeof(certid_field_names) / sizeof(*certid_field_names); i++) {
+		if (s && !strcmp(s, certid_field_names[i])) {
+			*out = (enum mq_idfield)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *mq_idfield_name(enum mq_idfield f)
+{
+	if ((size_t)f >= sizeof(certid_field_names) / sizeof(*certid_field_names))
+		return "?";
+	return certid_field_names[f];
+}
+
+const char *mq_id_result_str(enum mq_id_result r)
+{
+	switch (r) {
+	case MQ_IDR_OK:
+		return "ok";
+	case MQ_IDR_MISSING:
+		return "certificate has no such field";
+	case MQ_IDR_UNSAFE:
+		return "field contains '+', '#', '/', control characters or invalid UTF-8";
+	default:
+		return "internal error";
+	}
+}
+
+static void certid_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int mq_cert_fingerprint(const X509 *cert, char out[MQ_FPR_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (!cert || !X509_digest(cert, EVP_sha256(), md, &n) || n != 32)
+		return -1;
+	certid_hex(md, n, out);
+	return 0;
+}
+
+int mq_fingerprint_valid(const char *s)
+{
+	if (!s || strlen(s) != MQ_FPR_LEN - 1)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return 1;
+}
+
+int mq_cert_serial(const X509 *cert, char out[MQ_SERIAL_LEN])
+{
+	const ASN1_INTEGER *sn;
+	BIGNUM *bn = NULL;
+	unsigned char buf[MQ_SERIAL_LEN / 2];
+	int n, rc = -1;
+
+	if (!cert || !(sn = X509_get0_serialNumber(cert)))
+		return -1;
+	bn = ASN1_INTEGER_to_BN(sn, NULL);
+	if (!bn)
+		goto out;
+	n = BN_num_bytes(bn);
+	if (n > (int)sizeof(buf))
+		goto out;
+	if (n == 0) {
+		strcpy(out, "00");
+		rc = 0;
+		goto out;
+	}
+	BN_bn2bin(bn, buf);
+	certid_hex(buf, (size_t)n, out);
+	rc = 0;
+out:
+	BN_free(bn);
+	return rc;
+}
+
+int mq_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after)
+{
+	struct tm tm;
+
+	if (!cert || !ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm))
+		return -1;
+	*not_before = timegm(&tm);
+	if (!ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+		return -1;
+	*not_after = timegm(&tm);
+	return 0;
+}
+
+/* ASN1 string to a malloc'd UTF-8 C string; rejects embedded NULs, which
+ * would otherwise truncate the identity that a later check sees. */
+static enum mq_id_result certid_asn1_utf8(const ASN1_STRING *s, char **out)
+{
+	unsigned char *utf8 = NULL;
+	int n = ASN1_STRING_to_UTF8(&utf8, s);
+	enum mq_id_result r = MQ_IDR_ERROR;
+
+	if (n < 0)
+		return MQ_IDR_UNSAFE;
+	if (memchr(utf8, '\0', (size_t)n) || !mq_identity_safe((char *)utf8, (size_t)n)) {
+		r = n == 0 ? MQ_IDR_MISSING : MQ_IDR_UNSAFE;
+		goto out;
+	}
+	*out = strndup((char *)utf8, (size_t)n);
+	r = *out ? MQ_IDR_OK : MQ_IDR_ERROR;
+out:
+	OPENSSL_free(utf8);
+	return r;
+}
+
+static enum mq_id_result certid_cn(const X509 *cert, char **out)
+{
+	const X509_NAME *name = X509_get_subject_name(cert);
+	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	X509_NAME_ENTRY *e;
+
+	if (idx < 0)
+		return MQ_IDR_MISSING;
+	/* Two CNs make "the" name ambiguous; a verifier may pick either. */
+	if (X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0)
+		return MQ_IDR_UNSAFE;
+	e = X509_NAME_get_entry(name, idx);
+	return certid_asn1_utf8(X509_NAME_ENTRY_get_data(e), out);
+}
+
+char *mq_cert_cn(const X509 *cert)
+{
+	char *cn = NULL;
+
+	if (certid_cn(cert, &cn) != MQ_IDR_OK)
+		return NULL;
+	return cn;
+}
+
+/* Without ASN1_STRFLGS_ESC_MSB, RFC 2253 output passes bytes above 0x7f
+ * through unchecked, C1 controls included. The DN may hold '/', '+' and
+ * '#'; every run between them must pass the identity check. */
+static bool certid_dn_safe(const char *s, size_t n)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '/' && s[i] != '+' && s[i] != '#')
+			continue;
+		if (i > start && !mq_identity_safe(s + start, i - start))
+			return false;
+		start = i + 1;
+	}
+	return true;
+}
+
+static enum mq_id_result certid_dn(const X509 *cert, char **out)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	enum mq_id_result r = MQ_IDR_ERROR;
+
+	if (!b)
+		return MQ_IDR_ERROR;
+	if (X509_NAME_entry_count(X509_get_subject_name(cert)) == 0) {
+		r = MQ_IDR_MISSING;
+		goto out;
+	}
+	/* RFC 2253 escapes separators and non-printables, so the text is
+	 * unambiguous; UTF-8 is kept as is. */
+	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+			       XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
+		goto out;
+	n = BIO_get_mem_data(b, &data);
+	if (n <= 0) {
+		r = MQ_IDR_MISSING;
+		goto out;
+	}
+	if (!certid_dn_safe(data, (size_t)n)) {
+		r = MQ_IDR_UNSAFE;
+		goto out;
+	}
+	*out = strndup(data, (size_t)n);
+	r = *out ? MQ_IDR_OK : MQ_IDR_ERROR;
+out:
+	BIO_free(b);
+	return r;
+}
+
+static enum mq_id_result certid_san(const X509 *cert, int type, char **out)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	enum mq_id_result r = MQ_IDR_MISSING;
+
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+
+		if (gn->type != type)
+			continue;
+		r = certid_asn1_utf8(gn->d.ia5, out);
+		break;
+	}
+	GENERAL_NAMES_free(names);
+	return r;
+}
+
+enum mq_id_result mq_cert_identity(const X509 *cert, enum mq_idfield f, char **out)
+{
+	char fpr[MQ_FPR_LEN];
+
+	*out = NULL;
+	if (!cert)
+		return MQ_IDR_MISSING;
+	switch (f) {
+	case MQ_ID_CN:
+		return certid_cn(cert, out);
+	case MQ_ID_DN:
+		return certid_dn(cert, out);
+	case MQ_ID_SAN_DNS:
+		return certid_san(cert, GEN_DNS, out);
+	case MQ_ID_SAN_EMAIL:
+		return certid_san(cert, GEN_EMAIL, out);
+	case MQ_ID_SAN_URI:
+		return certid_san(cert, GEN_URI, out);
+	case MQ_ID_FINGERPRINT:
+		if (mq_cert_fingerprint(cert, fpr))
+			return MQ_IDR_ERROR;
+		*out = strdup(fpr);
+		return *out ? MQ_IDR_OK : MQ_IDR_ERROR;
+	}
+	return MQ_IDR_ERROR;
+}

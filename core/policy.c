@@ -1,0 +1,909 @@
+#include "mq_policy.h"
+#include "mq_names.h"
+#include "mq_time.h"
+#include "mq_topic.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/* A policy larger than this is refused rather than exhausting memory in the
+ * broker; 100k devices take about 40 MB of JSON. */
+#define POLICY_MAX_BYTES (512L * 1024 * 1024)
+
+static void policy_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void policy_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- model ---------------------------------------------------------- */
+
+struct mq_policy *mq_policy_new(void)
+{
+	struct mq_policy *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->next_rule_id = 1;
+	mq_strmap_init(&p->by_name);
+	mq_strmap_init(&p->by_username);
+	mq_strmap_init(&p->by_fingerprint);
+	return p;
+}
+
+static void policy_cert_free(struct mq_cert *c)
+{
+	if (!c)
+		return;
+	free(c->revoke_reason);
+	free(c);
+}
+
+static void policy_device_free(struct mq_device *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->ngroups; i++)
+		free(d->groups[i]);
+	free(d->groups);
+	for (size_t i = 0; i < d->ncerts; i++)
+		policy_cert_free(d->certs[i]);
+	free(d->certs);
+	free(d->name);
+	free(d->username);
+	free(d);
+}
+
+static void policy_rule_free(struct mq_rule *r)
+{
+	if (!r)
+		return;
+	free(r->subject);
+	free(r->topic);
+	free(r);
+}
+
+void mq_policy_free(struct mq_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->ndevices; i++)
+		policy_device_free(p->devices[i]);
+	free(p->devices);
+	for (size_t i = 0; i < p->nrules; i++)
+		policy_rule_free(p->rules[i]);
+	free(p->rules);
+	mq_strmap_release(&p->by_name);
+	mq_strmap_release(&p->by_username);
+	mq_strmap_release(&p->by_fingerprint);
+	free(p);
+}
+
+/* Grows *arr (of pointers) to hold one more; 0 or -1. */
+static int policy_reserve(void *arr, size_t n)
+{
+	void ***a = arr;
+	void **na;
+
+	/* Grow in powers of two: n is the current count. */
+	if (n && (n & (n - 1)))
+		return 0;
+	na = realloc(*a, (n ? n * 2 : 4) * sizeof(void *));
+	if (!na)
+		return -1;
+	*a = na;
+	return 0;
+}
+
+struct mq_device *mq_policy_find_device(const struct mq_policy *p, const char *name)
+{
+	return name ? mq_strmap_get(&p->by_name, name) : NULL;
+}
+
+struct mq_device *mq_policy_find_username(const struct mq_policy *p, const char *username)
+{
+	return username ? mq_strmap_get(&p->by_username, username) : NULL;
+}
+
+struct mq_cert *mq_policy_find_fingerprint(const struct mq_policy *p, const char *fpr)
+{
+	return fpr ? mq_strmap_get(&p->by_fingerprint, fpr) : NULL;
+}
+
+struct mq_rule *mq_policy_find_rule(const struct mq_policy *p, unsigned long id)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i]->id == id)
+			return p->rules[i];
+	return NULL;
+}
+
+struct mq_device *mq_policy_add_device(struct mq_policy *p, const char *name,
+				       const char *username, char *err, size_t errlen)
+{
+	struct mq_device *d = NULL;
+
+	if (!username)
+		username = name;
+	if (!mq_name_valid(name)) {
+		policy_err(err, errlen, "invalid device name '%s': use 1-64 characters of A-Za-z0-9._-", name ? name : "");
+		return NULL;
+	}
+	if (!mq_name_valid(username)) {
+		policy_err(err, errlen, "invalid username '%s': use 1-64 characters of A-Za-z0-9._-", username);
+		return NULL;
+	}
+	if (mq_policy_find_device(p, name)) {
+		policy_err(err, errlen, "device '%s' already exists", name);
+		return NULL;
+	}
+	if (mq_policy_find_username(p, username)) {
+		policy_err(err, errlen, "username '%s' is already used by device '%s'", username,
+			   mq_policy_find_username(p, username)->name);
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->name = strdup(name)) || !(d->username = strdup(username)) ||
+	    policy_reserve(&p->devices, p->ndevices))
+		goto oom;
+	if (mq_strmap_put(&p->by_name, d->name, d))
+		goto oom;
+	if (mq_strmap_put(&p->by_username, d->username, d)) {
+		mq_strmap_del(&p->by_name, d->name);
+		goto oom;
+	}
+	p->devices[p->ndevices++] = d;
+	return d;
+oom:
+	policy_device_free(d);
+	policy_err(err, errlen, "out of memory");
+	return NULL;
+}
+
+int mq_policy_set_groups(struct mq_device *d, char *const *groups, size_t n, char *err, size_t errlen)
+{
+	char **ng = NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!mq_name_valid(groups[i])) {
+			policy_err(err, errlen, "invalid group name '%s': use 1-64 characters of A-Za-z0-9._-", groups[i]);
+			return -1;
+		}
+	}
+	if (n && !(ng = calloc(n, sizeof(*ng))))
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+
+		for (size_t j = 0; j < k; j++)
+			dup = dup || !strcmp(ng[j], groups[i]);
+		if (dup)
+			continue;
+		if (!(ng[k] = strdup(groups[i])))
+			goto oom;
+		k++;
+	}
+	for (size_t i = 0; i < d->ngroups; i++)
+		free(d->groups[i]);
+	free(d->groups);
+	d->groups = ng;
+	d->ngroups = k;
+	return 0;
+oom:
+	for (size_t i = 0; i < k; i++)
+		free(ng[i]);
+	free(ng);
+	policy_err(err, errlen, "out of memory");
+	return -1;
+}
+
+bool mq_device_in_group(const struct mq_device *d, const char *group)
+{
+	for (size_t i = 0; i < d->ngroups; i++)
+		if (!strcmp(d->groups[i], group))
+			return true;
+	return false;
+}
+
+int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d, const struct mq_cert *tmpl,
+		       char *err, size_t errlen)
+{
+	struct mq_cert *c;
+
+	if (!mq_fingerprint_valid(tmpl->fingerprint)) {
+		policy_err(err, errlen, "invalid fingerprint '%s'", tmpl->fingerprint);
+		return -1;
+	}
+	if (mq_policy_find_fingerprint(p, tmpl->fingerprint)) {
+		policy_err(err, errlen, "certificate %s is already in the policy", tmpl->fingerprint);
+		return -1;
+	}
+	/* calloc: the oom path frees c->revoke_reason. */
+	c = calloc(1, sizeof(*c));
+	if (!c || policy_reserve(&d->certs, d->ncerts))
+		goto oom;
+	*c = *tmpl;
+	c->revoke_reason = NULL;
+	if (tmpl->revoke_reason && !(c->revoke_reason = strdup(tmpl->revoke_reason)))
+		goto oom;
+	c->device = d;
+	if (mq_strmap_put(&p->by_fingerprint, c->fingerprint, c))
+		goto oom;
+	d->certs[d->ncerts++] = c;
+	return 0;
+oom:
+	policy_cert_free(c);
+	policy_err(err, errlen, "out of memory");
+	return -1;
+}
+
+void mq_policy_remove_device(struct mq_policy *p, struct mq_device *d)
+{
+	for (size_t i = 0; i < p->ndevices; i++) {
+		if (p->devices[i] != d)
+			continue;
+		memmove(&p->devices[i], &p->devices[i + 1], (p->ndevices - i - 1) * sizeof(*p->devices));
+		p->ndevices--;
+		break;
+	}
+	for (size_t i = 0; i < d->ncerts; i++)
+		mq_strmap_del(&p->by_fingerprint, d->certs[i]->fingerprint);
+	mq_strmap_del(&p->by_name, d->name);
+	mq_strmap_del(&p->by_username, d->username);
+	policy_device_free(d);
+}
+
+static int policy_rule_check(enum mq_subject_kind kind, const char *subject, const char *topic,
+			     enum mq_access access, char *err, size_t errlen)
+{
+	if (kind != MQ_SUBJ_ALL && !mq_name_valid(subject)) {
+		policy_err(err, errlen, "invalid rule subject '%s': use 1-64 characters of A-Za-z0-9._-",
+			   subject ? subject : "");
+		return -1;
+	}
+	if (access < MQ_ACCESS_READ || access > MQ_ACCESS_READWRITE) {
+		policy_err(err, errlen, "invalid rule access: use read, write or readwrite");
+		return -1;
+	}
+	return mq_pattern_valid(topic, err, errlen);
+}
+
+static struct mq_rule *policy_rule_append(struct mq_policy *p, unsigned long id,
+					  enum mq_subject_kind kind, const char *subject,
+					  const char *topic, enum mq_access access, bool deny)
+{
+	struct mq_rule *r = calloc(1, sizeof(*r));
+
+	if (!r || (subject && !(r->subject = strdup(subject))) || !(r->topic = strdup(topic)) ||
+	    policy_reserve(&p->rules, p->nrules)) {
+		policy_rule_free(r);
+		return NULL;
+	}
+	r->id = id;
+	r->kind = kind;
+	r->access = access;
+	r->deny = deny;
+	p->rules[p->nrules++] = r;
+	if (id >= p->next_rule_id)
+		p->next_rule_id = id + 1;
+	return r;
+}
+
+struct mq_rule *mq_policy_add_rule(struct mq_policy *p, enum mq_subject_kind kind,
+				   const char *subject, const char *topic,
+				   enum mq_access access, bool deny, char *err, size_t errlen)
+{
+	struct mq_rule *r;
+
+	if (policy_rule_check(kind, subject, topic, access, err, errlen))
+		return NULL;
+	r = policy_rule_append(p, p->next_rule_id, kind, kind == MQ_SUBJ_ALL ? NULL : subject,
+			       topic, access, deny);
+	if (!r)
+		policy_err(err, errlen, "out of memory");
+	return r;
+}
+
+int mq_policy_remove_rule(struct mq_policy *p, unsigned long id)
+{
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (p->rules[i]->id != id)
+			continue;
+		policy_rule_free(p->rules[i]);
+		memmove(&p->rules[i], &p->rules[i + 1], (p->nrules - i - 1) * sizeof(*p->rules));
+		p->nrules--;
+		return 0;
+	}
+	return -1;
+}
+
+enum mq_cert_state mq_cert_state(const struct mq_cert *c, time_t now)
+{
+	if (c->status == MQ_CERT_REVOKED)
+		return MQ_STATE_REVOKED;
+	if (now >= c->not_after)
+		return MQ_STATE_EXPIRED;
+	if (now < c->not_before)
+		return MQ_STATE_NOT_YET_VALID;
+	return MQ_STATE_ACTIVE;
+}
+
+const char *mq_cert_state_str(enum mq_cert_state s)
+{
+	switch (s) {
+	case MQ_STATE_ACTIVE:
+		return "active";
+	case MQ_STATE_REVOKED:
+		return "revoked";
+	case MQ_STATE_EXPIRED:
+		return "expired";
+	case MQ_STATE_NOT_YET_VALID:
+		return "not-yet-valid";
+	}
+	return "?";
+}
+
+const char *mq_access_str(enum mq_access a)
+{
+	switch (a) {
+	case MQ_ACCESS_READ:
+		return "read";
+	case MQ_ACCESS_WRITE:
+		return "write";
+	case MQ_ACCESS_READWRITE:
+		return "readwrite";
+	}
+	return "?";
+}
+
+int mq_access_parse(const char *s, enum mq_access *out)
+{
+	if (!s)
+		return -1;
+	if (!strcmp(s, "read"))
+		*out = MQ_ACCESS_READ;
+	else if (!strcmp(s, "write"))
+		*out = MQ_ACCESS_WRITE;
+	else if (!strcmp(s, "readwrite"))
+		*out = MQ_ACCESS_READWRITE;
+	else
+		return -1;
+	return 0;
+}
+
+/* ---- JSON reading ---------------------------------------------------- */
+
+struct policy_reader {
+	char *err;
+	size_t errlen;
+};
+
+static const char *policy_get_str(const cJSON *obj, const char *key, bool required,
+				  const char *where, struct policy_reader *rd, int *bad)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!it) {
+		if (required) {
+			policy_err(rd->err, rd->errlen, "%s: missing \"%s\"", where, key);
+			*bad = 1;
+		}
+		return NULL;
+	}
+	if (!cJSON_IsString(it) || !it->valuestring) {
+		policy_err(rd->err, rd->errlen, "%s: \"%s\" must be a string", where, key);
+		*bad = 1;
+		return NULL;
+	}
+	return it->valuestring;
+}
+
+static int policy_get_time(const cJSON *obj, const char *key, bool required, time_t *out,
+			   const char *where, struct policy_reader *rd)
+{
+	int bad = 0;
+	const char *s = policy_get_str(obj, key, required, where, rd, &bad);
+
+	if (bad)
+		return -1;
+	if (!s) {
+		*out = 0;
+		return 0;
+	}
+	if (mq_time_parse(s, out)) {
+		policy_err(rd->err, rd->errlen, "%s: \"%s\" is not an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ): '%s'",
+			   where, key, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int policy_get_ulong(const cJSON *obj, const char *key, bool required, unsigned long *out,
+			    const char *where, struct policy_reader *rd)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!it) {
+		if (!required)
+			return 0;
+		policy_err(rd->err, rd->errlen, "%s: missing \"%s\"", where, key);
+		return -1;
+	}
+	if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 9007199254740991.0 ||
+	    it->valuedouble != (double)(unsigned long)it->valuedouble) {
+		policy_err(rd->err, rd->errlen, "%s: \"%s\" must be a non-negative integer", where, key);
+		return -1;
+	}
+	*out = (unsigned long)it->valuedouble;
+	return 0;
+}
+
+static int policy_serial_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= MQ_SERIAL_LEN)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const cJSON *jc,
+			    size_t idx, struct policy_reader *rd)
+{
+	char where[160];
+	struct mq_cert c;
+	const char *serial, *fpr, *status, *reason;
+	int bad = 0;
+
+	snprintf(where, sizeof(where), "device '%s' certificate %zu", d->name, idx);
+	memset(&c, 0, sizeof(c));
+	if (!cJSON_IsObject(jc)) {
+		policy_err(rd->err, rd->errlen, "%s: must be an object", where);
+		return -1;
+	}
+	serial = policy_get_str(jc, "serial", true, where, rd, &bad);
+	fpr = policy_get_str(jc, "fingerprint", true, where, rd, &bad);
+	status = policy_get_str(jc, "status", true, where, rd, &bad);
+	reason = policy_get_str(jc, "reason", false, where, rd, &bad);
+	if (bad)
+		return -1;
+	if (!policy_serial_valid(serial)) {
+		policy_err(rd->err, rd->errlen, "%s: serial '%s' is not lowercase hex", where, serial);
+		return -1;
+	}
+	if (!mq_fingerprint_valid(fpr)) {
+		policy_err(rd->err, rd->errlen, "%s: fingerprint '%s' is not 64 lowercase hex digits", where, fpr);
+		return -1;
+	}
+	if (!strcmp(status, "active")) {
+		c.status = MQ_CERT_ACTIVE;
+	} else if (!strcmp(status, "revoked")) {
+		c.status = MQ_CERT_REVOKED;
+	} else {
+		policy_err(rd->err, rd->errlen, "%s: status '%s' must be \"active\" or \"revoked\"", where, status);
+		return -1;
+	}
+	if (policy_get_time(jc, "not_before", true, &c.not_before, where, rd) ||
+	    policy_get_time(jc, "not_after", true, &c.not_after, where, rd) ||
+	    policy_get_time(jc, "revoked_at", false, &c.revoked_at, where, rd))
+		return -1;
+	if (c.not_after <= c.not_before) {
+		policy_err(rd->err, rd->errlen, "%s: not_after is not later than not_before", where);
+		return -1;
+	}
+	if (mq_policy_find_fingerprint(p, fpr)) {
+		policy_err(rd->err, rd->errlen, "%s: fingerprint %s appears twice in the policy", where, fpr);
+		return -1;
+	}
+	strcpy(c.serial, serial);
+	strcpy(c.fingerprint, fpr);
+	c.revoke_reason = (char *)reason;
+	return mq_policy_add_cert(p, d, &c, rd->err, rd->errlen);
+}
+
+static int policy_read_device(struct mq_policy *p, const cJSON *jd, size_t idx, struct policy_reader *rd)
+{
+	char where[128], **groups = NULL;
+	const char *name, *username;
+	const cJSON *jg, *jcerts, *it;
+	struct mq_device *d;
+	size_t ng = 0, i = 0;
+	int bad = 0, rc = -1;
+
+	snprintf(where, sizeof(where), "devices[%zu]", idx);
+	if (!cJSON_IsObject(jd)) {
+		policy_err(rd->err, rd->errlen, "%s: must be an object", where);
+		return -1;
+	}
+	name = policy_get_str(jd, "name", true, where, rd, &bad);
+	username = policy_get_str(jd, "username", true, where, rd, &bad);
+	if (bad)
+		return -1;
+	snprintf(where, sizeof(where), "device '%.64s'", name);
+	d = mq_policy_add_device(p, name, username, rd->err, rd->errlen);
+	if (!d)
+		return -1;
+	if (policy_get_time(jd, "created", false, &d->created, where, rd))
+		return -1;
+	jg = cJSON_GetObjectItemCaseSensitive(jd, "groups");
+	if (jg) {
+		if (!cJSON_IsArray(jg)) {
+			policy_err(rd->err, rd->errlen, "%s: \"groups\" must be an array of names", where);
+			return -1;
+		}
+		ng = (size_t)cJSON_GetArraySize(jg);
+		if (ng && !(groups = calloc(ng, sizeof(*groups)))) {
+			policy_err(rd->err, rd->errlen, "out of memory");
+			return -1;
+		}
+		cJSON_ArrayForEach(it, jg) {
+			if (!cJSON_IsString(it)) {
+				policy_err(rd->err, rd->errlen, "%s: \"groups\" must be an array of names", where);
+				goto out;
+			}
+			groups[i++] = it->valuestring;
+		}
+		if (mq_policy_set_groups(d, groups, ng, rd->err, rd->errlen))
+			goto out;
+	}
+	jcerts = cJSON_GetObjectItemCaseSensitive(jd, "certs");
+	if (!cJSON_IsArray(jcerts)) {
+		policy_err(rd->err, rd->errlen, "%s: \"certs\" must be an array", where);
+		goto out;
+	}
+	i = 0;
+	cJSON_ArrayForEach(it, jcerts) {
+		if (policy_read_cert(p, d, it, i++, rd))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(groups);
+	return rc;
+}
+
+static int policy_read_rule(struct mq_policy *p, const cJSON *jr, size_t idx, struct policy_reader *rd)
+{
+	char where[64];
+	const char *subject, *topic, *access, *effect;
+	enum mq_subject_kind kind;
+	enum mq_access acc;
+	unsigned long id = 0;
+	int bad = 0;
+
+	snprintf(where, sizeof(where), "rules[%zu]", idx);
+	if (!cJSON_IsObject(jr)) {
+		policy_err(rd->err, rd->errlen, "%s: must be an object", where);
+		return -1;
+	}
+	if (policy_get_ulong(jr, "id", true, &id, where, rd))
+		return -1;
+	snprintf(where, sizeof(where), "rule %lu", id);
+	subject = policy_get_str(jr, "subject", true, where, rd, &bad);
+	topic = policy_get_str(jr, "topic", true, where, rd, &bad);
+	access = policy_get_str(jr, "access", true, where, rd, &bad);
+	effect = policy_get_str(jr, "effect", true, where, rd, &bad);
+	if (bad)
+		return -1;
+	if (id == 0 || mq_policy_find_rule(p, id)) {
+		policy_err(rd->err, rd->errlen, "%s: id must be unique and greater than 0", where);
+		return -1;
+	}
+	if (!strcmp(subject, "all")) {
+		kind = MQ_SUBJ_ALL;
+		subject = NULL;
+	} else if (!strncmp(subject, "device:", 7)) {
+		kind = MQ_SUBJ_DEVICE;
+		subject += 7;
+	} else if (!strncmp(subject, "group:", 6)) {
+		kind = MQ_SUBJ_GROUP;
+		subject += 6;
+	} else {
+		policy_err(rd->err, rd->errlen, "%s: subject '%s' must be \"all\", \"device:NAME\" or \"group:NAME\"",
+			   where, subject);
+		return -1;
+	}
+	if (mq_access_parse(access, &acc)) {
+		policy_err(rd->err, rd->errlen, "%s: access '%s' must be read, write or readwrite", where, access);
+		return -1;
+	}
+	if (strcmp(effect, "allow") && strcmp(effect, "deny")) {
+		policy_err(rd->err, rd->errlen, "%s: effect '%s' must be \"allow\" or \"deny\"", where, effect);
+		return -1;
+	}
+	if (policy_rule_check(kind, subject, topic, acc, rd->err, rd->errlen)) {
+		size_t n = rd->err ? strlen(rd->err) : 0;
+
+		/* Prefix the rule so the operator knows which one to fix. */
+		if (rd->err && n + strlen(where) + 3 < rd->errlen) {
+			memmove(rd->err + strlen(where) + 2, rd->err, n + 1);
+			memcpy(rd->err, where, strlen(where));
+			memcpy(rd->err + strlen(where), ": ", 2);
+		}
+		return -1;
+	}
+	if (!policy_rule_append(p, id, kind, subject, topic, acc, !strcmp(effect, "deny"))) {
+		policy_err(rd->err, rd->errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct policy_reader rd = {err, errlen};
+	struct mq_policy *p = NULL;
+	cJSON *root = NULL;
+	const cJSON *jv, *jdev, *jrules, *it;
+	const char *end = NULL;
+	unsigned long version = 0, next_id = 0;
+	size_t i;
+
+	if (len > (size_t)POLICY_MAX_BYTES) {
+		policy_err(err, errlen, "policy is larger than %ld bytes", POLICY_MAX_BYTES);
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+		long off = at && at >= buf && at <= buf + len ? (long)(at - buf) : -1;
+
+		policy_err(err, errlen, "not valid JSON (near byte %ld)", off);
+		goto fail;
+	}
+	/* cJSON stops after the first value; a second one (a botched edit or
+	 * two files glued together) must not be silently ignored. */
+	while (end < buf + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
+	if (end < buf + len) {
+		policy_err(err, errlen, "not valid JSON: unexpected data after the document (byte %ld)",
+			   (long)(end - buf));
+		goto fail;
+	}
+	if (!cJSON_IsObject(root)) {
+		policy_err(err, errlen, "top level must be a JSON object");
+		goto fail;
+	}
+	jv = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (!jv) {
+		policy_err(err, errlen, "missing \"version\": not an mqcert policy");
+		goto fail;
+	}
+	if (policy_get_ulong(root, "version", true, &version, "policy", &rd))
+		goto fail;
+	if (version != MQ_POLICY_VERSION) {
+		policy_err(err, errlen, "policy version %lu is not supported (this mqcert reads version %d): %s",
+			   version, MQ_POLICY_VERSION,
+			   version > MQ_POLICY_VERSION ? "upgrade mqcert" : "re-create it with mqadmin");
+		goto fail;
+	}
+	p = mq_policy_new();
+	if (!p) {
+		policy_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (policy_get_ulong(root, "generation", false, &p->generation, "policy", &rd) ||
+	    policy_get_ulong(root, "next_rule_id", false, &next_id, "policy", &rd))
+		goto fail;
+	jdev = cJSON_GetObjectItemCaseSensitive(root, "devices");
+	if (!cJSON_IsArray(jdev)) {
+		policy_err(err, errlen, "\"devices\" must be an array");
+		goto fail;
+	}
+	i = 0;
+	cJSON_ArrayForEach(it, jdev) {
+		if (policy_read_device(p, it, i++, &rd))
+			goto fail;
+	}
+	jrules = cJSON_GetObjectItemCaseSensitive(root, "rules");
+	if (jrules && !cJSON_IsArray(jrules)) {
+		policy_err(err, errlen, "\"rules\" must be an array");
+		goto fail;
+	}
+	i = 0;
+	cJSON_ArrayForEach(it, jrules) {
+		if (policy_read_rule(p, it, i++, &rd))
+			goto fail;
+	}
+	if (next_id > p->next_rule_id)
+		p->next_rule_id = next_id;
+	cJSON_Delete(root);
+	return p;
+fail:
+	mq_policy_free(p);
+	cJSON_Delete(root);
+	return NULL;
+}
+
+struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen)
+{
+	struct mq_policy *p = NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f = fopen(path, "rb");
+
+	if (!f) {
+		policy_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		size_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= (size_t)POLICY_MAX_BYTES) {
+				policy_err(err, errlen, "%s is larger than %ld bytes", path, POLICY_MAX_BYTES);
+				goto out;
+			}
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				policy_err(err, errlen, "out of memory reading %s", path);
+				goto out;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		policy_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	buf[len] = '\0';
+	p = mq_policy_parse(buf, len, err, errlen);
+out:
+	free(buf);
+	fclose(f);
+	return p;
+}
+
+/* ---- JSON writing ---------------------------------------------------- */
+
+static cJSON *policy_add_time(cJSON *obj, const char *key, time_t t)
+{
+	char ts[MQ_TIME_LEN];
+
+	if (mq_time_format(t, ts))
+		return NULL;
+	return cJSON_AddStringToObject(obj, key, ts);
+}
+
+static cJSON *policy_cert_json(const struct mq_cert *c)
+{
+	cJSON *jc = cJSON_CreateObject();
+
+	if (!jc || !cJSON_AddStringToObject(jc, "serial", c->serial) ||
+	    !cJSON_AddStringToObject(jc, "fingerprint", c->fingerprint) ||
+	    !policy_add_time(jc, "not_before", c->not_before) ||
+	    !policy_add_time(jc, "not_after", c->not_after) ||
+	    !cJSON_AddStringToObject(jc, "status", c->status == MQ_CERT_REVOKED ? "revoked" : "active"))
+		goto fail;
+	if (c->status == MQ_CERT_REVOKED && c->revoked_at && !policy_add_time(jc, "revoked_at", c->revoked_at))
+		goto fail;
+	if (c->revoke_reason && !cJSON_AddStringToObject(jc, "reason", c->revoke_reason))
+		goto fail;
+	return jc;
+fail:
+	cJSON_Delete(jc);
+	return NULL;
+}
+
+static cJSON *policy_device_json(const struct mq_device *d)
+{
+	cJSON *jd = cJSON_CreateObject(), *jg, *jcerts;
+
+	if (!jd || !cJSON_AddStringToObject(jd, "name", d->name) ||
+	    !cJSON_AddStringToObject(jd, "username", d->username) ||
+	    !(jg = cJSON_AddArrayToObject(jd, "groups")))
+		goto fail;
+	if (d->created && !policy_add_time(jd, "created", d->created))
+		goto fail;
+	for (size_t i = 0; i < d->ngroups; i++) {
+		cJSON *s = cJSON_CreateString(d->groups[i]);
+
+		if (!s || !cJSON_AddItemToArray(jg, s)) {
+			cJSON_Delete(s);
+			goto fail;
+		}
+	}
+	if (!(jcerts = cJSON_AddArrayToObject(jd, "certs")))
+		goto fail;
+	for (size_t i = 0; i < d->ncerts; i++) {
+		cJSON *jc = policy_cert_json(d->certs[i]);
+
+		if (!jc || !cJSON_AddItemToArray(jcerts, jc)) {
+			cJSON_Delete(jc);
+			goto fail;
+		}
+	}
+	return jd;
+fail:
+	cJSON_Delete(jd);
+	return NULL;
+}
+
+static cJSON *policy_rule_json(const struct mq_rule *r)
+{
+	cJSON *jr = cJSON_CreateObject();
+	char subject[80];
+
+	if (r->kind == MQ_SUBJ_ALL)
+		snprintf(subject, sizeof(subject), "all");
+	else
+		snprintf(subject, sizeof(subject), "%s:%s", r->kind == MQ_SUBJ_DEVICE ? "device" : "group",
+			 r->subject);
+	if (!jr || !cJSON_AddNumberToObject(jr, "id", (double)r->id) ||
+	    !cJSON_AddStringToObject(jr, "subject", subject) ||
+	    !cJSON_AddStringToObject(jr, "topic", r->topic) ||
+	    !cJSON_AddStringToObject(jr, "access", mq_access_str(r->access)) ||
+	    !cJSON_AddStringToObject(jr, "effect", r->deny ? "deny" : "allow")) {
+		cJSON_Delete(jr);
+		return NULL;
+	}
+	return jr;
+}
+
+char *mq_policy_serialize(const struct mq_policy *p)
+{
+	cJSON *root = cJSON_CreateObject(), *jdev, *jrules;
+	char *text = NULL, *out = NULL;
+	size_t n;
+
+	if (!root || !cJSON_AddNumberToObject(root, "version", MQ_POLICY_VERSION) ||
+	    !cJSON_AddNumberToObject(root, "generation", (double)p->generation) ||
+	    !cJSON_AddNumberToObject(root, "next_rule_id", (double)p->next_rule_id) ||
+	    !(jdev = cJSON_AddArrayToObject(root, "devices")) ||
+	    !(jrules = cJSON_AddArrayToObject(root, "rules")))
+		goto out;
+	for (size_t i = 0; i < p->ndevices; i++) {
+		cJSON *jd = policy_device_json(p->devices[i]);
+
+		if (!jd || !cJSON_AddItemToArray(jdev, jd)) {
+			cJSON_Delete(jd);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < p->nrules; i++) {
+		cJSON *jr = policy_rule_json(p->rules[i]);
+
+		if (!jr || !cJSON_AddItemToArray(jrules, jr)) {
+			cJSON_Delete(jr);
+			goto out;
+		}
+	}
+	text = cJSON_Print(root);
+	if (!text)
+		goto out;
+	n = strlen(text);
+	out = malloc(n + 2);
+	if (out) {
+		memcpy(out, text, n);
+		out[n] = '\n';
+		out[n + 1] = '\0';
+	}
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return out;
+}

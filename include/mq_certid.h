@@ -1,0 +1,59 @@
+/* Certificate identity: which field names a client, and the fingerprint and
+ * serial text that policy, audit and logs use for a certificate. */
+#ifndef MQ_CERTID_H
+#define MQ_CERTID_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#define MQ_FPR_LEN 65    /* SHA-256 as 64 lowercase hex digits + NUL */
+#define MQ_SERIAL_LEN 43 /* up to 21 bytes (RFC 5280 allows 20) as hex + NUL */
+
+enum mq_idfield {
+	MQ_ID_CN,
+	MQ_ID_DN,
+	MQ_ID_SAN_DNS,
+	MQ_ID_SAN_EMAIL,
+	MQ_ID_SAN_URI,
+	MQ_ID_FINGERPRINT,
+};
+
+enum mq_id_result {
+	MQ_IDR_OK = 0,
+	MQ_IDR_MISSING, /* the certificate has no such field */
+	MQ_IDR_UNSAFE,  /* present, but holds '+', '#', '/', controls or bad UTF-8 */
+	MQ_IDR_ERROR,   /* out of memory or an OpenSSL failure */
+};
+
+/* "cn", "dn", "san-dns", "san-email", "san-uri", "fingerprint". */
+int mq_idfield_parse(const char *s, enum mq_idfield *out);
+const char *mq_idfield_name(enum mq_idfield f);
+
+/* SHA-256 of the DER encoding, lowercase hex. Returns 0 or -1. */
+int mq_cert_fingerprint(const X509 *cert, char out[MQ_FPR_LEN]);
+
+/* Serial number as lowercase hex without separators or sign. 0 or -1. */
+int mq_cert_serial(const X509 *cert, char out[MQ_SERIAL_LEN]);
+
+/* notBefore/notAfter as time_t. 0 or -1. */
+int mq_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after);
+
+/* The identity of cert by field f, as a malloc'd NUL-terminated string in
+ * *out (caller frees). For SANs the first entry of that type is used. The
+ * DN is RFC 2253 ("CN=dev1,OU=sensors"); it may hold '/', '+' and '#'
+ * since it is never used unescaped as a topic level, but controls (C1
+ * included) and bad UTF-8 make it MQ_IDR_UNSAFE like any other field. */
+enum mq_id_result mq_cert_identity(const X509 *cert, enum mq_idfield f, char **out);
+
+/* Human text for a result, for log lines. */
+const char *mq_id_result_str(enum mq_id_result r);
+
+/* Subject CN as UTF-8 (malloc'd) or NULL; used by mqadmin inspect/doctor. */
+char *mq_cert_cn(const X509 *cert);
+
+/* Whether the hex fingerprint text is well-formed (64 lowercase hex). */
+int mq_fingerprint_valid(const char *s);
+
+#endif

@@ -1,0 +1,19 @@
+/* Name rules shared by mqadmin and the plugin (see CLI.md "Names"). */
+#ifndef MQ_NAMES_H
+#define MQ_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MQ_NAME_MAX 64
+
+/* 1..64 characters of A-Za-z0-9._- ; never "." or ".." (they are path
+ * components) and never a wildcard, '/', space or control character. */
+bool mq_name_valid(const char *s);
+
+/* An identity taken from a certificate field is safe to use as an MQTT
+ * username, client id or ACL substitution when it is non-empty valid UTF-8
+ * without NUL, control characters, '+', '#' or '/'. len excludes the NUL. */
+bool mq_identity_safe(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,133 @@
+/* The policy: allowlist of device certificates plus ACL rules. mqadmin
+ * edits and writes it; the plugin only reads it. One model, one JSON form. */
+#ifndef MQ_POLICY_H
+#define MQ_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "mq_certid.h"
+#include "mq_strmap.h"
+
+#define MQ_POLICY_VERSION 1
+
+enum mq_cert_status {
+	MQ_CERT_ACTIVE,
+	MQ_CERT_REVOKED,
+};
+
+/* What a certificate is at a given time: stored status plus its validity. */
+enum mq_cert_state {
+	MQ_STATE_ACTIVE,
+	MQ_STATE_REVOKED,
+	MQ_STATE_EXPIRED,
+	MQ_STATE_NOT_YET_VALID,
+};
+
+struct mq_device;
+
+struct mq_cert {
+	char serial[MQ_SERIAL_LEN];
+	char fingerprint[MQ_FPR_LEN];
+	time_t not_before;
+	time_t not_after;
+	enum mq_cert_status status;
+	time_t revoked_at;    /* 0 unless revoked */
+	char *revoke_reason;  /* NULL or text */
+	struct mq_device *device;
+};
+
+struct mq_device {
+	char *name;
+	char *username;
+	char **groups;
+	size_t ngroups;
+	struct mq_cert **certs;
+	size_t ncerts;
+	time_t created;
+};
+
+enum mq_subject_kind {
+	MQ_SUBJ_DEVICE,
+	MQ_SUBJ_GROUP,
+	MQ_SUBJ_ALL,
+};
+
+enum mq_access {
+	MQ_ACCESS_READ = 1,
+	MQ_ACCESS_WRITE = 2,
+	MQ_ACCESS_READWRITE = 3,
+};
+
+struct mq_rule {
+	unsigned long id;
+	enum mq_subject_kind kind;
+	char *subject; /* device or group name; NULL for all */
+	char *topic;   /* MQTT filter with %u, %c, ... placeholders */
+	enum mq_access access;
+	bool deny;
+};
+
+struct mq_policy {
+	unsigned long generation; /* bumped by every mqadmin write */
+	struct mq_device **devices;
+	size_t ndevices;
+	struct mq_rule **rules;
+	size_t nrules;
+	unsigned long next_rule_id;
+	/* Indexes, always in step with the arrays above. */
+	struct mq_strmap by_name;
+	struct mq_strmap by_username;
+	struct mq_strmap by_fingerprint;
+};
+
+struct mq_policy *mq_policy_new(void);
+void mq_policy_free(struct mq_policy *p);
+
+/* Parses a policy document. On failure returns NULL and writes a one-line
+ * reason naming the offending element into err. */
+struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t errlen);
+
+/* Reads and parses path. Same error convention; a missing file is reported
+ * as such. */
+struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen);
+
+/* The JSON text (malloc'd, ends with a newline), or NULL when out of memory. */
+char *mq_policy_serialize(const struct mq_policy *p);
+
+struct mq_device *mq_policy_find_device(const struct mq_policy *p, const char *name);
+struct mq_device *mq_policy_find_username(const struct mq_policy *p, const char *username);
+struct mq_cert *mq_policy_find_fingerprint(const struct mq_policy *p, const char *fpr);
+struct mq_rule *mq_policy_find_rule(const struct mq_policy *p, unsigned long id);
+
+/* Adds a device with no certificates and no groups. Returns NULL and sets
+ * err on a bad or taken name/username, or when out of memory. */
+struct mq_device *mq_policy_add_device(struct mq_policy *p, const char *name,
+				       const char *username, char *err, size_t errlen);
+/* Replaces the device's groups with the given valid names. 0 or -1 + err. */
+int mq_policy_set_groups(struct mq_device *d, char *const *groups, size_t n,
+			 char *err, size_t errlen);
+/* Copies tmpl (serial, fingerprint, validity) into a new active cert of d.
+ * Refuses a fingerprint already in the policy. 0 or -1 + err. */
+int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d,
+		       const struct mq_cert *tmpl, char *err, size_t errlen);
+/* Removes the device and its certificates. */
+void mq_policy_remove_device(struct mq_policy *p, struct mq_device *d);
+
+/* Appends a rule, assigning the next id. Validates it. Returns the new rule
+ * or NULL + err. */
+struct mq_rule *mq_policy_add_rule(struct mq_policy *p, enum mq_subject_kind kind,
+				   const char *subject, const char *topic,
+				   enum mq_access access, bool deny, char *err, size_t errlen);
+int mq_policy_remove_rule(struct mq_policy *p, unsigned long id);
+
+enum mq_cert_state mq_cert_state(const struct mq_cert *c, time_t now);
+const char *mq_cert_state_str(enum mq_cert_state s);
+bool mq_device_in_group(const struct mq_device *d, const char *group);
+
+const char *mq_access_str(enum mq_access a);
+int mq_access_parse(const char *s, enum mq_access *out);
+
+
+#endif
