@@ -1,0 +1,75 @@
+/* The certificate authority: key generation, loading the CA, building and
+ * signing certificates. Everything through OpenSSL 3 APIs. */
+#ifndef ADMIN_CA_H
+#define ADMIN_CA_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "store.h"
+
+enum ca_keytype {
+	CA_KEY_EC,      /* P-256: what every TLS stack and microcontroller accepts */
+	CA_KEY_RSA,     /* 3072 bits */
+	CA_KEY_ED25519,
+};
+
+enum ca_profile {
+	CA_PROFILE_CA,
+	CA_PROFILE_SERVER,
+	CA_PROFILE_DEVICE,
+};
+
+struct ca {
+	EVP_PKEY *key;
+	X509 *cert; /* NULL while the CA signs its own certificate */
+};
+
+struct ca_req {
+	enum ca_profile profile;
+	const char *cn;
+	const char *o;        /* NULL: none */
+	char *const *ou;      /* one OU per entry */
+	size_t nou;
+	const char *san;      /* "DNS:a,IP:1.2.3.4" or NULL */
+	EVP_PKEY *pub;        /* the subject's key */
+	time_t not_before;
+	time_t not_after;
+};
+
+/* "ec", "rsa", "ed25519"; anything else is refused with a message. */
+int ca_keytype_parse(const char *s, enum ca_keytype *out);
+
+/* A fresh key; NULL after printing why. */
+EVP_PKEY *ca_keygen(enum ca_keytype t);
+
+/* The private key as PEM PKCS#8, AES-256-CBC encrypted when pass is set.
+ * *out is malloc'd: wipe and free it. 0 or -1 after printing why. */
+int ca_key_pem(EVP_PKEY *key, const char *pass, char **out, size_t *len);
+
+/* The certificate as PEM (malloc'd). 0 or -1 after printing why. */
+int ca_cert_pem(X509 *cert, char **out, size_t *len);
+
+/* Loads DIR/ca.crt and DIR/ca.key, asking for the passphrase only when the
+ * key is encrypted. 0 or -1 after printing why. */
+int ca_load(struct ca *ca, const struct store *st, const char *passfile);
+void ca_release(struct ca *ca);
+
+/* Builds and signs a certificate for req with a random positive 128-bit
+ * serial. NULL after printing why. */
+X509 *ca_issue(const struct ca *ca, const struct ca_req *req);
+
+/* notAfter of the CA certificate. */
+time_t ca_not_after(const struct ca *ca);
+
+/* Whether a subject key is strong enough to certify (RSA >= 2048, EC
+ * P-256/P-384/P-521, Ed25519). 0, or -1 after printing why. */
+int ca_key_acceptable(EVP_PKEY *key, const char *what);
+
+/* Digest for signing with key: NULL for Ed25519, SHA-256 otherwise. */
+const EVP_MD *ca_digest(EVP_PKEY *key);
+
+#endif

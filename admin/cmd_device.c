@@ -1,0 +1,269 @@
+/* device issue and device renew. */
+#include "cmds.h"
+
+#include "ca.h"
+#include "device.h"
+#include "issue.h"
+#include "mq_fileio.h"
+#include "store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#define DEVICE_MAX_GROUPS 64
+
+struct devcmd_opts {
+	const char *name;
+	const char *username;
+	const char *csr;
+	const char *passfile;
+	char *groups[DEVICE_MAX_GROUPS];
+	size_t ngroups;
+	enum ca_keytype type;
+	bool type_given;
+	int days;
+};
+
+/* Parses the options of issue (groups allowed) or renew (not). */
+static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcmd_opts *o,
+			bool issue)
+{
+	static const struct option all[] = {
+		{"days", required_argument, NULL, 'D'},
+		{"key-type", required_argument, NULL, 'k'},
+		{"csr", required_argument, NULL, 'C'},
+		{"passphrase-file", required_argument, NULL, 'P'},
+		{"group", required_argument, NULL, 'g'},
+		{"username", required_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	static const struct option renew[] = {
+		{"days", required_argument, NULL, 'D'},
+		{"key-type", required_argument, NULL, 'k'},
+		{"csr", required_argument, NULL, 'C'},
+		{"passphrase-file", required_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->type = CA_KEY_EC;
+	o->days = DEVICE_DEFAULT_DAYS;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", issue ? all : renew, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			if (cli_parse_days(optarg, 36500, &o->days))
+				return CLI_FAIL;
+			break;
+		case 'k':
+			if (ca_keytype_parse(optarg, &o->type))
+				return CLI_FAIL;
+			o->type_given = true;
+			break;
+		case 'C':
+			o->csr = optarg;
+			break;
+		case 'P':
+			o->passfile = optarg;
+			break;
+		case 'g':
+			if (!cli_name_ok("group", optarg))
+				return CLI_FAIL;
+			if (o->ngroups == DEVICE_MAX_GROUPS) {
+				cli_err("too many --group options: at most %d", DEVICE_MAX_GROUPS);
+				return CLI_FAIL;
+			}
+			o->groups[o->ngroups++] = optarg;
+			break;
+		case 'u':
+			if (!cli_name_ok("user", optarg))
+				return CLI_FAIL;
+			o->username = optarg;
+			break;
+		default:
+			return cli_usage_error(ctx, NULL);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(ctx, "missing device NAME");
+	if (optind + 1 != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (o->csr && o->type_given)
+		return cli_usage_error(ctx, "--csr and --key-type exclude each other (the CSR has the key)");
+	o->name = argv[optind];
+	return cli_name_ok("device", o->name) ? CLI_OK : CLI_FAIL;
+}
+
+/* Paths of a device's files, malloc'd. */
+struct devfiles {
+	char *dir, *crt, *key, *cacrt;
+};
+
+static int devfiles_init(struct devfiles *f, const struct store *st, const char *name,
+			 const char *suffix)
+{
+	memset(f, 0, sizeof(*f));
+	f->dir = store_path(st, "devices/%s", name);
+	f->crt = store_path(st, "devices/%s/%s.crt%s", name, name, suffix);
+	f->key = store_path(st, "devices/%s/%s.key%s", name, name, suffix);
+	f->cacrt = store_path(st, "devices/%s/ca.crt", name);
+	return f->dir && f->crt && f->key && f->cacrt ? 0 : -1;
+}
+
+static void devfiles_release(struct devfiles *f)
+{
+	free(f->dir);
+	free(f->crt);
+	free(f->key);
+	free(f->cacrt);
+}
+
+int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct devcmd_opts o = {0};
+	struct store st = {.lockfd = -1};
+	struct devfiles f = {0};
+	struct device_key dk = {0};
+	struct ca ca = {0};
+	struct mq_device *d;
+	X509 *cert = NULL;
+	char err[256], *sub = NULL;
+	bool made_top = false, made_dir = false, wrote = false;
+	int rc;
+
+	rc = devcmd_parse(ctx, argc, argv, &o, true);
+	if (rc)
+		return rc;
+	rc = CLI_FAIL;
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+		goto out;
+	if (mq_policy_find_device(st.policy, o.name)) {
+		cli_err("device '%s' already exists; use 'mqadmin device renew %s'", o.name, o.name);
+		goto out;
+	}
+	d = mq_policy_add_device(st.policy, o.name, o.username, err, sizeof(err));
+	if (!d || mq_policy_set_groups(d, o.groups, o.ngroups, err, sizeof(err))) {
+		cli_err("%s", err);
+		goto out;
+	}
+	d->created = time(NULL);
+	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, o.csr) ||
+	    device_certify(st.policy, d, &ca, dk.pub, o.days, &cert))
+		goto out;
+	if (devfiles_init(&f, &st, o.name, "") || asprintf(&sub, "devices/%s", o.name) < 0)
+		goto out;
+	/* Files first (key first), the policy last: the policy is the truth,
+	 * and a device whose files exist but which is not in it does not
+	 * exist. Files of a name not in the policy are leftovers: replace. */
+	if (store_mkdir(&st, "devices", &made_top) || store_mkdir(&st, sub, &made_dir))
+		goto out;
+	wrote = true;
+	if (dk.key ? issue_write_key(f.key, dk.key) : (unlink(f.key), 0))
+		goto out;
+	if (issue_write_cert(f.crt, cert) || issue_write_cert(f.cacrt, ca.cert))
+		goto out;
+	if (store_save_policy(&st))
+		goto out;
+	wrote = false;
+	printf("%s\n", f.crt);
+	if (dk.key)
+		printf("%s\n", f.key);
+	printf("%s\n", f.cacrt);
+	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+out:
+	if (wrote) {
+		unlink(f.key);
+		unlink(f.crt);
+		unlink(f.cacrt);
+		if (made_dir)
+			rmdir(f.dir);
+	}
+	X509_free(cert);
+	device_key_release(&dk);
+	ca_release(&ca);
+	devfiles_release(&f);
+	free(sub);
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}
+
+static bool devcmd_all_revoked(const struct mq_device *d)
+{
+	for (size_t i = 0; i < d->ncerts; i++)
+		if (d->certs[i]->status != MQ_CERT_REVOKED)
+			return false;
+	return true;
+}
+
+int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct devcmd_opts o = {0};
+	struct store st = {.lockfd = -1};
+	struct devfiles f = {0}, fin = {0};
+	struct device_key dk = {0};
+	struct ca ca = {0};
+	struct mq_device *d;
+	X509 *cert = NULL;
+	bool staged = false;
+	int rc;
+
+	rc = devcmd_parse(ctx, argc, argv, &o, false);
+	if (rc)
+		return rc;
+	rc = CLI_FAIL;
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+		goto out;
+	d = mq_policy_find_device(st.policy, o.name);
+	if (!d) {
+		cli_err("no device '%s' in %s; see 'mqadmin device list'", o.name, st.dir);
+		goto out;
+	}
+	if (d->ncerts && devcmd_all_revoked(d)) {
+		cli_err("device '%s' is revoked and cannot be renewed; issue it under a new name", o.name);
+		goto out;
+	}
+	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, o.csr) ||
+	    device_certify(st.policy, d, &ca, dk.pub, o.days, &cert))
+		goto out;
+	if (devfiles_init(&f, &st, o.name, ".new") || devfiles_init(&fin, &st, o.name, ""))
+		goto out;
+	/* Stage beside the old files, commit the policy, then rename: a
+	 * failure before the policy write leaves the old files and policy
+	 * as they were. */
+	staged = true;
+	if ((dk.key && issue_write_key(f.key, dk.key)) || issue_write_cert(f.crt, cert) ||
+	    store_save_policy(&st))
+		goto out;
+	staged = false;
+	if ((dk.key ? rename(f.key, fin.key) : unlink(fin.key) && errno != ENOENT) ||
+	    rename(f.crt, fin.crt)) {
+		cli_err("certificate recorded, but cannot move %s into place: %s; rename it by hand",
+			f.crt, strerror(errno));
+		goto out;
+	}
+	mq_file_sync_dir(fin.crt);
+	printf("%s\n", fin.crt);
+	if (dk.key)
+		printf("%s\n", fin.key);
+	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+out:
+	if (staged) {
+		unlink(f.key);
+		unlink(f.crt);
+	}
+	X509_free(cert);
+	device_key_release(&dk);
+	ca_release(&ca);
+	devfiles_release(&f);
+	devfiles_release(&fin);
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}

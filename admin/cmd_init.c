@@ -1,0 +1,177 @@
+#include "cmds.h"
+
+#include "ca.h"
+#include "crl.h"
+#include "mq_fileio.h"
+#include "passphrase.h"
+#include "store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#define INIT_DEFAULT_DAYS 3650
+#define INIT_MAX_DAYS 36500
+
+struct init_opts {
+	const char *cn;
+	const char *passfile;
+	enum ca_keytype type;
+	int days;
+};
+
+static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_opts *o)
+{
+	static const struct option opts[] = {
+		{"cn", required_argument, NULL, 'c'},
+		{"key-type", required_argument, NULL, 'k'},
+		{"days", required_argument, NULL, 'D'},
+		{"passphrase-file", required_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->cn = "mqcert CA";
+	o->passfile = NULL;
+	o->type = CA_KEY_EC;
+	o->days = INIT_DEFAULT_DAYS;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->cn = optarg;
+			break;
+		case 'k':
+			if (ca_keytype_parse(optarg, &o->type))
+				return CLI_FAIL;
+			break;
+		case 'D':
+			if (cli_parse_days(optarg, INIT_MAX_DAYS, &o->days))
+				return CLI_FAIL;
+			break;
+		case 'P':
+			o->passfile = optarg;
+			break;
+		default:
+			return cli_usage_error(ctx, NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (!*o->cn || strlen(o->cn) > 64) {
+		cli_err("invalid --cn '%s': use 1-64 characters", o->cn);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+/* Refuses to touch a directory that already holds a CA (or a CA key). */
+static int init_check_free(const struct store *st)
+{
+	static const char *const files[] = {"ca.crt", "ca.key"};
+
+	for (size_t i = 0; i < 2; i++) {
+		char *p = store_path(st, "%s", files[i]);
+		int exists;
+
+		if (!p)
+			return -1;
+		exists = access(p, F_OK) == 0;
+		free(p);
+		if (exists) {
+			cli_err("%s already exists in %s; use a new --dir or remove it deliberately",
+				files[i], st->dir);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int init_write(const struct store *st, const char *name, const char *data, size_t len,
+		      mode_t mode, char **written)
+{
+	char err[512], *p = store_path(st, "%s", name);
+
+	if (!p)
+		return -1;
+	if (mq_file_write_atomic(p, data, len, mode, err, sizeof(err))) {
+		cli_err("%s", err);
+		free(p);
+		return -1;
+	}
+	*written = p;
+	return 0;
+}
+
+int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct init_opts o;
+	struct store st;
+	struct ca ca = {0};
+	struct ca_req req = {0};
+	char pass[PASS_MAX], *keypem = NULL, *crtpem = NULL, *written[4] = {0};
+	size_t keylen = 0, crtlen = 0;
+	time_t now = time(NULL);
+	int rc;
+
+	pass[0] = '\0';
+	rc = init_parse(ctx, argc, argv, &o);
+	if (rc)
+		return rc;
+	rc = CLI_FAIL;
+	if (o.passfile && pass_read_file(o.passfile, pass, sizeof(pass)))
+		return CLI_FAIL;
+	if (store_open(&st, ctx->dir, STORE_CREATE) || init_check_free(&st))
+		goto out;
+	if (!(ca.key = ca_keygen(o.type)))
+		goto out;
+	req.profile = CA_PROFILE_CA;
+	req.cn = o.cn;
+	req.o = "mqcert";
+	req.pub = ca.key;
+	req.not_before = now - 300;
+	req.not_after = now + (time_t)o.days * 86400;
+	if (!(ca.cert = ca_issue(&ca, &req)))
+		goto out;
+	if (ca_key_pem(ca.key, o.passfile ? pass : NULL, &keypem, &keylen) ||
+	    ca_cert_pem(ca.cert, &crtpem, &crtlen))
+		goto out;
+	if (!(st.policy = mq_policy_new())) {
+		cli_err("out of memory");
+		goto out;
+	}
+	/* ca.crt last: it is what marks DIR as holding a CA, so an
+	 * interrupted init can simply be run again. */
+	if (init_write(&st, "ca.key", keypem, keylen, 0600, &written[0]) ||
+	    crl_write(&st, &ca, CRL_DEFAULT_DAYS) || store_save_policy(&st) ||
+	    init_write(&st, "ca.crt", crtpem, crtlen, 0644, &written[3]))
+		goto out;
+	printf("%s/ca.crt\n%s/ca.key\n%s/policy.json\n%s/crl.pem\n", st.dir, st.dir, st.dir, st.dir);
+	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+out:
+	if (rc && written[0]) {
+		unlink(written[0]);
+		for (size_t i = 0; i < 2; i++) {
+			char *p = store_path(&st, "%s", i ? "crl.pem" : "policy.json");
+
+			if (p)
+				unlink(p);
+			free(p);
+		}
+	}
+	for (size_t i = 0; i < 4; i++)
+		free(written[i]);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	if (keypem)
+		OPENSSL_cleanse(keypem, keylen);
+	free(keypem);
+	free(crtpem);
+	ca_release(&ca);
+	store_close(&st);
+	return rc;
+}

@@ -1,0 +1,183 @@
+#include "store.h"
+
+#include "cli.h"
+#include "mq_fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *store_path(const struct store *st, const char *fmt, ...)
+{
+	va_list ap;
+	char *rel = NULL, *out = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&rel, fmt, ap) < 0)
+		rel = NULL;
+	va_end(ap);
+	if (rel && asprintf(&out, "%s/%s", st->dir, rel) < 0)
+		out = NULL;
+	free(rel);
+	if (!out)
+		cli_err("out of memory");
+	return out;
+}
+
+static int store_has_ca(const struct store *st)
+{
+	char *p = store_path(st, "ca.crt");
+	int ok;
+
+	if (!p)
+		return -1;
+	ok = access(p, F_OK) == 0;
+	free(p);
+	if (!ok) {
+		cli_err("no CA in %s: run 'mqadmin -d %s init' first (or pass the right --dir)",
+			st->dir, st->dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int store_lock(struct store *st)
+{
+	char *p = store_path(st, ".lock");
+
+	if (!p)
+		return -1;
+	st->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (st->lockfd < 0) {
+		cli_err("cannot open lock file %s: %s", p, strerror(errno));
+		free(p);
+		return -1;
+	}
+	while (flock(st->lockfd, LOCK_EX)) {
+		if (errno == EINTR)
+			continue;
+		cli_err("cannot lock %s: %s", p, strerror(errno));
+		free(p);
+		return -1;
+	}
+	free(p);
+	return 0;
+}
+
+int store_open(struct store *st, const char *dir, enum store_mode mode)
+{
+	struct stat sb;
+
+	memset(st, 0, sizeof(*st));
+	st->lockfd = -1;
+	st->dir = strdup(dir);
+	if (!st->dir) {
+		cli_err("out of memory");
+		return -1;
+	}
+	if (mode == STORE_CREATE) {
+		if (mkdir(dir, 0755) == 0) {
+			/* Readable by the broker's user whatever our umask. */
+			if (chmod(dir, 0755)) {
+				cli_err("cannot set the mode of %s: %s", dir, strerror(errno));
+				return -1;
+			}
+		} else if (errno != EEXIST) {
+			cli_err("cannot create directory %s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (stat(dir, &sb)) {
+		cli_err("cannot use directory %s: %s; create it with 'mqadmin -d %s init'", dir,
+			strerror(errno), dir);
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		cli_err("%s is not a directory", dir);
+		return -1;
+	}
+	if (mode != STORE_READ && store_lock(st))
+		return -1;
+	if (mode != STORE_CREATE && store_has_ca(st))
+		return -1;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (st->lockfd >= 0)
+		close(st->lockfd); /* releases the lock */
+	st->lockfd = -1;
+	mq_policy_free(st->policy);
+	st->policy = NULL;
+	free(st->dir);
+	st->dir = NULL;
+}
+
+int store_load_policy(struct store *st)
+{
+	char err[512];
+	char *p = store_path(st, "policy.json");
+
+	if (!p)
+		return -1;
+	st->policy = mq_policy_load(p, err, sizeof(err));
+	if (!st->policy)
+		cli_err("cannot load the policy: %s", err);
+	free(p);
+	return st->policy ? 0 : -1;
+}
+
+int store_save_policy(struct store *st)
+{
+	char err[512];
+	char *text = NULL, *p = store_path(st, "policy.json");
+	int rc = -1;
+
+	if (!p)
+		return -1;
+	st->policy->generation++;
+	text = mq_policy_serialize(st->policy);
+	if (!text) {
+		cli_err("cannot write %s: out of memory", p);
+		goto out;
+	}
+	if (mq_file_write_atomic(p, text, strlen(text), 0644, err, sizeof(err))) {
+		cli_err("%s; the previous policy is unchanged", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	free(p);
+	return rc;
+}
+
+int store_mkdir(const struct store *st, const char *sub, bool *created)
+{
+	char *p = store_path(st, "%s", sub);
+	int rc = 0;
+
+	if (!p)
+		return -1;
+	*created = false;
+	if (mkdir(p, 0755) == 0) {
+		*created = true;
+		/* Exact mode whatever the umask; mq_file_sync_dir makes it durable. */
+		if (chmod(p, 0755) || mq_file_sync_dir(p)) {
+			cli_err("cannot set up directory %s: %s", p, strerror(errno));
+			rc = -1;
+		}
+	} else if (errno != EEXIST) {
+		cli_err("cannot create directory %s: %s", p, strerror(errno));
+		rc = -1;
+	}
+	free(p);
+	return rc;
+}

@@ -1,0 +1,203 @@
+#include "mq_fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+static void fileio_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fileio_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int mq_file_sync_dir(const char *path)
+{
+	char *copy = strdup(path), *slash;
+	const char *dir = ".";
+	int fd, rc = -1, saved;
+
+	if (!copy)
+		return -1;
+	slash = strrchr(copy, '/');
+	if (slash == copy)
+		dir = "/";
+	else if (slash) {
+		*slash = '\0';
+		dir = copy;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = fsync(fd);
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	saved = errno;
+	free(copy);
+	errno = saved;
+	return rc;
+}
+
+static int fileio_write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* "<path>.tmp-<16 hex>": random, so a temp left by a crash never blocks a
+ * later write and two writers never share one. */
+static int fileio_temp_name(const char *path, char **out)
+{
+	unsigned char r[8];
+	size_t n = strlen(path) + 6 + 16 + 1;
+	char *t = malloc(n);
+
+	if (!t)
+		return -1;
+	if (RAND_bytes(r, sizeof(r)) != 1) {
+		free(t);
+		errno = EIO;
+		return -1;
+	}
+	snprintf(t, n, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", path, r[0], r[1], r[2], r[3],
+		 r[4], r[5], r[6], r[7]);
+	*out = t;
+	return 0;
+}
+
+int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+			 char *err, size_t errlen)
+{
+	char *tmp = NULL;
+	const char *step = "create";
+	int fd = -1, saved;
+
+	if (fileio_temp_name(path, &tmp)) {
+		fileio_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Created with the final mode from the start (fchmod undoes the
+	 * umask): a 0600 secret is never readable by anyone else. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0600);
+	if (fd < 0)
+		goto fail;
+	step = "set mode of";
+	if (fchmod(fd, mode))
+		goto fail;
+	step = "write";
+	if (fileio_write_all(fd, buf, len))
+		goto fail;
+	step = "sync";
+	if (fsync(fd))
+		goto fail;
+	step = "close";
+	if (close(fd)) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	step = "rename";
+	if (rename(tmp, path))
+		goto fail;
+	free(tmp);
+	step = "sync directory of";
+	if (mq_file_sync_dir(path)) {
+		/* The new file is in place; only its durability is in doubt. */
+		fileio_err(err, errlen, "cannot %s %s: %s", step, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	fileio_err(err, errlen, "cannot %s %s: %s", step, path, strerror(saved));
+	free(tmp);
+	errno = saved;
+	return -1;
+}
+
+int mq_file_read(const char *path, size_t max, char **out, size_t *len,
+		 char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fileio_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb;
+
+			if (cap >= max) {
+				fileio_err(err, errlen, "%s is larger than %zu bytes", path, max);
+				goto fail_quiet;
+			}
+			cap = cap ? cap * 2 : 4096;
+			if (cap > max)
+				cap = max;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				fileio_err(err, errlen, "cannot read %s: out of memory", path);
+				goto fail_quiet;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			fileio_err(err, errlen, "cannot read %s: %s", path, strerror(saved));
+			goto fail_quiet;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (!buf && !(buf = malloc(1))) {
+		fileio_err(err, errlen, "cannot read %s: out of memory", path);
+		return -1;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+fail_quiet:
+	close(fd);
+	free(buf);
+	return -1;
+}

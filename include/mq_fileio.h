@@ -1,0 +1,27 @@
+/* Whole-file I/O that never leaves a half-written file behind: mqadmin's
+ * keys, certificates and policy, and the plugin's state file. */
+#ifndef MQ_FILEIO_H
+#define MQ_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Writes buf to path atomically: a temporary file in the same directory
+ * (created O_EXCL|O_NOFOLLOW with exactly mode, whatever the umask), write,
+ * fsync, rename over path, fsync the directory. Readers see the old file or
+ * the new one, never a mix; a secret created with mode 0600 is never
+ * readable by others at any instant. On failure nothing is left behind and
+ * err holds "what: why". Returns 0 or -1 (errno set). */
+int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+			 char *err, size_t errlen);
+
+/* Reads all of path (at most max bytes) into a malloc'd buffer with a NUL
+ * appended (not counted in *len). Returns 0 or -1 with err set. */
+int mq_file_read(const char *path, size_t max, char **out, size_t *len,
+		 char *err, size_t errlen);
+
+/* fsyncs the directory holding path (so a rename or unlink in it is
+ * durable). 0 or -1. */
+int mq_file_sync_dir(const char *path);
+
+#endif

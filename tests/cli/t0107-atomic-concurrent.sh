@@ -1,0 +1,106 @@
+#!/bin/bash
+# No lost or half-written state: concurrent runs and failed writes.
+. "$(dirname "$0")/../lib.sh"
+
+count_devices() {
+	"$MQADMIN" -d pki device list --json >list.json &&
+	/usr/bin/python3 -c "import json; print(len(json.load(open(\"list.json\"))))"
+}
+
+test_expect_success 'setup' '
+	"$MQADMIN" -d pki init >/dev/null
+'
+
+test_expect_success 'eight device issue runs started at once all succeed and all land in the policy' '
+	pids=
+	for i in 1 2 3 4 5 6 7 8; do
+		"$MQADMIN" -d pki device issue "par$i" --group g >"out$i" 2>"err$i" &
+		pids="$pids $!"
+	done
+	for p in $pids; do
+		wait "$p" || { echo "a run failed:"; cat err*; exit 1; }
+	done
+	test "$(count_devices)" = 8 &&
+	for i in 1 2 3 4 5 6 7 8; do
+		test_grep "\"name\":	\"par$i\"" list.json &&
+		openssl verify -CAfile pki/ca.crt "pki/devices/par$i/par$i.crt" >/dev/null || exit 1
+	done &&
+	/usr/bin/python3 -c "import json; print(json.load(open(\"pki/policy.json\"))[\"generation\"])" >gen &&
+	test "$(cat gen)" -eq 9
+'
+
+test_expect_success 'concurrent issue, renew and revoke keep every change' '
+	pids=
+	for i in 1 2 3 4; do
+		"$MQADMIN" -d pki device issue "mix$i" >/dev/null 2>&1 &
+		pids="$pids $!"
+		"$MQADMIN" -d pki device renew "par$i" >/dev/null 2>&1 &
+		pids="$pids $!"
+	done
+	"$MQADMIN" -d pki device revoke par8 >/dev/null 2>&1 &
+	pids="$pids $!"
+	for p in $pids; do wait "$p" || exit 1; done
+	test "$(count_devices)" = 12 &&
+	/usr/bin/python3 -c "
+import json
+d = {x[\"name\"]: x for x in json.load(open(\"list.json\"))}
+for i in range(1, 5):
+    assert len(d[\"par%d\" % i][\"certs\"]) == 2, d[\"par%d\" % i]
+assert d[\"par8\"][\"status\"] == \"revoked\"
+"
+'
+
+# A write that fails half way (the disk fills up: here a file size limit,
+# which makes write() fail with EFBIG) must leave the last good policy.
+test_expect_success 'a failed policy write leaves the previous policy and no stray files' '
+	cp pki/policy.json before.json &&
+	size=$(stat -c %s pki/policy.json) &&
+	limit=$(( size / 1024 )) &&
+	(trap "" XFSZ; ulimit -f "$limit"; "$MQADMIN" -d pki device issue crash1 >out 2>err; echo $? >rc) &&
+	test "$(cat rc)" = 1 &&
+	test_grep "cannot write pki/policy.json: File too large; the previous policy is unchanged" err &&
+	cmp before.json pki/policy.json &&
+	! test -e pki/devices/crash1 &&
+	! ls -a pki | grep -q "tmp" &&
+	"$MQADMIN" -d pki device issue crash1 >/dev/null
+'
+
+test_expect_success 'a failed renew keeps the old key, cert and policy' '
+	cp pki/policy.json before.json &&
+	cp pki/devices/par5/par5.crt old.crt && cp pki/devices/par5/par5.key old.key &&
+	limit=$(( $(stat -c %s pki/policy.json) / 1024 )) &&
+	(trap "" XFSZ; ulimit -f "$limit"; "$MQADMIN" -d pki device renew par5 >out 2>err; echo $? >rc) &&
+	test "$(cat rc)" = 1 && test_grep "File too large" err &&
+	cmp before.json pki/policy.json &&
+	cmp old.crt pki/devices/par5/par5.crt && cmp old.key pki/devices/par5/par5.key &&
+	! ls -a pki/devices/par5 | grep -q "new\|tmp"
+'
+
+test_expect_success 'a failed revoke changes nothing' '
+	cp pki/policy.json before.json && cp pki/crl.pem before.crl &&
+	limit=$(( $(stat -c %s pki/policy.json) / 1024 )) &&
+	(trap "" XFSZ; ulimit -f "$limit"; "$MQADMIN" -d pki device revoke par6 >out 2>err; echo $? >rc) &&
+	test "$(cat rc)" = 1 &&
+	cmp before.json pki/policy.json && cmp before.crl pki/crl.pem
+'
+
+test_expect_success 'a temp file left by a crash does not block later writes' '
+	echo junk >pki/policy.json.tmp-0123456789abcdef &&
+	"$MQADMIN" -d pki device issue after-crash >/dev/null &&
+	"$MQADMIN" -d pki device show after-crash >/dev/null
+'
+
+test_expect_success 'files of a device missing from the policy are leftovers and get replaced' '
+	mkdir -p pki/devices/ghost && echo stale >pki/devices/ghost/ghost.crt &&
+	"$MQADMIN" -d pki device issue ghost >/dev/null &&
+	openssl verify -CAfile pki/ca.crt pki/devices/ghost/ghost.crt
+'
+
+test_expect_success 'the policy is replaced by rename, never rewritten in place' '
+	ino1=$(stat -c %i pki/policy.json) &&
+	"$MQADMIN" -d pki device issue inode-check >/dev/null &&
+	ino2=$(stat -c %i pki/policy.json) &&
+	test "$ino1" != "$ino2"
+'
+
+test_done
