@@ -1,0 +1,594 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mq_acl.h"
+#include "mq_policy.h"
+#include "mq_topic.h"
+
+/* The case tables below name only the fields a case needs. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#define R MQ_ACL_READ
+#define W MQ_ACL_WRITE
+#define S MQ_ACL_SUBSCRIBE
+#define U MQ_ACL_UNSUBSCRIBE
+
+/* "all", "device:NAME" or "group:NAME". */
+struct rspec {
+	const char *subject;
+	const char *access;
+	bool deny;
+	const char *topic;
+};
+
+struct cspec {
+	const char *device;
+	const char *client_id;
+	const char *topic;
+	enum mq_acl_access access;
+	bool allow;
+	unsigned long rule; /* deciding rule id, 0 for none */
+	enum mq_acl_reason reason;
+	const char *cn;
+	const char *ou[6]; /* NULL-terminated */
+	const char *username;
+};
+
+/* Devices every fixture has: dev1 (user dev1, sensors), dev2 (user u2,
+ * sensors + cams), dev3 (no groups), a (user a). */
+static struct mq_policy *fixture(const struct rspec *rules, size_t n)
+{
+	struct mq_policy *p = mq_policy_new();
+	char *g1[] = { "sensors" }, *g2[] = { "sensors", "cams" };
+	struct mq_device *d;
+	char err[256];
+
+	assert_non_null(p);
+	d = mq_policy_add_device(p, "dev1", NULL, err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(mq_policy_set_groups(d, g1, 1, err, sizeof(err)), 0);
+	d = mq_policy_add_device(p, "dev2", "u2", err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(mq_policy_set_groups(d, g2, 2, err, sizeof(err)), 0);
+	assert_non_null(mq_policy_add_device(p, "dev3", NULL, err, sizeof(err)));
+	assert_non_null(mq_policy_add_device(p, "a", NULL, err, sizeof(err)));
+	for (size_t i = 0; i < n; i++) {
+		const char *s = rules[i].subject;
+		enum mq_subject_kind kind = !strcmp(s, "all")		     ? MQ_SUBJ_ALL
+					    : !strncmp(s, "device:", 7) ? MQ_SUBJ_DEVICE
+									 : MQ_SUBJ_GROUP;
+		enum mq_access acc;
+
+		assert_int_equal(mq_access_parse(rules[i].access, &acc), 0);
+		if (!mq_policy_add_rule(p, kind, kind == MQ_SUBJ_ALL ? NULL : strchr(s, ':') + 1,
+					rules[i].topic, acc, rules[i].deny, err, sizeof(err)))
+			fail_msg("rule %zu '%s': %s", i + 1, rules[i].topic, err);
+	}
+	return p;
+}
+
+static size_t count_ou(const char *const *ou)
+{
+	size_t n = 0;
+
+	while (n < 6 && ou[n])
+		n++;
+	return n;
+}
+
+static void expect(const struct mq_acl_result *res, const struct cspec *c, const char *who)
+{
+	char line[512];
+
+	mq_acl_result_str(res, line, sizeof(line));
+	if (res->allow != c->allow || (res->rule ? res->rule->id : 0) != c->rule ||
+	    (c->rule == 0 && c->reason && res->reason != c->reason))
+		fail_msg("%s: %s %s '%s' (client id '%s'): expected %s rule %lu, got %s", who,
+			 c->device, mq_acl_access_str(c->access), c->topic,
+			 c->client_id ? c->client_id : "(null)", c->allow ? "allow" : "deny", c->rule,
+			 line);
+}
+
+static void run_table(const struct rspec *rules, size_t nrules, const struct cspec *cases,
+		      size_t ncases)
+{
+	struct mq_policy *p = fixture(rules, nrules);
+	struct mq_acl_index *idx = mq_acl_index_build(p);
+
+	assert_non_null(idx);
+	for (size_t i = 0; i < ncases; i++) {
+		const struct cspec *c = &cases[i];
+		struct mq_acl_ident id = { .device = c->device, .username = c->username,
+					   .client_id = c->client_id, .cn = c->cn, .ou = c->ou,
+					   .nou = count_ou(c->ou) };
+		struct mq_acl_client *cl = NULL;
+		struct mq_acl_result res;
+
+		assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
+		assert_int_equal(mq_acl_check(cl, c->topic, c->access, &res), c->allow);
+		expect(&res, c, "index");
+		assert_int_equal(mq_acl_check_naive(p, &id, c->topic, c->access, &res), c->allow);
+		expect(&res, c, "naive");
+		mq_acl_client_free(cl);
+	}
+	mq_acl_index_free(idx);
+	mq_policy_free(p);
+}
+
+#define RUN(rules, cases) run_table(rules, sizeof(rules) / sizeof(rules[0]), cases, \
+				    sizeof(cases) / sizeof(cases[0]))
+
+static void wildcards_dollar_and_empty_levels(void **state)
+{
+	static const struct rspec rules[] = {
+		{ "all", "read", false, "#" },			   /* 1 */
+		{ "all", "write", false, "devices/%u/#" },	   /* 2 */
+		{ "device:dev1", "readwrite", false, "a//b" },	   /* 3 */
+		{ "all", "read", false, "$SYS/broker/+" },	   /* 4 */
+		{ "group:sensors", "write", false, "/lead" },	   /* 5 */
+		{ "all", "write", false, "trail/" },		   /* 6 */
+		{ "all", "readwrite", false, "x/+/z" },		   /* 7 */
+		{ "all", "write", false, "+/dollar" },		   /* 8 */
+	};
+	static const struct cspec cases[] = {
+		{ "dev1", "c", "foo/bar", R, true, 1 },
+		{ "dev1", "c", "$SYS/broker/uptime", R, true, 4 },
+		{ "dev1", "c", "$SYS/x", R, false, 0, MQ_ACL_NO_MATCH },
+		{ "dev1", "c", "$other", R, false, 0 },
+		{ "dev1", "c", "$x/dollar", W, false, 0 },
+		{ "dev1", "c", "x$/dollar", W, true, 8 },
+		{ "dev1", "c", "devices/dev1", W, true, 2 },
+		{ "dev1", "c", "devices/dev1/a/b/c", W, true, 2 },
+		{ "dev1", "c", "devices/dev2/x", W, false, 0 },
+		{ "dev2", "c", "devices/u2/x", W, true, 2 },
+		{ "dev2", "c", "devices/dev2/x", W, false, 0 },
+		{ "dev1", "c", "a//b", W, true, 3 },
+		{ "dev1", "c", "a/b", W, false, 0 },
+		{ "dev1", "c", "a///b", W, false, 0 },
+		{ "dev2", "c", "a//b", W, false, 0 },
+		{ "dev1", "c", "/lead", W, true, 5 },
+		{ "dev3", "c", "/lead", W, false, 0 },
+		{ "dev1", "c", "lead", W, false, 0 },
+		{ "dev1", "c", "trail/", W, true, 6 },
+		{ "dev1", "c", "trail", W, false, 0 },
+		{ "dev1", "c", "x//z", W, true, 7 },
+		{ "dev1", "c", "x/y/z", W, true, 7 },
+		{ "dev1", "c", "x/y/z/w", W, false, 0 },
+		{ "dev1", "c", "x/z", W, false, 0 },
+		{ "dev1", "c", "a/+", W, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "c", "", W, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "c", "#", R, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "c", "anything", (enum mq_acl_access)3, false, 0, MQ_ACL_BAD_ACCESS },
+		{ "dev1", "c", "a/#/b", U, true, 0, MQ_ACL_UNSUBSCRIBE_OK },
+	};
+
+	RUN(rules, cases);
+}
+
+static void long_topics_with_many_levels(void **state)
+{
+	static const struct rspec rules[] = {
+		{ "all", "read", false, "#" },
+		{ "all", "write", false, "l/+/l/#" },
+	};
+	size_t n = 20000; /* 10000 levels */
+	char *topic = malloc(n + 1), *longid = malloc(5001), *t2 = malloc(5020);
+	struct mq_policy *p = fixture(rules, 2);
+	struct mq_acl_index *idx = mq_acl_index_build(p);
+	struct mq_acl_ident id = { .device = "dev1", .client_id = longid };
+	struct mq_acl_client *cl = NULL;
+	struct mq_acl_result res;
+
+	assert_non_null(topic);
+	assert_non_null(longid);
+	assert_non_null(t2);
+	for (size_t i = 0; i < n; i += 2) {
+		topic[i] = 'l';
+		topic[i + 1] = '/';
+	}
+	topic[n - 1] = '\0';
+	memset(longid, 'q', 5000);
+	longid[5000] = '\0';
+	assert_non_null(idx);
+	assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
+	assert_true(mq_acl_check(cl, topic, R, &res));
+	assert_int_equal(res.rule->id, 1);
+	assert_true(mq_acl_check(cl, topic, W, &res));
+	assert_int_equal(res.rule->id, 2);
+	assert_true(mq_acl_check_naive(p, &id, topic, W, &res));
+	topic[4] = 'm'; /* l/l/m/...: the third level no longer matches */
+	assert_false(mq_acl_check(cl, topic, W, &res));
+	snprintf(t2, 5020, "l/%s/l", longid);
+	assert_true(mq_acl_check(cl, t2, W, &res));
+	mq_acl_client_free(cl);
+	mq_acl_index_free(idx);
+	mq_policy_free(p);
+	free(topic);
+	free(longid);
+	free(t2);
+}
+
+static void precedence_most_specific_wins_and_deny_wins_ties(void **state)
+{
+	static const struct rspec rules[] = {
+		{ "all", "readwrite", false, "devices/#" },	  /* 1 */
+		{ "group:sensors", "write", true, "devices/+/cmd" }, /* 2 */
+		{ "device:dev1", "write", false, "devices/dev1/cmd" }, /* 3 */
+		{ "all", "read", true, "devices/+/secret" },	  /* 4 */
+		{ "device:dev1", "read", false, "devices/%u/secret" }, /* 5 */
+		{ "all", "write", false, "devices/+/cmd" },	  /* 6 */
+		{ "all", "write", true, "tie/+" },		  /* 7 */
+		{ "all", "write", false, "tie/%u" },		  /* 8 */
+		{ "all", "write", false, "eq/a" },		  /* 9 */
+		{ "all", "write", true, "eq/%u" },		  /* 10 */
+		{ "all", "write", false, "h/#" },		  /* 11 */
+		{ "all", "write", true, "h/+/#" },		  /* 12 */
+		{ "all", "write", true, "p" },			  /* 13 */
+		{ "all", "write", false, "p/#" },		  /* 14 */
+		{ "all", "write", false, "lvl/+/+" },		  /* 15 */
+		{ "all", "write", true, "lvl/#" },		  /* 16 */
+		{ "all", "write", false, "dup/x" },		  /* 17 */
+		{ "group:cams", "write", false, "dup/x" },	  /* 18 */
+		{ "group:cams", "write", true, "dup/y" },	  /* 19 */
+		{ "all", "write", true, "dup/y" },		  /* 20 */
+	};
+	static const struct cspec cases[] = {
+		{ "dev1", "c", "devices/dev1/cmd", W, true, 3 },
+		{ "dev2", "c", "devices/u2/cmd", W, false, 2 },
+		{ "dev3", "c", "devices/dev3/cmd", W, true, 6 },
+		{ "dev1", "c", "devices/x/other", W, true, 1 },
+		{ "dev1", "c", "devices/dev1/secret", R, true, 5 },
+		{ "dev2", "c", "devices/u2/secret", R, false, 4 },
+		{ "dev1", "c", "devices/dev2/secret", R, false, 4 },
+		{ "dev1", "c", "tie/dev1", W, true, 8 },
+		{ "dev1", "c", "tie/other", W, false, 7 },
+		{ "a", "c", "eq/a", W, false, 10 },
+		{ "dev1", "c", "eq/a", W, true, 9 },
+		{ "dev1", "c", "h", W, true, 11 },
+		{ "dev1", "c", "h/x", W, false, 12 },
+		{ "dev1", "c", "h/x/y", W, false, 12 },
+		{ "dev1", "c", "p", W, false, 13 },
+		{ "dev1", "c", "p/q", W, true, 14 },
+		{ "dev1", "c", "lvl/a/b", W, true, 15 },
+		{ "dev1", "c", "lvl/a", W, false, 16 },
+		{ "dev2", "c", "dup/x", W, true, 17 },
+		{ "dev2", "c", "dup/y", W, false, 19 },
+		{ "dev1", "c", "dup/y", W, false, 20 },
+	};
+
+	RUN(rules, cases);
+}
+
+static void subscribe_needs_a_covering_allow_and_no_stronger_deny(void **state)
+{
+	static const struct rspec rules[] = {
+		{ "device:dev1", "read", false, "devices/%u/#" },  /* 1 */
+		{ "all", "read", false, "pub/+/status" },	  /* 2 */
+		{ "all", "read", true, "pub/secret/status" },	  /* 3 */
+		{ "group:cams", "read", false, "#" },		  /* 4 */
+		{ "group:cams", "read", true, "cams/private/#" },  /* 5 */
+		{ "device:dev3", "read", false, "$SYS/#" },	  /* 6 */
+		{ "all", "read", false, "a/b" },		  /* 7 */
+		{ "all", "write", false, "w/#" },		  /* 8 */
+		{ "device:dev3", "read", false, "t/#" },	  /* 9 */
+		{ "device:dev3", "read", true, "t/+" },		  /* 10 */
+		{ "device:dev3", "read", true, "t/x/y" },	  /* 11 */
+		{ "device:a", "read", false, "+/+" },		  /* 12 */
+		{ "device:a", "read", false, "q/#" },		  /* 13 */
+		{ "device:a", "read", true, "q/%c/#" },		  /* 14 */
+	};
+	static const struct cspec cases[] = {
+		{ "dev1", "c", "devices/dev1/#", S, true, 1 },
+		{ "dev1", "c", "devices/dev1/x/+", S, true, 1 },
+		{ "dev1", "c", "devices/dev1", S, true, 1 },
+		{ "dev1", "c", "devices/+/x", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev1", "c", "devices/#", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev1", "c", "#", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev1", "c", "devices/dev2/#", S, false, 0 },
+		{ "dev1", "c", "$share/g/devices/dev1/#", S, true, 1 },
+		{ "dev1", "c", "$share//devices/dev1/#", S, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "c", "$share/g", S, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "c", "$share/g+/x", S, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "c", "$share/g/", S, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "c", "a/#/b", S, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "c", "pub/+/status", S, false, 3 },
+		{ "dev1", "c", "pub/x/status", S, true, 2 },
+		{ "dev1", "c", "pub/secret/status", S, false, 3 },
+		{ "dev1", "c", "a/+", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev1", "c", "a/b", S, true, 7 },
+		{ "dev1", "c", "w/x", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev2", "c", "#", S, false, 3 },
+		{ "dev2", "c", "cams/public/#", S, true, 4 },
+		{ "dev2", "c", "+/private/x", S, false, 5 },
+		{ "dev2", "c", "$SYS/#", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev3", "c", "$SYS/#", S, true, 6 },
+		{ "dev3", "c", "$SYS/broker/+", S, true, 6 },
+		{ "dev3", "c", "#", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev3", "c", "t/#", S, false, 11 },
+		{ "dev3", "c", "t/x/#", S, false, 11 },
+		{ "dev3", "c", "t/z/+", S, true, 9 },
+		{ "dev3", "c", "t/z", S, false, 10 },
+		{ "a", "c", "x/y", S, true, 12 },
+		{ "a", "c", "+/y", S, true, 12 },
+		{ "a", "c", "$x/y", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "a", "k", "q/#", S, false, 14 },
+		{ "a", "k", "q/j/#", S, true, 13 },
+		{ "a", "k", "q/+/z", S, false, 14 },
+		{ "a", NULL, "q/+/z", S, true, 13 },
+		{ "a", NULL, "q/#", S, false, 14 },
+		{ "dev1", "c", "#", U, true, 0, MQ_ACL_UNSUBSCRIBE_OK },
+	};
+
+	RUN(rules, cases);
+}
+
+static void hostile_identities_never_widen_a_pattern(void **state)
+{
+	static const struct rspec rules[] = {
+		{ "all", "write", false, "devices/%c/x" }, /* 1 */
+		{ "all", "write", false, "cn/%{cn}" },	    /* 2 */
+		{ "all", "write", false, "ou/%{ou}/#" },    /* 3 */
+		{ "all", "write", false, "in/dev-%u-%c" }, /* 4 */
+		{ "all", "read", false, "%c/#" },	    /* 5 */
+		{ "all", "read", false, "devices/%c/#" },  /* 6 */
+		{ "all", "write", false, "lit/%%u" },	    /* 7 */
+		{ "all", "read", false, "m/%{ou}-%{cn}" }, /* 8 */
+	};
+	static const struct cspec cases[] = {
+		{ "dev1", "a/+", "devices/a/x", W, false, 0 },
+		{ "dev1", "a/+", "devices/a/+/x", W, false, 0, MQ_ACL_BAD_TOPIC },
+		{ "dev1", "a/b", "devices/a/b/x", W, false, 0 },
+		{ "dev1", "+", "devices/+/x", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev1", "+", "devices/+/#", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev1", "#", "devices/#", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev1", "#", "#", S, false, 0, MQ_ACL_NOT_COVERED },
+		{ "dev1", "", "devices//x", W, false, 0 },
+		{ "dev1", NULL, "devices//x", W, false, 0 },
+		{ "dev1", "k1", "devices/k1/x", W, true, 1 },
+		{ "dev1", "k1", "devices/k1/#", S, true, 6 },
+		{ "dev1", "$SYS", "$SYS/broker/x", R, false, 0 },
+		{ "dev1", "$SYS", "$SYS/#", S, false, 0 },
+		{ "dev1", "c1", "c1/x", R, true, 5 },
+		{ "dev1", "c1", "c1/#", S, true, 5 },
+		{ "dev1", "x", "cn/dev/one", W, false, 0, .cn = "dev/one" },
+		{ "dev1", "x", "cn/Dev One", W, true, 2, .cn = "Dev One" },
+		{ "dev1", "x", "cn/", W, false, 0, .cn = "" },
+		{ "dev1", "x", "ou/ops/z", W, true, 3, .ou = { "eng", "ops", "a/b", "", "+" } },
+		{ "dev1", "x", "ou/eng", W, true, 3, .ou = { "eng", "ops", "a/b", "", "+" } },
+		{ "dev1", "x", "ou/a/b/z", W, false, 0, .ou = { "eng", "ops", "a/b", "", "+" } },
+		{ "dev1", "x", "ou//z", W, false, 0, .ou = { "eng", "ops", "a/b", "", "+" } },
+		{ "dev1", "x", "ou/ops/z", W, false, 0 },
+		{ "dev1", "c1", "in/dev-dev1-c1", W, true, 4 },
+		{ "dev1", "", "in/dev-dev1-", W, false, 0 },
+		{ "dev1", "c1", "in/dev-dev1-c1x", W, false, 0 },
+		{ "dev1", "c1", "in/dev-u9-c1", W, true, 4, .username = "u9" },
+		{ "dev1", "c1", "in/dev-a+b-c1", W, false, 0, .username = "a+b" },
+		{ "dev1", "c1", "lit/%u", W, true, 7 },
+		{ "dev1", "c1", "lit/dev1", W, false, 0 },
+		{ "dev1", "c", "m/o2-cn", R, true, 8, .cn = "cn", .ou = { "o1", "o2" } },
+		{ "dev1", "c", "m/o3-cn", R, false, 0, .cn = "cn", .ou = { "o1", "o2" } },
+		{ "dev1", "c", "m/o1-o2-cn", R, true, 8, .cn = "cn", .ou = { "o1", "o1-o2" } },
+	};
+
+	RUN(rules, cases);
+}
+
+static void client_init_should_refuse_unknown_devices(void **state)
+{
+	static const struct rspec rules[] = { { "all", "read", false, "#" } };
+	struct mq_policy *p = fixture(rules, 1);
+	struct mq_acl_index *idx = mq_acl_index_build(p);
+	struct mq_acl_ident id = { .device = "ghost" };
+	struct mq_acl_client *cl = (struct mq_acl_client *)&id;
+	struct mq_acl_result res;
+
+	assert_int_equal(mq_acl_client_init(&cl, idx, &id), MQ_ACL_ENODEV);
+	assert_null(cl);
+	assert_false(mq_acl_check_naive(p, &id, "x", R, &res));
+	assert_int_equal(res.reason, MQ_ACL_NO_DEVICE);
+	mq_acl_index_free(idx);
+	mq_policy_free(p);
+}
+
+static void result_str_should_name_the_rule(void **state)
+{
+	static const struct rspec rules[] = {
+		{ "all", "readwrite", false, "devices/#" },
+		{ "group:sensors", "write", true, "devices/#" },
+		{ "device:dev1", "read", false, "x" },
+	};
+	struct mq_policy *p = fixture(rules, 3);
+	struct mq_acl_index *idx = mq_acl_index_build(p);
+	struct mq_acl_ident id = { .device = "dev1" };
+	struct mq_acl_client *cl = NULL;
+	struct mq_acl_result res;
+	char line[256];
+
+	assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
+	mq_acl_check(cl, "devices/a", W, &res);
+	mq_acl_result_str(&res, line, sizeof(line));
+	assert_string_equal(line, "deny (rule 2: group:sensors deny write devices/#)");
+	mq_acl_check(cl, "devices/a", R, &res);
+	mq_acl_result_str(&res, line, sizeof(line));
+	assert_string_equal(line, "allow (rule 1: all allow readwrite devices/#)");
+	mq_acl_check(cl, "x", R, &res);
+	mq_acl_result_str(&res, line, sizeof(line));
+	assert_string_equal(line, "allow (rule 3: device:dev1 allow read x)");
+	mq_acl_check(cl, "y", R, &res);
+	mq_acl_result_str(&res, line, sizeof(line));
+	assert_string_equal(line, "deny (no rule matches: deny by default)");
+	mq_acl_check(cl, "y/#", S, &res);
+	mq_acl_result_str(&res, line, sizeof(line));
+	assert_string_equal(line, "deny (no allow-read rule covers the whole filter: deny by default)");
+	mq_acl_client_free(cl);
+	mq_acl_index_free(idx);
+	mq_policy_free(p);
+}
+
+/* ---- randomized cross-check of the index against the naive scan ---- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state % n);
+}
+
+#define PICK(a) (a)[rnd(sizeof(a) / sizeof((a)[0]))]
+
+static void random_levels(char *buf, size_t cap, const char *const *names, size_t nnames,
+			  bool wild, bool pattern)
+{
+	static const char *const pat_extra[] = { "+", "%u", "%c", "%{cn}", "%{ou}", "x%u",
+						 "%{ou}x", "%%" };
+	size_t n = 1 + rnd(4), len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *l = names[rnd((uint32_t)nnames)];
+
+		if (wild && rnd(4) == 0)
+			l = "+";
+		if (pattern && rnd(3) == 0)
+			l = PICK(pat_extra);
+		if (wild && i + 1 == n && rnd(3) == 0)
+			l = "#";
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? "/" : "", l);
+	}
+}
+
+static void index_should_agree_with_naive_scan(void **state)
+{
+	static const char *const names[] = { "a", "b", "$s", "", "u0", "c0", "cn0", "o1", "xu0" };
+	static const char *const subjects[] = { "all", "device:dev0", "device:dev1",
+						"group:g0", "group:g1", "group:g2" };
+	static const char *const access[] = { "read", "write", "readwrite" };
+	static const char *const cids[] = { "c0", "c1", "", "a/+", "$s", "b" };
+	static const char *const ous[] = { "o1", "o2", "", "a", "$s" };
+	uint64_t seed = 0x5eed1234abcdULL;
+	const char *env = getenv("MQ_ACL_SEED");
+	unsigned long checks = 0, allowed = 0;
+
+	if (env)
+		seed = strtoull(env, NULL, 0);
+	rng_state = seed;
+	for (int round = 0; round < 400; round++) {
+		struct mq_policy *p = mq_policy_new();
+		struct mq_acl_index *idx;
+		char err[256], topic[128];
+		size_t nrules = rnd(12);
+
+		assert_non_null(p);
+		for (int d = 0; d < 3; d++) {
+			char name[16], user[16], *groups[3];
+			size_t ng = 0;
+			struct mq_device *dev;
+
+			snprintf(name, sizeof(name), "dev%d", d);
+			snprintf(user, sizeof(user), "u%d", d);
+			dev = mq_policy_add_device(p, name, user, err, sizeof(err));
+			assert_non_null(dev);
+			for (int g = 0; g < 3; g++) {
+				if (rnd(2))
+					groups[ng++] = g == 0 ? "g0" : g == 1 ? "g1" : "g2";
+			}
+			assert_int_equal(mq_policy_set_groups(dev, groups, ng, err, sizeof(err)), 0);
+		}
+		for (size_t i = 0; i < nrules; i++) {
+			const char *s = PICK(subjects);
+			enum mq_subject_kind kind = !strcmp(s, "all")		     ? MQ_SUBJ_ALL
+						    : !strncmp(s, "device:", 7) ? MQ_SUBJ_DEVICE
+										 : MQ_SUBJ_GROUP;
+			enum mq_access acc;
+
+			do
+				random_levels(topic, sizeof(topic), names, 9, true, true);
+			while (mq_pattern_valid(topic, NULL, 0));
+			assert_int_equal(mq_access_parse(PICK(access), &acc), 0);
+			if (!mq_policy_add_rule(p, kind, kind == MQ_SUBJ_ALL ? NULL : strchr(s, ':') + 1,
+						topic, acc, rnd(3) == 0, err, sizeof(err)))
+				fail_msg("seed 0x%llx: rule '%s': %s", (unsigned long long)seed, topic, err);
+		}
+		idx = mq_acl_index_build(p);
+		assert_non_null(idx);
+		for (int c = 0; c < 8; c++) {
+			const char *ou[3] = { PICK(ous), PICK(ous), PICK(ous) };
+			struct mq_acl_ident id = {
+				.device = rnd(3) == 0 ? "dev0" : rnd(2) ? "dev1" : "dev2",
+				.client_id = rnd(6) ? PICK(cids) : NULL,
+				.cn = rnd(3) ? "cn0" : NULL,
+				.ou = ou,
+				.nou = rnd(4),
+			};
+			struct mq_acl_client *cl = NULL;
+
+			assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
+			for (int t = 0; t < 40; t++) {
+				enum mq_acl_access a = t % 3 == 0 ? R : t % 3 == 1 ? W : S;
+				struct mq_acl_result ri, rn;
+				bool bi, bn;
+
+				random_levels(topic, sizeof(topic), names, 9, a == S, false);
+				if (a == S && rnd(8) == 0 && strlen(topic) + 10 < sizeof(topic)) {
+					memmove(topic + 9, topic, strlen(topic) + 1);
+					memcpy(topic, "$share/g/", 9);
+				}
+				bi = mq_acl_check(cl, topic, a, &ri);
+				bn = mq_acl_check_naive(p, &id, topic, a, &rn);
+				checks++;
+				allowed += bi;
+				if (bi != bn || ri.rule != rn.rule || ri.reason != rn.reason) {
+					char li[256], ln[256];
+
+					mq_acl_result_str(&ri, li, sizeof(li));
+					mq_acl_result_str(&rn, ln, sizeof(ln));
+					for (size_t i = 0; i < p->nrules; i++)
+						print_message("  rule %lu: kind %d %s %s %s %s\n",
+							      p->rules[i]->id, p->rules[i]->kind,
+							      p->rules[i]->subject ? p->rules[i]->subject : "-",
+							      p->rules[i]->deny ? "deny" : "allow",
+							      mq_access_str(p->rules[i]->access),
+							      p->rules[i]->topic);
+					fail_msg("seed 0x%llx round %d: %s %s '%s' client id '%s' nou %zu: index says %s, naive says %s",
+						 (unsigned long long)seed, round, id.device,
+						 mq_acl_access_str(a), topic,
+						 id.client_id ? id.client_id : "(null)", id.nou, li, ln);
+				}
+			}
+			mq_acl_client_free(cl);
+		}
+		mq_acl_index_free(idx);
+		mq_policy_free(p);
+	}
+	/* The generator must exercise both outcomes, or the test proves little. */
+	assert_true(allowed > checks / 20);
+	assert_true(allowed < checks - checks / 20);
+	print_message("cross-checked %lu decisions (%lu allowed), seed 0x%llx\n", checks, allowed,
+		      (unsigned long long)seed);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(wildcards_dollar_and_empty_levels),
+		cmocka_unit_test(long_topics_with_many_levels),
+		cmocka_unit_test(precedence_most_specific_wins_and_deny_wins_ties),
+		cmocka_unit_test(subscribe_needs_a_covering_allow_and_no_stronger_deny),
+		cmocka_unit_test(hostile_identities_never_widen_a_pattern),
+		cmocka_unit_test(client_init_should_refuse_unknown_devices),
+		cmocka_unit_test(result_str_should_name_the_rule),
+		cmocka_unit_test(index_should_agree_with_naive_scan),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
