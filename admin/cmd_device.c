@@ -3,6 +3,7 @@
 
 #include "ca.h"
 #include "device.h"
+#include "export.h"
 #include "issue.h"
 #include "mq_fileio.h"
 #include "store.h"
@@ -28,6 +29,7 @@ struct devcmd_opts {
 	enum ca_keytype type;
 	bool type_given;
 	int days;
+	struct export_opts ex;
 };
 
 /* Parses the options of issue (groups allowed) or renew (not). */
@@ -39,6 +41,9 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		{"key-type", required_argument, NULL, 'k'},
 		{"csr", required_argument, NULL, 'C'},
 		{"passphrase-file", required_argument, NULL, 'P'},
+		{"format", required_argument, NULL, 'f'},
+		{"p12-passphrase-file", required_argument, NULL, 'p'},
+		{"p12-modern", no_argument, NULL, 'm'},
 		{"group", required_argument, NULL, 'g'},
 		{"username", required_argument, NULL, 'u'},
 		{NULL, 0, NULL, 0},
@@ -48,6 +53,9 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		{"key-type", required_argument, NULL, 'k'},
 		{"csr", required_argument, NULL, 'C'},
 		{"passphrase-file", required_argument, NULL, 'P'},
+		{"format", required_argument, NULL, 'f'},
+		{"p12-passphrase-file", required_argument, NULL, 'p'},
+		{"p12-modern", no_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -71,6 +79,16 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 			break;
 		case 'P':
 			o->passfile = optarg;
+			break;
+		case 'f':
+			if (export_format_parse(optarg, &o->ex.formats))
+				return CLI_FAIL;
+			break;
+		case 'p':
+			o->ex.p12_passfile = optarg;
+			break;
+		case 'm':
+			o->ex.p12_modern = true;
 			break;
 		case 'g':
 			if (!cli_name_ok("group", optarg))
@@ -96,6 +114,12 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
 	if (o->csr && o->type_given)
 		return cli_usage_error(ctx, "--csr and --key-type exclude each other (the CSR has the key)");
+	if (o->csr && (o->ex.formats & EXPORT_NEEDS_KEY))
+		return cli_usage_error(ctx, "--format %s needs the private key, which stays on the device "
+				       "with --csr; use --format pem or der",
+				       o->ex.formats & EXPORT_P12 ? "p12" : "c-header");
+	if ((o->ex.p12_passfile || o->ex.p12_modern) && !(o->ex.formats & EXPORT_P12))
+		return cli_usage_error(ctx, "--p12-passphrase-file and --p12-modern need --format p12");
 	o->name = argv[optind];
 	return cli_name_ok("device", o->name) ? CLI_OK : CLI_FAIL;
 }
@@ -128,18 +152,19 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct devcmd_opts o = {0};
 	struct store st = {.lockfd = -1};
-	struct devfiles f = {0};
-	struct device_key dk = {0};
+	struct device_issued out = {0};
+	struct device_issue_req req;
 	struct ca ca = {0};
-	struct mq_device *d;
-	X509 *cert = NULL;
-	char err[256], *sub = NULL;
-	bool made_top = false, made_dir = false, wrote = false;
+	bool wrote = false;
 	int rc;
 
 	rc = devcmd_parse(ctx, argc, argv, &o, true);
 	if (rc)
 		return rc;
+	req = (struct device_issue_req){
+		.name = o.name, .username = o.username, .groups = o.groups, .ngroups = o.ngroups,
+		.type = o.type, .csr = o.csr, .days = o.days, .ex = &o.ex,
+	};
 	rc = CLI_FAIL;
 	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
 		goto out;
@@ -147,48 +172,21 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("device '%s' already exists; use 'mqadmin device renew %s'", o.name, o.name);
 		goto out;
 	}
-	d = mq_policy_add_device(st.policy, o.name, o.username, err, sizeof(err));
-	if (!d || mq_policy_set_groups(d, o.groups, o.ngroups, err, sizeof(err))) {
-		cli_err("%s", err);
+	if (ca_load(&ca, &st, o.passfile))
 		goto out;
-	}
-	d->created = time(NULL);
-	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, o.csr) ||
-	    device_certify(st.policy, d, &ca, dk.pub, o.days, &cert))
-		goto out;
-	if (devfiles_init(&f, &st, o.name, "") || asprintf(&sub, "devices/%s", o.name) < 0)
-		goto out;
-	/* Files first (key first), the policy last: the policy is the truth,
-	 * and a device whose files exist but which is not in it does not
-	 * exist. Files of a name not in the policy are leftovers: replace. */
-	if (store_mkdir(&st, "devices", &made_top) || store_mkdir(&st, sub, &made_dir))
+	if (device_issue_one(&st, &ca, &req, &out))
 		goto out;
 	wrote = true;
-	if (dk.key ? issue_write_key(f.key, dk.key) : (unlink(f.key), 0))
-		goto out;
-	if (issue_write_cert(f.crt, cert) || issue_write_cert(f.cacrt, ca.cert))
-		goto out;
 	if (store_save_policy(&st))
 		goto out;
 	wrote = false;
-	printf("%s\n", f.crt);
-	if (dk.key)
-		printf("%s\n", f.key);
-	printf("%s\n", f.cacrt);
+	device_issued_print(&out);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
-	if (wrote) {
-		unlink(f.key);
-		unlink(f.crt);
-		unlink(f.cacrt);
-		if (made_dir)
-			rmdir(f.dir);
-	}
-	X509_free(cert);
-	device_key_release(&dk);
+	if (wrote)
+		device_issued_undo(&out);
+	device_issued_release(&out);
 	ca_release(&ca);
-	devfiles_release(&f);
-	free(sub);
 	if (st.dir)
 		store_close(&st);
 	return rc;
@@ -207,6 +205,7 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	struct devcmd_opts o = {0};
 	struct store st = {.lockfd = -1};
 	struct devfiles f = {0}, fin = {0};
+	struct export_files ex = {0};
 	struct device_key dk = {0};
 	struct ca ca = {0};
 	struct mq_device *d;
@@ -239,6 +238,7 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	 * as they were. */
 	staged = true;
 	if ((dk.key && issue_write_key(f.key, dk.key)) || issue_write_cert(f.crt, cert) ||
+	    export_write(&o.ex, fin.dir, o.name, cert, ca.cert, dk.key, ".new", &ex) ||
 	    store_save_policy(&st))
 		goto out;
 	staged = false;
@@ -249,15 +249,24 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	mq_file_sync_dir(fin.crt);
+	if (export_commit(&ex))
+		goto out;
+	export_remove_stale(fin.dir, o.name, o.ex.formats);
 	printf("%s\n", fin.crt);
 	if (dk.key)
 		printf("%s\n", fin.key);
+	for (size_t i = 0; i < ex.n; i++)
+		printf("%s\n", ex.final[i]);
+	if (ex.pass[0])
+		printf("p12 passphrase (shown once, not stored): %s\n", ex.pass);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
 	if (staged) {
 		unlink(f.key);
 		unlink(f.crt);
+		export_unlink(&ex);
 	}
+	export_release(&ex);
 	X509_free(cert);
 	device_key_release(&dk);
 	ca_release(&ca);

@@ -12,6 +12,12 @@ int cmd_device_list(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_acl_list(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_broker_config(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -4,6 +4,8 @@
 #include "issue.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,4 +105,102 @@ int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca
 fail:
 	X509_free(cert);
 	return -1;
+}
+
+int device_issue_one(struct store *st, const struct ca *ca, const struct device_issue_req *r,
+		     struct device_issued *o)
+{
+	struct device_key dk = {0};
+	struct mq_device *d;
+	X509 *cert = NULL;
+	char err[256], *sub = NULL;
+	bool made_top = false;
+	int rc = -1;
+
+	memset(o, 0, sizeof(*o));
+	if (mq_policy_find_device(st->policy, r->name)) {
+		cli_err("device '%s' already exists; use 'mqadmin device renew %s'", r->name, r->name);
+		return -1;
+	}
+	d = mq_policy_add_device(st->policy, r->name, r->username, err, sizeof(err));
+	if (!d) {
+		cli_err("%s", err);
+		return -1;
+	}
+	if (mq_policy_set_groups(d, r->groups, r->ngroups, err, sizeof(err))) {
+		cli_err("%s", err);
+		goto out;
+	}
+	d->created = time(NULL);
+	if (device_key_get(&dk, r->type, r->csr) ||
+	    device_certify(st->policy, d, ca, dk.pub, r->days, &cert))
+		goto out;
+	o->dir = store_path(st, "devices/%s", r->name);
+	o->crt = store_path(st, "devices/%s/%s.crt", r->name, r->name);
+	o->key = store_path(st, "devices/%s/%s.key", r->name, r->name);
+	o->cacrt = store_path(st, "devices/%s/ca.crt", r->name);
+	if (!o->dir || !o->crt || !o->key || !o->cacrt || asprintf(&sub, "devices/%s", r->name) < 0)
+		goto out;
+	/* Files first (key first), the policy last (the caller): a device
+	 * whose files exist but which is not in the policy does not exist.
+	 * Files of a name not in the policy are leftovers: replace them. */
+	if (store_mkdir(st, "devices", &made_top) || store_mkdir(st, sub, &o->made_dir))
+		goto out;
+	if (dk.key ? issue_write_key(o->key, dk.key) : (unlink(o->key), 0))
+		goto out;
+	if (!dk.key) {
+		free(o->key);
+		o->key = NULL;
+	}
+	if (issue_write_cert(o->crt, cert) || issue_write_cert(o->cacrt, ca->cert) ||
+	    export_write(r->ex, o->dir, r->name, cert, ca->cert, dk.key, "", &o->ex))
+		goto out;
+	rc = 0;
+out:
+	if (rc) {
+		device_issued_undo(o);
+		device_issued_release(o);
+		d = mq_policy_find_device(st->policy, r->name);
+		if (d)
+			mq_policy_remove_device(st->policy, d);
+	}
+	X509_free(cert);
+	device_key_release(&dk);
+	free(sub);
+	return rc;
+}
+
+void device_issued_print(const struct device_issued *o)
+{
+	printf("%s\n", o->crt);
+	if (o->key)
+		printf("%s\n", o->key);
+	printf("%s\n", o->cacrt);
+	for (size_t i = 0; i < o->ex.n; i++)
+		printf("%s\n", o->ex.final[i]);
+	if (o->ex.pass[0])
+		printf("p12 passphrase (shown once, not stored): %s\n", o->ex.pass);
+}
+
+void device_issued_undo(struct device_issued *o)
+{
+	export_unlink(&o->ex);
+	if (o->key)
+		unlink(o->key);
+	if (o->crt)
+		unlink(o->crt);
+	if (o->cacrt)
+		unlink(o->cacrt);
+	if (o->made_dir && o->dir)
+		rmdir(o->dir);
+}
+
+void device_issued_release(struct device_issued *o)
+{
+	export_release(&o->ex);
+	free(o->dir);
+	free(o->crt);
+	free(o->key);
+	free(o->cacrt);
+	o->dir = o->crt = o->key = o->cacrt = NULL;
 }

@@ -4,6 +4,8 @@
 #define ADMIN_DEVICE_H
 
 #include "ca.h"
+#include "export.h"
+#include "store.h"
 #include "mq_policy.h"
 
 #define DEVICE_DEFAULT_DAYS 365
@@ -25,5 +27,37 @@ void device_key_release(struct device_key *dk);
  * (new reference) in *out. 0 or -1 after printing why. */
 int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca,
 		   EVP_PKEY *pub, int days, X509 **out);
+
+/* One new device: what device issue and device batch ask for. */
+struct device_issue_req {
+	const char *name;
+	const char *username;  /* NULL: the name */
+	char *const *groups;
+	size_t ngroups;
+	enum ca_keytype type;
+	const char *csr;       /* NULL: mqadmin makes the key */
+	int days;
+	const struct export_opts *ex;
+};
+
+/* The files device_issue_one wrote, for printing and for undoing. */
+struct device_issued {
+	char *dir, *crt, *key, *cacrt; /* key NULL with a CSR */
+	bool made_dir;
+	struct export_files ex;
+};
+
+/* Adds the device to st->policy, certifies it and writes its files into
+ * devices/NAME/ (the caller saves the policy). On failure the device is
+ * taken out of the policy again, its files are removed, and -1 is returned
+ * after printing why. */
+int device_issue_one(struct store *st, const struct ca *ca, const struct device_issue_req *r,
+		     struct device_issued *out);
+/* Prints the paths written, one a line, then the p12 passphrase if one was
+ * generated. */
+void device_issued_print(const struct device_issued *o);
+/* Removes the files (when the policy could not be saved). */
+void device_issued_undo(struct device_issued *o);
+void device_issued_release(struct device_issued *o);
 
 #endif

@@ -30,14 +30,31 @@ static const struct command commands[] = {
 	{"device", "issue", cmd_device_issue,
 	 "usage: mqadmin [-d DIR] device issue NAME [--group G]... [--username U] [--days N]\n"
 	 "                                     [--key-type ec|rsa|ed25519 | --csr FILE]\n"
+	 "                                     [--format pem|der|p12|c-header]...\n"
+	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
 	 "                                     [--passphrase-file FILE]\n"},
 	{"device", "list", cmd_device_list, "usage: mqadmin [-d DIR] device list [--json]\n"},
 	{"device", "show", cmd_device_show, "usage: mqadmin [-d DIR] device show NAME [--json]\n"},
 	{"device", "revoke", cmd_device_revoke,
 	 "usage: mqadmin [-d DIR] device revoke NAME [--reason TEXT] [--passphrase-file FILE]\n"},
 	{"device", "renew", cmd_device_renew,
-	 "usage: mqadmin [-d DIR] device renew NAME [--days N] [--key-type ec|rsa|ed25519]\n"
+	 "usage: mqadmin [-d DIR] device renew NAME [--days N] [--key-type ec|rsa|ed25519 | --csr FILE]\n"
+	 "                                     [--format pem|der|p12|c-header]...\n"
+	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
 	 "                                     [--passphrase-file FILE]\n"},
+	{"device", "batch", cmd_device_batch,
+	 "usage: mqadmin [-d DIR] device batch (--count N --prefix P | --from FILE) [--group G]...\n"
+	 "                                     [--days N] [--key-type ec|rsa|ed25519]\n"
+	 "                                     [--passphrase-file FILE]\n"},
+	{"device", "set", cmd_device_set,
+	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n"},
+	{"acl", "add", cmd_acl_add,
+	 "usage: mqadmin [-d DIR] acl add (--device NAME | --group G | --all) --topic PATTERN\n"
+	 "                               --access read|write|readwrite [--deny]\n"},
+	{"acl", "list", cmd_acl_list, "usage: mqadmin [-d DIR] acl list [--json]\n"},
+	{"acl", "remove", cmd_acl_remove, "usage: mqadmin [-d DIR] acl remove ID\n"},
+	{"acl", "check", cmd_acl_check,
+	 "usage: mqadmin [-d DIR] acl check NAME TOPIC read|write|subscribe [--client-id ID]\n"},
 	{"crl", NULL, crl_cmd, "usage: mqadmin [-d DIR] crl [--days N] [--passphrase-file FILE]\n"},
 	{"broker-config", NULL, cmd_broker_config,
 	 "usage: mqadmin [-d DIR] broker-config [--port N] [--bind ADDR] [--server NAME]\n"

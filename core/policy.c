@@ -211,6 +211,37 @@ oom:
 	return -1;
 }
 
+int mq_policy_set_username(struct mq_policy *p, struct mq_device *d, const char *username,
+			   char *err, size_t errlen)
+{
+	struct mq_device *other = mq_policy_find_username(p, username);
+	char *nu;
+
+	if (!mq_name_valid(username)) {
+		policy_err(err, errlen, "invalid username '%s': use 1-64 characters of A-Za-z0-9._-",
+			   username ? username : "");
+		return -1;
+	}
+	if (other == d)
+		return 0;
+	if (other) {
+		policy_err(err, errlen, "username '%s' is already used by device '%s'", username,
+			   other->name);
+		return -1;
+	}
+	nu = strdup(username);
+	/* Put the new key first so a failure leaves the old index intact. */
+	if (!nu || mq_strmap_put(&p->by_username, nu, d)) {
+		free(nu);
+		policy_err(err, errlen, "out of memory");
+		return -1;
+	}
+	mq_strmap_del(&p->by_username, d->username);
+	free(d->username);
+	d->username = nu;
+	return 0;
+}
+
 bool mq_device_in_group(const struct mq_device *d, const char *group)
 {
 	for (size_t i = 0; i < d->ngroups; i++)

@@ -108,6 +108,10 @@ struct mq_device *mq_policy_add_device(struct mq_policy *p, const char *name,
 /* Replaces the device's groups with the given valid names. 0 or -1 + err. */
 int mq_policy_set_groups(struct mq_device *d, char *const *groups, size_t n,
 			 char *err, size_t errlen);
+/* Changes the device's username, keeping the username index in step.
+ * Refuses an invalid name or one another device uses. 0 or -1 + err. */
+int mq_policy_set_username(struct mq_policy *p, struct mq_device *d, const char *username,
+			   char *err, size_t errlen);
 /* Copies tmpl (serial, fingerprint, validity) into a new active cert of d.
  * Refuses a fingerprint already in the policy. 0 or -1 + err. */
 int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d,

@@ -1,0 +1,430 @@
+/* acl add, list, remove and check. check decides with the shared engine
+ * (mq_acl.h), the same code the plugin runs on every message. */
+#include "cmds.h"
+
+#include "mq_acl.h"
+#include "mq_topic.h"
+#include "store.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#define ACL_MAX_OUS 64
+
+/* "all", "device:NAME" or "group:NAME", as mq_acl_result_str writes them. */
+static void acl_subject_str(const struct mq_rule *r, char *buf, size_t len)
+{
+	if (r->kind == MQ_SUBJ_ALL)
+		snprintf(buf, len, "all");
+	else
+		snprintf(buf, len, "%s:%s", r->kind == MQ_SUBJ_DEVICE ? "device" : "group", r->subject);
+}
+
+static void acl_rule_str(const struct mq_rule *r, char *buf, size_t len)
+{
+	char subj[80];
+
+	acl_subject_str(r, subj, sizeof(subj));
+	snprintf(buf, len, "rule %lu: %s %s %s %s", r->id, subj, r->deny ? "deny" : "allow",
+		 mq_access_str(r->access), r->topic);
+}
+
+static bool acl_same_rule(const struct mq_rule *r, enum mq_subject_kind kind, const char *subject,
+			  const char *topic, enum mq_access access, bool deny)
+{
+	return r->kind == kind && (kind == MQ_SUBJ_ALL || !strcmp(r->subject, subject)) &&
+	       !strcmp(r->topic, topic) && r->access == access && r->deny == deny;
+}
+
+static bool acl_group_has_members(const struct mq_policy *p, const char *group)
+{
+	for (size_t i = 0; i < p->ndevices; i++)
+		if (mq_device_in_group(p->devices[i], group))
+			return true;
+	return false;
+}
+
+int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"device", required_argument, NULL, 'D'},
+		{"group", required_argument, NULL, 'g'},
+		{"all", no_argument, NULL, 'a'},
+		{"topic", required_argument, NULL, 't'},
+		{"access", required_argument, NULL, 'A'},
+		{"deny", no_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	struct store st = {.lockfd = -1};
+	enum mq_subject_kind kind = MQ_SUBJ_ALL;
+	enum mq_access access = MQ_ACCESS_READ;
+	const char *subject = NULL, *topic = NULL, *access_s = NULL;
+	const struct mq_rule *r;
+	char err[512], line[600];
+	bool deny = false;
+	int c, nsubj = 0, rc = CLI_FAIL;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+		case 'g':
+			kind = c == 'D' ? MQ_SUBJ_DEVICE : MQ_SUBJ_GROUP;
+			subject = optarg;
+			nsubj++;
+			break;
+		case 'a':
+			kind = MQ_SUBJ_ALL;
+			subject = NULL;
+			nsubj++;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'A':
+			access_s = optarg;
+			break;
+		case 'n':
+			deny = true;
+			break;
+		default:
+			return cli_usage_error(ctx, NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (nsubj != 1)
+		return cli_usage_error(ctx, nsubj ? "give only one of --device, --group and --all"
+						  : "missing subject: give --device NAME, --group G or --all");
+	if (!topic)
+		return cli_usage_error(ctx, "missing --topic PATTERN");
+	if (!access_s)
+		return cli_usage_error(ctx, "missing --access read|write|readwrite");
+	if (subject && !cli_name_ok(kind == MQ_SUBJ_DEVICE ? "device" : "group", subject))
+		return CLI_FAIL;
+	if (mq_access_parse(access_s, &access)) {
+		cli_err("invalid --access '%s': use read, write or readwrite", access_s);
+		return CLI_FAIL;
+	}
+	if (mq_pattern_valid(topic, err, sizeof(err))) {
+		cli_err("invalid --topic: %s", err);
+		return CLI_FAIL;
+	}
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+		goto out;
+	if (kind == MQ_SUBJ_DEVICE && !mq_policy_find_device(st.policy, subject)) {
+		cli_err("no device '%s' in %s; issue it first, or use --group for devices to come",
+			subject, st.dir);
+		goto out;
+	}
+	for (size_t i = 0; i < st.policy->nrules; i++) {
+		if (acl_same_rule(st.policy->rules[i], kind, subject, topic, access, deny)) {
+			acl_rule_str(st.policy->rules[i], line, sizeof(line));
+			cli_err("the policy already has this rule (%s)", line);
+			goto out;
+		}
+	}
+	r = mq_policy_add_rule(st.policy, kind, subject, topic, access, deny, err, sizeof(err));
+	if (!r) {
+		cli_err("cannot add the rule: %s", err);
+		goto out;
+	}
+	if (kind == MQ_SUBJ_GROUP && !acl_group_has_members(st.policy, subject))
+		cli_err("warning: no device is in group '%s' yet; the rule applies once one is "
+			"(mqadmin device set NAME --group %s)", subject, subject);
+	acl_rule_str(r, line, sizeof(line));
+	if (store_save_policy(&st))
+		goto out;
+	printf("added %s\n", line);
+	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+out:
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}
+
+static cJSON *acl_rule_json(const struct mq_rule *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	char subj[80];
+
+	acl_subject_str(r, subj, sizeof(subj));
+	if (!o || !cJSON_AddNumberToObject(o, "id", (double)r->id) ||
+	    !cJSON_AddStringToObject(o, "subject", subj) ||
+	    !cJSON_AddStringToObject(o, "effect", r->deny ? "deny" : "allow") ||
+	    !cJSON_AddStringToObject(o, "access", mq_access_str(r->access)) ||
+	    !cJSON_AddStringToObject(o, "topic", r->topic)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int acl_list_json(const struct mq_policy *p)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *text = NULL;
+	int rc = -1;
+
+	if (!arr)
+		goto oom;
+	for (size_t i = 0; i < p->nrules; i++) {
+		cJSON *o = acl_rule_json(p->rules[i]);
+
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			goto oom;
+		}
+	}
+	if (!(text = cJSON_Print(arr)))
+		goto oom;
+	fputs(text, stdout);
+	fputc('\n', stdout);
+	rc = cli_flush_stdout();
+	goto out;
+oom:
+	cli_err("cannot format JSON: out of memory");
+out:
+	cJSON_free(text);
+	cJSON_Delete(arr);
+	return rc;
+}
+
+static int acl_list_table(const struct mq_policy *p)
+{
+	static const char *const head[] = {"ID", "SUBJECT", "EFFECT", "ACCESS", "TOPIC"};
+	size_t w[4];
+	char id[24], subj[80];
+
+	for (size_t k = 0; k < 4; k++)
+		w[k] = strlen(head[k]);
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct mq_rule *r = p->rules[i];
+
+		snprintf(id, sizeof(id), "%lu", r->id);
+		acl_subject_str(r, subj, sizeof(subj));
+		if (strlen(id) > w[0])
+			w[0] = strlen(id);
+		if (strlen(subj) > w[1])
+			w[1] = strlen(subj);
+		if (strlen(mq_access_str(r->access)) > w[3])
+			w[3] = strlen(mq_access_str(r->access));
+	}
+	w[2] = strlen("EFFECT");
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], head[0], (int)w[1], head[1], (int)w[2],
+	       head[2], (int)w[3], head[3], head[4]);
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct mq_rule *r = p->rules[i];
+
+		snprintf(id, sizeof(id), "%lu", r->id);
+		acl_subject_str(r, subj, sizeof(subj));
+		printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], id, (int)w[1], subj, (int)w[2],
+		       r->deny ? "deny" : "allow", (int)w[3], mq_access_str(r->access), r->topic);
+	}
+	return cli_flush_stdout();
+}
+
+int cmd_acl_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	struct store st = {.lockfd = -1};
+	bool json = false;
+	int c, rc = CLI_FAIL;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cli_usage_error(ctx, NULL);
+		json = true;
+	}
+	if (optind != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+		goto out;
+	if (json ? acl_list_json(st.policy) : acl_list_table(st.policy))
+		goto out;
+	rc = CLI_OK;
+out:
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}
+
+int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct store st = {.lockfd = -1};
+	const struct mq_rule *r;
+	char line[600];
+	long id;
+	int rc = CLI_FAIL;
+
+	optind = 0;
+	if (getopt_long(argc, argv, "", (const struct option[]){{NULL, 0, NULL, 0}}, NULL) != -1)
+		return cli_usage_error(ctx, NULL);
+	if (optind >= argc)
+		return cli_usage_error(ctx, "missing rule ID");
+	if (optind + 1 != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (cli_parse_long(argv[optind], 1, 0x7fffffffL, &id)) {
+		cli_err("invalid rule id '%s': use the number 'mqadmin acl list' shows", argv[optind]);
+		return CLI_FAIL;
+	}
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+		goto out;
+	r = mq_policy_find_rule(st.policy, (unsigned long)id);
+	if (!r) {
+		cli_err("no rule %ld in %s; see 'mqadmin acl list'", id, st.dir);
+		goto out;
+	}
+	acl_rule_str(r, line, sizeof(line));
+	mq_policy_remove_rule(st.policy, (unsigned long)id);
+	if (store_save_policy(&st))
+		goto out;
+	printf("removed %s\n", line);
+	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+out:
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}
+
+/* The OUs a device presents: those of devices/NAME/NAME.crt when that file
+ * is one of the device's certificates in the policy (what the device most
+ * likely connects with), else NULL (the caller falls back to the groups). */
+struct acl_ous {
+	char *v[ACL_MAX_OUS];
+	size_t n;
+	bool from_cert;
+};
+
+static void acl_ous_release(struct acl_ous *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		OPENSSL_free(o->v[i]);
+	o->n = 0;
+}
+
+static void acl_ous_from_cert(struct acl_ous *o, const struct store *st, const struct mq_device *d)
+{
+	char *path = store_path(st, "devices/%s/%s.crt", d->name, d->name);
+	char fpr[MQ_FPR_LEN];
+	const struct mq_cert *c;
+	X509_NAME *subj;
+	X509 *cert = NULL;
+	BIO *b = path ? BIO_new_file(path, "rb") : NULL;
+	int pos = -1;
+
+	if (!b || !(cert = PEM_read_bio_X509(b, NULL, NULL, NULL)) || mq_cert_fingerprint(cert, fpr))
+		goto out;
+	c = mq_policy_find_fingerprint(st->policy, fpr);
+	if (!c || c->device != d)
+		goto out;
+	subj = X509_get_subject_name(cert);
+	o->from_cert = true;
+	while (o->n < ACL_MAX_OUS &&
+	       (pos = X509_NAME_get_index_by_NID(subj, NID_organizationalUnitName, pos)) >= 0) {
+		ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, pos));
+		unsigned char *u = NULL;
+
+		if (s && ASN1_STRING_to_UTF8(&u, s) >= 0)
+			o->v[o->n++] = (char *)u;
+	}
+out:
+	ERR_clear_error();
+	X509_free(cert);
+	BIO_free(b);
+	free(path);
+}
+
+static bool acl_device_usable(const struct mq_device *d, time_t now)
+{
+	for (size_t i = 0; i < d->ncerts; i++) {
+		enum mq_cert_state s = mq_cert_state(d->certs[i], now);
+
+		if (s == MQ_STATE_ACTIVE || s == MQ_STATE_NOT_YET_VALID)
+			return true;
+	}
+	return false;
+}
+
+int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"client-id", required_argument, NULL, 'c'},
+		{NULL, 0, NULL, 0},
+	};
+	struct store st = {.lockfd = -1};
+	struct mq_acl_index *idx = NULL;
+	struct mq_acl_client *cl = NULL;
+	struct mq_acl_ident id = {0};
+	struct mq_acl_result res;
+	struct acl_ous ous = {0};
+	enum mq_acl_access access;
+	const struct mq_device *d;
+	const char *client_id = NULL, *name, *topic;
+	char line[1024];
+	int c, rc = CLI_FAIL;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'c')
+			return cli_usage_error(ctx, NULL);
+		client_id = optarg;
+	}
+	if (argc - optind < 3)
+		return cli_usage_error(ctx, "missing %s", argc - optind == 0 ? "device NAME"
+						    : argc - optind == 1 ? "TOPIC"
+									 : "access");
+	if (argc - optind > 3)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 3]);
+	name = argv[optind];
+	topic = argv[optind + 1];
+	if (mq_acl_access_parse(argv[optind + 2], &access)) {
+		cli_err("invalid access '%s': use read, write or subscribe", argv[optind + 2]);
+		return CLI_FAIL;
+	}
+	if (!cli_name_ok("device", name) || store_open(&st, ctx->dir, STORE_READ) ||
+	    store_load_policy(&st))
+		goto out;
+	d = mq_policy_find_device(st.policy, name);
+	if (!d) {
+		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st.dir);
+		goto out;
+	}
+	acl_ous_from_cert(&ous, &st, d);
+	id.device = d->name;
+	id.username = d->username;
+	/* The default client-id binding (exact) makes the client id the username. */
+	id.client_id = client_id ? client_id : d->username;
+	id.cn = d->name;
+	id.ou = ous.from_cert ? (const char *const *)ous.v : (const char *const *)d->groups;
+	id.nou = ous.from_cert ? ous.n : d->ngroups;
+	if (!(idx = mq_acl_index_build(st.policy)) || mq_acl_client_init(&cl, idx, &id)) {
+		cli_err("cannot evaluate the rules: out of memory");
+		goto out;
+	}
+	mq_acl_check(cl, topic, access, &res);
+	mq_acl_result_str(&res, line, sizeof(line));
+	if (!acl_device_usable(d, time(NULL)))
+		cli_err("note: device '%s' has no valid certificate; the broker refuses it before "
+			"any ACL check", name);
+	printf("%s\n", line);
+	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+out:
+	mq_acl_client_free(cl);
+	mq_acl_index_free(idx);
+	acl_ous_release(&ous);
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}

@@ -1,0 +1,390 @@
+/* device batch: many devices under one lock with one policy write. Every
+ * name is checked before the first key is made; an interrupt stops after
+ * the current device and records exactly the devices whose files exist. */
+#include "cmds.h"
+
+#include "device.h"
+#include "mq_fileio.h"
+#include "mq_names.h"
+#include "store.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BATCH_MAX 100000
+#define BATCH_MAX_GROUPS 64
+#define BATCH_FILE_MAX (16 * 1024 * 1024)
+
+struct batch_item {
+	char *name;
+	char *groups[BATCH_MAX_GROUPS];
+	size_t ngroups;
+	char *csr;
+};
+
+struct batch {
+	struct batch_item *items;
+	size_t n;
+	char *text; /* --from file; items point into it */
+};
+
+struct batch_opts {
+	long count;
+	const char *prefix;
+	const char *from;
+	char *groups[BATCH_MAX_GROUPS];
+	size_t ngroups;
+	enum ca_keytype type;
+	int days;
+	const char *passfile;
+};
+
+static volatile sig_atomic_t batch_stop;
+
+static void batch_on_signal(int sig)
+{
+	(void)sig;
+	batch_stop = 1;
+}
+
+static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_opts *o)
+{
+	static const struct option opts[] = {
+		{"count", required_argument, NULL, 'n'},
+		{"prefix", required_argument, NULL, 'p'},
+		{"from", required_argument, NULL, 'f'},
+		{"group", required_argument, NULL, 'g'},
+		{"days", required_argument, NULL, 'D'},
+		{"key-type", required_argument, NULL, 'k'},
+		{"passphrase-file", required_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->type = CA_KEY_EC;
+	o->days = DEVICE_DEFAULT_DAYS;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (cli_parse_long(optarg, 1, BATCH_MAX, &o->count)) {
+				cli_err("invalid --count '%s': use a number from 1 to %d", optarg, BATCH_MAX);
+				return CLI_FAIL;
+			}
+			break;
+		case 'p':
+			o->prefix = optarg;
+			break;
+		case 'f':
+			o->from = optarg;
+			break;
+		case 'g':
+			if (!cli_name_ok("group", optarg))
+				return CLI_FAIL;
+			if (o->ngroups == BATCH_MAX_GROUPS) {
+				cli_err("too many --group options: at most %d", BATCH_MAX_GROUPS);
+				return CLI_FAIL;
+			}
+			o->groups[o->ngroups++] = optarg;
+			break;
+		case 'D':
+			if (cli_parse_days(optarg, 36500, &o->days))
+				return CLI_FAIL;
+			break;
+		case 'k':
+			if (ca_keytype_parse(optarg, &o->type))
+				return CLI_FAIL;
+			break;
+		case 'P':
+			o->passfile = optarg;
+			break;
+		default:
+			return cli_usage_error(ctx, NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (o->from && (o->count || o->prefix))
+		return cli_usage_error(ctx, "--from excludes --count and --prefix");
+	if (!o->from && (!o->count || !o->prefix))
+		return cli_usage_error(ctx, "give --count N and --prefix P, or --from FILE");
+	return CLI_OK;
+}
+
+static void batch_release(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (!b->text)
+			free(b->items[i].name);
+	}
+	free(b->items);
+	free(b->text);
+}
+
+static int batch_add_group(struct batch_item *it, char *g, const char *file, size_t line)
+{
+	if (!mq_name_valid(g)) {
+		cli_err("%s:%zu: invalid group name '%s': use 1-64 characters of A-Za-z0-9._-", file,
+			line, g);
+		return -1;
+	}
+	if (it->ngroups == BATCH_MAX_GROUPS) {
+		cli_err("%s:%zu: too many groups: at most %d", file, line, BATCH_MAX_GROUPS);
+		return -1;
+	}
+	it->groups[it->ngroups++] = g;
+	return 0;
+}
+
+/* One "NAME [group,group] [csr=PATH]" line (already stripped of comments). */
+static int batch_parse_line(struct batch_item *it, char *s, const struct batch_opts *o,
+			    size_t line)
+{
+	char *tok, *save = NULL;
+	bool have_groups = false;
+
+	memset(it, 0, sizeof(*it));
+	it->name = strtok_r(s, " \t\r", &save);
+	if (!mq_name_valid(it->name)) {
+		cli_err("%s:%zu: invalid device name '%s': use 1-64 characters of A-Za-z0-9._-",
+			o->from, line, it->name);
+		return -1;
+	}
+	for (size_t i = 0; i < o->ngroups; i++)
+		it->groups[it->ngroups++] = o->groups[i];
+	while ((tok = strtok_r(NULL, " \t\r", &save))) {
+		if (!strncmp(tok, "csr=", 4)) {
+			if (it->csr || !tok[4]) {
+				cli_err("%s:%zu: give one csr=PATH", o->from, line);
+				return -1;
+			}
+			it->csr = tok + 4;
+		} else if (!have_groups) {
+			char *g, *gsave = NULL;
+
+			have_groups = true;
+			for (g = strtok_r(tok, ",", &gsave); g; g = strtok_r(NULL, ",", &gsave))
+				if (batch_add_group(it, g, o->from, line))
+					return -1;
+		} else {
+			cli_err("%s:%zu: unexpected '%s': use NAME [group,group] [csr=PATH]", o->from,
+				line, tok);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int batch_read_file(struct batch *b, const struct batch_opts *o)
+{
+	char err[512], *line, *next;
+	size_t len = 0, lineno = 0, cap = 0;
+
+	if (mq_file_read(o->from, BATCH_FILE_MAX, &b->text, &len, err, sizeof(err))) {
+		cli_err("cannot read the device list: %s", err);
+		return -1;
+	}
+	if (memchr(b->text, '\0', len)) {
+		cli_err("%s holds a NUL byte: not a text file", o->from);
+		return -1;
+	}
+	for (line = b->text; line; line = next) {
+		char *hash, *p;
+
+		lineno++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		for (p = line; *p == ' ' || *p == '\t' || *p == '\r'; p++)
+			;
+		if (!*p)
+			continue;
+		if (b->n == BATCH_MAX) {
+			cli_err("%s:%zu: more than %d devices in one batch", o->from, lineno, BATCH_MAX);
+			return -1;
+		}
+		if (b->n == cap) {
+			struct batch_item *ni = realloc(b->items, (cap ? cap * 2 : 64) * sizeof(*ni));
+
+			if (!ni) {
+				cli_err("out of memory");
+				return -1;
+			}
+			b->items = ni;
+			cap = cap ? cap * 2 : 64;
+		}
+		if (batch_parse_line(&b->items[b->n], p, o, lineno))
+			return -1;
+		b->n++;
+	}
+	if (!b->n) {
+		cli_err("%s lists no devices", o->from);
+		return -1;
+	}
+	return 0;
+}
+
+static int batch_make_names(struct batch *b, const struct batch_opts *o)
+{
+	b->items = calloc((size_t)o->count, sizeof(*b->items));
+	if (!b->items) {
+		cli_err("out of memory");
+		return -1;
+	}
+	for (long i = 0; i < o->count; i++) {
+		struct batch_item *it = &b->items[b->n];
+
+		if (asprintf(&it->name, "%s%04ld", o->prefix, i + 1) < 0) {
+			it->name = NULL;
+			cli_err("out of memory");
+			return -1;
+		}
+		b->n++;
+		if (!mq_name_valid(it->name)) {
+			cli_err("invalid --prefix '%s': '%s' is not a valid device name (1-64 characters "
+				"of A-Za-z0-9._-)", o->prefix, it->name);
+			return -1;
+		}
+		memcpy(it->groups, o->groups, o->ngroups * sizeof(*o->groups));
+		it->ngroups = o->ngroups;
+	}
+	return 0;
+}
+
+/* Every name new to the policy and unique within the batch. */
+static int batch_check_names(const struct batch *b, const struct mq_policy *p)
+{
+	struct mq_strmap seen;
+	int rc = -1;
+
+	mq_strmap_init(&seen);
+	for (size_t i = 0; i < b->n; i++) {
+		const char *name = b->items[i].name;
+
+		if (mq_policy_find_device(p, name)) {
+			cli_err("device '%s' already exists; nothing was issued", name);
+			goto out;
+		}
+		if (mq_policy_find_username(p, name)) {
+			cli_err("'%s' is the username of device '%s'; nothing was issued", name,
+				mq_policy_find_username(p, name)->name);
+			goto out;
+		}
+		if (mq_strmap_get(&seen, name)) {
+			cli_err("device '%s' is listed twice; nothing was issued", name);
+			goto out;
+		}
+		if (mq_strmap_put(&seen, name, (void *)name)) {
+			cli_err("out of memory");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	mq_strmap_release(&seen);
+	return rc;
+}
+
+static void batch_progress(size_t done, size_t total, bool tty)
+{
+	if (tty) {
+		int width = 40, fill = (int)(done * (size_t)width / total);
+
+		fprintf(stderr, "\r[%.*s%*s] %zu/%zu", fill,
+			"########################################", width - fill, "", done, total);
+		if (done == total)
+			fputc('\n', stderr);
+	} else if (done % 100 == 0 || done == total) {
+		fprintf(stderr, "issued %zu/%zu\n", done, total);
+	}
+}
+
+int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct batch_opts o = {0};
+	struct batch b = {0};
+	struct store st = {.lockfd = -1};
+	struct export_opts ex = {0};
+	struct device_issued *done = NULL;
+	struct sigaction sa = {0}, old_int, old_term;
+	struct ca ca = {0};
+	size_t ndone = 0;
+	bool tty = isatty(STDERR_FILENO), handlers = false, failed = false;
+	int rc;
+
+	rc = batch_parse(ctx, argc, argv, &o);
+	if (rc)
+		return rc;
+	rc = CLI_FAIL;
+	if (o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o))
+		goto out;
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
+	    batch_check_names(&b, st.policy) || ca_load(&ca, &st, o.passfile))
+		goto out;
+	if (!(done = calloc(b.n, sizeof(*done)))) {
+		cli_err("out of memory");
+		goto out;
+	}
+	sa.sa_handler = batch_on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	batch_stop = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	handlers = true;
+	for (size_t i = 0; i < b.n && !batch_stop; i++) {
+		struct device_issue_req req = {
+			.name = b.items[i].name, .groups = b.items[i].groups,
+			.ngroups = b.items[i].ngroups, .type = o.type, .csr = b.items[i].csr,
+			.days = o.days, .ex = &ex,
+		};
+
+		if (device_issue_one(&st, &ca, &req, &done[ndone])) {
+			failed = true;
+			break;
+		}
+		ndone++;
+		batch_progress(ndone, b.n, tty);
+	}
+	if (tty && ndone < b.n)
+		fputc('\n', stderr);
+	/* The devices whose files are complete are recorded; the rest never
+	 * existed. */
+	if (ndone && store_save_policy(&st)) {
+		for (size_t i = 0; i < ndone; i++)
+			device_issued_undo(&done[i]);
+		cli_err("nothing was issued");
+		goto out;
+	}
+	for (size_t i = 0; i < ndone; i++)
+		printf("%s\n", done[i].dir);
+	if (cli_flush_stdout())
+		goto out;
+	if (failed || ndone < b.n) {
+		cli_err("%s: issued %zu of %zu devices (all recorded in the policy); the others were not created",
+			failed ? "stopped by the error above" : "interrupted", ndone, b.n);
+		goto out;
+	}
+	printf("issued %zu device%s\n", ndone, ndone == 1 ? "" : "s");
+	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+out:
+	if (handlers) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	for (size_t i = 0; i < ndone; i++)
+		device_issued_release(&done[i]);
+	free(done);
+	ca_release(&ca);
+	batch_release(&b);
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}
