@@ -1,0 +1,257 @@
+/* MOSQ_EVT_BASIC_AUTH: the verified client certificate decides who a client
+ * is. Per connect: one SHA-256 (the fingerprint) and one hash lookup. */
+#include "mqcert.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+/* What the refusal and acceptance lines show about a client. */
+struct auth_who {
+	const char *client_id;
+	const char *address;
+	const char *identity;
+	char serial[MQ_SERIAL_LEN];
+	char fingerprint[MQ_FPR_LEN];
+};
+
+static int auth_refuse(const struct auth_who *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int auth_refuse(const struct auth_who *w, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	mqlog(MOSQ_LOG_NOTICE, "refused client '%s' from %s: %s (identity '%s', serial %s, "
+	      "fingerprint %.16s)", w->client_id, w->address, why, w->identity,
+	      w->serial[0] ? w->serial : "-", w->fingerprint[0] ? w->fingerprint : "-");
+	return MOSQ_ERR_AUTH;
+}
+
+/* ':' never occurs in a name, so with the prefix form device "a" can never
+ * take "a-b"'s id ("a-b" is not "a:..."). */
+static bool auth_clientid_ok(enum mqopt_binding b, const char *cid, const char *user)
+{
+	size_t n;
+
+	if (b == MQOPT_BIND_NONE)
+		return true;
+	if (!cid)
+		return false;
+	if (!strcmp(cid, user))
+		return true;
+	if (b != MQOPT_BIND_PREFIX)
+		return false;
+	n = strlen(user);
+	return !strncmp(cid, user, n) && cid[n] == ':' && cid[n + 1] != '\0';
+}
+
+static const char *auth_state_reason(enum mq_cert_state s)
+{
+	switch (s) {
+	case MQ_STATE_ACTIVE:
+		return NULL;
+	case MQ_STATE_REVOKED:
+		return "certificate is revoked";
+	case MQ_STATE_EXPIRED:
+		return "certificate has expired";
+	case MQ_STATE_NOT_YET_VALID:
+		return "certificate is not yet valid";
+	}
+	return "certificate state unknown";
+}
+
+static char *auth_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Remembers the accepted client so policy swaps and expiry can find it. */
+static int auth_remember(struct mqcert *st, struct mosquitto *client, const struct auth_who *w,
+			 const struct mq_cert *c, time_t cert_not_after, time_t now)
+{
+	struct mqcl_rec *old = mqcl_find(&st->clients, client);
+	struct mqcl_rec *r = mqcl_rec_new();
+
+	if (!r)
+		return -1;
+	r->client = client;
+	r->client_id = auth_strdup(w->client_id);
+	r->device = auth_strdup(c->device->name);
+	r->username = auth_strdup(c->device->username);
+	r->identity = auth_strdup(w->identity);
+	r->address = auth_strdup(w->address);
+	if (!r->client_id || !r->device || !r->username || !r->identity || !r->address) {
+		mqcl_rec_free(r);
+		return -1;
+	}
+	memcpy(r->serial, w->serial, sizeof(r->serial));
+	memcpy(r->fingerprint, w->fingerprint, sizeof(r->fingerprint));
+	r->not_after = c->not_after < cert_not_after ? c->not_after : cert_not_after;
+	r->since = old ? old->since : now;
+	return mqcl_put(&st->clients, r);
+}
+
+/* A client without a certificate that another plugin or password_file
+ * judges: remembered only so the SIGHUP re-check can defer it again. */
+static int auth_remember_deferred(struct mqcert *st, struct mosquitto *client,
+				  const struct auth_who *w, time_t now)
+{
+	struct mqcl_rec *r = mqcl_rec_new();
+
+	if (!r)
+		return -1;
+	r->client = client;
+	r->deferred = true;
+	r->client_id = auth_strdup(w->client_id);
+	r->address = auth_strdup(w->address);
+	if (!r->client_id || !r->address) {
+		mqcl_rec_free(r);
+		return -1;
+	}
+	r->since = now;
+	return mqcl_put(&st->clients, r);
+}
+
+static int auth_no_cert(struct mqcert *st, struct mosquitto *client, const struct auth_who *w,
+			time_t now)
+{
+	if (st->rl.in_reload_apply) {
+		const struct mqcl_rec *r = mqcl_find(&st->clients, client);
+
+		/* After SIGHUP the broker re-runs BASIC_AUTH over every session
+		 * in its id table (security_default.c, apply), including
+		 * persistent sessions whose client is offline: their TLS
+		 * connection is gone, so there is no certificate to show.
+		 * Refusing them would only disconnect an offline session;
+		 * they are judged when they really reconnect. A live client
+		 * we let in always has its certificate, so "not ours and no
+		 * certificate" during the re-check means "offline". */
+		if (!r)
+			return MOSQ_ERR_SUCCESS;
+		if (r->deferred)
+			return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	if (st->opt.no_cert == MQOPT_NOCERT_DEFER) {
+		if (auth_remember_deferred(st, client, w, now))
+			return auth_refuse(w, "out of memory");
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	return auth_refuse(w, "no client certificate (the listener needs require_certificate true)");
+}
+
+int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
+{
+	struct mosquitto *client = ev->client;
+	const char *addr = mosquitto_client_address(client);
+	struct auth_who w = {
+		.client_id = mosquitto_client_id(client),
+		.address = addr ? addr : "?",
+		.identity = "-",
+	};
+	bool recheck = st->rl.in_reload_apply && mqcl_find(&st->clients, client);
+	time_t now = time(NULL), nb = 0, na = 0;
+	X509 *cert = mosquitto_client_certificate(client);
+	char *identity = NULL;
+	const struct mq_cert *c;
+	const char *why;
+	enum mq_id_result idr;
+	int rc;
+
+	if (!w.client_id)
+		w.client_id = "";
+	if (!st->rl.ticks)
+		mqrl_connect_poll(st, now);
+	if (!cert) {
+		rc = auth_no_cert(st, client, &w, now);
+		goto out;
+	}
+	if (mq_cert_fingerprint(cert, w.fingerprint) || mq_cert_serial(cert, w.serial) ||
+	    mq_cert_validity(cert, &nb, &na)) {
+		rc = auth_refuse(&w, "cannot read the certificate");
+		goto out;
+	}
+	idr = mq_cert_identity(cert, st->opt.identity, &identity);
+	if (idr == MQ_IDR_OK)
+		w.identity = identity;
+	if (!st->gen) {
+		rc = auth_refuse(&w, "no valid policy is loaded (%s)", st->opt.policy_path);
+		goto out;
+	}
+	c = mq_policy_find_fingerprint(st->gen->policy, w.fingerprint);
+	if (!c) {
+		rc = auth_refuse(&w, "certificate not on the allowlist");
+		goto out;
+	}
+	why = auth_state_reason(mq_cert_state(c, now));
+	if (why) {
+		rc = auth_refuse(&w, "%s (device '%s')", why, c->device->name);
+		goto out;
+	}
+	if (idr != MQ_IDR_OK) {
+		rc = auth_refuse(&w, "identity field %s: %s", mq_idfield_name(st->opt.identity),
+				 mq_id_result_str(idr));
+		goto out;
+	}
+	/* The fingerprint already names the device; a CN that disagrees means
+	 * the policy and the certificate tell different stories. */
+	if (st->opt.identity == MQ_ID_CN && strcmp(identity, c->device->name)) {
+		rc = auth_refuse(&w, "certificate CN does not match its device '%s'", c->device->name);
+		goto out;
+	}
+	if (ev->username && strcmp(ev->username, c->device->username)) {
+		rc = auth_refuse(&w, "username spoofing: CONNECT says '%s', certificate is '%s'",
+				 ev->username, c->device->username);
+		goto out;
+	}
+	if (!auth_clientid_ok(st->opt.binding, mosquitto_client_id(client), c->device->username)) {
+		rc = auth_refuse(&w, "client id does not match username '%s' "
+				 "(plugin_opt_clientid_binding %s)", c->device->username,
+				 mqopt_binding_name(st->opt.binding));
+		goto out;
+	}
+	/* From here on ev->username may be freed memory. */
+	if (mosquitto_set_username(client, c->device->username) != MOSQ_ERR_SUCCESS ||
+	    auth_remember(st, client, &w, c, na, now)) {
+		rc = auth_refuse(&w, "out of memory");
+		goto out;
+	}
+	if (!recheck)
+		mqlog(MOSQ_LOG_INFO, "accepted client '%s' from %s as device '%s' (username '%s', "
+		      "identity '%s', serial %s, fingerprint %.16s)", w.client_id, w.address,
+		      c->device->name, c->device->username, w.identity, w.serial, w.fingerprint);
+	rc = MOSQ_ERR_SUCCESS;
+out:
+	X509_free(cert);
+	free(identity);
+	return rc;
+}
+
+const char *mqauth_recheck(const struct mqcert *st, const struct mqcl_rec *rec, time_t now)
+{
+	const struct mq_cert *c;
+	const char *why;
+
+	if (rec->deferred || !st->gen)
+		return NULL;
+	c = mq_policy_find_fingerprint(st->gen->policy, rec->fingerprint);
+	if (!c)
+		return "certificate removed from the policy";
+	why = auth_state_reason(mq_cert_state(c, now));
+	if (why)
+		return why;
+	if (now >= rec->not_after)
+		return "certificate has expired";
+	if (strcmp(c->device->name, rec->device))
+		return "certificate now belongs to another device";
+	if (strcmp(c->device->username, rec->username))
+		return "the device's username changed in the policy";
+	return NULL;
+}

@@ -1,0 +1,158 @@
+/* The clients this plugin let in, found by the broker's client pointer:
+ * DISCONNECT and the SIGHUP re-check identify a client only by pointer, and
+ * client ids are briefly shared during a takeover. */
+#include "mqcert.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+void mqcl_init(struct mqcl_table *t)
+{
+	t->buckets = NULL;
+	t->nbuckets = 0;
+	t->count = 0;
+	t->head = t->tail = NULL;
+	t->earliest_expiry = 0;
+}
+
+struct mqcl_rec *mqcl_rec_new(void)
+{
+	return calloc(1, sizeof(struct mqcl_rec));
+}
+
+void mqcl_rec_free(struct mqcl_rec *r)
+{
+	if (!r)
+		return;
+	free(r->client_id);
+	free(r->device);
+	free(r->username);
+	free(r->identity);
+	free(r->address);
+	free(r);
+}
+
+void mqcl_release(struct mqcl_table *t)
+{
+	struct mqcl_rec *r = t->head, *next;
+
+	while (r) {
+		next = r->next;
+		mqcl_rec_free(r);
+		r = next;
+	}
+	free(t->buckets);
+	mqcl_init(t);
+}
+
+static size_t cl_slot(const struct mqcl_table *t, const struct mosquitto *client)
+{
+	uintptr_t h = (uintptr_t)client;
+
+	/* Allocations are aligned: mix the high bits down before masking. */
+	h ^= h >> 17;
+	h *= (uintptr_t)0x9e3779b97f4a7c15ull;
+	h ^= h >> 29;
+	return (size_t)h & (t->nbuckets - 1);
+}
+
+struct mqcl_rec *mqcl_find(const struct mqcl_table *t, const struct mosquitto *client)
+{
+	struct mqcl_rec *r;
+
+	if (!t->nbuckets)
+		return NULL;
+	for (r = t->buckets[cl_slot(t, client)]; r; r = r->bucket_next)
+		if (r->client == client)
+			return r;
+	return NULL;
+}
+
+static int cl_grow(struct mqcl_table *t)
+{
+	size_t n = t->nbuckets ? t->nbuckets * 2 : 64;
+	struct mqcl_rec **b = calloc(n, sizeof(*b));
+	struct mqcl_rec *r;
+
+	if (!b)
+		return -1;
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+	for (r = t->head; r; r = r->next) {
+		size_t s = cl_slot(t, r->client);
+
+		r->bucket_next = b[s];
+		b[s] = r;
+	}
+	return 0;
+}
+
+static void cl_unlink(struct mqcl_table *t, struct mqcl_rec *rec)
+{
+	struct mqcl_rec **pp = &t->buckets[cl_slot(t, rec->client)];
+
+	while (*pp && *pp != rec)
+		pp = &(*pp)->bucket_next;
+	if (*pp)
+		*pp = rec->bucket_next;
+	if (rec->prev)
+		rec->prev->next = rec->next;
+	else
+		t->head = rec->next;
+	if (rec->next)
+		rec->next->prev = rec->prev;
+	else
+		t->tail = rec->prev;
+	t->count--;
+}
+
+int mqcl_put(struct mqcl_table *t, struct mqcl_rec *rec)
+{
+	struct mqcl_rec *old = mqcl_find(t, rec->client);
+	size_t s;
+
+	if (old) {
+		cl_unlink(t, old);
+		mqcl_rec_free(old);
+	}
+	if ((t->count + 1) * 4 > t->nbuckets * 3 && cl_grow(t)) {
+		mqcl_rec_free(rec);
+		return -1;
+	}
+	s = cl_slot(t, rec->client);
+	rec->bucket_next = t->buckets[s];
+	t->buckets[s] = rec;
+	rec->next = NULL;
+	rec->prev = t->tail;
+	if (t->tail)
+		t->tail->next = rec;
+	else
+		t->head = rec;
+	t->tail = rec;
+	t->count++;
+	if (!rec->deferred && (!t->earliest_expiry || rec->not_after < t->earliest_expiry))
+		t->earliest_expiry = rec->not_after;
+	return 0;
+}
+
+void mqcl_forget(struct mqcl_table *t, const struct mosquitto *client)
+{
+	struct mqcl_rec *r = mqcl_find(t, client);
+
+	if (!r)
+		return;
+	cl_unlink(t, r);
+	mqcl_rec_free(r);
+	/* earliest_expiry stays a lower bound; the tick recomputes it. */
+}
+
+void mqcl_update_expiry(struct mqcl_table *t)
+{
+	struct mqcl_rec *r;
+
+	t->earliest_expiry = 0;
+	for (r = t->head; r; r = r->next)
+		if (!r->deferred && (!t->earliest_expiry || r->not_after < t->earliest_expiry))
+			t->earliest_expiry = r->not_after;
+}

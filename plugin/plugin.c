@@ -1,0 +1,138 @@
+/* The three entry points the broker looks up, and callback registration.
+ * Everything else lives in the modules named in mqcert.h. */
+#include "mqcert.h"
+
+#include <stdlib.h>
+
+#define MQCERT_EXPORT __attribute__((visibility("default")))
+
+MQCERT_EXPORT int mosquitto_plugin_version(int supported_version_count,
+					   const int *supported_versions);
+MQCERT_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+					struct mosquitto_opt *options, int option_count);
+MQCERT_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
+					   int option_count);
+
+static int plugin_on_basic_auth(int event, void *data, void *userdata)
+{
+	return mqauth_basic(userdata, data);
+}
+
+static int plugin_on_tick(int event, void *data, void *userdata)
+{
+	/* The event's time fields are zero in 2.0.11. */
+	mqrl_tick(userdata, time(NULL));
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* An error here would make the broker skip password_file and acl_file
+ * until restart; a return other than DEFER would skip later plugins'
+ * RELOAD. Failures are logged by the re-read itself. */
+static int plugin_on_reload(int event, void *data, void *userdata)
+{
+	mqrl_force(userdata);
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+static int plugin_on_disconnect(int event, void *data, void *userdata)
+{
+	struct mqcert *st = userdata;
+	const struct mosquitto_evt_disconnect *ev = data;
+
+	/* Also fires for clients refused at CONNECT: they are not in the
+	 * table, and forgetting them is a no-op. */
+	mqcl_forget(&st->clients, ev->client);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static const struct {
+	int event;
+	MOSQ_FUNC_generic_callback cb;
+} plugin_callbacks[] = {
+	{MOSQ_EVT_BASIC_AUTH, plugin_on_basic_auth},
+	{MOSQ_EVT_TICK, plugin_on_tick},
+	{MOSQ_EVT_RELOAD, plugin_on_reload},
+	{MOSQ_EVT_DISCONNECT, plugin_on_disconnect},
+};
+
+#define PLUGIN_NCALLBACKS (sizeof(plugin_callbacks) / sizeof(plugin_callbacks[0]))
+
+static void plugin_unregister(struct mqcert *st, size_t n)
+{
+	while (n-- > 0)
+		mosquitto_callback_unregister(st->id, plugin_callbacks[n].event,
+					      plugin_callbacks[n].cb, NULL);
+}
+
+static void plugin_free(struct mqcert *st)
+{
+	if (!st)
+		return;
+	mqrl_stop(st);
+	mqcl_release(&st->clients);
+	mqopt_release(&st->opt);
+	free(st);
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	int i;
+
+	for (i = 0; i < supported_version_count; i++)
+		if (supported_versions[i] == 5)
+			return 5;
+	return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+			  struct mosquitto_opt *options, int option_count)
+{
+	struct mqcert *st = calloc(1, sizeof(*st));
+	size_t i;
+
+	if (!st) {
+		mqlog(MOSQ_LOG_ERR, "out of memory");
+		return MOSQ_ERR_NOMEM;
+	}
+	st->id = identifier;
+	mqcl_init(&st->clients);
+	if (mqopt_parse(&st->opt, options, option_count)) {
+		plugin_free(st);
+		return MOSQ_ERR_INVAL;
+	}
+	mqlog(MOSQ_LOG_NOTICE, "version %s, policy %s, identity %s, clientid_binding %s, "
+	      "no_certificate %s", MQCERT_VERSION, st->opt.policy_path,
+	      mq_idfield_name(st->opt.identity), mqopt_binding_name(st->opt.binding),
+	      st->opt.no_cert == MQOPT_NOCERT_DEFER ? "defer" : "refuse");
+	/* A bad policy is not an init failure: the broker keeps running and
+	 * refuses every client until the file becomes valid. */
+	if (mqrl_start(st)) {
+		plugin_free(st);
+		return MOSQ_ERR_UNKNOWN;
+	}
+	for (i = 0; i < PLUGIN_NCALLBACKS; i++) {
+		int rc = mosquitto_callback_register(identifier, plugin_callbacks[i].event,
+						     plugin_callbacks[i].cb, NULL, st);
+
+		if (rc != MOSQ_ERR_SUCCESS) {
+			mqlog(MOSQ_LOG_ERR, "cannot register callback for event %d (error %d)",
+			      plugin_callbacks[i].event, rc);
+			plugin_unregister(st, i);
+			plugin_free(st);
+			return rc;
+		}
+	}
+	*userdata = st;
+	return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	struct mqcert *st = userdata;
+
+	if (!st)
+		return MOSQ_ERR_SUCCESS;
+	plugin_unregister(st, PLUGIN_NCALLBACKS);
+	plugin_free(st);
+	return MOSQ_ERR_SUCCESS;
+}

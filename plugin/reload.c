@@ -1,0 +1,376 @@
+/* Policy generations. The broker thread notices a changed file with one
+ * stat per TICK; a worker thread parses it (and frees old generations, which
+ * for 100k devices takes long enough to stall the broker); the broker thread
+ * swaps the pointer on a later TICK and drops the clients the new policy no
+ * longer allows. The worker never calls the broker: it only touches the
+ * fields of struct mqrl under rl->lock and the policy path. */
+#include "mqcert.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* How long to wait for the first TICK before assuming it never comes
+ * (per_listener_settings true). */
+#define RL_NO_TICK_SECONDS 5
+
+static void rl_gen_free(struct mqrl_gen *g)
+{
+	if (!g)
+		return;
+	mq_policy_free(g->policy);
+	free(g);
+}
+
+static struct mqrl_gen *rl_gen_load(const char *path, char *err, size_t errlen)
+{
+	struct mqrl_gen *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->policy = mq_policy_load(path, err, errlen);
+	if (!g->policy) {
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+static void *rl_worker(void *arg)
+{
+	struct mqcert *st = arg;
+	struct mqrl *rl = &st->rl;
+
+	pthread_mutex_lock(&rl->lock);
+	for (;;) {
+		struct mqrl_gen **junk, *g = NULL, *stale = NULL;
+		size_t njunk, i;
+		bool load, quit;
+		char err[sizeof(rl->result_err)] = "";
+
+		while (!rl->quit && !rl->want_load && !rl->nto_free)
+			pthread_cond_wait(&rl->cond, &rl->lock);
+		junk = rl->to_free;
+		njunk = rl->nto_free;
+		rl->to_free = NULL;
+		rl->nto_free = rl->cap_to_free = 0;
+		quit = rl->quit;
+		load = rl->want_load && !quit;
+		rl->want_load = false;
+		pthread_mutex_unlock(&rl->lock);
+
+		for (i = 0; i < njunk; i++)
+			rl_gen_free(junk[i]);
+		free(junk);
+		if (load)
+			g = rl_gen_load(st->opt.policy_path, err, sizeof(err));
+
+		pthread_mutex_lock(&rl->lock);
+		if (load) {
+			/* The broker has not collected the previous answer yet;
+			 * the newer one describes the file better. */
+			stale = rl->result;
+			rl->result = g;
+			rl->have_result = true;
+			snprintf(rl->result_err, sizeof(rl->result_err), "%s", err);
+		}
+		if (stale) {
+			pthread_mutex_unlock(&rl->lock);
+			rl_gen_free(stale);
+			pthread_mutex_lock(&rl->lock);
+		}
+		if (quit)
+			break;
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return NULL;
+}
+
+static void rl_stat(const char *path, struct mqrl_stat *s, int *err)
+{
+	struct stat sb;
+
+	memset(s, 0, sizeof(*s));
+	*err = 0;
+	if (stat(path, &sb)) {
+		*err = errno;
+		return;
+	}
+	s->present = true;
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	s->size = sb.st_size;
+	s->mtim = sb.st_mtim;
+}
+
+static bool rl_stat_same(const struct mqrl_stat *a, const struct mqrl_stat *b)
+{
+	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
+	       a->mtim.tv_nsec == b->mtim.tv_nsec;
+}
+
+static unsigned long rl_gen_number(const struct mqcert *st)
+{
+	return st->gen ? st->gen->policy->generation : 0;
+}
+
+static void rl_request_load(struct mqrl *rl)
+{
+	pthread_mutex_lock(&rl->lock);
+	rl->want_load = true;
+	pthread_cond_signal(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* Hands an old generation to the worker to free. */
+static void rl_retire(struct mqrl *rl, struct mqrl_gen *g)
+{
+	bool done = false;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&rl->lock);
+	if (rl->nto_free == rl->cap_to_free) {
+		size_t cap = rl->cap_to_free ? rl->cap_to_free * 2 : 4;
+		struct mqrl_gen **n = realloc(rl->to_free, cap * sizeof(*n));
+
+		if (n) {
+			rl->to_free = n;
+			rl->cap_to_free = cap;
+		}
+	}
+	if (rl->nto_free < rl->cap_to_free) {
+		rl->to_free[rl->nto_free++] = g;
+		pthread_cond_signal(&rl->cond);
+		done = true;
+	}
+	pthread_mutex_unlock(&rl->lock);
+	if (!done)
+		rl_gen_free(g); /* out of memory: free it here, late but correct */
+}
+
+/* Stats the policy file; asks the worker for a parse when it changed. */
+static void rl_watch(struct mqcert *st)
+{
+	struct mqrl *rl = &st->rl;
+	struct mqrl_stat now;
+	int err;
+
+	rl_stat(st->opt.policy_path, &now, &err);
+	if (!now.present) {
+		if (rl->seen.present || rl->force || !rl->missing_logged) {
+			if (st->gen)
+				mqlog(MOSQ_LOG_WARNING, "policy %s is unreadable (%s); keeping "
+				      "generation %lu", st->opt.policy_path, strerror(err),
+				      rl_gen_number(st));
+			else
+				mqlog(MOSQ_LOG_WARNING, "policy %s is unreadable (%s); still refusing "
+				      "every client", st->opt.policy_path, strerror(err));
+			rl->missing_logged = true;
+		}
+		rl->seen = now;
+		rl->force = false;
+		return;
+	}
+	if (rl_stat_same(&now, &rl->seen) && !rl->force)
+		return;
+	rl->seen = now;
+	rl->force = false;
+	rl->missing_logged = false;
+	rl_request_load(rl);
+}
+
+/* Takes the worker's answer, if any. Returns true when a new generation
+ * was swapped in. */
+static bool rl_collect(struct mqcert *st)
+{
+	struct mqrl *rl = &st->rl;
+	struct mqrl_gen *g, *old;
+	char err[sizeof(rl->result_err)];
+	bool have;
+
+	/* Uncontended: the worker holds the lock only to hand over. */
+	pthread_mutex_lock(&rl->lock);
+	have = rl->have_result;
+	g = rl->result;
+	memcpy(err, rl->result_err, sizeof(err));
+	rl->result = NULL;
+	rl->have_result = false;
+	pthread_mutex_unlock(&rl->lock);
+	if (!have)
+		return false;
+	if (!g) {
+		if (st->gen)
+			mqlog(MOSQ_LOG_ERR, "policy %s rejected: %s; keeping generation %lu",
+			      st->opt.policy_path, err, rl_gen_number(st));
+		else
+			mqlog(MOSQ_LOG_ERR, "policy %s rejected: %s; still refusing every client",
+			      st->opt.policy_path, err);
+		return false;
+	}
+	old = st->gen;
+	st->gen = g;
+	mqlog(MOSQ_LOG_NOTICE, "policy generation %lu loaded (%zu devices, %zu rules)",
+	      g->policy->generation, g->policy->ndevices, g->policy->nrules);
+	rl_retire(rl, old);
+	return true;
+}
+
+struct rl_kick {
+	const struct mosquitto *client;
+	char *client_id;
+};
+
+/* Re-judges every connected client and drops the ones no longer allowed.
+ * Kicking runs our DISCONNECT callback synchronously, which edits the
+ * table: so first collect, then kick. */
+static void rl_enforce(struct mqcert *st, time_t now)
+{
+	struct rl_kick *kicks = NULL;
+	size_t n = 0, i;
+	struct mqcl_rec *r;
+
+	if (st->clients.count)
+		kicks = calloc(st->clients.count, sizeof(*kicks));
+	if (st->clients.count && !kicks) {
+		mqlog(MOSQ_LOG_ERR, "out of memory re-checking connected clients");
+		return;
+	}
+	for (r = st->clients.head; r; r = r->next) {
+		const char *why = mqauth_recheck(st, r, now);
+
+		if (!why)
+			continue;
+		kicks[n].client = r->client;
+		kicks[n].client_id = strdup(r->client_id);
+		if (!kicks[n].client_id)
+			continue;
+		mqlog(MOSQ_LOG_NOTICE, "disconnecting client '%s' from %s (device '%s', serial %s): %s",
+		      r->client_id, r->address, r->device, r->serial, why);
+		n++;
+	}
+	for (i = 0; i < n; i++) {
+		if (mosquitto_kick_client_by_clientid(kicks[i].client_id, false) != MOSQ_ERR_SUCCESS ||
+		    mqcl_find(&st->clients, kicks[i].client)) {
+			/* Cannot happen for a connected client; never kick it
+			 * again on every tick. */
+			mqlog(MOSQ_LOG_WARNING, "client '%s' was not found by the broker to be kicked",
+			      kicks[i].client_id);
+			mqcl_forget(&st->clients, kicks[i].client);
+		}
+		free(kicks[i].client_id);
+	}
+	free(kicks);
+	mqcl_update_expiry(&st->clients);
+}
+
+int mqrl_start(struct mqcert *st)
+{
+	struct mqrl *rl = &st->rl;
+	char err[512] = "";
+	int e;
+
+	memset(rl, 0, sizeof(*rl));
+	rl->started = time(NULL);
+	if (pthread_mutex_init(&rl->lock, NULL))
+		return -1;
+	if (pthread_cond_init(&rl->cond, NULL)) {
+		pthread_mutex_destroy(&rl->lock);
+		return -1;
+	}
+	rl_stat(st->opt.policy_path, &rl->seen, &e);
+	st->gen = rl_gen_load(st->opt.policy_path, err, sizeof(err));
+	if (st->gen) {
+		mqlog(MOSQ_LOG_NOTICE, "policy generation %lu loaded (%zu devices, %zu rules)",
+		      st->gen->policy->generation, st->gen->policy->ndevices,
+		      st->gen->policy->nrules);
+	} else {
+		mqlog(MOSQ_LOG_ERR, "no valid policy (%s); refusing every client until %s is valid",
+		      err, st->opt.policy_path);
+		rl->missing_logged = !rl->seen.present;
+	}
+	e = pthread_create(&rl->thread, NULL, rl_worker, st);
+	if (e) {
+		mqlog(MOSQ_LOG_ERR, "cannot start the policy thread: %s", strerror(e));
+		rl_gen_free(st->gen);
+		st->gen = NULL;
+		pthread_cond_destroy(&rl->cond);
+		pthread_mutex_destroy(&rl->lock);
+		return -1;
+	}
+	rl->thread_running = true;
+	return 0;
+}
+
+void mqrl_stop(struct mqcert *st)
+{
+	struct mqrl *rl = &st->rl;
+	size_t i;
+
+	if (!rl->thread_running)
+		return;
+	pthread_mutex_lock(&rl->lock);
+	rl->quit = true;
+	pthread_cond_signal(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
+	pthread_join(rl->thread, NULL);
+	rl->thread_running = false;
+	for (i = 0; i < rl->nto_free; i++)
+		rl_gen_free(rl->to_free[i]);
+	free(rl->to_free);
+	rl->to_free = NULL;
+	rl->nto_free = rl->cap_to_free = 0;
+	rl_gen_free(rl->result);
+	rl->result = NULL;
+	rl_gen_free(st->gen);
+	st->gen = NULL;
+	pthread_cond_destroy(&rl->cond);
+	pthread_mutex_destroy(&rl->lock);
+}
+
+void mqrl_tick(struct mqcert *st, time_t now)
+{
+	struct mqrl *rl = &st->rl;
+	time_t exp = st->clients.earliest_expiry;
+
+	rl->ticks++;
+	rl->in_reload_apply = false;
+	rl_watch(st);
+	if (rl_collect(st) || (exp && now >= exp))
+		rl_enforce(st, now);
+}
+
+void mqrl_force(struct mqcert *st)
+{
+	st->rl.force = true;
+	/* The broker re-runs BASIC_AUTH for every session right after this
+	 * event and ticks once the loop pass ends; without ticks the flag
+	 * could never be cleared, so it is only trusted when ticks come. */
+	if (st->rl.ticks)
+		st->rl.in_reload_apply = true;
+}
+
+void mqrl_connect_poll(struct mqcert *st, time_t now)
+{
+	struct mqrl *rl = &st->rl;
+
+	if (!rl->no_tick_mode) {
+		if (now - rl->started < RL_NO_TICK_SECONDS)
+			return;
+		rl->no_tick_mode = true;
+		mqlog(MOSQ_LOG_WARNING, "WARNING: no MOSQ_EVT_TICK in %d seconds, so "
+		      "per_listener_settings is probably true: policy changes are now picked up "
+		      "only when a client connects, and connected clients are NOT disconnected "
+		      "when revoked or expired; set per_listener_settings false",
+		      RL_NO_TICK_SECONDS);
+	}
+	if (now - rl->last_poll < 1)
+		return;
+	rl->last_poll = now;
+	rl_watch(st);
+	rl_collect(st);
+}
