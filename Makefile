@@ -30,7 +30,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit demo bench clean
+.PHONY: all deps test unit demo bench clean install
 all: $(BUILD)/mqadmin $(BUILD)/mqcert.so
 
 # Every build first makes sure the Debian packages are there.
@@ -77,6 +77,22 @@ bench: all
 	@echo "== ACL check cost (bench/acl_bench.c)"
 	$(BUILD)/bench/acl_bench | tee $(BUILD)/bench/acl_bench.txt
 	bench/run $(BUILD)
+
+# Installs mqadmin and the plugin where mqadmin's broker-config finds it
+# (PREFIX/lib/mqcert/mqcert.so); the plugin is world-readable so the
+# broker can load it after dropping to user mosquitto.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/mqcert
+	install -m 0755 $(BUILD)/mqadmin $(DESTDIR)$(PREFIX)/bin/mqadmin
+	install -m 0644 $(BUILD)/mqcert.so $(DESTDIR)$(PREFIX)/lib/mqcert/mqcert.so
+	if [ -f $(BUILD)/mqadmin.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
+		install -m 0644 $(BUILD)/mqadmin.1 $(DESTDIR)$(PREFIX)/share/man/man1/mqadmin.1; fi
+	if [ -f examples/bash-completion/mqadmin ]; then \
+		install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions && \
+		install -m 0644 examples/bash-completion/mqadmin \
+			$(DESTDIR)$(PREFIX)/share/bash-completion/completions/mqadmin; fi
 
 clean:
 	rm -rf build

@@ -117,10 +117,13 @@ static int broker_pick_server(const char *dir, char *out, size_t len)
 	return 0;
 }
 
-/* Absolute path of the plugin: given, or mqcert.so beside this program. */
+/* Absolute path of the plugin: given, else mqcert.so beside this program
+ * (the build tree), else PREFIX/lib/mqcert/mqcert.so for an installed
+ * PREFIX/bin/mqadmin (make install). */
 static int broker_plugin_path(const char *given, char *out)
 {
-	char exe[PATH_MAX], *slash;
+	static const char *const rel[] = {"/mqcert.so", "/../lib/mqcert/mqcert.so"};
+	char exe[PATH_MAX], cand[PATH_MAX + 32], *slash;
 	ssize_t n;
 
 	if (given) {
@@ -137,16 +140,16 @@ static int broker_plugin_path(const char *given, char *out)
 	}
 	exe[n] = '\0';
 	slash = strrchr(exe, '/');
-	if (!slash || (size_t)(slash - exe) + sizeof("/mqcert.so") > sizeof(exe)) {
-		cli_err("cannot find mqcert.so: pass --plugin PATH");
-		return -1;
+	if (slash)
+		*slash = '\0';
+	for (size_t i = 0; slash && i < sizeof(rel) / sizeof(*rel); i++) {
+		snprintf(cand, sizeof(cand), "%s%s", exe, rel[i]);
+		if (realpath(cand, out))
+			return 0;
 	}
-	strcpy(slash, "/mqcert.so");
-	if (!realpath(exe, out)) {
-		cli_err("plugin %s not found: build it with 'make' or pass --plugin PATH", exe);
-		return -1;
-	}
-	return 0;
+	cli_err("mqcert.so not found beside %s or in ../lib/mqcert: build it with 'make', "
+		"install it with 'make install', or pass --plugin PATH", exe);
+	return -1;
 }
 
 static void broker_print(const char *dir, const char *server, const char *plugin,

@@ -70,6 +70,30 @@ static int store_lock(struct store *st)
 	return 0;
 }
 
+/* init may be pointed at /etc/mqcert/pki on a fresh machine: create the
+ * missing parents like mkdir -p, each 0755 so the broker can traverse. */
+static int store_mkdir_parents(const char *dir)
+{
+	char *p = strdup(dir);
+	int rc = 0;
+
+	if (!p) {
+		cli_err("out of memory");
+		return -1;
+	}
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			cli_err("cannot create directory %s: %s", p, strerror(errno));
+			rc = -1;
+			break;
+		}
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
 int store_open(struct store *st, const char *dir, enum store_mode mode)
 {
 	struct stat sb;
@@ -82,6 +106,8 @@ int store_open(struct store *st, const char *dir, enum store_mode mode)
 		return -1;
 	}
 	if (mode == STORE_CREATE) {
+		if (store_mkdir_parents(dir))
+			return -1;
 		if (mkdir(dir, 0755) == 0) {
 			/* Readable by the broker's user whatever our umask. */
 			if (chmod(dir, 0755)) {

@@ -103,9 +103,16 @@ test_expect_success 'bad --days and --cn are refused' '
 	! test -e baddays && ! test -e badcn
 '
 
-test_expect_success 'a directory whose parent is missing is reported' '
-	test_must_fail "$MQADMIN" -d no/such/dir init 2>err &&
-	test_grep "cannot create directory no/such/dir" err
+test_expect_success 'init creates missing parent directories, 0755' '
+	"$MQADMIN" -d new/parent/pki init >out &&
+	test -f new/parent/pki/ca.crt &&
+	test "$(stat -c %a new/parent)" = 755
+'
+
+test_expect_success 'a parent that cannot be created is reported' '
+	: >afile &&
+	test_must_fail "$MQADMIN" -d afile/sub/pki init 2>err &&
+	test_grep "cannot create directory afile/sub: Not a directory" err
 '
 
 test_expect_success 'commands on a directory without a CA say to run init' '

@@ -54,13 +54,19 @@ test_expect_success 'several servers need --server' '
 '
 
 test_expect_success 'the default plugin is mqcert.so next to mqadmin' '
-	if test -f "$MQ_BUILD/mqcert.so"; then
-		"$MQADMIN" -d pki broker-config --server localhost >conf &&
-		test_grep "^plugin $MQ_BUILD/mqcert.so$" conf
-	else
-		test_must_fail "$MQADMIN" -d pki broker-config --server localhost 2>err &&
-		test_grep "plugin $MQ_BUILD/mqcert.so not found: build it with .make. or pass --plugin PATH" err
-	fi
+	"$MQADMIN" -d pki broker-config --server localhost >conf &&
+	test_grep "^plugin $MQ_BUILD/mqcert.so$" conf
+'
+
+test_expect_success 'an installed mqadmin finds PREFIX/lib/mqcert/mqcert.so' '
+	mkdir -p prefix/bin prefix/lib/mqcert &&
+	cp "$MQADMIN" prefix/bin/mqadmin &&
+	cp "$MQ_BUILD/mqcert.so" prefix/lib/mqcert/mqcert.so &&
+	prefix/bin/mqadmin -d pki broker-config --server localhost >conf &&
+	test_grep "^plugin $TRASH/prefix/lib/mqcert/mqcert.so$" conf &&
+	rm prefix/lib/mqcert/mqcert.so &&
+	test_must_fail prefix/bin/mqadmin -d pki broker-config --server localhost 2>err &&
+	test_grep "mqcert.so not found beside $TRASH/prefix/bin or in ../lib/mqcert" err
 '
 
 test_expect_success 'bad options are refused' '
