@@ -31,7 +31,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps test unit demo bench clean install
-all: $(BUILD)/mqadmin $(BUILD)/mqcert.so
+all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1
 
 # Every build first makes sure the Debian packages are there.
 deps: $(DEPS_STAMP)
@@ -45,6 +45,10 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 
 $(BUILD)/mqadmin: $(CORE_OBJ) $(ADMIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto -lcjson
+
+# The man page comes from the same command table as --help.
+$(BUILD)/mqadmin.1: $(BUILD)/mqadmin
+	$(BUILD)/mqadmin --man >$@.tmp && mv $@.tmp $@
 
 # Broker symbols (mosquitto_*) resolve against the running mosquitto; the
 # version script exports only the three plugin entry points.

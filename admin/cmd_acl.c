@@ -300,50 +300,36 @@ out:
 
 /* The OUs a device presents: those of devices/NAME/NAME.crt when that file
  * is one of the device's certificates in the policy (what the device most
- * likely connects with), else NULL (the caller falls back to the groups). */
+ * likely connects with); from_cert false means the caller falls back to the
+ * groups. */
 struct acl_ous {
-	char *v[ACL_MAX_OUS];
+	char **v;
 	size_t n;
 	bool from_cert;
 };
 
-static void acl_ous_release(struct acl_ous *o)
-{
-	for (size_t i = 0; i < o->n; i++)
-		OPENSSL_free(o->v[i]);
-	o->n = 0;
-}
-
-static void acl_ous_from_cert(struct acl_ous *o, const struct store *st, const struct mq_device *d)
+static int acl_ous_from_cert(struct acl_ous *o, const struct store *st, const struct mq_device *d)
 {
 	char *path = store_path(st, "devices/%s/%s.crt", d->name, d->name);
 	char fpr[MQ_FPR_LEN];
 	const struct mq_cert *c;
-	X509_NAME *subj;
 	X509 *cert = NULL;
 	BIO *b = path ? BIO_new_file(path, "rb") : NULL;
-	int pos = -1;
+	int rc = 0;
 
 	if (!b || !(cert = PEM_read_bio_X509(b, NULL, NULL, NULL)) || mq_cert_fingerprint(cert, fpr))
 		goto out;
 	c = mq_policy_find_fingerprint(st->policy, fpr);
 	if (!c || c->device != d)
 		goto out;
-	subj = X509_get_subject_name(cert);
-	o->from_cert = true;
-	while (o->n < ACL_MAX_OUS &&
-	       (pos = X509_NAME_get_index_by_NID(subj, NID_organizationalUnitName, pos)) >= 0) {
-		ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, pos));
-		unsigned char *u = NULL;
-
-		if (s && ASN1_STRING_to_UTF8(&u, s) >= 0)
-			o->v[o->n++] = (char *)u;
-	}
+	rc = mq_cert_ous(cert, ACL_MAX_OUS, &o->v, &o->n);
+	o->from_cert = rc == 0;
 out:
 	ERR_clear_error();
 	X509_free(cert);
 	BIO_free(b);
 	free(path);
+	return rc;
 }
 
 static bool acl_device_usable(const struct mq_device *d, time_t now)
@@ -401,7 +387,10 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st.dir);
 		goto out;
 	}
-	acl_ous_from_cert(&ous, &st, d);
+	if (acl_ous_from_cert(&ous, &st, d)) {
+		cli_err("cannot read the certificate's OUs: out of memory");
+		goto out;
+	}
 	id.device = d->name;
 	id.username = d->username;
 	/* The default client-id binding (exact) makes the client id the username. */
@@ -423,7 +412,7 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 out:
 	mq_acl_client_free(cl);
 	mq_acl_index_free(idx);
-	acl_ous_release(&ous);
+	mq_cert_ous_free(ous.v, ous.n);
 	if (st.dir)
 		store_close(&st);
 	return rc;

@@ -19,5 +19,10 @@ int cmd_acl_list(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_broker_config(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -262,4 +263,43 @@ enum mq_id_result mq_cert_identity(const X509 *cert, enum mq_idfield f, char **o
 		return *out ? MQ_IDR_OK : MQ_IDR_ERROR;
 	}
 	return MQ_IDR_ERROR;
+}
+
+int mq_cert_ous(const X509 *cert, size_t max, char ***out, size_t *n)
+{
+	const X509_NAME *subj = X509_get_subject_name(cert);
+	char **ous = NULL;
+	size_t k = 0;
+	int pos = -1;
+
+	*out = NULL;
+	*n = 0;
+	while (k < max && (pos = X509_NAME_get_index_by_NID(subj, NID_organizationalUnitName, pos)) >= 0) {
+		char *v = NULL;
+		enum mq_id_result r = certid_asn1_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, pos)), &v);
+
+		if (r == MQ_IDR_ERROR)
+			goto oom;
+		if (r != MQ_IDR_OK)
+			continue;
+		if (!ous && !(ous = calloc(max, sizeof(*ous)))) {
+			free(v);
+			goto oom;
+		}
+		ous[k++] = v;
+	}
+	ERR_clear_error();
+	*out = ous;
+	*n = k;
+	return 0;
+oom:
+	mq_cert_ous_free(ous, k);
+	return -1;
+}
+
+void mq_cert_ous_free(char **ous, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ous[i]);
+	free(ous);
 }

@@ -53,6 +53,14 @@ const char *mq_id_result_str(enum mq_id_result r);
 /* Subject CN as UTF-8 (malloc'd) or NULL; used by mqadmin inspect/doctor. */
 char *mq_cert_cn(const X509 *cert);
 
+/* The subject's OU values that are safe identities (see mq_identity_safe),
+ * in certificate order, at most max of them: a malloc'd array of malloc'd
+ * strings in *out (NULL when there are none), count in *n. Unsafe values
+ * are skipped: they could never match a topic level anyway. Free with
+ * mq_cert_ous_free. 0, or -1 when out of memory. */
+int mq_cert_ous(const X509 *cert, size_t max, char ***out, size_t *n);
+void mq_cert_ous_free(char **ous, size_t n);
+
 /* Whether the hex fingerprint text is well-formed (64 lowercase hex). */
 int mq_fingerprint_valid(const char *s);
 

@@ -384,6 +384,37 @@ static void cert_identity_should_read_t61string_as_latin1(void **state)
 
 /* ---- DN ---------------------------------------------------------------- */
 
+static void cert_ous_should_keep_safe_values_in_order_up_to_max(void **state)
+{
+	struct rdn subject[] = {
+		{ "OU", MBSTRING_ASC, "sensors", -1 },
+		{ "OU", MBSTRING_ASC, "a/+", -1 },
+		{ "OU", MBSTRING_UTF8, "k\xc3\xbc" "che", -1 },
+		{ "OU", MBSTRING_ASC, "floor1", -1 },
+		{ "CN", MBSTRING_ASC, "dev1", -1 },
+	};
+	struct cert_spec spec = { .subject = subject, .nsubject = 5 };
+	X509 *x = make_cert(&spec), *none = make_cn_cert("dev1");
+	char **ous;
+	size_t n;
+
+	assert_int_equal(mq_cert_ous(x, 8, &ous, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(ous[0], "sensors");
+	assert_string_equal(ous[1], "k\xc3\xbc" "che");
+	assert_string_equal(ous[2], "floor1");
+	mq_cert_ous_free(ous, n);
+	assert_int_equal(mq_cert_ous(x, 1, &ous, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ous[0], "sensors");
+	mq_cert_ous_free(ous, n);
+	assert_int_equal(mq_cert_ous(none, 8, &ous, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(ous);
+	X509_free(x);
+	X509_free(none);
+}
+
 static void cert_identity_should_format_dn_as_rfc2253(void **state)
 {
 	struct rdn subject[] = {
@@ -687,6 +718,7 @@ int main(void)
 		cmocka_unit_test(openssl_should_refuse_names_that_are_not_unicode),
 		cmocka_unit_test(cert_identity_should_refuse_c1_controls_in_utf8string_cn),
 		cmocka_unit_test(cert_identity_should_read_t61string_as_latin1),
+		cmocka_unit_test(cert_ous_should_keep_safe_values_in_order_up_to_max),
 		cmocka_unit_test(cert_identity_should_format_dn_as_rfc2253),
 		cmocka_unit_test(cert_identity_should_escape_dn_specials),
 		cmocka_unit_test(cert_identity_should_escape_dn_controls_and_nul),

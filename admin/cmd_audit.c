@@ -1,0 +1,786 @@
+/* audit, audit log and expiring: what the plugin's state file and audit log
+ * say, checked against the policy, and what needs renewal soon. Read-only:
+ * nothing here takes the DIR lock or talks to the broker. */
+#include "cmds.h"
+
+#include "mq_certid.h"
+#include "mq_fileio.h"
+#include "mq_policy.h"
+#include "mq_time.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#define AUDIT_STATE_MAX ((size_t)256 << 20)
+/* The plugin rewrites the state file at least every 5 minutes. */
+#define AUDIT_STALE_SECONDS (15 * 60)
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+/* An aligned table; cells are copied, with control characters replaced so
+ * that attacker-chosen client ids or topics cannot drive the terminal. */
+struct tbl {
+	size_t ncols, nrows, cap;
+	char **cells;
+};
+
+static int tbl_row(struct tbl *t, const char *const *row)
+{
+	if ((t->nrows + 1) * t->ncols > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : t->ncols * 16;
+		char **c = realloc(t->cells, cap * sizeof(*c));
+
+		if (!c)
+			return -1;
+		t->cells = c;
+		t->cap = cap;
+	}
+	for (size_t i = 0; i < t->ncols; i++) {
+		char *s = strdup(row[i] && *row[i] ? row[i] : "-");
+
+		if (!s) {
+			while (i-- > 0)
+				free(t->cells[t->nrows * t->ncols + i]);
+			return -1;
+		}
+		for (unsigned char *p = (unsigned char *)s; *p; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		t->cells[t->nrows * t->ncols + i] = s;
+	}
+	t->nrows++;
+	return 0;
+}
+
+static void tbl_print(const struct tbl *t)
+{
+	size_t w[16] = {0};
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols && c < 16; c++)
+			if (strlen(t->cells[r * t->ncols + c]) > w[c])
+				w[c] = strlen(t->cells[r * t->ncols + c]);
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+
+			if (c + 1 == t->ncols)
+				printf("%s\n", s);
+			else
+				printf("%-*s  ", (int)w[c], s);
+		}
+	}
+}
+
+static void tbl_free(struct tbl *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+}
+
+static const char *js(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int print_json(cJSON *doc)
+{
+	char *text = cJSON_Print(doc);
+
+	if (!text) {
+		cli_err("cannot format JSON: out of memory");
+		return -1;
+	}
+	fputs(text, stdout);
+	fputc('\n', stdout);
+	cJSON_free(text);
+	return cli_flush_stdout();
+}
+
+static long days_left(time_t t, time_t now)
+{
+	long long d = (long long)t - (long long)now;
+
+	return (long)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
+}
+
+/* "30d", "2h", "45m", "90s"; a bare number is days. */
+static int parse_duration(const char *s, long *secs)
+{
+	static const struct {
+		char unit;
+		long mult;
+	} units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+	size_t n = strlen(s);
+	long mult = 86400, v;
+	char num[32];
+
+	if (!n || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (num[n - 1] == units[i].unit) {
+			mult = units[i].mult;
+			num[--n] = '\0';
+			break;
+		}
+	}
+	if (cli_parse_long(num, 0, 100L * 365 * 86400 / mult, &v))
+		return -1;
+	*secs = v * mult;
+	return 0;
+}
+
+/* ---- audit ------------------------------------------------------------------- */
+
+struct audit_ctx {
+	const struct mq_policy *policy;
+	time_t now, updated;
+	bool json;
+	int bad; /* things that should never happen */
+};
+
+static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_t len,
+			cJSON *jflags)
+{
+	const char *fpr = js(cl, "fingerprint"), *dev = js(cl, "device");
+	const char *cid = js(cl, "client_id");
+	const struct mq_cert *c = fpr ? mq_policy_find_fingerprint(a->policy, fpr) : NULL;
+	const char *f[4];
+	size_t n = 0;
+
+	if (!dev)
+		dev = "?";
+	if (!cid)
+		cid = "?";
+	if (!c) {
+		f[n++] = "unknown";
+		a->bad++;
+		cli_err("SHOULD NEVER HAPPEN: client '%s' (device '%s') is connected with a "
+			"certificate that is not in the policy (fingerprint %s); the plugin would "
+			"have refused or dropped it: is this broker running mqcert with this "
+			"DIR's policy.json?", cid, dev, fpr ? fpr : "?");
+	} else if (c->status == MQ_CERT_REVOKED && c->revoked_at >= a->updated) {
+		f[n++] = "revoked";
+		fprintf(stderr, "mqadmin: warning: device '%s' was revoked after the state file was "
+			"written; the plugin drops it within a second: run 'mqadmin audit' again\n",
+			c->device->name);
+	} else if (c->status == MQ_CERT_REVOKED) {
+		f[n++] = "revoked";
+		a->bad++;
+		cli_err("SHOULD NEVER HAPPEN: client '%s' (device '%s', serial %s) is connected with "
+			"a revoked certificate; the plugin would have dropped it: is this broker "
+			"running mqcert with this DIR's policy.json?", cid, dev, c->serial);
+	} else if (c->not_after <= a->updated) {
+		f[n++] = "expired";
+		a->bad++;
+		cli_err("SHOULD NEVER HAPPEN: client '%s' (device '%s', serial %s) is connected with "
+			"an expired certificate; the plugin would have dropped it", cid, dev, c->serial);
+	} else if (c->not_after <= a->now) {
+		f[n++] = "expired";
+	}
+	if (c && strcmp(c->device->name, dev)) {
+		f[n++] = "other-device";
+		a->bad++;
+		cli_err("SHOULD NEVER HAPPEN: client '%s' is listed as device '%s' but its certificate "
+			"belongs to device '%s' in the policy", cid, dev, c->device->name);
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cl, "clone_suspected")))
+		f[n++] = "clone";
+	flags[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		snprintf(flags + strlen(flags), len - strlen(flags), "%s%s", i ? "," : "", f[i]);
+		if (jflags)
+			cJSON_AddItemToArray(jflags, cJSON_CreateString(f[i]));
+	}
+}
+
+/* Warnings about the file itself: a stopped or vanished broker, or a file
+ * nobody has refreshed. */
+static void audit_staleness(const cJSON *doc, const char *path, time_t now, time_t updated)
+{
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(doc, "broker_pid");
+	const char *host = js(doc, "host"), *upd = js(doc, "updated");
+	char me[256] = "";
+
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "running"))) {
+		fprintf(stderr, "mqadmin: warning: the broker stopped at %s (%s): nobody is connected "
+			"through it\n", upd ? upd : "?", path);
+		return;
+	}
+	gethostname(me, sizeof(me) - 1);
+	if (cJSON_IsNumber(pid) && host && !strcmp(host, me) && pid->valuedouble > 0 &&
+	    kill((pid_t)pid->valuedouble, 0) && errno == ESRCH) {
+		fprintf(stderr, "mqadmin: warning: %s is stale: broker pid %.0f is not running "
+			"(last updated %s)\n", path, pid->valuedouble, upd ? upd : "?");
+		return;
+	}
+	if (now - updated > AUDIT_STALE_SECONDS)
+		fprintf(stderr, "mqadmin: warning: %s was last updated %s, more than %d minutes ago "
+			"(the plugin refreshes it every 5 minutes): the broker may be hung or no "
+			"longer running mqcert\n", path, upd ? upd : "?", AUDIT_STALE_SECONDS / 60);
+}
+
+static int audit_clones(const cJSON *doc)
+{
+	const cJSON *e, *clones = cJSON_GetObjectItemCaseSensitive(doc, "suspected_clones");
+
+	cJSON_ArrayForEach(e, clones) {
+		const cJSON *ad;
+		char addrs[512] = "";
+
+		cJSON_ArrayForEach(ad, cJSON_GetObjectItemCaseSensitive(e, "addresses"))
+			if (cJSON_IsString(ad))
+				snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs), "%s%s",
+					 addrs[0] ? ", " : "", ad->valuestring);
+		fprintf(stderr, "mqadmin: warning: the certificate of device '%s' (serial %s) looks "
+			"cloned: seen from %s since %s; if the device was not moved, revoke it "
+			"('mqadmin device revoke %s') and issue a new key\n",
+			js(e, "device") ? js(e, "device") : "?", js(e, "serial") ? js(e, "serial") : "?",
+			addrs, js(e, "since") ? js(e, "since") : "?",
+			js(e, "device") ? js(e, "device") : "NAME");
+	}
+	return 0;
+}
+
+static int audit_show(struct audit_ctx *a, const cJSON *clients)
+{
+	static const char *const head[] = {"DEVICE", "USERNAME", "CLIENT-ID", "ADDRESS", "SINCE",
+					   "EXPIRES-IN", "SERIAL", "FLAGS"};
+	struct tbl t = {.ncols = 8};
+	cJSON *arr = a->json ? cJSON_CreateArray() : NULL;
+	const cJSON *cl;
+	int rc = -1;
+
+	if ((a->json && !arr) || (!a->json && tbl_row(&t, head)))
+		goto oom;
+	cJSON_ArrayForEach(cl, clients) {
+		const char *na = js(cl, "not_after");
+		time_t t_na = 0;
+		char flags[128], exp[48] = "-";
+		cJSON *o = NULL, *jf = NULL;
+
+		if (!cJSON_IsObject(cl))
+			continue;
+		if (na && !mq_time_parse(na, &t_na))
+			cli_expiry_str(t_na, a->now, exp, sizeof(exp));
+		if (a->json) {
+			static const char *const keys[][2] = {
+				{"name", "device"}, {"username", "username"}, {"client_id", "client_id"},
+				{"address", "address"}, {"serial", "serial"}, {"since", "since"},
+				{"fingerprint", "fingerprint"}, {"not_after", "not_after"}};
+
+			if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(arr, o))
+				goto oom_o;
+			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+				const char *v = js(cl, keys[i][1]);
+
+				if (!(v ? cJSON_AddStringToObject(o, keys[i][0], v) :
+				      cJSON_AddNullToObject(o, keys[i][0])))
+					goto oom;
+			}
+			if (!(t_na ? cJSON_AddNumberToObject(o, "days_left",
+							    (double)days_left(t_na, a->now)) :
+			      cJSON_AddNullToObject(o, "days_left")) ||
+			    !(jf = cJSON_AddArrayToObject(o, "flags")))
+				goto oom;
+			if (cJSON_GetObjectItemCaseSensitive(cl, "clone_addresses") &&
+			    !cJSON_AddItemToObject(o, "clone_addresses", cJSON_Duplicate(
+				    cJSON_GetObjectItemCaseSensitive(cl, "clone_addresses"), true)))
+				goto oom;
+		}
+		audit_flags(a, cl, flags, sizeof(flags), jf);
+		if (!a->json) {
+			const char *row[] = {js(cl, "device"), js(cl, "username"), js(cl, "client_id"),
+					     js(cl, "address"), js(cl, "since"), exp, js(cl, "serial"),
+					     flags};
+
+			if (tbl_row(&t, row))
+				goto oom;
+		}
+		continue;
+oom_o:
+		cJSON_Delete(o);
+		goto oom;
+	}
+	if (a->json)
+		rc = print_json(arr);
+	else if (t.nrows == 1)
+		rc = printf("nobody is connected\n") < 0 ? -1 : cli_flush_stdout();
+	else {
+		tbl_print(&t);
+		rc = cli_flush_stdout();
+	}
+	goto out;
+oom:
+	cli_err("out of memory");
+out:
+	cJSON_Delete(arr);
+	tbl_free(&t);
+	return rc;
+}
+
+int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"state", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	struct store st = {.lockfd = -1};
+	struct audit_ctx a = {.now = time(NULL)};
+	const char *state = NULL;
+	char *path = NULL, *buf = NULL, err[512];
+	cJSON *doc = NULL;
+	const cJSON *clients;
+	size_t len;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'j')
+			a.json = true;
+		else if (c == 's')
+			state = optarg;
+		else
+			return cli_usage_error(ctx, NULL);
+	}
+	if (optind != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	rc = CLI_FAIL;
+	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+		goto out;
+	path = state ? strdup(state) : store_path(&st, "connected.json");
+	if (!path) {
+		cli_err("out of memory");
+		goto out;
+	}
+	if (mq_file_read(path, AUDIT_STATE_MAX, &buf, &len, err, sizeof(err))) {
+		cli_err("%s; the broker's mqcert plugin writes it (plugin_opt_state_file): is "
+			"mosquitto running with mqcert, or is the file elsewhere (--state FILE)?", err);
+		goto out;
+	}
+	doc = cJSON_ParseWithLength(buf, len);
+	clients = cJSON_GetObjectItemCaseSensitive(doc, "clients");
+	if (!cJSON_IsObject(doc) || !cJSON_IsArray(clients) || !js(doc, "updated") ||
+	    mq_time_parse(js(doc, "updated"), &a.updated)) {
+		cli_err("%s is not an mqcert state file (no 'clients' list or 'updated' time)", path);
+		goto out;
+	}
+	if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "version")) != 1) {
+		cli_err("%s has an unknown version; this mqadmin reads version 1", path);
+		goto out;
+	}
+	a.policy = st.policy;
+	audit_staleness(doc, path, a.now, a.updated);
+	audit_clones(doc);
+	if (audit_show(&a, clients))
+		goto out;
+	rc = a.bad ? CLI_FAIL : CLI_OK;
+out:
+	cJSON_Delete(doc);
+	free(buf);
+	free(path);
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}
+
+/* ---- audit log ---------------------------------------------------------------- */
+
+struct alog_filter {
+	const char *device;
+	bool denied;
+	time_t since; /* 0: all */
+};
+
+static bool alog_match(const struct alog_filter *f, const cJSON *o, time_t ts)
+{
+	const char *ev = js(o, "event"), *dev = js(o, "device");
+
+	if (f->since && ts < f->since)
+		return false;
+	if (f->device && (!dev || strcmp(dev, f->device)))
+		return false;
+	if (f->denied && strcmp(ev, "refused") && strcmp(ev, "acl_denied") &&
+	    strcmp(ev, "acl_denied_suppressed"))
+		return false;
+	return true;
+}
+
+static double jn(const cJSON *o, const char *key)
+{
+	return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* The DETAIL column: what the event says beyond who and where. */
+static void alog_detail(const cJSON *o, char *buf, size_t len)
+{
+	const char *ev = js(o, "event");
+
+	buf[0] = '\0';
+	if (!strcmp(ev, "connect")) {
+		snprintf(buf, len, "serial %s, identity %s", js(o, "serial") ? js(o, "serial") : "-",
+			 js(o, "identity") ? js(o, "identity") : "-");
+	} else if (!strcmp(ev, "refused")) {
+		snprintf(buf, len, "%s", js(o, "reason") ? js(o, "reason") : "?");
+	} else if (!strcmp(ev, "disconnect")) {
+		snprintf(buf, len, "%s after %.0fs", js(o, "reason") ? js(o, "reason") : "?",
+			 jn(o, "duration"));
+	} else if (!strcmp(ev, "kicked")) {
+		snprintf(buf, len, "%s", js(o, "why") ? js(o, "why") : "?");
+	} else if (!strcmp(ev, "policy")) {
+		if (js(o, "error"))
+			snprintf(buf, len, "rejected: %s", js(o, "error"));
+		else
+			snprintf(buf, len, "generation %.0f loaded (%.0f devices, %.0f rules)",
+				 jn(o, "generation"), jn(o, "devices"), jn(o, "rules"));
+	} else if (!strcmp(ev, "acl_denied")) {
+		snprintf(buf, len, "%s %s", js(o, "access") ? js(o, "access") : "?",
+			 js(o, "topic") ? js(o, "topic") : "?");
+	} else if (!strcmp(ev, "acl_denied_suppressed")) {
+		snprintf(buf, len, "%.0f more denials in %.0fs not logged", jn(o, "count"),
+			 jn(o, "window"));
+	} else if (!strcmp(ev, "clone")) {
+		const cJSON *ad;
+
+		snprintf(buf, len, "%s from", js(o, "kind") ? js(o, "kind") : "?");
+		cJSON_ArrayForEach(ad, cJSON_GetObjectItemCaseSensitive(o, "addresses"))
+			if (cJSON_IsString(ad))
+				snprintf(buf + strlen(buf), len - strlen(buf), " %s", ad->valuestring);
+	} else if (!strcmp(ev, "audit_dropped")) {
+		snprintf(buf, len, "%.0f events lost (disk full or file unwritable)", jn(o, "count"));
+	}
+}
+
+int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"device", required_argument, NULL, 'D'},
+		{"denied", no_argument, NULL, 'n'},
+		{"since", required_argument, NULL, 's'},
+		{"file", required_argument, NULL, 'f'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const head[] = {"TIME", "EVENT", "DEVICE", "CLIENT-ID", "ADDRESS",
+					   "DETAIL"};
+	struct alog_filter f = {0};
+	struct tbl t = {.ncols = 6};
+	const char *file = NULL;
+	char *path = NULL, *line = NULL;
+	size_t cap = 0;
+	unsigned long bad = 0, lineno = 0;
+	bool json = false;
+	cJSON *arr = NULL;
+	FILE *in = NULL;
+	ssize_t n;
+	long secs;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'D':
+			f.device = optarg;
+			break;
+		case 'n':
+			f.denied = true;
+			break;
+		case 's':
+			if (!mq_time_parse(optarg, &f.since))
+				break;
+			if (parse_duration(optarg, &secs))
+				return cli_usage_error(ctx, "invalid --since '%s': use an ISO 8601 UTC "
+						       "time (2026-01-31T08:00:00Z) or an age like "
+						       "30m, 2h or 3d", optarg);
+			f.since = time(NULL) - secs;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		default:
+			return cli_usage_error(ctx, NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (f.device && !cli_name_ok("device", f.device))
+		return CLI_FAIL;
+	rc = CLI_FAIL;
+	if (file)
+		path = strdup(file);
+	else if (asprintf(&path, "%s/audit.log", ctx->dir) < 0)
+		path = NULL;
+	if (!path || !(arr = cJSON_CreateArray()) || tbl_row(&t, head))
+		goto oom;
+	in = fopen(path, "re");
+	if (!in) {
+		cli_err("cannot open the audit log %s: %s; the broker's mqcert plugin writes it "
+			"(plugin_opt_audit_log), or pass --file FILE", path, strerror(errno));
+		goto out;
+	}
+	while ((n = getline(&line, &cap, in)) >= 0) {
+		cJSON *o;
+		time_t ts;
+
+		lineno++;
+		o = cJSON_ParseWithLength(line, (size_t)n);
+		if (!cJSON_IsObject(o) || !js(o, "event") || !js(o, "ts") ||
+		    mq_time_parse(js(o, "ts"), &ts)) {
+			cJSON_Delete(o);
+			bad++;
+			continue;
+		}
+		if (!alog_match(&f, o, ts)) {
+			cJSON_Delete(o);
+			continue;
+		}
+		if (json) {
+			if (!cJSON_AddItemToArray(arr, o)) {
+				cJSON_Delete(o);
+				goto oom;
+			}
+		} else {
+			char detail[1024];
+			const char *row[6];
+
+			alog_detail(o, detail, sizeof(detail));
+			row[0] = js(o, "ts");
+			row[1] = js(o, "event");
+			row[2] = js(o, "device");
+			row[3] = js(o, "client_id");
+			row[4] = js(o, "address");
+			row[5] = detail;
+			c = tbl_row(&t, row);
+			cJSON_Delete(o);
+			if (c)
+				goto oom;
+		}
+	}
+	if (ferror(in)) {
+		cli_err("cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (bad)
+		fprintf(stderr, "mqadmin: skipped %lu malformed line%s of %lu in %s\n", bad,
+			bad == 1 ? "" : "s", lineno, path);
+	if (json) {
+		rc = print_json(arr) ? CLI_FAIL : CLI_OK;
+	} else {
+		if (t.nrows > 1)
+			tbl_print(&t);
+		rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+	}
+	goto out;
+oom:
+	cli_err("out of memory");
+out:
+	if (in)
+		fclose(in);
+	free(line);
+	free(path);
+	cJSON_Delete(arr);
+	tbl_free(&t);
+	return rc;
+}
+
+/* ---- expiring ------------------------------------------------------------------ */
+
+struct exp_ctx {
+	time_t now, limit;
+	bool json;
+	struct tbl t;
+	cJSON *arr;
+	unsigned count;
+};
+
+static int exp_add(struct exp_ctx *e, const char *kind, const char *name, const char *serial,
+		   time_t not_after)
+{
+	char ts[MQ_TIME_LEN] = "?", rel[48];
+	cJSON *o;
+
+	if (not_after > e->limit)
+		return 0;
+	e->count++;
+	if (mq_time_format(not_after, ts))
+		strcpy(ts, "?");
+	if (e->json) {
+		if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(e->arr, o)) {
+			cJSON_Delete(o);
+			return -1;
+		}
+		return cJSON_AddStringToObject(o, "kind", kind) &&
+		       cJSON_AddStringToObject(o, "name", name) &&
+		       cJSON_AddStringToObject(o, "serial", serial) &&
+		       cJSON_AddStringToObject(o, "not_after", ts) &&
+		       cJSON_AddNumberToObject(o, "days_left", (double)days_left(not_after, e->now)) ?
+		       0 : -1;
+	}
+	cli_expiry_str(not_after, e->now, rel, sizeof(rel));
+	{
+		const char *row[] = {kind, name, serial, ts, rel};
+
+		return tbl_row(&e->t, row);
+	}
+}
+
+/* A certificate file of DIR (the CA or a server). 0, or -1 after printing
+ * why (a missing server certificate is skipped). */
+static int exp_file(struct exp_ctx *e, const char *kind, const char *name, const char *path,
+		    bool must_exist)
+{
+	FILE *f = fopen(path, "re");
+	X509 *x;
+	char serial[MQ_SERIAL_LEN];
+	time_t nb, na;
+	int rc;
+
+	if (!f) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		cli_err("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!x || mq_cert_serial(x, serial) || mq_cert_validity(x, &nb, &na)) {
+		ERR_clear_error();
+		X509_free(x);
+		cli_err("cannot read the certificate in %s", path);
+		return -1;
+	}
+	X509_free(x);
+	rc = exp_add(e, kind, name, serial, na);
+	if (rc)
+		cli_err("out of memory");
+	return rc;
+}
+
+static int exp_servers(struct exp_ctx *e, const struct store *st)
+{
+	char *dir = store_path(st, "servers");
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		free(dir);
+		return 0; /* no server issued yet */
+	}
+	while (!rc && (de = readdir(d))) {
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = store_path(st, "servers/%s/%s.crt", de->d_name, de->d_name);
+		rc = p ? exp_file(e, "server", de->d_name, p, false) : -1;
+		free(p);
+	}
+	closedir(d);
+	free(dir);
+	return rc;
+}
+
+/* A device needs renewal when its longest-lived certificate that is not
+ * revoked ends within the window (expired ones included: still the
+ * device's, and it is locked out). Fully revoked devices are retired. */
+static int exp_devices(struct exp_ctx *e, const struct mq_policy *p)
+{
+	for (size_t i = 0; i < p->ndevices; i++) {
+		const struct mq_device *d = p->devices[i];
+		const struct mq_cert *best = NULL;
+
+		for (size_t k = 0; k < d->ncerts; k++)
+			if (d->certs[k]->status != MQ_CERT_REVOKED &&
+			    (!best || d->certs[k]->not_after > best->not_after))
+				best = d->certs[k];
+		if (best && exp_add(e, "device", d->name, best->serial, best->not_after)) {
+			cli_err("out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"within", required_argument, NULL, 'w'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const head[] = {"KIND", "NAME", "SERIAL", "NOT-AFTER", "EXPIRES"};
+	struct exp_ctx e = {.now = time(NULL), .t = {.ncols = 5}};
+	struct store st = {.lockfd = -1};
+	const char *within = "30d";
+	long secs = 30 * 86400;
+	char *ca = NULL;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'j') {
+			e.json = true;
+		} else if (c == 'w') {
+			within = optarg;
+			if (parse_duration(optarg, &secs))
+				return cli_usage_error(ctx, "invalid --within '%s': use a duration "
+						       "like 30d, 12h or 90 (days)", optarg);
+		} else {
+			return cli_usage_error(ctx, NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	e.limit = e.now + secs;
+	rc = CLI_FAIL;
+	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+		goto out;
+	if (!(e.arr = cJSON_CreateArray()) || tbl_row(&e.t, head) ||
+	    !(ca = store_path(&st, "ca.crt"))) {
+		cli_err("out of memory");
+		goto out;
+	}
+	if (exp_file(&e, "ca", "ca", ca, true) || exp_servers(&e, &st) ||
+	    exp_devices(&e, st.policy))
+		goto out;
+	if (e.json) {
+		if (print_json(e.arr))
+			goto out;
+	} else if (e.count) {
+		tbl_print(&e.t);
+	} else {
+		printf("nothing expires within %s\n", within);
+	}
+	if (cli_flush_stdout())
+		goto out;
+	/* Exit 1 when something needs renewal: cron and systemd timers act on it. */
+	rc = e.count ? CLI_FAIL : CLI_OK;
+out:
+	free(ca);
+	cJSON_Delete(e.arr);
+	tbl_free(&e.t);
+	if (st.dir)
+		store_close(&st);
+	return rc;
+}
