@@ -70,6 +70,11 @@ run "$MQADMIN" -d "$PKI" server issue localhost --san DNS:localhost --san IP:127
 run "$MQADMIN" -d "$PKI" device issue sensor1
 run "$MQADMIN" -d "$PKI" device issue dashboard
 run "$MQADMIN" -d "$PKI" device list
+note "nothing is allowed until a rule allows it: each sensor may publish under its own name,"
+note "the dashboard may read every sensor"
+run "$MQADMIN" -d "$PKI" acl add --all --topic 'sensors/%u/#' --access write
+run "$MQADMIN" -d "$PKI" acl add --device dashboard --topic 'sensors/#' --access read
+run "$MQADMIN" -d "$PKI" acl check sensor1 sensors/dashboard/temperature write
 
 say "2. mosquitto.conf from 'mqadmin broker-config', started with the plugin"
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

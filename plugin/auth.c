@@ -11,6 +11,8 @@
 
 /* What the refusal and acceptance lines show about a client. */
 struct auth_who {
+	struct mqaudit *audit;
+	const char *device; /* once the fingerprint named it */
 	const char *client_id;
 	const char *address;
 	const char *identity;
@@ -29,6 +31,8 @@ static int auth_refuse(const struct auth_who *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	mqaudit_refused(w->audit, why, w->device, strcmp(w->identity, "-") ? w->identity : NULL,
+			w->serial, w->fingerprint, w->client_id, w->address);
 	mqlog(MOSQ_LOG_NOTICE, "refused client '%s' from %s: %s (identity '%s', serial %s, "
 	      "fingerprint %.16s)", w->client_id, w->address, why, w->identity,
 	      w->serial[0] ? w->serial : "-", w->fingerprint[0] ? w->fingerprint : "-");
@@ -75,7 +79,7 @@ static char *auth_strdup(const char *s)
 
 /* Remembers the accepted client so policy swaps and expiry can find it. */
 static int auth_remember(struct mqcert *st, struct mosquitto *client, const struct auth_who *w,
-			 const struct mq_cert *c, time_t cert_not_after, time_t now)
+			 const struct mq_cert *c, X509 *cert, time_t cert_not_after, time_t now)
 {
 	struct mqcl_rec *old = mqcl_find(&st->clients, client);
 	struct mqcl_rec *r = mqcl_rec_new();
@@ -96,6 +100,10 @@ static int auth_remember(struct mqcert *st, struct mosquitto *client, const stru
 	memcpy(r->fingerprint, w->fingerprint, sizeof(r->fingerprint));
 	r->not_after = c->not_after < cert_not_after ? c->not_after : cert_not_after;
 	r->since = old ? old->since : now;
+	if (mqacl_attach(st, r, cert)) {
+		mqcl_rec_free(r);
+		return -1;
+	}
 	return mqcl_put(&st->clients, r);
 }
 
@@ -152,6 +160,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	struct mosquitto *client = ev->client;
 	const char *addr = mosquitto_client_address(client);
 	struct auth_who w = {
+		.audit = st->audit,
 		.client_id = mosquitto_client_id(client),
 		.address = addr ? addr : "?",
 		.identity = "-",
@@ -190,6 +199,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		rc = auth_refuse(&w, "certificate not on the allowlist");
 		goto out;
 	}
+	w.device = c->device->name;
 	why = auth_state_reason(mq_cert_state(c, now));
 	if (why) {
 		rc = auth_refuse(&w, "%s (device '%s')", why, c->device->name);
@@ -219,9 +229,15 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	}
 	/* From here on ev->username may be freed memory. */
 	if (mosquitto_set_username(client, c->device->username) != MOSQ_ERR_SUCCESS ||
-	    auth_remember(st, client, &w, c, na, now)) {
+	    auth_remember(st, client, &w, c, cert, na, now)) {
 		rc = auth_refuse(&w, "out of memory");
 		goto out;
+	}
+	if (!recheck) {
+		struct mqcl_rec *r = mqcl_find(&st->clients, client);
+
+		mqaudit_connect(st->audit, r);
+		mqstate_connect(st, r, now);
 	}
 	if (!recheck)
 		mqlog(MOSQ_LOG_INFO, "accepted client '%s' from %s as device '%s' (username '%s', "

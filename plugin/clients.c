@@ -29,6 +29,9 @@ void mqcl_rec_free(struct mqcl_rec *r)
 	free(r->username);
 	free(r->identity);
 	free(r->address);
+	mq_acl_client_free(r->acl);
+	free(r->cn);
+	mq_cert_ous_free(r->ou, r->nou);
 	free(r);
 }
 

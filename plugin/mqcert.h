@@ -14,6 +14,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "mq_acl.h"
 #include "mq_certid.h"
 #include "mq_policy.h"
 
@@ -39,6 +40,9 @@ struct mqopt {
 	enum mq_idfield identity;
 	enum mqopt_binding binding;
 	enum mqopt_nocert no_cert;
+	char *audit_path; /* NULL: plugin_opt_audit_log none */
+	char *state_path; /* NULL: plugin_opt_state_file none */
+	bool audit_set, state_set; /* given (defaults otherwise) */
 };
 
 /* Parses the broker's option array into o (defaults first). Logs and
@@ -64,6 +68,14 @@ struct mqcl_rec {
 	time_t not_after; /* earliest of the policy's and the certificate's */
 	char *address;
 	time_t since;
+	const char *leaving; /* audit: why it is about to go ("kicked"...), or NULL */
+	/* ACL inputs kept for re-resolving after a policy swap (the
+	 * certificate is not at hand then), and the resolved rules: NULL
+	 * (deny everything) for deferred clients or when out of memory. */
+	char *cn;
+	char **ou;
+	size_t nou;
+	struct mq_acl_client *acl;
 	struct mqcl_rec *bucket_next;
 	struct mqcl_rec *prev, *next; /* insertion order, for walks */
 };
@@ -94,6 +106,7 @@ void mqcl_update_expiry(struct mqcl_table *t);
  * one, the worker builds the next and frees the old ones. */
 struct mqrl_gen {
 	struct mq_policy *policy;
+	struct mq_acl_index *acl; /* compiled from policy; borrows it */
 };
 
 struct mqrl_stat {
@@ -149,6 +162,66 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev);
 /* Why the client behind rec is no longer allowed by gen at now, or NULL. */
 const char *mqauth_recheck(const struct mqcert *st, const struct mqcl_rec *rec, time_t now);
 
+/* ---- acl.c: MOSQ_EVT_ACL_CHECK ------------------------------------------- */
+
+/* Reads the certificate's CN and OU values into rec and resolves its rules
+ * against st->gen. 0, or -1 when out of memory. */
+int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert);
+/* After a swap: resolves every remaining client against st->gen, so that
+ * the previous generation can be freed. */
+void mqacl_rebind_all(struct mqcert *st);
+int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
+
+/* ---- audit.c: the audit log, JSON Lines ----------------------------------- */
+
+/* Events are appended to a memory buffer (at most 1 MiB; what does not fit
+ * is counted and dropped) and written out on TICK with one write(). A NULL
+ * struct mqaudit (plugin_opt_audit_log none) makes every call a no-op.
+ * Broker thread only. Nothing here changes a decision. */
+struct mqaudit;
+
+/* NULL path: none. -1 only when out of memory. */
+int mqaudit_open(struct mqaudit **out, const char *path);
+/* Writes what is buffered (one try) and frees everything. */
+void mqaudit_close(struct mqaudit *a);
+void mqaudit_tick(struct mqaudit *a, time_t now);
+/* SIGHUP: reopen the file on the next tick (after logrotate renamed it). */
+void mqaudit_reopen(struct mqaudit *a);
+void mqaudit_connect(struct mqaudit *a, const struct mqcl_rec *r);
+void mqaudit_refused(struct mqaudit *a, const char *reason, const char *device,
+		     const char *identity, const char *serial, const char *fingerprint,
+		     const char *client_id, const char *address);
+/* rec may be NULL (a client we never accepted): then nothing is logged. */
+void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t now);
+/* Also marks rec as leaving because it was kicked. */
+void mqaudit_kicked(struct mqaudit *a, struct mqcl_rec *rec, const char *why);
+void mqaudit_policy_loaded(struct mqaudit *a, const struct mq_policy *p);
+void mqaudit_policy_rejected(struct mqaudit *a, const char *error, unsigned long kept);
+/* Rate-limited per client id: at most MQAUDIT_DENY_LIMIT lines per window,
+ * then one acl_denied_suppressed line with the count. */
+#define MQAUDIT_DENY_LIMIT 20
+#define MQAUDIT_DENY_WINDOW 10
+void mqaudit_acl_denied(struct mqaudit *a, const char *client_id, const char *device,
+			const char *topic, int access);
+void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind,
+		   char *const *addresses, size_t naddresses, unsigned takeovers);
+
+/* ---- state.c: connected identities (state file), cloned certificates -------- */
+
+struct mqstate;
+
+/* NULL path: no state file (clone detection still runs). -1 when out of
+ * memory. */
+int mqstate_open(struct mqcert *st);
+/* Writes the file with an empty client list, frees everything. */
+void mqstate_close(struct mqcert *st);
+/* An accepted client (not a SIGHUP re-check): clone checks, takeover mark. */
+void mqstate_connect(struct mqcert *st, struct mqcl_rec *r, time_t now);
+/* Before the record is forgotten. */
+void mqstate_disconnect(struct mqcert *st, const struct mosquitto *client);
+/* Writes the file when it changed, at most once a second. */
+void mqstate_tick(struct mqcert *st, time_t now);
+
 /* ---- plugin.c ----------------------------------------------------------- */
 
 struct mqcert {
@@ -157,6 +230,8 @@ struct mqcert {
 	struct mqrl_gen *gen; /* current generation; NULL: no valid policy */
 	struct mqcl_table clients;
 	struct mqrl rl;
+	struct mqaudit *audit; /* NULL: no audit log */
+	struct mqstate *state;
 };
 
 #endif

@@ -47,6 +47,36 @@ const char *mqopt_binding_name(enum mqopt_binding b)
 	return "?";
 }
 
+/* A file the plugin writes: "none" turns it off (*path stays NULL). */
+static int opt_path(char **path, bool *set, const char *val)
+{
+	free(*path);
+	*path = NULL;
+	*set = true;
+	if (!strcmp(val, "none"))
+		return 0;
+	*path = strdup(val);
+	if (!*path) {
+		mqlog(MOSQ_LOG_ERR, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* dir(policy)/name: the plugin's files live beside the policy by default. */
+static char *opt_beside(const char *policy, const char *name)
+{
+	const char *slash = strrchr(policy, '/');
+	size_t n = slash ? (size_t)(slash - policy) + 1 : 0;
+	char *s = malloc(n + strlen(name) + 1);
+
+	if (!s)
+		return NULL;
+	memcpy(s, policy, n);
+	strcpy(s + n, name);
+	return s;
+}
+
 static int opt_one(struct mqopt *o, const char *key, const char *val)
 {
 	if (!strcmp(key, "policy")) {
@@ -88,8 +118,11 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 		}
 		return 0;
 	}
+	if (!strcmp(key, "audit_log") || !strcmp(key, "state_file"))
+		return opt_path(key[0] == 'a' ? &o->audit_path : &o->state_path,
+				key[0] == 'a' ? &o->audit_set : &o->state_set, val);
 	mqlog(MOSQ_LOG_ERR, "unknown option plugin_opt_%s: known are policy, identity, "
-	      "clientid_binding, no_certificate", key);
+	      "clientid_binding, no_certificate, audit_log, state_file", key);
 	return -1;
 }
 
@@ -101,6 +134,8 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 	o->identity = MQ_ID_CN;
 	o->binding = MQOPT_BIND_EXACT;
 	o->no_cert = MQOPT_NOCERT_REFUSE;
+	o->audit_path = o->state_path = NULL;
+	o->audit_set = o->state_set = false;
 	for (i = 0; i < n; i++) {
 		char *val;
 		int rc;
@@ -127,11 +162,18 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 		      "/path/to/policy.json' after the plugin line (mqadmin broker-config prints it)");
 		return -1;
 	}
+	if ((!o->audit_set && !(o->audit_path = opt_beside(o->policy_path, "audit.log"))) ||
+	    (!o->state_set && !(o->state_path = opt_beside(o->policy_path, "connected.json")))) {
+		mqlog(MOSQ_LOG_ERR, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
 void mqopt_release(struct mqopt *o)
 {
 	free(o->policy_path);
-	o->policy_path = NULL;
+	free(o->audit_path);
+	free(o->state_path);
+	o->policy_path = o->audit_path = o->state_path = NULL;
 }

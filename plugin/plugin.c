@@ -18,10 +18,20 @@ static int plugin_on_basic_auth(int event, void *data, void *userdata)
 	return mqauth_basic(userdata, data);
 }
 
+static int plugin_on_acl_check(int event, void *data, void *userdata)
+{
+	return mqacl_check(userdata, data);
+}
+
 static int plugin_on_tick(int event, void *data, void *userdata)
 {
 	/* The event's time fields are zero in 2.0.11. */
-	mqrl_tick(userdata, time(NULL));
+	struct mqcert *st = userdata;
+	time_t now = time(NULL);
+
+	mqrl_tick(st, now);
+	mqstate_tick(st, now);
+	mqaudit_tick(st->audit, now);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -30,7 +40,10 @@ static int plugin_on_tick(int event, void *data, void *userdata)
  * RELOAD. Failures are logged by the re-read itself. */
 static int plugin_on_reload(int event, void *data, void *userdata)
 {
-	mqrl_force(userdata);
+	struct mqcert *st = userdata;
+
+	mqrl_force(st);
+	mqaudit_reopen(st->audit);
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
 
@@ -41,6 +54,8 @@ static int plugin_on_disconnect(int event, void *data, void *userdata)
 
 	/* Also fires for clients refused at CONNECT: they are not in the
 	 * table, and forgetting them is a no-op. */
+	mqaudit_disconnect(st->audit, mqcl_find(&st->clients, ev->client), time(NULL));
+	mqstate_disconnect(st, ev->client);
 	mqcl_forget(&st->clients, ev->client);
 	return MOSQ_ERR_SUCCESS;
 }
@@ -50,6 +65,7 @@ static const struct {
 	MOSQ_FUNC_generic_callback cb;
 } plugin_callbacks[] = {
 	{MOSQ_EVT_BASIC_AUTH, plugin_on_basic_auth},
+	{MOSQ_EVT_ACL_CHECK, plugin_on_acl_check},
 	{MOSQ_EVT_TICK, plugin_on_tick},
 	{MOSQ_EVT_RELOAD, plugin_on_reload},
 	{MOSQ_EVT_DISCONNECT, plugin_on_disconnect},
@@ -68,8 +84,10 @@ static void plugin_free(struct mqcert *st)
 {
 	if (!st)
 		return;
+	mqstate_close(st);
 	mqrl_stop(st);
 	mqcl_release(&st->clients);
+	mqaudit_close(st->audit);
 	mqopt_release(&st->opt);
 	free(st);
 }
@@ -104,6 +122,14 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	      "no_certificate %s", MQCERT_VERSION, st->opt.policy_path,
 	      mq_idfield_name(st->opt.identity), mqopt_binding_name(st->opt.binding),
 	      st->opt.no_cert == MQOPT_NOCERT_DEFER ? "defer" : "refuse");
+	if (mqaudit_open(&st->audit, st->opt.audit_path) || mqstate_open(st)) {
+		mqlog(MOSQ_LOG_ERR, "out of memory");
+		plugin_free(st);
+		return MOSQ_ERR_NOMEM;
+	}
+	mqlog(MOSQ_LOG_NOTICE, "audit log %s, state file %s",
+	      st->opt.audit_path ? st->opt.audit_path : "none",
+	      st->opt.state_path ? st->opt.state_path : "none");
 	/* A bad policy is not an init failure: the broker keeps running and
 	 * refuses every client until the file becomes valid. */
 	if (mqrl_start(st)) {

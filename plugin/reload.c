@@ -19,6 +19,7 @@ static void rl_gen_free(struct mqrl_gen *g)
 {
 	if (!g)
 		return;
+	mq_acl_index_free(g->acl);
 	mq_policy_free(g->policy);
 	free(g);
 }
@@ -34,6 +35,12 @@ static struct mqrl_gen *rl_gen_load(const char *path, char *err, size_t errlen)
 	g->policy = mq_policy_load(path, err, errlen);
 	if (!g->policy) {
 		free(g);
+		return NULL;
+	}
+	g->acl = mq_acl_index_build(g->policy);
+	if (!g->acl) {
+		snprintf(err, errlen, "out of memory compiling the ACL rules");
+		rl_gen_free(g);
 		return NULL;
 	}
 	return g;
@@ -185,8 +192,9 @@ static void rl_watch(struct mqcert *st)
 }
 
 /* Takes the worker's answer, if any. Returns true when a new generation
- * was swapped in. */
-static bool rl_collect(struct mqcert *st)
+ * was swapped in; the previous one is then in *old (maybe NULL), still
+ * referenced by the clients' ACLs until rl_finish_swap. */
+static bool rl_collect(struct mqcert *st, struct mqrl_gen **old_out)
 {
 	struct mqrl *rl = &st->rl;
 	struct mqrl_gen *g, *old;
@@ -204,6 +212,7 @@ static bool rl_collect(struct mqcert *st)
 	if (!have)
 		return false;
 	if (!g) {
+		mqaudit_policy_rejected(st->audit, err, rl_gen_number(st));
 		if (st->gen)
 			mqlog(MOSQ_LOG_ERR, "policy %s rejected: %s; keeping generation %lu",
 			      st->opt.policy_path, err, rl_gen_number(st));
@@ -216,8 +225,17 @@ static bool rl_collect(struct mqcert *st)
 	st->gen = g;
 	mqlog(MOSQ_LOG_NOTICE, "policy generation %lu loaded (%zu devices, %zu rules)",
 	      g->policy->generation, g->policy->ndevices, g->policy->nrules);
-	rl_retire(rl, old);
+	mqaudit_policy_loaded(st->audit, g->policy);
+	*old_out = old;
 	return true;
+}
+
+/* Rules and group changes apply to connected clients too: re-resolve them
+ * all against the new index; only then may the old one be freed. */
+static void rl_finish_swap(struct mqcert *st, struct mqrl_gen *old)
+{
+	mqacl_rebind_all(st);
+	rl_retire(&st->rl, old);
 }
 
 struct rl_kick {
@@ -251,6 +269,7 @@ static void rl_enforce(struct mqcert *st, time_t now)
 			continue;
 		mqlog(MOSQ_LOG_NOTICE, "disconnecting client '%s' from %s (device '%s', serial %s): %s",
 		      r->client_id, r->address, r->device, r->serial, why);
+		mqaudit_kicked(st->audit, r, why);
 		n++;
 	}
 	for (i = 0; i < n; i++) {
@@ -288,9 +307,11 @@ int mqrl_start(struct mqcert *st)
 		mqlog(MOSQ_LOG_NOTICE, "policy generation %lu loaded (%zu devices, %zu rules)",
 		      st->gen->policy->generation, st->gen->policy->ndevices,
 		      st->gen->policy->nrules);
+		mqaudit_policy_loaded(st->audit, st->gen->policy);
 	} else {
 		mqlog(MOSQ_LOG_ERR, "no valid policy (%s); refusing every client until %s is valid",
 		      err, st->opt.policy_path);
+		mqaudit_policy_rejected(st->audit, err, 0);
 		rl->missing_logged = !rl->seen.present;
 	}
 	e = pthread_create(&rl->thread, NULL, rl_worker, st);
@@ -335,13 +356,19 @@ void mqrl_stop(struct mqcert *st)
 void mqrl_tick(struct mqcert *st, time_t now)
 {
 	struct mqrl *rl = &st->rl;
+	struct mqrl_gen *old = NULL;
 	time_t exp = st->clients.earliest_expiry;
 
 	rl->ticks++;
 	rl->in_reload_apply = false;
 	rl_watch(st);
-	if (rl_collect(st) || (exp && now >= exp))
+	if (rl_collect(st, &old)) {
+		/* Kick first: fewer clients to re-resolve. */
 		rl_enforce(st, now);
+		rl_finish_swap(st, old);
+	} else if (exp && now >= exp) {
+		rl_enforce(st, now);
+	}
 }
 
 void mqrl_force(struct mqcert *st)
@@ -357,6 +384,7 @@ void mqrl_force(struct mqcert *st)
 void mqrl_connect_poll(struct mqcert *st, time_t now)
 {
 	struct mqrl *rl = &st->rl;
+	struct mqrl_gen *old = NULL;
 
 	if (!rl->no_tick_mode) {
 		if (now - rl->started < RL_NO_TICK_SECONDS)
@@ -372,5 +400,6 @@ void mqrl_connect_poll(struct mqcert *st, time_t now)
 		return;
 	rl->last_poll = now;
 	rl_watch(st);
-	rl_collect(st);
+	if (rl_collect(st, &old))
+		rl_finish_swap(st, old);
 }

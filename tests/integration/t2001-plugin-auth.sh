@@ -7,6 +7,7 @@
 
 test_expect_success 'setup: PKI with two devices, a foreign CA, an unlisted cert' '
 	pki_setup pki dev1 dev2 &&
+	"$MQADMIN" -d pki acl add --all --topic "t/#" --access readwrite >/dev/null &&
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 		-keyout foreign-ca.key -out foreign-ca.crt -subj "/CN=mqcert CA" 2>/dev/null &&
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -22,7 +23,7 @@ test_expect_success 'setup: PKI with two devices, a foreign CA, an unlisted cert
 
 test_expect_success 'the broker starts with the plugin and loads the policy' '
 	plugin_broker b pki &&
-	log_has b "mqcert: policy generation [0-9]+ loaded \(2 devices, 0 rules\)" &&
+	log_has b "mqcert: policy generation [0-9]+ loaded \(2 devices, 1 rules\)" &&
 	log_has b "mqcert: version [0-9.]+, policy .*, identity cn, clientid_binding exact, no_certificate refuse"
 '
 port=$(broker_port b)

@@ -7,6 +7,7 @@
 
 test_expect_success 'setup: PKI with six devices, broker with the plugin' '
 	pki_setup pki dev1 dev2 dev3 dev4 dev5 dev6 &&
+	"$MQADMIN" -d pki acl add --all --topic "q/#" --access readwrite >/dev/null &&
 	plugin_broker b pki
 '
 port=$(broker_port b)

@@ -36,8 +36,28 @@ test_expect_success 'five cycles of issue, connect, SIGHUP, bad policy, revoke a
 	test $(log_count b "mqcert: disconnecting client") -eq 5
 '
 
+test_expect_success 'five cycles of live rules, group changes and SIGHUP with ACL-checked traffic' '
+	"$MQADMIN" -d pki device issue acl1 >/dev/null &&
+	"$MQADMIN" -d pki acl add --group g3 --topic "grp/#" --access readwrite >/dev/null &&
+	cmd_client acl1 --port '"$port"' $(dev_args pki acl1) --id acl1 &&
+	for i in 1 2 3 4 5; do
+		"$MQADMIN" -d pki acl add --device acl1 --topic "cyc/$i/#" --access readwrite >added &&
+		id=$(sed -n "s/^added rule \([0-9]*\):.*/\1/p" added) &&
+		sub_until 10 acl1 "cyc/$i/#" 1 &&
+		client_do acl1 "pub cyc/$i/x m$i" &&
+		wait_for 10 grep -q "^MSG cyc/$i/x m$i" acl1.out &&
+		"$MQADMIN" -d pki device set acl1 --group g$i >/dev/null &&
+		broker_hup b &&
+		"$MQADMIN" -d pki acl remove $id >/dev/null &&
+		sub_until 10 acl1 "cyc/$i/+" 128 || return 1
+	done &&
+	"$MQADMIN" -d pki device set acl1 --group g3 >/dev/null &&
+	sub_until 10 acl1 "grp/#" 1 &&
+	test_grep ! DISCONNECTED acl1.out
+'
+
 test_expect_success 'clean stop: no leak or error in the plugin' '
-	kill $(cat keeper.out.pid) &&
+	kill $(cat keeper.out.pid) $(cat acl1.out.pid) &&
 	broker_stop b && ! broker_is_running b &&
 	broker_sanitizer_clean
 '

@@ -1,0 +1,156 @@
+/* MOSQ_EVT_ACL_CHECK: every publish, subscription and delivery is decided by
+ * the shared engine (core/acl.c, docs/acl.md) with the rules the client's
+ * record resolved at connect. The allow path is one hash lookup and one
+ * trie walk: no allocation, no I/O, no log line. */
+#include "mqcert.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "mq_names.h"
+
+/* More OUs than this in one certificate are ignored. */
+#define ACL_MAX_OUS 32
+
+/* (Re)builds r->acl from r's identity and gen. A device missing from gen
+ * leaves r->acl NULL, which denies everything (the client is about to be
+ * kicked anyway). -1 only when out of memory. */
+static int acl_resolve(const struct mqrl_gen *gen, struct mqcl_rec *r)
+{
+	const struct mq_acl_ident id = {
+		.device = r->device,
+		.username = r->username,
+		.client_id = r->client_id,
+		.cn = r->cn,
+		.ou = (const char *const *)r->ou,
+		.nou = r->nou,
+	};
+
+	mq_acl_client_free(r->acl);
+	r->acl = NULL;
+	if (!gen)
+		return 0;
+	return mq_acl_client_init(&r->acl, gen->acl, &id) == MQ_ACL_ENOMEM ? -1 : 0;
+}
+
+int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert)
+{
+	/* The CN, whatever plugin_opt_identity is; NULL when missing or
+	 * unsafe, and then %{cn} matches nothing. */
+	rec->cn = mq_cert_cn(cert);
+	ERR_clear_error();
+	/* Only safe OU values are kept: the others could never match a level. */
+	if (mq_cert_ous(cert, ACL_MAX_OUS, &rec->ou, &rec->nou))
+		return -1;
+	return acl_resolve(st->gen, rec);
+}
+
+void mqacl_rebind_all(struct mqcert *st)
+{
+	struct mqcl_rec *r;
+
+	for (r = st->clients.head; r; r = r->next) {
+		if (r->deferred)
+			continue;
+		if (acl_resolve(st->gen, r))
+			mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' "
+			      "(device '%s'): it is denied everything until the next policy change",
+			      r->client_id, r->device);
+	}
+}
+
+/* The single deny path for clients whose rules were consulted: every
+ * denial (and only a denial) passes through here. Logged at debug level
+ * only, so a misbehaving device cannot flood the broker log. */
+static int acl_denied(const struct mqcert *st, const struct mosquitto_evt_acl_check *ev,
+		      const char *client_id, const char *device,
+		      const struct mq_acl_client *acl, const char *no_acl_why)
+{
+	struct mq_acl_result res = {0};
+	char why[600];
+
+	if (acl) {
+		/* Again, for the reason: this path may take its time. */
+		mq_acl_check(acl, ev->topic, (enum mq_acl_access)ev->access, &res);
+		mq_acl_result_str(&res, why, sizeof(why));
+	} else {
+		snprintf(why, sizeof(why), "%s", no_acl_why);
+	}
+	mqaudit_acl_denied(st->audit, client_id, device, ev->topic, ev->access);
+	mqlog(MOSQ_LOG_DEBUG, "denied %s '%s' for client '%s' (device '%s'): %s",
+	      mq_acl_access_str((enum mq_acl_access)ev->access), ev->topic, client_id,
+	      device, why);
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+static bool acl_device_usable(const struct mq_device *d, time_t now)
+{
+	for (size_t i = 0; i < d->ncerts; i++)
+		if (mq_cert_state(d->certs[i], now) == MQ_STATE_ACTIVE)
+			return true;
+	return false;
+}
+
+/* A client we hold no record for: a session whose connection is gone (its
+ * will is checked right after DISCONNECT; messages are READ-checked as they
+ * are queued for an offline persistent session), or check_retain_source's
+ * stand-in for a retained message's publisher. Such a context still carries
+ * the username we gave it at connect, so the device is found by username
+ * in the current policy. No certificate is at hand: %{ou} matches nothing,
+ * and %{cn} only stands for the device name when plugin_opt_identity is
+ * cn (then CN and name are equal by construction). Rare enough to build
+ * the rules for the one check. */
+static int acl_unknown(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
+{
+	const char *user = mosquitto_client_username(ev->client);
+	const char *cid = mosquitto_client_id(ev->client);
+	const struct mq_device *d = NULL;
+	struct mq_acl_client *acl = NULL;
+	struct mq_acl_ident id = {0};
+	int rc;
+
+	if (st->gen && user)
+		d = mq_policy_find_username(st->gen->policy, user);
+	/* With no_certificate defer, a username that is not a device's
+	 * belongs to a client another plugin or password_file let in. */
+	if (!d && st->opt.no_cert == MQOPT_NOCERT_DEFER)
+		return MOSQ_ERR_PLUGIN_DEFER;
+	if (!d)
+		return acl_denied(st, ev, cid ? cid : "", "-", NULL,
+				  "not connected, and no device has its username");
+	if (!acl_device_usable(d, time(NULL)))
+		return acl_denied(st, ev, cid ? cid : "", d->name, NULL,
+				  "not connected, and the device has no valid certificate");
+	id.device = d->name;
+	id.username = d->username;
+	id.client_id = cid;
+	id.cn = st->opt.identity == MQ_ID_CN ? d->name : NULL;
+	if (mq_acl_client_init(&acl, st->gen->acl, &id))
+		return acl_denied(st, ev, cid ? cid : "", d->name, NULL, "out of memory");
+	if (mq_acl_check(acl, ev->topic, (enum mq_acl_access)ev->access, NULL))
+		rc = MOSQ_ERR_SUCCESS;
+	else
+		rc = acl_denied(st, ev, cid ? cid : "", d->name, acl, NULL);
+	mq_acl_client_free(acl);
+	return rc;
+}
+
+int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
+{
+	const struct mqcl_rec *r = mqcl_find(&st->clients, ev->client);
+
+	if (!ev->topic)
+		return MOSQ_ERR_ACL_DENIED;
+	if (!r)
+		return acl_unknown(st, ev);
+	if (r->deferred)
+		return MOSQ_ERR_PLUGIN_DEFER;
+	if (r->acl && mq_acl_check(r->acl, ev->topic, (enum mq_acl_access)ev->access, NULL))
+		return MOSQ_ERR_SUCCESS;
+	return acl_denied(st, ev, r->client_id, r->device, r->acl,
+			  "no rules resolved (device gone from the policy, or out of memory)");
+}

@@ -1,0 +1,542 @@
+/* The audit log: one JSON object per line for every decision and every
+ * connection. Callbacks only append to a memory buffer; the TICK writes it
+ * out with one write() to a file opened O_APPEND, so a slow or full disk
+ * never stalls the broker and never changes a decision: when the buffer is
+ * full, events are counted and dropped, and the count is logged once the
+ * file takes data again. Client ids and topics are attacker-controlled:
+ * every string is escaped here, invalid UTF-8 included. */
+#include "mqcert.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mq_strmap.h"
+#include "mq_time.h"
+
+#define AUDIT_BUF_MAX ((size_t)1 << 20)
+
+/* ACL denials of one client id within the current window. */
+struct au_rate {
+	char *client_id;
+	char *device;
+	time_t start;
+	unsigned lines;
+	unsigned long suppressed;
+	struct au_rate *prev, *next;
+};
+
+struct mqaudit {
+	char *path;
+	int fd;
+	bool reopen;
+	char *buf;
+	size_t len, cap;
+	size_t line_start;
+	bool line_lost;        /* the line being built did not fit */
+	unsigned long dropped; /* events lost and not yet reported */
+	bool failing;          /* the broker was told writing fails */
+	time_t next_try;       /* while failing: retry once a second */
+	struct mq_strmap rates;
+	struct au_rate *rates_head;
+	time_t last_sweep;
+};
+
+/* ---- the line buffer ----------------------------------------------------- */
+
+static void au_put(struct mqaudit *a, const char *s, size_t n)
+{
+	if (a->line_lost)
+		return;
+	if (a->len + n > a->cap) {
+		size_t cap = a->cap ? a->cap : 4096;
+		char *b;
+
+		while (cap < a->len + n)
+			cap *= 2;
+		if (cap > AUDIT_BUF_MAX)
+			cap = AUDIT_BUF_MAX;
+		if (a->len + n > cap || !(b = realloc(a->buf, cap))) {
+			a->line_lost = true;
+			return;
+		}
+		a->buf = b;
+		a->cap = cap;
+	}
+	memcpy(a->buf + a->len, s, n);
+	a->len += n;
+}
+
+static void au_puts(struct mqaudit *a, const char *s)
+{
+	au_put(a, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0. s is NUL-terminated, and
+ * NUL is never a continuation byte, so this never reads past the end. */
+static size_t au_utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f; /* no UTF-16 surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped,
+ * invalid UTF-8 replaced by U+FFFD, NULL as null. */
+static void au_json_str(struct mqaudit *a, const char *v)
+{
+	const unsigned char *s = (const unsigned char *)v;
+
+	if (!v) {
+		au_puts(a, "null");
+		return;
+	}
+	au_put(a, "\"", 1);
+	while (*s) {
+		size_t n = au_utf8_len(s);
+		char esc[8];
+
+		if (!n) {
+			au_puts(a, "\\ufffd");
+			s++;
+		} else if (*s == '"' || *s == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*s++;
+			au_put(a, esc, 2);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *s++);
+			au_put(a, esc, 6);
+		} else {
+			au_put(a, (const char *)s, n);
+			s += n;
+		}
+	}
+	au_put(a, "\"", 1);
+}
+
+static void au_key(struct mqaudit *a, const char *key)
+{
+	au_put(a, ",\"", 2);
+	au_puts(a, key);
+	au_put(a, "\":", 2);
+}
+
+static void au_str(struct mqaudit *a, const char *key, const char *v)
+{
+	au_key(a, key);
+	au_json_str(a, v);
+}
+
+static void au_num(struct mqaudit *a, const char *key, long long v)
+{
+	char n[32];
+
+	au_key(a, key);
+	snprintf(n, sizeof(n), "%lld", v);
+	au_puts(a, n);
+}
+
+static void au_time(struct mqaudit *a, const char *key, time_t t)
+{
+	char ts[MQ_TIME_LEN];
+
+	au_key(a, key);
+	if (mq_time_format(t, ts))
+		au_puts(a, "null");
+	else
+		au_json_str(a, ts);
+}
+
+/* Starts a line {"ts":...,"event":...; false when auditing is off. */
+static bool au_begin(struct mqaudit *a, const char *event)
+{
+	char ts[MQ_TIME_LEN];
+
+	if (!a)
+		return false;
+	a->line_start = a->len;
+	a->line_lost = false;
+	if (mq_time_format(time(NULL), ts))
+		strcpy(ts, "1970-01-01T00:00:00Z");
+	au_puts(a, "{\"ts\":\"");
+	au_puts(a, ts);
+	au_puts(a, "\",\"event\":");
+	au_json_str(a, event);
+	return true;
+}
+
+static void au_end(struct mqaudit *a)
+{
+	au_put(a, "}\n", 2);
+	if (a->line_lost) {
+		a->len = a->line_start;
+		a->dropped++;
+	}
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+static void au_failed(struct mqaudit *a, const char *what, int err, time_t now)
+{
+	a->next_try = now + 1;
+	if (a->failing)
+		return;
+	a->failing = true;
+	mqlog(MOSQ_LOG_ERR, "audit log %s: cannot %s (%s); keeping up to %zu KiB of events in "
+	      "memory and dropping the rest until it works again", a->path, what, strerror(err),
+	      AUDIT_BUF_MAX / 1024);
+}
+
+static void au_recovered(struct mqaudit *a)
+{
+	if (!a->failing)
+		return;
+	a->failing = false;
+	mqlog(MOSQ_LOG_NOTICE, "audit log %s: writing again (%lu events were dropped)", a->path,
+	      a->dropped);
+}
+
+static void au_open_file(struct mqaudit *a, time_t now)
+{
+	a->fd = open(a->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		     0640);
+	if (a->fd < 0)
+		au_failed(a, "open it", errno, now);
+}
+
+/* One write() of as much of the buffer as the file takes. */
+static void au_flush(struct mqaudit *a, time_t now)
+{
+	ssize_t n;
+
+	if (a->reopen) {
+		a->reopen = false;
+		if (a->fd >= 0)
+			close(a->fd);
+		a->fd = -1;
+		a->next_try = 0;
+	}
+	if (a->failing && now < a->next_try)
+		return;
+	if (a->fd < 0) {
+		au_open_file(a, now);
+		if (a->fd < 0)
+			return;
+	}
+	if (!a->len) {
+		au_recovered(a);
+		return;
+	}
+	n = write(a->fd, a->buf, a->len);
+	if (n < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			au_failed(a, "write to it", errno, now);
+		return;
+	}
+	memmove(a->buf, a->buf + n, a->len - (size_t)n);
+	a->len -= (size_t)n;
+	au_recovered(a);
+	if (a->dropped && !a->failing && au_begin(a, "audit_dropped")) {
+		unsigned long d = a->dropped;
+
+		au_num(a, "count", (long long)d);
+		au_end(a);
+		if (!a->line_lost)
+			a->dropped -= d;
+	}
+}
+
+/* ---- ACL denial rate limit ------------------------------------------------ */
+
+static void au_rate_free(struct mqaudit *a, struct au_rate *r)
+{
+	mq_strmap_del(&a->rates, r->client_id);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		a->rates_head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	free(r->client_id);
+	free(r->device);
+	free(r);
+}
+
+/* Ends r's window: the count of lines left out, if any. */
+static void au_rate_end(struct mqaudit *a, struct au_rate *r)
+{
+	if (r->suppressed && au_begin(a, "acl_denied_suppressed")) {
+		au_str(a, "device", r->device);
+		au_str(a, "client_id", r->client_id);
+		au_num(a, "count", (long long)r->suppressed);
+		au_num(a, "window", MQAUDIT_DENY_WINDOW);
+		au_end(a);
+	}
+	au_rate_free(a, r);
+}
+
+static void au_rate_sweep(struct mqaudit *a, time_t now)
+{
+	struct au_rate *r = a->rates_head, *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		if (now - r->start >= MQAUDIT_DENY_WINDOW)
+			au_rate_end(a, r);
+	}
+}
+
+static struct au_rate *au_rate_get(struct mqaudit *a, const char *client_id,
+				   const char *device, time_t now)
+{
+	struct au_rate *r = mq_strmap_get(&a->rates, client_id);
+
+	if (r && now - r->start >= MQAUDIT_DENY_WINDOW) {
+		au_rate_end(a, r);
+		r = NULL;
+	}
+	if (r)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->client_id = strdup(client_id);
+	r->device = strdup(device ? device : "-");
+	if (!r->client_id || !r->device || mq_strmap_put(&a->rates, r->client_id, r)) {
+		free(r->client_id);
+		free(r->device);
+		free(r);
+		return NULL;
+	}
+	r->start = now;
+	r->next = a->rates_head;
+	if (r->next)
+		r->next->prev = r;
+	a->rates_head = r;
+	return r;
+}
+
+/* ---- public ----------------------------------------------------------------- */
+
+int mqaudit_open(struct mqaudit **out, const char *path)
+{
+	struct mqaudit *a;
+
+	*out = NULL;
+	if (!path)
+		return 0;
+	a = calloc(1, sizeof(*a));
+	if (!a || !(a->path = strdup(path))) {
+		free(a);
+		return -1;
+	}
+	a->fd = -1;
+	mq_strmap_init(&a->rates);
+	/* Opened now so that a bad path shows in the log at start. */
+	au_open_file(a, time(NULL));
+	*out = a;
+	return 0;
+}
+
+void mqaudit_close(struct mqaudit *a)
+{
+	if (!a)
+		return;
+	while (a->rates_head)
+		au_rate_end(a, a->rates_head);
+	a->next_try = 0;
+	au_flush(a, time(NULL));
+	if (a->len)
+		mqlog(MOSQ_LOG_WARNING, "audit log %s: %zu bytes of events could not be written",
+		      a->path, a->len);
+	if (a->fd >= 0)
+		close(a->fd);
+	mq_strmap_release(&a->rates);
+	free(a->buf);
+	free(a->path);
+	free(a);
+}
+
+void mqaudit_tick(struct mqaudit *a, time_t now)
+{
+	if (!a)
+		return;
+	if (now != a->last_sweep) {
+		a->last_sweep = now;
+		au_rate_sweep(a, now);
+	}
+	if (a->len || a->reopen || a->fd < 0 || a->failing)
+		au_flush(a, now);
+}
+
+void mqaudit_reopen(struct mqaudit *a)
+{
+	if (a)
+		a->reopen = true;
+}
+
+void mqaudit_connect(struct mqaudit *a, const struct mqcl_rec *r)
+{
+	if (!au_begin(a, "connect"))
+		return;
+	au_str(a, "device", r->device);
+	au_str(a, "username", r->username);
+	au_str(a, "client_id", r->client_id);
+	au_str(a, "address", r->address);
+	au_str(a, "identity", r->identity);
+	au_str(a, "serial", r->serial);
+	au_str(a, "fingerprint", r->fingerprint);
+	au_time(a, "not_after", r->not_after);
+	au_end(a);
+}
+
+void mqaudit_refused(struct mqaudit *a, const char *reason, const char *device,
+		     const char *identity, const char *serial, const char *fingerprint,
+		     const char *client_id, const char *address)
+{
+	if (!au_begin(a, "refused"))
+		return;
+	au_str(a, "reason", reason);
+	au_str(a, "device", device);
+	au_str(a, "identity", identity);
+	au_str(a, "serial", serial && *serial ? serial : NULL);
+	au_str(a, "fingerprint", fingerprint && *fingerprint ? fingerprint : NULL);
+	au_str(a, "client_id", client_id);
+	au_str(a, "address", address);
+	au_end(a);
+}
+
+void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t now)
+{
+	struct au_rate *r;
+
+	if (!a || !rec || rec->deferred)
+		return;
+	/* The client's denial window ends with it: report what was left out. */
+	r = mq_strmap_get(&a->rates, rec->client_id);
+	if (r)
+		au_rate_end(a, r);
+	if (!au_begin(a, "disconnect"))
+		return;
+	au_str(a, "device", rec->device);
+	au_str(a, "client_id", rec->client_id);
+	au_str(a, "address", rec->address);
+	au_str(a, "serial", rec->serial);
+	au_num(a, "duration", (long long)(now - rec->since));
+	/* mosquitto 2.0.11 passes no reason (always -1): say what we know. */
+	au_str(a, "reason", rec->leaving ? rec->leaving : "closed");
+	au_end(a);
+}
+
+void mqaudit_kicked(struct mqaudit *a, struct mqcl_rec *rec, const char *why)
+{
+	rec->leaving = "kicked";
+	if (!au_begin(a, "kicked"))
+		return;
+	au_str(a, "device", rec->device);
+	au_str(a, "client_id", rec->client_id);
+	au_str(a, "address", rec->address);
+	au_str(a, "serial", rec->serial);
+	au_str(a, "fingerprint", rec->fingerprint);
+	au_str(a, "why", why);
+	au_end(a);
+}
+
+void mqaudit_policy_loaded(struct mqaudit *a, const struct mq_policy *p)
+{
+	if (!au_begin(a, "policy"))
+		return;
+	au_str(a, "result", "loaded");
+	au_num(a, "generation", (long long)p->generation);
+	au_num(a, "devices", (long long)p->ndevices);
+	au_num(a, "rules", (long long)p->nrules);
+	au_end(a);
+}
+
+void mqaudit_policy_rejected(struct mqaudit *a, const char *error, unsigned long kept)
+{
+	if (!au_begin(a, "policy"))
+		return;
+	au_str(a, "result", "rejected");
+	au_str(a, "error", error);
+	au_num(a, "kept_generation", (long long)kept);
+	au_end(a);
+}
+
+void mqaudit_acl_denied(struct mqaudit *a, const char *client_id, const char *device,
+			const char *topic, int access)
+{
+	time_t now = time(NULL);
+	struct au_rate *r;
+
+	if (!a)
+		return;
+	if (!client_id)
+		client_id = "";
+	r = au_rate_get(a, client_id, device, now);
+	if (r && r->lines >= MQAUDIT_DENY_LIMIT) {
+		r->suppressed++;
+		return;
+	}
+	if (r)
+		r->lines++;
+	if (!au_begin(a, "acl_denied"))
+		return;
+	au_str(a, "device", device);
+	au_str(a, "client_id", client_id);
+	au_str(a, "topic", topic);
+	au_str(a, "access", mq_acl_access_str((enum mq_acl_access)access));
+	au_end(a);
+}
+
+void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind,
+		   char *const *addresses, size_t naddresses, unsigned takeovers)
+{
+	size_t i;
+
+	if (!au_begin(a, "clone"))
+		return;
+	au_str(a, "device", r->device);
+	au_str(a, "client_id", r->client_id);
+	au_str(a, "address", r->address);
+	au_str(a, "serial", r->serial);
+	au_str(a, "fingerprint", r->fingerprint);
+	au_str(a, "kind", kind);
+	if (takeovers)
+		au_num(a, "takeovers", takeovers);
+	au_put(a, ",\"addresses\":[", 14);
+	for (i = 0; i < naddresses; i++) {
+		if (i)
+			au_put(a, ",", 1);
+		au_json_str(a, addresses[i]);
+	}
+	au_put(a, "]", 1);
+	au_end(a);
+}
