@@ -365,7 +365,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
 		goto out;
-	path = state ? strdup(state) : store_path(&st, "connected.json");
+	path = state ? strdup(state) : store_path(&st, "audit/connected.json");
 	if (!path) {
 		cli_err("out of memory");
 		goto out;
@@ -528,7 +528,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	if (file)
 		path = strdup(file);
-	else if (asprintf(&path, "%s/audit.log", ctx->dir) < 0)
+	else if (asprintf(&path, "%s/audit/audit.log", ctx->dir) < 0)
 		path = NULL;
 	if (!path || !(arr = cJSON_CreateArray()) || tbl_row(&t, head))
 		goto oom;

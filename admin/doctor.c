@@ -124,6 +124,18 @@ bool doctor_user_can_read(const struct doctor *d, const char *path, char *why, s
 	return true;
 }
 
+bool doctor_user_can_write_dir(const struct doctor *d, const char *path)
+{
+	char why[PATH_MAX + 128], blocker[PATH_MAX];
+	struct stat sb;
+
+	if (!d->user.known)
+		return false;
+	return doctor_user_can_read(d, path, why, sizeof(why), blocker) && stat(path, &sb) == 0 &&
+	       S_ISDIR(sb.st_mode) && doctor_user_may(&d->user, &sb, 2) &&
+	       doctor_user_may(&d->user, &sb, 1);
+}
+
 void doctor_check_key_mode(struct doctor *d, const char *path, bool group_ok)
 {
 	struct stat sb;

@@ -84,6 +84,10 @@ void doctor_user_init(struct doctor_user *u, const char *name);
 bool doctor_user_can_read(const struct doctor *d, const char *path, char *why, size_t len,
 			  char *blocker);
 
+/* Whether the broker user can create files in directory path. False when
+ * the user is unknown. */
+bool doctor_user_can_write_dir(const struct doctor *d, const char *path);
+
 /* Flags a private key file readable by group or others. A group that is
  * the broker user's own may read a server key (group_ok). */
 void doctor_check_key_mode(struct doctor *d, const char *path, bool group_ok);

@@ -6,11 +6,12 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -290,6 +291,44 @@ static void pki_check_crl_complete(struct doctor *d, const char *path)
 	X509_CRL_free(crl);
 }
 
+/* The broker may write DIR/audit (the plugin's audit log and state) and
+ * nothing else in DIR: with write access to DIR it could rename a policy of
+ * its own over policy.json. */
+static void pki_check_audit_dir(struct doctor *d)
+{
+	char *audit = pki_path(d, "audit"), fix[2 * PATH_MAX + 128];
+	struct stat sb;
+
+	if (!audit) {
+		d->oom = true;
+		return;
+	}
+	/* A broker running as root can do anything; nothing to tell apart. */
+	if (d->user.known && d->user.uid == 0)
+		goto out;
+	if (d->user.known && doctor_user_can_write_dir(d, d->dir)) {
+		snprintf(fix, sizeof(fix), "chown root %s && chmod 755 %s", d->dir, d->dir);
+		doctor_add(d, DOCTOR_ERROR, "dir-writable-by-broker", fix,
+			   "user %s can write %s: the broker could replace policy.json", d->user.name,
+			   d->dir);
+	}
+	if (stat(audit, &sb) || !S_ISDIR(sb.st_mode)) {
+		snprintf(fix, sizeof(fix), "any mqadmin command that changes DIR creates it (as root "
+			 "it also gives it to user mosquitto); or: mkdir %s && chown %s %s", audit,
+			 d->user.name, audit);
+		doctor_add(d, DOCTOR_WARNING, "audit-dir-missing", fix,
+			   "%s is missing: the plugin cannot write its audit log and connected state",
+			   audit);
+	} else if (d->user.known && !doctor_user_can_write_dir(d, audit)) {
+		snprintf(fix, sizeof(fix), "chown %s %s", d->user.name, audit);
+		doctor_add(d, DOCTOR_WARNING, "audit-dir-not-writable", fix,
+			   "user %s cannot write %s: the plugin cannot write its audit log and "
+			   "connected state", d->user.name, audit);
+	}
+out:
+	free(audit);
+}
+
 void doctor_check_pki(struct doctor *d)
 {
 	char err[1024], *pol = pki_path(d, "policy.json"),
@@ -300,6 +339,7 @@ void doctor_check_pki(struct doctor *d)
 		goto out;
 	}
 	pki_check_ca(d);
+	pki_check_audit_dir(d);
 	pki_load_servers(d);
 	d->policy = mq_policy_load(pol, err, sizeof(err));
 	if (!d->policy) {

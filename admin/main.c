@@ -86,14 +86,14 @@ static const struct command commands[] = {
 	{"audit", "log", cmd_audit_log,
 	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--since TIME]\n"
 	 "                                  [--file PATH] [--json]\n",
-	 "Prints the plugin's audit log (DIR/audit.log, or --file): connects, refusals, "
+	 "Prints the plugin's audit log (DIR/audit/audit.log, or --file): connects, refusals, "
 	 "disconnects, kicks, policy loads, ACL denials and suspected clones, oldest "
 	 "first. --device keeps one device's events, --denied only refusals and ACL "
 	 "denials, --since those from an ISO 8601 UTC time or within an age like 2h or 3d. "
 	 "Malformed lines are skipped and counted on stderr."},
 	{"audit", NULL, cmd_audit, "usage: mqadmin [-d DIR] audit [--state FILE] [--json]\n",
 	 "Lists who is connected now, from the state file the plugin keeps "
-	 "(DIR/connected.json, or --state): device, username, client id, address, since "
+	 "(DIR/audit/connected.json, or --state): device, username, client id, address, since "
 	 "when, expiry and serial, with flags for suspected clones and for certificates "
 	 "that are revoked or unknown to the policy (which should never happen: then exit "
 	 "status 1). Warns when the file is stale."},

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +96,35 @@ static int store_mkdir_parents(const char *dir)
 	return rc;
 }
 
+/* DIR/audit is where the plugin writes its audit log and connected state.
+ * It is the only place the broker's user may write: the state file is
+ * replaced by rename, and write access to DIR itself would let the broker
+ * replace policy.json. Created on first use; when we are root and the
+ * Debian broker user exists, it is handed to that user so the plugin works
+ * as installed. */
+static int store_audit_dir(const struct store *st)
+{
+	const struct passwd *pw;
+	bool created;
+	char *p;
+	int rc = 0;
+
+	if (store_mkdir(st, "audit", &created))
+		return -1;
+	if (!created || geteuid() != 0 || !(pw = getpwnam(STORE_BROKER_USER)))
+		return 0;
+	p = store_path(st, "audit");
+	if (!p)
+		return -1;
+	if (chown(p, pw->pw_uid, pw->pw_gid)) {
+		cli_err("cannot give %s to user %s: %s; run 'chown %s %s'", p, STORE_BROKER_USER,
+			strerror(errno), STORE_BROKER_USER, p);
+		rc = -1;
+	}
+	free(p);
+	return rc;
+}
+
 int store_open(struct store *st, const char *dir, enum store_mode mode)
 {
 	struct stat sb;
@@ -131,6 +162,8 @@ int store_open(struct store *st, const char *dir, enum store_mode mode)
 	if (mode != STORE_READ && store_lock(st))
 		return -1;
 	if (mode != STORE_CREATE && store_has_ca(st))
+		return -1;
+	if (mode != STORE_READ && store_audit_dir(st))
 		return -1;
 	return 0;
 }

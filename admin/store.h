@@ -14,6 +14,9 @@ struct store {
 	struct mq_policy *policy;
 };
 
+/* The user mosquitto runs as on Debian; owns DIR/audit. */
+#define STORE_BROKER_USER "mosquitto"
+
 enum store_mode {
 	STORE_READ,   /* DIR must hold a CA; no lock (every write is atomic) */
 	STORE_WRITE,  /* DIR must hold a CA; exclusive lock */

@@ -162,8 +162,11 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 		      "/path/to/policy.json' after the plugin line (mqadmin broker-config prints it)");
 		return -1;
 	}
-	if ((!o->audit_set && !(o->audit_path = opt_beside(o->policy_path, "audit.log"))) ||
-	    (!o->state_set && !(o->state_path = opt_beside(o->policy_path, "connected.json")))) {
+	/* In a subdirectory the broker's user owns: the state file is replaced
+	 * by rename, and write access to the policy's own directory would let
+	 * the broker replace policy.json. */
+	if ((!o->audit_set && !(o->audit_path = opt_beside(o->policy_path, "audit/audit.log"))) ||
+	    (!o->state_set && !(o->state_path = opt_beside(o->policy_path, "audit/connected.json")))) {
 		mqlog(MOSQ_LOG_ERR, "out of memory");
 		return -1;
 	}

@@ -1,7 +1,7 @@
 # Starting and stopping a real mosquitto for tests. Source after lib.sh.
 #
 #   broker_free_port                 -> prints a free loopback TCP port
-#   broker_start NAME CONF_BODY      -> writes $TRASH/NAME.conf (CONF_BODY plus
+#   broker_start NAME CONF_BODY      -> (user $BROKER_USER, default root) writes $TRASH/NAME.conf (CONF_BODY plus
 #                                       log settings), starts mosquitto, waits
 #                                       until it listens; sets BROKER_PID_<NAME>
 #                                       and prints nothing. Log: $TRASH/NAME.log
@@ -46,7 +46,7 @@ broker_asan_env() {
 broker_start() {
 	local name=$1 body=$2 conf=$TRASH/$1.conf log=$TRASH/$1.log i
 	{
-		echo "user root"
+		echo "user ${BROKER_USER:-root}"
 		echo "log_dest file $log"
 		echo "log_type all"
 		echo "log_timestamp_format %Y-%m-%dT%H:%M:%S"

@@ -57,7 +57,7 @@ test_expect_success 'the broker user cannot read the server key until it owns it
 	if ! getent passwd mosquitto >/dev/null || [ "$(id -u)" != 0 ]; then
 		echo "skipped: needs root and a mosquitto user"; exit 0
 	fi &&
-	cp -r pki pki2 &&
+	cp -a pki pki2 &&
 	test_must_fail "$MQADMIN" -d pki2 doctor >out &&
 	test_grep "^error \[broker-cannot-read\]: the broker runs as user mosquitto and cannot read server key pki2/servers/localhost/localhost.key" out &&
 	test_grep "fix: chown mosquitto pki2/servers/localhost/localhost.key" out &&
@@ -68,6 +68,28 @@ test_expect_success 'the broker user cannot read the server key until it owns it
 	test_must_fail "$MQADMIN" -d pki2 doctor >out &&
 	test_grep "directory $TRASH/pki2/servers/ (mode 700" out &&
 	test_grep "fix: chmod o+x $TRASH/pki2/servers/" out
+'
+
+test_expect_success 'the broker user may write DIR/audit and nothing else in DIR' '
+	if ! getent passwd mosquitto >/dev/null || [ "$(id -u)" != 0 ]; then
+		echo "skipped: needs root and a mosquitto user"; exit 0
+	fi &&
+	test "$(stat -c %U pki/audit)" = mosquitto &&
+	test "$(stat -c %U:%a pki)" = root:755 &&
+	cp -a pki pki3 &&
+	chown mosquitto pki3/servers/localhost/localhost.key &&
+	"$MQADMIN" -d pki3 doctor >out &&
+	test_grep "no problems found" out &&
+	chmod o+w pki3 &&
+	test_must_fail "$MQADMIN" -d pki3 doctor >out &&
+	test_grep "^error \[dir-writable-by-broker\]: user mosquitto can write pki3: the broker could replace policy.json" out &&
+	chmod o-w pki3 && chown root pki3/audit &&
+	"$MQADMIN" -d pki3 doctor >out &&
+	test_grep "^warning \[audit-dir-not-writable\]: user mosquitto cannot write pki3/audit" out &&
+	test_grep "fix: chown mosquitto pki3/audit" out &&
+	rmdir pki3/audit &&
+	"$MQADMIN" -d pki3 doctor >out &&
+	test_grep "^warning \[audit-dir-missing\]" out
 '
 
 # bad_conf CHECK SED-EXPRESSION: that change to the good config is an error.

@@ -48,7 +48,7 @@ F1=$(cd "$TRASH" && fpr dev1)
 F2=$(cd "$TRASH" && fpr dev2)
 
 test_expect_success 'audit: who is connected, aligned, with expiry; exit 0' '
-	state pki/connected.json "$(now)" $$ true "dev1:dev1:10.0.0.5:$F1" \
+	state pki/audit/connected.json "$(now)" $$ true "dev1:dev1:10.0.0.5:$F1" \
 		"old:old:10.0.0.6:$(fpr old)" &&
 	M audit >out 2>err &&
 	test_must_be_empty() { test ! -s "$1" || { cat "$1"; false; }; } &&
@@ -77,7 +77,7 @@ assert o[\"name\"] == \"dev1\" and o[\"flags\"] == [] and o[\"days_left\"] > 100
 
 test_expect_success 'audit: a revoked certificate connected is flagged loudly, exit 1' '
 	later=$(date -u -d "+1 min" +%Y-%m-%dT%H:%M:%SZ) &&
-	state pki/connected.json "$later" $$ true "dev1:dev1:10.0.0.5:$F1" "dev2:dev2:10.0.0.9:$F2" &&
+	state pki/audit/connected.json "$later" $$ true "dev1:dev1:10.0.0.5:$F1" "dev2:dev2:10.0.0.9:$F2" &&
 	test_must_fail M audit >out 2>err &&
 	test_grep "^dev2 .* revoked$" out &&
 	test_grep "SHOULD NEVER HAPPEN: client .dev2. (device .dev2., serial [0-9a-f]*) is connected with a revoked certificate" err &&
@@ -86,7 +86,7 @@ test_expect_success 'audit: a revoked certificate connected is flagged loudly, e
 '
 
 test_expect_success 'audit: revoked after the state file was written: a warning, exit 0' '
-	state pki/connected.json 2026-01-01T00:00:00Z $$ true "dev2:dev2:10.0.0.9:$F2" &&
+	state pki/audit/connected.json 2026-01-01T00:00:00Z $$ true "dev2:dev2:10.0.0.9:$F2" &&
 	M audit >out 2>err &&
 	test_grep "^dev2 .* revoked$" out &&
 	test_grep "warning: device .dev2. was revoked after the state file was written" err &&
@@ -94,14 +94,14 @@ test_expect_success 'audit: revoked after the state file was written: a warning,
 '
 
 test_expect_success 'audit: a certificate unknown to the policy is flagged loudly, exit 1' '
-	state pki/connected.json "$(now)" $$ true "ghost:ghost:10.0.0.5:$(printf "%064d" 7)" &&
+	state pki/audit/connected.json "$(now)" $$ true "ghost:ghost:10.0.0.5:$(printf "%064d" 7)" &&
 	test_must_fail M audit >out 2>err &&
 	test_grep "^ghost .* unknown$" out &&
 	test_grep "SHOULD NEVER HAPPEN: client .ghost. (device .ghost.) is connected with a certificate that is not in the policy" err
 '
 
 test_expect_success 'audit: a suspected clone is flagged and explained' '
-	state pki/connected.json "$(now)" $$ true "dev1:dev1:10.0.0.5:$F1:clone" &&
+	state pki/audit/connected.json "$(now)" $$ true "dev1:dev1:10.0.0.5:$F1:clone" &&
 	M audit >out 2>err &&
 	test_grep "^dev1 .* clone$" out &&
 	test_grep "warning: the certificate of device .dev1. (serial 42) looks cloned: seen from 10.0.0.5, 192.0.2.7" err
@@ -109,12 +109,12 @@ test_expect_success 'audit: a suspected clone is flagged and explained' '
 
 test_expect_success 'audit: stale state files are called stale' '
 	true & dead=$! && wait $dead &&
-	state pki/connected.json "$(now)" $dead true "dev1:dev1:10.0.0.5:$F1" &&
+	state pki/audit/connected.json "$(now)" $dead true "dev1:dev1:10.0.0.5:$F1" &&
 	M audit >out 2>err &&
-	test_grep "warning: pki/connected.json is stale: broker pid $dead is not running" err &&
-	state pki/connected.json 2026-01-01T00:00:00Z $$ true &&
+	test_grep "warning: pki/audit/connected.json is stale: broker pid $dead is not running" err &&
+	state pki/audit/connected.json 2026-01-01T00:00:00Z $$ true &&
 	M audit >out 2>err &&
-	test_grep "warning: pki/connected.json was last updated 2026-01-01T00:00:00Z, more than 15 minutes ago" err &&
+	test_grep "warning: pki/audit/connected.json was last updated 2026-01-01T00:00:00Z, more than 15 minutes ago" err &&
 	test_grep "^nobody is connected$" out &&
 	state stopped.json "$(now)" $$ false &&
 	M audit --state stopped.json >out 2>err &&
@@ -181,8 +181,8 @@ assert a[1][\"topic\"] == \"secret/\x1b[31m\"
 "
 '
 
-test_expect_success 'audit log: the default file is DIR/audit.log; bad options' '
-	cp audit.log pki/audit.log &&
+test_expect_success 'audit log: the default file is DIR/audit/audit.log; bad options' '
+	cp audit.log pki/audit/audit.log &&
 	M audit log --denied >out 2>/dev/null &&
 	test "$(wc -l <out)" = 4 &&
 	test_must_fail M audit log --file missing.log 2>err &&

@@ -453,21 +453,21 @@ test_expect_success 'logrotate: the file parses and names the audit log' '
 	command -v logrotate >/dev/null &&
 	sed -e "s|/etc/mqcert/pki|$PKI|" -e "s|/run/mosquitto/mosquitto.pid|$TRASH/ex.pid|" \
 		"$EX/logrotate.d/mqcert" >lr.conf &&
-	test_grep "^$PKI/audit.log {" lr.conf &&
-	echo "{\"event\":\"test\"}" >>pki/audit.log &&
+	test_grep "^$PKI/audit/audit.log {" lr.conf &&
+	echo "{\"event\":\"test\"}" >>pki/audit/audit.log &&
 	logrotate -d -s lr.state lr.conf >lr.debug 2>&1 &&
-	test_grep "rotating pattern: $PKI/audit.log" lr.debug &&
+	test_grep "rotating pattern: $PKI/audit/audit.log" lr.debug &&
 	test_grep ! -i "error" lr.debug
 '
 
 test_expect_success 'logrotate: a forced rotation keeps the old lines and HUPs the broker' '
-	echo "{\"event\":\"before-rotation\"}" >>pki/audit.log &&
-	cp pki/audit.log audit.before &&
+	echo "{\"event\":\"before-rotation\"}" >>pki/audit/audit.log &&
+	cp pki/audit/audit.log audit.before &&
 	hups=$(grep -c "Reloading config" "$(broker_log ex)" || true) &&
 	logrotate -f -s lr.state lr.conf &&
-	test_cmp audit.before pki/audit.log.1 &&
-	test -f pki/audit.log && ! test -s pki/audit.log &&
-	test "$(stat -c "%a %U %G" pki/audit.log)" = "640 mosquitto adm" &&
+	test_cmp audit.before pki/audit/audit.log.1 &&
+	test -f pki/audit/audit.log && ! test -s pki/audit/audit.log &&
+	test "$(stat -c "%a %U %G" pki/audit/audit.log)" = "640 mosquitto adm" &&
 	wait_for 10 eval "test \$(grep -c \"Reloading config\" \"$(broker_log ex)\") -gt $hups" &&
 	broker_is_running ex
 '

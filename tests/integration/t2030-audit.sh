@@ -48,11 +48,11 @@ test_expect_success 'setup: PKI, rules, a broker with clientid_binding none' '
 	pki_setup pki dev1 dev2 dev3 dev4 &&
 	"$MQADMIN" -d pki acl add --all --topic "devices/%u/#" --access readwrite >/dev/null &&
 	plugin_broker b pki "plugin_opt_clientid_binding none" &&
-	log_has b "mqcert: audit log .*/pki/audit.log, state file .*/pki/connected.json"
+	log_has b "mqcert: audit log .*/pki/audit/audit.log, state file .*/pki/audit/connected.json"
 '
 P="--port $(broker_port b)"
-S=pki/connected.json
-A=pki/audit.log
+S=pki/audit/connected.json
+A=pki/audit/audit.log
 
 test_expect_success 'at start: an empty state file and a policy event' '
 	wait_for 10 state_is $S "c == [] and d[\"running\"] and d[\"version\"] == 1" &&
@@ -239,6 +239,30 @@ plugin_opt_state_file none" &&
 	wait_for 10 log_is full/audit.log "ev(\"connect\", client_id=\"dev1\")" &&
 	broker_stop f &&
 	umount full &&
+	broker_sanitizer_clean
+'
+
+test_expect_success 'as user mosquitto the plugin writes only DIR/audit; DIR stays root-owned' '
+	if ! getent passwd mosquitto >/dev/null || [ "$(id -u)" != 0 ]; then
+		echo "skipped: needs root and a mosquitto user"; exit 0
+	fi &&
+	chmod 755 "$TRASH" &&
+	pki_setup upki dev1 &&
+	"$MQADMIN" -d upki acl add --all --topic "devices/%u/#" --access readwrite >/dev/null &&
+	test "$(stat -c %U:%a upki)" = root:755 &&
+	test "$(stat -c %U:%a upki/audit)" = mosquitto:755 &&
+	chown mosquitto upki/servers/localhost/localhost.key &&
+	: >"$TRASH/u.log" && chown mosquitto "$TRASH/u.log" &&
+	BROKER_USER=mosquitto plugin_broker u upki &&
+	test "$(ps -o user= -p "$(broker_pid u)")" = mosquitto &&
+	stay_client u1.out --port $(broker_port u) $(dev_args upki dev1) --id dev1 &&
+	test_grep "^READY" u1.out &&
+	wait_for 10 state_is upki/audit/connected.json "len(c) == 1 and c[0][\"device\"] == \"dev1\"" &&
+	wait_for 10 log_is upki/audit/audit.log "ev(\"connect\", device=\"dev1\")" &&
+	test "$(stat -c %U upki/audit/connected.json upki/audit/audit.log | sort -u)" = mosquitto &&
+	test "$(stat -c %U:%a upki/policy.json)" = root:644 &&
+	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^servers$" &&
+	broker_stop u &&
 	broker_sanitizer_clean
 '
 
