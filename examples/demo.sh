@@ -97,6 +97,13 @@ PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 # certificates are world-readable already).
 if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
 	run chown mosquitto "$PKI/servers/localhost/localhost.key" "$LOG"
+	# A checkout under a private directory (a 0700 home or temp dir) is out
+	# of that user's reach; a real install (make install, /etc/mqcert) is not.
+	if ! runuser -u mosquitto -- test -r "$PLUGIN" -a -r "$PKI/policy.json" -a -w "$PKI/audit"; then
+		note "user mosquitto cannot reach $PLUGIN or $PKI from here, so this demo runs"
+		note "the broker as root ('user root'); an installed mqcert does not need that"
+		echo "user root" >>"$DEMO/mosquitto.conf"
+	fi
 fi
 note "listener on 127.0.0.1:$PORT; config: $DEMO/mosquitto.conf"
 "$MOSQUITTO" -c "$DEMO/mosquitto.conf" >"$DEMO/mosquitto.out" 2>&1 &
