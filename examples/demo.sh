@@ -128,6 +128,25 @@ wait_for 10 grep -q "sensors/sensor1/temperature 21.5" "$DEMO/dashboard.out" ||
 note "dashboard received: $(cat "$DEMO/dashboard.out")"
 show_log "mqcert: accepted client 'sensor1'"
 
+say "3b. The ACL at work: sensor1 may write only under sensors/sensor1/"
+# shellcheck disable=SC2046
+run mosquitto_pub $(dev sensor1) -i sensor1 -t sensors/dashboard/temperature -m -40 ||
+	fail "sensor1's publish was not even sent"
+# shellcheck disable=SC2046
+run mosquitto_pub $(dev sensor1) -i sensor1 -t sensors/sensor1/humidity -m 40 ||
+	fail "sensor1 could not publish"
+# The single-threaded broker handled the first publish before the second
+# connection existed: once the second message is here, the first would be.
+wait_for 10 grep -q "sensors/sensor1/humidity 40" "$DEMO/dashboard.out" ||
+	fail "the dashboard did not receive the allowed message"
+if grep -q "sensors/dashboard/temperature" "$DEMO/dashboard.out"; then
+	fail "the broker delivered a publish the ACL denies"
+fi
+note "the dashboard got sensors/sensor1/humidity but never sensors/dashboard/temperature"
+wait_for 10 grep -q '"event":"acl_denied"' "$PKI/audit/audit.log" ||
+	fail "the denial is not in the audit log"
+grep '"event":"acl_denied"' "$PKI/audit/audit.log" | tail -n 1 | sed 's/^/   audit log: /'
+
 say "4. A stranger's certificate is refused"
 note "a certificate from some other CA, with the same CN as a real device:"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \

@@ -22,6 +22,8 @@ test_expect_success 'the demo runs to the end and exits 0' '
 
 test_expect_success 'every step of the story is in its output' '
 	test_grep "dashboard received: sensors/sensor1/temperature 21.5" demo.out &&
+	test_grep "the dashboard got sensors/sensor1/humidity but never sensors/dashboard/temperature" demo.out &&
+	test_grep "audit log: .*\"event\":\"acl_denied\".*\"topic\":\"sensors/dashboard/temperature\"" demo.out &&
 	test_grep "certificate verify failed" demo.out &&
 	test_grep "certificate not on the allowlist" demo.out &&
 	test_grep "client id does not match username .sensor1." demo.out &&
