@@ -402,7 +402,7 @@ static void conf_check_plugins(struct doctor *d, const struct conf *c)
 	conf_broker_read(d, p->path, "plugin");
 	snprintf(pol, sizeof(pol), "%s/policy.json", d->dir);
 	if (p->bad_opt)
-		doctor_add(d, DOCTOR_ERROR, "config-plugin-option", "see docs/plugin.md for the options",
+		doctor_add(d, DOCTOR_ERROR, "config-plugin-option", "see the README, Plugin reference, for the options",
 			   "%s: %s option %s: the plugin refuses to load and the broker does not start",
 			   p->where, p->bad_value ? "bad value for" : "unknown", p->bad_opt);
 	if (!p->policy) {

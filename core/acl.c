@@ -1,5 +1,5 @@
 /* The compiled ACL index: one trie per subject (all, each device, each
- * group), walked level by level with the topic. See docs/acl.md for the
+ * group), walked level by level with the topic. See README.md (Access control) for the
  * semantics; aclnaive.c states the same decisions as a plain scan. */
 #include "mq_acl.h"
 

@@ -1,5 +1,5 @@
 /* The ACL engine shared by the plugin (MOSQ_EVT_ACL_CHECK) and mqadmin
- * (`acl check`): one decision procedure, documented in docs/acl.md.
+ * (`acl check`): one decision procedure, documented in README.md (Access control).
  *
  * Life cycle:
  *   idx = mq_acl_index_build(policy)      once per policy generation (any thread)

@@ -1,5 +1,5 @@
 /* MOSQ_EVT_ACL_CHECK: every publish, subscription and delivery is decided by
- * the shared engine (core/acl.c, docs/acl.md) with the rules the client's
+ * the shared engine (core/acl.c, README.md (Access control)) with the rules the client's
  * record resolved at connect. The allow path is one hash lookup and one
  * trie walk: no allocation, no I/O, no log line. */
 #include "mqcert.h"
