@@ -7,6 +7,7 @@
 #include "mqcert.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,6 +44,10 @@ static struct mqrl_gen *rl_gen_load(const char *path, char *err, size_t errlen)
 		rl_gen_free(g);
 		return NULL;
 	}
+	/* Parsing a large policy builds a JSON tree several times the size of
+	 * the model and frees it again; without this glibc keeps that peak as
+	 * broker RSS for good. */
+	malloc_trim(0);
 	return g;
 }
 
@@ -72,6 +77,8 @@ static void *rl_worker(void *arg)
 		for (i = 0; i < njunk; i++)
 			rl_gen_free(junk[i]);
 		free(junk);
+		if (njunk)
+			malloc_trim(0); /* an old generation can be tens of MB */
 		if (load)
 			g = rl_gen_load(st->opt.policy_path, err, sizeof(err));
 
