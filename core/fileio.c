@@ -1,8 +1,10 @@
 #include "mq_fileio.h"
+#include "mq_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,20 +12,6 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
-
-static void fileio_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void fileio_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int mq_file_sync_dir(const char *path)
 {
@@ -90,15 +78,15 @@ static int fileio_temp_name(const char *path, char **out)
 	return 0;
 }
 
-int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
-			 char *err, size_t errlen)
+static int fileio_replace(const char *path, const void *buf, size_t len, mode_t mode,
+			  bool durable, char *err, size_t errlen)
 {
 	char *tmp = NULL;
 	const char *step = "create";
 	int fd = -1, saved;
 
 	if (fileio_temp_name(path, &tmp)) {
-		fileio_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		mq_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
 	/* Created with the final mode from the start (fchmod undoes the
@@ -113,7 +101,7 @@ int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t m
 	if (fileio_write_all(fd, buf, len))
 		goto fail;
 	step = "sync";
-	if (fsync(fd))
+	if (durable && fsync(fd))
 		goto fail;
 	step = "close";
 	if (close(fd)) {
@@ -126,9 +114,9 @@ int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t m
 		goto fail;
 	free(tmp);
 	step = "sync directory of";
-	if (mq_file_sync_dir(path)) {
+	if (durable && mq_file_sync_dir(path)) {
 		/* The new file is in place; only its durability is in doubt. */
-		fileio_err(err, errlen, "cannot %s %s: %s", step, path, strerror(errno));
+		mq_errf(err, errlen, "cannot %s %s: %s", step, path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -137,10 +125,22 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-	fileio_err(err, errlen, "cannot %s %s: %s", step, path, strerror(saved));
+	mq_errf(err, errlen, "cannot %s %s: %s", step, path, strerror(saved));
 	free(tmp);
 	errno = saved;
 	return -1;
+}
+
+int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+			 char *err, size_t errlen)
+{
+	return fileio_replace(path, buf, len, mode, true, err, errlen);
+}
+
+int mq_file_replace_fast(const char *path, const void *buf, size_t len, mode_t mode,
+			 char *err, size_t errlen)
+{
+	return fileio_replace(path, buf, len, mode, false, err, errlen);
 }
 
 int mq_file_read(const char *path, size_t max, char **out, size_t *len,
@@ -152,7 +152,7 @@ int mq_file_read(const char *path, size_t max, char **out, size_t *len,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fileio_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		mq_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -162,7 +162,7 @@ int mq_file_read(const char *path, size_t max, char **out, size_t *len,
 			char *nb;
 
 			if (cap >= max) {
-				fileio_err(err, errlen, "%s is larger than %zu bytes", path, max);
+				mq_errf(err, errlen, "%s is larger than %zu bytes", path, max);
 				goto fail_quiet;
 			}
 			cap = cap ? cap * 2 : 4096;
@@ -170,7 +170,7 @@ int mq_file_read(const char *path, size_t max, char **out, size_t *len,
 				cap = max;
 			nb = realloc(buf, cap + 1);
 			if (!nb) {
-				fileio_err(err, errlen, "cannot read %s: out of memory", path);
+				mq_errf(err, errlen, "cannot read %s: out of memory", path);
 				goto fail_quiet;
 			}
 			buf = nb;
@@ -180,7 +180,7 @@ int mq_file_read(const char *path, size_t max, char **out, size_t *len,
 			if (errno == EINTR)
 				continue;
 			saved = errno;
-			fileio_err(err, errlen, "cannot read %s: %s", path, strerror(saved));
+			mq_errf(err, errlen, "cannot read %s: %s", path, strerror(saved));
 			goto fail_quiet;
 		}
 		if (r == 0)
@@ -189,7 +189,7 @@ int mq_file_read(const char *path, size_t max, char **out, size_t *len,
 	}
 	close(fd);
 	if (!buf && !(buf = malloc(1))) {
-		fileio_err(err, errlen, "cannot read %s: out of memory", path);
+		mq_errf(err, errlen, "cannot read %s: out of memory", path);
 		return -1;
 	}
 	buf[n] = '\0';

@@ -1,4 +1,5 @@
 #include "mq_policy.h"
+#include "mq_err.h"
 #include "mq_names.h"
 #include "mq_time.h"
 #include "mq_topic.h"
@@ -14,20 +15,6 @@
 /* A policy larger than this is refused rather than exhausting memory in the
  * broker; 100k devices take about 40 MB of JSON. */
 #define POLICY_MAX_BYTES (512L * 1024 * 1024)
-
-static void policy_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void policy_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- model ---------------------------------------------------------- */
 
@@ -139,19 +126,19 @@ struct mq_device *mq_policy_add_device(struct mq_policy *p, const char *name,
 	if (!username)
 		username = name;
 	if (!mq_name_valid(name)) {
-		policy_err(err, errlen, "invalid device name '%s': use 1-64 characters of A-Za-z0-9._-", name ? name : "");
+		mq_errf(err, errlen, "invalid device name '%s': use 1-64 characters of A-Za-z0-9._-", name ? name : "");
 		return NULL;
 	}
 	if (!mq_name_valid(username)) {
-		policy_err(err, errlen, "invalid username '%s': use 1-64 characters of A-Za-z0-9._-", username);
+		mq_errf(err, errlen, "invalid username '%s': use 1-64 characters of A-Za-z0-9._-", username);
 		return NULL;
 	}
 	if (mq_policy_find_device(p, name)) {
-		policy_err(err, errlen, "device '%s' already exists", name);
+		mq_errf(err, errlen, "device '%s' already exists", name);
 		return NULL;
 	}
 	if (mq_policy_find_username(p, username)) {
-		policy_err(err, errlen, "username '%s' is already used by device '%s'", username,
+		mq_errf(err, errlen, "username '%s' is already used by device '%s'", username,
 			   mq_policy_find_username(p, username)->name);
 		return NULL;
 	}
@@ -169,7 +156,7 @@ struct mq_device *mq_policy_add_device(struct mq_policy *p, const char *name,
 	return d;
 oom:
 	policy_device_free(d);
-	policy_err(err, errlen, "out of memory");
+	mq_errf(err, errlen, "out of memory");
 	return NULL;
 }
 
@@ -180,7 +167,7 @@ int mq_policy_set_groups(struct mq_device *d, char *const *groups, size_t n, cha
 
 	for (size_t i = 0; i < n; i++) {
 		if (!mq_name_valid(groups[i])) {
-			policy_err(err, errlen, "invalid group name '%s': use 1-64 characters of A-Za-z0-9._-", groups[i]);
+			mq_errf(err, errlen, "invalid group name '%s': use 1-64 characters of A-Za-z0-9._-", groups[i]);
 			return -1;
 		}
 	}
@@ -207,7 +194,7 @@ oom:
 	for (size_t i = 0; i < k; i++)
 		free(ng[i]);
 	free(ng);
-	policy_err(err, errlen, "out of memory");
+	mq_errf(err, errlen, "out of memory");
 	return -1;
 }
 
@@ -218,14 +205,14 @@ int mq_policy_set_username(struct mq_policy *p, struct mq_device *d, const char 
 	char *nu;
 
 	if (!mq_name_valid(username)) {
-		policy_err(err, errlen, "invalid username '%s': use 1-64 characters of A-Za-z0-9._-",
+		mq_errf(err, errlen, "invalid username '%s': use 1-64 characters of A-Za-z0-9._-",
 			   username ? username : "");
 		return -1;
 	}
 	if (other == d)
 		return 0;
 	if (other) {
-		policy_err(err, errlen, "username '%s' is already used by device '%s'", username,
+		mq_errf(err, errlen, "username '%s' is already used by device '%s'", username,
 			   other->name);
 		return -1;
 	}
@@ -233,7 +220,7 @@ int mq_policy_set_username(struct mq_policy *p, struct mq_device *d, const char 
 	/* Put the new key first so a failure leaves the old index intact. */
 	if (!nu || mq_strmap_put(&p->by_username, nu, d)) {
 		free(nu);
-		policy_err(err, errlen, "out of memory");
+		mq_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	mq_strmap_del(&p->by_username, d->username);
@@ -256,11 +243,11 @@ int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d, const struct mq
 	struct mq_cert *c;
 
 	if (!mq_fingerprint_valid(tmpl->fingerprint)) {
-		policy_err(err, errlen, "invalid fingerprint '%s'", tmpl->fingerprint);
+		mq_errf(err, errlen, "invalid fingerprint '%s'", tmpl->fingerprint);
 		return -1;
 	}
 	if (mq_policy_find_fingerprint(p, tmpl->fingerprint)) {
-		policy_err(err, errlen, "certificate %s is already in the policy", tmpl->fingerprint);
+		mq_errf(err, errlen, "certificate %s is already in the policy", tmpl->fingerprint);
 		return -1;
 	}
 	/* calloc: the oom path frees c->revoke_reason. */
@@ -278,7 +265,7 @@ int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d, const struct mq
 	return 0;
 oom:
 	policy_cert_free(c);
-	policy_err(err, errlen, "out of memory");
+	mq_errf(err, errlen, "out of memory");
 	return -1;
 }
 
@@ -302,12 +289,12 @@ static int policy_rule_check(enum mq_subject_kind kind, const char *subject, con
 			     enum mq_access access, char *err, size_t errlen)
 {
 	if (kind != MQ_SUBJ_ALL && !mq_name_valid(subject)) {
-		policy_err(err, errlen, "invalid rule subject '%s': use 1-64 characters of A-Za-z0-9._-",
+		mq_errf(err, errlen, "invalid rule subject '%s': use 1-64 characters of A-Za-z0-9._-",
 			   subject ? subject : "");
 		return -1;
 	}
 	if (access < MQ_ACCESS_READ || access > MQ_ACCESS_READWRITE) {
-		policy_err(err, errlen, "invalid rule access: use read, write or readwrite");
+		mq_errf(err, errlen, "invalid rule access: use read, write or readwrite");
 		return -1;
 	}
 	return mq_pattern_valid(topic, err, errlen);
@@ -345,7 +332,7 @@ struct mq_rule *mq_policy_add_rule(struct mq_policy *p, enum mq_subject_kind kin
 	r = policy_rule_append(p, p->next_rule_id, kind, kind == MQ_SUBJ_ALL ? NULL : subject,
 			       topic, access, deny);
 	if (!r)
-		policy_err(err, errlen, "out of memory");
+		mq_errf(err, errlen, "out of memory");
 	return r;
 }
 
@@ -430,13 +417,13 @@ static const char *policy_get_str(const cJSON *obj, const char *key, bool requir
 
 	if (!it) {
 		if (required) {
-			policy_err(rd->err, rd->errlen, "%s: missing \"%s\"", where, key);
+			mq_errf(rd->err, rd->errlen, "%s: missing \"%s\"", where, key);
 			*bad = 1;
 		}
 		return NULL;
 	}
 	if (!cJSON_IsString(it) || !it->valuestring) {
-		policy_err(rd->err, rd->errlen, "%s: \"%s\" must be a string", where, key);
+		mq_errf(rd->err, rd->errlen, "%s: \"%s\" must be a string", where, key);
 		*bad = 1;
 		return NULL;
 	}
@@ -456,7 +443,7 @@ static int policy_get_time(const cJSON *obj, const char *key, bool required, tim
 		return 0;
 	}
 	if (mq_time_parse(s, out)) {
-		policy_err(rd->err, rd->errlen, "%s: \"%s\" is not an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ): '%s'",
+		mq_errf(rd->err, rd->errlen, "%s: \"%s\" is not an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ): '%s'",
 			   where, key, s);
 		return -1;
 	}
@@ -471,12 +458,12 @@ static int policy_get_ulong(const cJSON *obj, const char *key, bool required, un
 	if (!it) {
 		if (!required)
 			return 0;
-		policy_err(rd->err, rd->errlen, "%s: missing \"%s\"", where, key);
+		mq_errf(rd->err, rd->errlen, "%s: missing \"%s\"", where, key);
 		return -1;
 	}
 	if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 9007199254740991.0 ||
 	    it->valuedouble != (double)(unsigned long)it->valuedouble) {
-		policy_err(rd->err, rd->errlen, "%s: \"%s\" must be a non-negative integer", where, key);
+		mq_errf(rd->err, rd->errlen, "%s: \"%s\" must be a non-negative integer", where, key);
 		return -1;
 	}
 	*out = (unsigned long)it->valuedouble;
@@ -506,7 +493,7 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const cJSO
 	snprintf(where, sizeof(where), "device '%s' certificate %zu", d->name, idx);
 	memset(&c, 0, sizeof(c));
 	if (!cJSON_IsObject(jc)) {
-		policy_err(rd->err, rd->errlen, "%s: must be an object", where);
+		mq_errf(rd->err, rd->errlen, "%s: must be an object", where);
 		return -1;
 	}
 	serial = policy_get_str(jc, "serial", true, where, rd, &bad);
@@ -516,11 +503,11 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const cJSO
 	if (bad)
 		return -1;
 	if (!policy_serial_valid(serial)) {
-		policy_err(rd->err, rd->errlen, "%s: serial '%s' is not lowercase hex", where, serial);
+		mq_errf(rd->err, rd->errlen, "%s: serial '%s' is not lowercase hex", where, serial);
 		return -1;
 	}
 	if (!mq_fingerprint_valid(fpr)) {
-		policy_err(rd->err, rd->errlen, "%s: fingerprint '%s' is not 64 lowercase hex digits", where, fpr);
+		mq_errf(rd->err, rd->errlen, "%s: fingerprint '%s' is not 64 lowercase hex digits", where, fpr);
 		return -1;
 	}
 	if (!strcmp(status, "active")) {
@@ -528,7 +515,7 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const cJSO
 	} else if (!strcmp(status, "revoked")) {
 		c.status = MQ_CERT_REVOKED;
 	} else {
-		policy_err(rd->err, rd->errlen, "%s: status '%s' must be \"active\" or \"revoked\"", where, status);
+		mq_errf(rd->err, rd->errlen, "%s: status '%s' must be \"active\" or \"revoked\"", where, status);
 		return -1;
 	}
 	if (policy_get_time(jc, "not_before", true, &c.not_before, where, rd) ||
@@ -536,11 +523,11 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const cJSO
 	    policy_get_time(jc, "revoked_at", false, &c.revoked_at, where, rd))
 		return -1;
 	if (c.not_after <= c.not_before) {
-		policy_err(rd->err, rd->errlen, "%s: not_after is not later than not_before", where);
+		mq_errf(rd->err, rd->errlen, "%s: not_after is not later than not_before", where);
 		return -1;
 	}
 	if (mq_policy_find_fingerprint(p, fpr)) {
-		policy_err(rd->err, rd->errlen, "%s: fingerprint %s appears twice in the policy", where, fpr);
+		mq_errf(rd->err, rd->errlen, "%s: fingerprint %s appears twice in the policy", where, fpr);
 		return -1;
 	}
 	strcpy(c.serial, serial);
@@ -560,7 +547,7 @@ static int policy_read_device(struct mq_policy *p, const cJSON *jd, size_t idx, 
 
 	snprintf(where, sizeof(where), "devices[%zu]", idx);
 	if (!cJSON_IsObject(jd)) {
-		policy_err(rd->err, rd->errlen, "%s: must be an object", where);
+		mq_errf(rd->err, rd->errlen, "%s: must be an object", where);
 		return -1;
 	}
 	name = policy_get_str(jd, "name", true, where, rd, &bad);
@@ -576,17 +563,17 @@ static int policy_read_device(struct mq_policy *p, const cJSON *jd, size_t idx, 
 	jg = cJSON_GetObjectItemCaseSensitive(jd, "groups");
 	if (jg) {
 		if (!cJSON_IsArray(jg)) {
-			policy_err(rd->err, rd->errlen, "%s: \"groups\" must be an array of names", where);
+			mq_errf(rd->err, rd->errlen, "%s: \"groups\" must be an array of names", where);
 			return -1;
 		}
 		ng = (size_t)cJSON_GetArraySize(jg);
 		if (ng && !(groups = calloc(ng, sizeof(*groups)))) {
-			policy_err(rd->err, rd->errlen, "out of memory");
+			mq_errf(rd->err, rd->errlen, "out of memory");
 			return -1;
 		}
 		cJSON_ArrayForEach(it, jg) {
 			if (!cJSON_IsString(it)) {
-				policy_err(rd->err, rd->errlen, "%s: \"groups\" must be an array of names", where);
+				mq_errf(rd->err, rd->errlen, "%s: \"groups\" must be an array of names", where);
 				goto out;
 			}
 			groups[i++] = it->valuestring;
@@ -596,7 +583,7 @@ static int policy_read_device(struct mq_policy *p, const cJSON *jd, size_t idx, 
 	}
 	jcerts = cJSON_GetObjectItemCaseSensitive(jd, "certs");
 	if (!cJSON_IsArray(jcerts)) {
-		policy_err(rd->err, rd->errlen, "%s: \"certs\" must be an array", where);
+		mq_errf(rd->err, rd->errlen, "%s: \"certs\" must be an array", where);
 		goto out;
 	}
 	i = 0;
@@ -621,7 +608,7 @@ static int policy_read_rule(struct mq_policy *p, const cJSON *jr, size_t idx, st
 
 	snprintf(where, sizeof(where), "rules[%zu]", idx);
 	if (!cJSON_IsObject(jr)) {
-		policy_err(rd->err, rd->errlen, "%s: must be an object", where);
+		mq_errf(rd->err, rd->errlen, "%s: must be an object", where);
 		return -1;
 	}
 	if (policy_get_ulong(jr, "id", true, &id, where, rd))
@@ -634,7 +621,7 @@ static int policy_read_rule(struct mq_policy *p, const cJSON *jr, size_t idx, st
 	if (bad)
 		return -1;
 	if (id == 0 || mq_policy_find_rule(p, id)) {
-		policy_err(rd->err, rd->errlen, "%s: id must be unique and greater than 0", where);
+		mq_errf(rd->err, rd->errlen, "%s: id must be unique and greater than 0", where);
 		return -1;
 	}
 	if (!strcmp(subject, "all")) {
@@ -647,16 +634,16 @@ static int policy_read_rule(struct mq_policy *p, const cJSON *jr, size_t idx, st
 		kind = MQ_SUBJ_GROUP;
 		subject += 6;
 	} else {
-		policy_err(rd->err, rd->errlen, "%s: subject '%s' must be \"all\", \"device:NAME\" or \"group:NAME\"",
+		mq_errf(rd->err, rd->errlen, "%s: subject '%s' must be \"all\", \"device:NAME\" or \"group:NAME\"",
 			   where, subject);
 		return -1;
 	}
 	if (mq_access_parse(access, &acc)) {
-		policy_err(rd->err, rd->errlen, "%s: access '%s' must be read, write or readwrite", where, access);
+		mq_errf(rd->err, rd->errlen, "%s: access '%s' must be read, write or readwrite", where, access);
 		return -1;
 	}
 	if (strcmp(effect, "allow") && strcmp(effect, "deny")) {
-		policy_err(rd->err, rd->errlen, "%s: effect '%s' must be \"allow\" or \"deny\"", where, effect);
+		mq_errf(rd->err, rd->errlen, "%s: effect '%s' must be \"allow\" or \"deny\"", where, effect);
 		return -1;
 	}
 	if (policy_rule_check(kind, subject, topic, acc, rd->err, rd->errlen)) {
@@ -671,7 +658,7 @@ static int policy_read_rule(struct mq_policy *p, const cJSON *jr, size_t idx, st
 		return -1;
 	}
 	if (!policy_rule_append(p, id, kind, subject, topic, acc, !strcmp(effect, "deny"))) {
-		policy_err(rd->err, rd->errlen, "out of memory");
+		mq_errf(rd->err, rd->errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -688,7 +675,7 @@ struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t
 	size_t i;
 
 	if (len > (size_t)POLICY_MAX_BYTES) {
-		policy_err(err, errlen, "policy is larger than %ld bytes", POLICY_MAX_BYTES);
+		mq_errf(err, errlen, "policy is larger than %ld bytes", POLICY_MAX_BYTES);
 		return NULL;
 	}
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
@@ -696,7 +683,7 @@ struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t
 		const char *at = cJSON_GetErrorPtr();
 		long off = at && at >= buf && at <= buf + len ? (long)(at - buf) : -1;
 
-		policy_err(err, errlen, "not valid JSON (near byte %ld)", off);
+		mq_errf(err, errlen, "not valid JSON (near byte %ld)", off);
 		goto fail;
 	}
 	/* cJSON stops after the first value; a second one (a botched edit or
@@ -704,30 +691,30 @@ struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t
 	while (end < buf + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
 		end++;
 	if (end < buf + len) {
-		policy_err(err, errlen, "not valid JSON: unexpected data after the document (byte %ld)",
+		mq_errf(err, errlen, "not valid JSON: unexpected data after the document (byte %ld)",
 			   (long)(end - buf));
 		goto fail;
 	}
 	if (!cJSON_IsObject(root)) {
-		policy_err(err, errlen, "top level must be a JSON object");
+		mq_errf(err, errlen, "top level must be a JSON object");
 		goto fail;
 	}
 	jv = cJSON_GetObjectItemCaseSensitive(root, "version");
 	if (!jv) {
-		policy_err(err, errlen, "missing \"version\": not an mqcert policy");
+		mq_errf(err, errlen, "missing \"version\": not an mqcert policy");
 		goto fail;
 	}
 	if (policy_get_ulong(root, "version", true, &version, "policy", &rd))
 		goto fail;
 	if (version != MQ_POLICY_VERSION) {
-		policy_err(err, errlen, "policy version %lu is not supported (this mqcert reads version %d): %s",
+		mq_errf(err, errlen, "policy version %lu is not supported (this mqcert reads version %d): %s",
 			   version, MQ_POLICY_VERSION,
 			   version > MQ_POLICY_VERSION ? "upgrade mqcert" : "re-create it with mqadmin");
 		goto fail;
 	}
 	p = mq_policy_new();
 	if (!p) {
-		policy_err(err, errlen, "out of memory");
+		mq_errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (policy_get_ulong(root, "generation", false, &p->generation, "policy", &rd) ||
@@ -735,7 +722,7 @@ struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t
 		goto fail;
 	jdev = cJSON_GetObjectItemCaseSensitive(root, "devices");
 	if (!cJSON_IsArray(jdev)) {
-		policy_err(err, errlen, "\"devices\" must be an array");
+		mq_errf(err, errlen, "\"devices\" must be an array");
 		goto fail;
 	}
 	i = 0;
@@ -745,7 +732,7 @@ struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t
 	}
 	jrules = cJSON_GetObjectItemCaseSensitive(root, "rules");
 	if (jrules && !cJSON_IsArray(jrules)) {
-		policy_err(err, errlen, "\"rules\" must be an array");
+		mq_errf(err, errlen, "\"rules\" must be an array");
 		goto fail;
 	}
 	i = 0;
@@ -771,7 +758,7 @@ struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen)
 	FILE *f = fopen(path, "rb");
 
 	if (!f) {
-		policy_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		mq_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	for (;;) {
@@ -781,13 +768,13 @@ struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen)
 			char *nb;
 
 			if (cap >= (size_t)POLICY_MAX_BYTES) {
-				policy_err(err, errlen, "%s is larger than %ld bytes", path, POLICY_MAX_BYTES);
+				mq_errf(err, errlen, "%s is larger than %ld bytes", path, POLICY_MAX_BYTES);
 				goto out;
 			}
 			cap = cap ? cap * 2 : 65536;
 			nb = realloc(buf, cap + 1);
 			if (!nb) {
-				policy_err(err, errlen, "out of memory reading %s", path);
+				mq_errf(err, errlen, "out of memory reading %s", path);
 				goto out;
 			}
 			buf = nb;
@@ -798,7 +785,7 @@ struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen)
 			break;
 	}
 	if (ferror(f)) {
-		policy_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		mq_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	buf[len] = '\0';

@@ -1,4 +1,5 @@
 #include "mq_topic.h"
+#include "mq_err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,20 +7,6 @@
 
 #define TOPIC_PLACEHOLDERS \
 	"%%u (username), %%c (client id), %%{cn} (certificate CN), %%{ou} (certificate OU) or %%%% (a literal %%)"
-
-static void topic_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void topic_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Length of the placeholder at p (which points at '%'), or 0 if unknown. */
 static size_t topic_placeholder_len(const char *p)
@@ -37,12 +24,12 @@ int mq_pattern_valid(const char *pattern, char *err, size_t errlen)
 	bool level_ou = false;
 
 	if (!pattern || !*pattern) {
-		topic_err(err, errlen, "empty topic pattern");
+		mq_errf(err, errlen, "empty topic pattern");
 		return -1;
 	}
 	n = strlen(pattern);
 	if (n > MQ_TOPIC_MAX) {
-		topic_err(err, errlen, "topic pattern longer than %d bytes", MQ_TOPIC_MAX);
+		mq_errf(err, errlen, "topic pattern longer than %d bytes", MQ_TOPIC_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -52,37 +39,37 @@ int mq_pattern_valid(const char *pattern, char *err, size_t errlen)
 		size_t plen;
 
 		if ((unsigned char)c < 0x20 || c == 0x7F) {
-			topic_err(err, errlen, "topic pattern '%s' contains a control character", pattern);
+			mq_errf(err, errlen, "topic pattern '%s' contains a control character", pattern);
 			return -1;
 		}
 		if (c == '/') {
 			level_ou = false;
 			if (++levels > MQ_PATTERN_MAX_LEVELS) {
-				topic_err(err, errlen, "topic pattern '%.40s...' has more than %d levels",
+				mq_errf(err, errlen, "topic pattern '%.40s...' has more than %d levels",
 					  pattern, MQ_PATTERN_MAX_LEVELS);
 				return -1;
 			}
 		}
 		if (c == '+' && !(level_start && level_end)) {
-			topic_err(err, errlen, "'+' must fill a whole level in '%s' (e.g. a/+/b)", pattern);
+			mq_errf(err, errlen, "'+' must fill a whole level in '%s' (e.g. a/+/b)", pattern);
 			return -1;
 		}
 		if (c == '#' && !(level_start && i + 1 == n)) {
-			topic_err(err, errlen, "'#' must be the last level in '%s' (e.g. a/#)", pattern);
+			mq_errf(err, errlen, "'#' must be the last level in '%s' (e.g. a/#)", pattern);
 			return -1;
 		}
 		if (c != '%')
 			continue;
 		plen = topic_placeholder_len(pattern + i);
 		if (!plen) {
-			topic_err(err, errlen, "unknown placeholder in '%s': use " TOPIC_PLACEHOLDERS,
+			mq_errf(err, errlen, "unknown placeholder in '%s': use " TOPIC_PLACEHOLDERS,
 				  pattern);
 			return -1;
 		}
 		if (pattern[i + 1] == '{' && pattern[i + 2] == 'o') {
 			/* One %{ou} per level keeps matching a single pass per OU. */
 			if (level_ou) {
-				topic_err(err, errlen, "more than one %%{ou} in a level of '%s'", pattern);
+				mq_errf(err, errlen, "more than one %%{ou} in a level of '%s'", pattern);
 				return -1;
 			}
 			level_ou = true;

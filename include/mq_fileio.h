@@ -15,6 +15,14 @@
 int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
 			 char *err, size_t errlen);
 
+/* The same without fsync: readers still see the old file or the new one,
+ * never a mix, but after a crash the file may be the old one (or, on some
+ * file systems, empty). For data that is only meaningful while a process
+ * runs (the plugin's connected-state file), written on a thread where an
+ * fsync would stall every client. */
+int mq_file_replace_fast(const char *path, const void *buf, size_t len, mode_t mode,
+			 char *err, size_t errlen);
+
 /* Reads all of path (at most max bytes) into a malloc'd buffer with a NUL
  * appended (not counted in *len). Returns 0 or -1 with err set. */
 int mq_file_read(const char *path, size_t max, char **out, size_t *len,

@@ -273,7 +273,9 @@ static void st_write(struct mqcert *st, bool running, time_t now)
 	}
 	len = strlen(text);
 	text[len++] = '\n'; /* replaces the NUL; cJSON_Print leaves no newline */
-	if (mq_file_write_atomic(s->path, text, len, 0640, err, sizeof(err))) {
+	/* No fsync: it would stall the broker thread for the disk's latency,
+	 * and who is connected means nothing after a crash anyway. */
+	if (mq_file_replace_fast(s->path, text, len, 0640, err, sizeof(err))) {
 		if (!s->failing)
 			mqlog(MOSQ_LOG_ERR, "state file %s: %s; retrying every second", s->path, err);
 		s->failing = true;
