@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cli_err(const char *fmt, ...)
 {
@@ -33,6 +34,15 @@ int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 	if (ctx && ctx->usage)
 		fputs(ctx->usage, stderr);
 	return CLI_USAGE;
+}
+
+int cli_one_operand(const struct cli_ctx *ctx, int argc, char **argv, const char *what)
+{
+	if (optind >= argc)
+		return cli_usage_error(ctx, "missing %s", what);
+	if (optind + 1 != argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	return 0;
 }
 
 int cli_parse_long(const char *s, long lo, long hi, long *out)

@@ -26,6 +26,11 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* After getopt: exactly one operand must remain at argv[optind]; what
+ * names it for the error ("device NAME"). 0, or CLI_USAGE after printing
+ * the error and the usage. */
+int cli_one_operand(const struct cli_ctx *ctx, int argc, char **argv, const char *what);
+
 /* Parses a --days value in 1..max; prints an error and returns -1. */
 int cli_parse_days(const char *s, long max, int *out);
 

@@ -271,10 +271,8 @@ int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv)
 	optind = 0;
 	if (getopt_long(argc, argv, "", (const struct option[]){{NULL, 0, NULL, 0}}, NULL) != -1)
 		return cli_usage_error(ctx, NULL);
-	if (optind >= argc)
-		return cli_usage_error(ctx, "missing rule ID");
-	if (optind + 1 != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (cli_one_operand(ctx, argc, argv, "rule ID"))
+		return CLI_USAGE;
 	if (cli_parse_long(argv[optind], 1, 0x7fffffffL, &id)) {
 		cli_err("invalid rule id '%s': use the number 'mqadmin acl list' shows", argv[optind]);
 		return CLI_FAIL;

@@ -108,10 +108,8 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage_error(ctx, "missing device NAME");
-	if (optind + 1 != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+		return CLI_USAGE;
 	if (o->csr && o->type_given)
 		return cli_usage_error(ctx, "--csr and --key-type exclude each other (the CSR has the key)");
 	if (o->csr && (o->ex.formats & EXPORT_NEEDS_KEY))

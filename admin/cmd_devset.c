@@ -56,10 +56,8 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage_error(ctx, "missing device NAME");
-	if (optind + 1 != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+		return CLI_USAGE;
 	if (o->set_groups && o->no_groups)
 		return cli_usage_error(ctx, "--group and --no-groups exclude each other");
 	if (!o->set_groups && !o->no_groups && !o->username)

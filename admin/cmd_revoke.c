@@ -41,10 +41,8 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage_error(ctx, "missing device NAME");
-	if (optind + 1 != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+		return CLI_USAGE;
 	name = argv[optind];
 	if (!cli_name_ok("device", name))
 		return CLI_FAIL;

@@ -59,10 +59,8 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage_error(ctx, "missing server NAME");
-	if (optind + 1 != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (cli_one_operand(ctx, argc, argv, "server NAME"))
+		return CLI_USAGE;
 	o->name = argv[optind];
 	if (!cli_name_ok("server", o->name))
 		return CLI_FAIL;
