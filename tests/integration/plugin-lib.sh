@@ -78,6 +78,16 @@ os.replace(path + ".tmp", path)
 PY
 }
 
+# wait_policy NAME DIR: waits (bounded) until broker NAME has swapped in
+# the generation DIR/policy.json now holds: a device issued a moment ago
+# is refused until then.
+wait_policy() {
+	local g
+	g=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["generation"])' \
+		"$2/policy.json") &&
+	wait_for 10 log_has "$1" "mqcert: policy generation $g loaded"
+}
+
 # gen_loaded_count NAME: how many policy generations the plugin loaded.
 gen_loaded_count() { log_count "$1" "mqcert: policy generation [0-9]+ loaded"; }
 

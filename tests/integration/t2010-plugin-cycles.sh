@@ -39,6 +39,7 @@ test_expect_success 'five cycles of issue, connect, SIGHUP, bad policy, revoke a
 test_expect_success 'five cycles of live rules, group changes and SIGHUP with ACL-checked traffic' '
 	"$MQADMIN" -d pki device issue acl1 >/dev/null &&
 	"$MQADMIN" -d pki acl add --group g3 --topic "grp/#" --access readwrite >/dev/null &&
+	wait_policy b pki &&
 	cmd_client acl1 --port '"$port"' $(dev_args pki acl1) --id acl1 &&
 	for i in 1 2 3 4 5; do
 		"$MQADMIN" -d pki acl add --device acl1 --topic "cyc/$i/#" --access readwrite >added &&

@@ -161,7 +161,7 @@ test_expect_success 'setup: certificates signed by the CA key with CNs holding +
 	policy_add_cert pki/policy.json hplus plus.crt &&
 	policy_add_cert pki/policy.json hhash hash.crt &&
 	policy_add_cert pki/policy.json hslash slash.crt &&
-	wait_for 10 eval "test \$(gen_loaded_count b) -gt $(cat before)"
+	wait_policy b pki
 '
 
 test_expect_success 'hostile CNs are refused at connect (identity cn)' '
