@@ -339,6 +339,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	handlers = true;
+	store_defer_sync(true);
 	for (size_t i = 0; i < b.n && !batch_stop; i++) {
 		struct device_issue_req req = {
 			.name = b.items[i].name, .groups = b.items[i].groups,
@@ -357,7 +358,9 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 		fputc('\n', stderr);
 	/* The devices whose files are complete are recorded; the rest never
 	 * existed. */
-	if (ndone && store_save_policy(&st)) {
+	store_defer_sync(false);
+	/* The files must be on disk before the policy that names them. */
+	if (ndone && (store_sync(&st) || store_save_policy(&st))) {
 		for (size_t i = 0; i < ndone; i++)
 			device_issued_undo(&done[i]);
 		cli_err("nothing was issued");

@@ -78,7 +78,10 @@ int issue_write(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char err[512];
 
-	if (mq_file_write_atomic(path, data, len, mode, err, sizeof(err))) {
+	int rc = store_sync_deferred() ? mq_file_replace_fast(path, data, len, mode, err, sizeof(err))
+				       : mq_file_write_atomic(path, data, len, mode, err, sizeof(err));
+
+	if (rc) {
 		cli_err("%s", err);
 		return -1;
 	}

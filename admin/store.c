@@ -218,6 +218,31 @@ out:
 	return rc;
 }
 
+static bool store_deferred;
+
+void store_defer_sync(bool on)
+{
+	store_deferred = on;
+}
+
+bool store_sync_deferred(void)
+{
+	return store_deferred;
+}
+
+int store_sync(const struct store *st)
+{
+	int fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0 || syncfs(fd)) {
+		cli_err("cannot sync the files written in %s: %s", st->dir, strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int store_mkdir(const struct store *st, const char *sub, bool *created)
 {
 	char *p = store_path(st, "%s", sub);
@@ -229,7 +254,7 @@ int store_mkdir(const struct store *st, const char *sub, bool *created)
 	if (mkdir(p, 0755) == 0) {
 		*created = true;
 		/* Exact mode whatever the umask; mq_file_sync_dir makes it durable. */
-		if (chmod(p, 0755) || mq_file_sync_dir(p)) {
+		if (chmod(p, 0755) || (!store_deferred && mq_file_sync_dir(p))) {
 			cli_err("cannot set up directory %s: %s", p, strerror(errno));
 			rc = -1;
 		}
