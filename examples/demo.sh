@@ -93,10 +93,13 @@ PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 } >"$DEMO/mosquitto.conf"
 : >"$LOG"
 # Run as root, mosquitto drops to user mosquitto before it loads plugins:
-# that user must read the server key and write the log (the policy and
-# certificates are world-readable already).
+# that user must read the server key, write the broker's log and write
+# DIR/audit, where the plugin keeps its audit log and connected state (mqadmin
+# init, run as root, already gave it that directory; the chown shows the step).
+# The PKI directory itself stays root's, so the broker cannot replace
+# policy.json; the policy and certificates are world-readable already.
 if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
-	run chown mosquitto "$PKI/servers/localhost/localhost.key" "$LOG"
+	run chown mosquitto "$PKI/servers/localhost/localhost.key" "$PKI/audit" "$LOG"
 	# A checkout under a private directory (a 0700 home or temp dir) is out
 	# of that user's reach; a real install (make install, /etc/mqcert) is not.
 	if ! runuser -u mosquitto -- test -r "$PLUGIN" -a -r "$PKI/policy.json" -a -w "$PKI/audit"; then

@@ -38,10 +38,30 @@ test_expect_success 'init creates the CA, policy and CRL with safe modes' '
 	test "$(stat -c %a pki/ca.crt)" = 644 &&
 	test "$(stat -c %a pki/policy.json)" = 644 &&
 	test "$(stat -c %a pki/crl.pem)" = 644 &&
+	test "$(stat -c %a pki/audit)" = 755 &&
+	! ls pki/audit | grep . &&
 	test_grep "BEGIN PRIVATE KEY" pki/ca.key &&
 	test_grep ! "PRIVATE KEY" out &&
 	/usr/bin/python3 -c "import json,sys; p=json.load(open(\"pki/policy.json\")); sys.exit(not (p[\"version\"]==1 and p[\"devices\"]==[]))" &&
 	openssl crl -in pki/crl.pem -CAfile pki/ca.crt -noout 2>err && test_grep "verify OK" err
+'
+
+test_expect_success 'DIR/audit: given to user mosquitto by root, made again by any write' '
+	if getent passwd mosquitto >/dev/null && [ "$(id -u)" = 0 ]; then
+		test "$(stat -c %U pki/audit)" = mosquitto &&
+		test "$(stat -c %U pki)" = root
+	fi &&
+	cp -a pki pki-old && rmdir pki-old/audit &&
+	"$MQADMIN" -d pki-old device list >/dev/null &&
+	! test -e pki-old/audit &&
+	"$MQADMIN" -d pki-old acl add --all --topic "t/#" --access read >/dev/null &&
+	test "$(stat -c %a pki-old/audit)" = 755 &&
+	if getent passwd mosquitto >/dev/null && [ "$(id -u)" = 0 ]; then
+		test "$(stat -c %U pki-old/audit)" = mosquitto &&
+		chown root pki-old/audit &&
+		"$MQADMIN" -d pki-old acl add --all --topic "u/#" --access read >/dev/null &&
+		test "$(stat -c %U pki-old/audit)" = root
+	fi
 '
 
 test_expect_success 'CA certificate: CA:TRUE pathlen:0, keyCertSign+cRLSign, SKI, subject' '

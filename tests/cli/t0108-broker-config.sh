@@ -25,7 +25,10 @@ test_expect_success 'prints a complete listener block with absolute paths' '
 	test_grep "^tls_version tlsv1.2$" conf &&
 	test_grep "^plugin $TRASH/fake.so$" conf &&
 	test_grep "^plugin_opt_policy $dir/policy.json$" conf &&
-	test_grep "chown mosquitto" conf &&
+	test_grep "^# mosquitto): chown mosquitto $dir/servers/localhost/localhost.key$" conf &&
+	test_grep "^# The plugin writes its audit log and connected state to $dir/audit,$" conf &&
+	test_grep "chown mosquitto $dir/audit)\.$" conf &&
+	test_grep ! "^plugin_opt_\(audit_log\|state_file\)" conf &&
 	test_grep ! "^crlfile" conf
 '
 

@@ -72,7 +72,12 @@ test_expect_success 'mosquitto.conf: the real broker starts with it' '
 	grep -v "^#" ex.conf >ex.directives &&
 	test_grep ! -e /etc/ -e /usr/local -e /var/ ex.directives &&
 	broker_start ex "$(cat ex.conf)" &&
-	wait_for 10 grep -q "mqcert: policy generation" "$(broker_log ex)"
+	wait_for 10 grep -q "mqcert: policy generation" "$(broker_log ex)" &&
+	# The defaults written out in the comments are the ones the plugin uses.
+	audit=$(sed -n "s|^#plugin_opt_audit_log ||p" ex.conf) &&
+	state=$(sed -n "s|^#plugin_opt_state_file ||p" ex.conf) &&
+	test "$audit" = "$PKI/audit/audit.log" && test "$state" = "$PKI/audit/connected.json" &&
+	test_grep -F "mqcert: audit log $audit, state file $state" "$(broker_log ex)"
 '
 
 port=$(cat "$TRASH/port")

@@ -247,7 +247,7 @@ test_expect_success 'as user mosquitto the plugin writes only DIR/audit; DIR sta
 		echo "skipped: needs root and a mosquitto user"; exit 0
 	fi &&
 	chmod 755 "$TRASH" &&
-	pki_setup upki dev1 &&
+	pki_setup upki dev1 dev2 &&
 	"$MQADMIN" -d upki acl add --all --topic "devices/%u/#" --access readwrite >/dev/null &&
 	test "$(stat -c %U:%a upki)" = root:755 &&
 	test "$(stat -c %U:%a upki/audit)" = mosquitto:755 &&
@@ -265,6 +265,32 @@ test_expect_success 'as user mosquitto the plugin writes only DIR/audit; DIR sta
 	test "$(stat -c %U:%a upki/policy.json)" = root:644 &&
 	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^servers$" &&
 	broker_stop u &&
+	broker_sanitizer_clean
+'
+
+test_expect_success 'as user mosquitto with DIR/audit unwritable: one line each, same decisions' '
+	if ! getent passwd mosquitto >/dev/null || [ "$(id -u)" != 0 ]; then
+		echo "skipped: needs root and a mosquitto user"; exit 0
+	fi &&
+	"$MQADMIN" -d upki device revoke dev2 >/dev/null &&
+	rm upki/audit/audit.log upki/audit/connected.json &&
+	chown root upki/audit &&
+	: >"$TRASH/w.log" && chown mosquitto "$TRASH/w.log" &&
+	MQCERT_SO=$TRASH/mqcert.so BROKER_USER=mosquitto plugin_broker w upki &&
+	PW="--port $(broker_port w)" &&
+	wait_for 10 log_has w "mqcert: audit log .*/upki/audit/audit.log: cannot open it \(Permission denied\)" &&
+	wait_for 10 log_has w "mqcert: state file .*/upki/audit/connected.json: .*Permission denied.*; retrying every second" &&
+	stay_client w1.out $PW $(dev_args upki dev1) --id dev1 --v5 --sub devices/dev1/# --sub devices/dev2/# &&
+	test_grep "^READY" w1.out &&
+	test_grep -E "^SUBACK [0-2]$" w1.out &&
+	test_grep -x "SUBACK 135" w1.out &&
+	test_must_fail $MQCLIENT $PW $(dev_args upki dev2) --id dev2 >w2.out &&
+	test_grep "^CONNACK 5" w2.out &&
+	broker_is_running w &&
+	broker_stop w &&
+	test "$(log_count w "audit log .*/upki/audit/audit.log: cannot")" = 1 &&
+	test "$(log_count w "state file .*/upki/audit/connected.json: ")" = 1 &&
+	! ls upki/audit | grep . &&
 	broker_sanitizer_clean
 '
 
