@@ -1,5 +1,6 @@
 #include "mq_policy.h"
 #include "mq_err.h"
+#include "mq_jdom.h"
 #include "mq_names.h"
 #include "mq_time.h"
 #include "mq_topic.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -49,8 +51,9 @@ static void policy_device_free(struct mq_device *d)
 	for (size_t i = 0; i < d->ncerts; i++)
 		policy_cert_free(d->certs[i]);
 	free(d->certs);
-	free(d->name);
-	free(d->username);
+	/* The name lives in d's own block; so does the username when equal. */
+	if (d->username != d->name)
+		free(d->username);
 	free(d);
 }
 
@@ -85,10 +88,11 @@ static int policy_reserve(void *arr, size_t n)
 	void ***a = arr;
 	void **na;
 
-	/* Grow in powers of two: n is the current count. */
+	/* Grow in powers of two: n is the current count. Start at one: most
+	 * devices have a single certificate, and 100k of them add up. */
 	if (n && (n & (n - 1)))
 		return 0;
-	na = realloc(*a, (n ? n * 2 : 4) * sizeof(void *));
+	na = realloc(*a, (n ? n * 2 : 1) * sizeof(void *));
 	if (!na)
 		return -1;
 	*a = na;
@@ -142,9 +146,14 @@ struct mq_device *mq_policy_add_device(struct mq_policy *p, const char *name,
 			   mq_policy_find_username(p, username)->name);
 		return NULL;
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d || !(d->name = strdup(name)) || !(d->username = strdup(username)) ||
-	    policy_reserve(&p->devices, p->ndevices))
+	/* One block for the device and its name: a 100k-device policy is
+	 * mostly small allocations, each with its own malloc overhead. */
+	d = calloc(1, sizeof(*d) + strlen(name) + 1);
+	if (!d)
+		goto oom;
+	d->name = strcpy((char *)(d + 1), name);
+	d->username = strcmp(username, name) ? strdup(username) : d->name;
+	if (!d->username || policy_reserve(&p->devices, p->ndevices))
 		goto oom;
 	if (mq_strmap_put(&p->by_name, d->name, d))
 		goto oom;
@@ -216,15 +225,17 @@ int mq_policy_set_username(struct mq_policy *p, struct mq_device *d, const char 
 			   other->name);
 		return -1;
 	}
-	nu = strdup(username);
+	nu = strcmp(username, d->name) ? strdup(username) : d->name;
 	/* Put the new key first so a failure leaves the old index intact. */
 	if (!nu || mq_strmap_put(&p->by_username, nu, d)) {
-		free(nu);
+		if (nu != d->name)
+			free(nu);
 		mq_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	mq_strmap_del(&p->by_username, d->username);
-	free(d->username);
+	if (d->username != d->name)
+		free(d->username);
 	d->username = nu;
 	return 0;
 }
@@ -410,10 +421,10 @@ struct policy_reader {
 	size_t errlen;
 };
 
-static const char *policy_get_str(const cJSON *obj, const char *key, bool required,
+static const char *policy_get_str(const struct mq_jdom_node *obj, const char *key, bool required,
 				  const char *where, struct policy_reader *rd, int *bad)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const struct mq_jdom_node *it = mq_jdom_get(obj, key);
 
 	if (!it) {
 		if (required) {
@@ -422,15 +433,15 @@ static const char *policy_get_str(const cJSON *obj, const char *key, bool requir
 		}
 		return NULL;
 	}
-	if (!cJSON_IsString(it) || !it->valuestring) {
+	if (it->type != MQ_JDOM_STRING) {
 		mq_errf(rd->err, rd->errlen, "%s: \"%s\" must be a string", where, key);
 		*bad = 1;
 		return NULL;
 	}
-	return it->valuestring;
+	return it->str;
 }
 
-static int policy_get_time(const cJSON *obj, const char *key, bool required, time_t *out,
+static int policy_get_time(const struct mq_jdom_node *obj, const char *key, bool required, time_t *out,
 			   const char *where, struct policy_reader *rd)
 {
 	int bad = 0;
@@ -450,10 +461,10 @@ static int policy_get_time(const cJSON *obj, const char *key, bool required, tim
 	return 0;
 }
 
-static int policy_get_ulong(const cJSON *obj, const char *key, bool required, unsigned long *out,
+static int policy_get_ulong(const struct mq_jdom_node *obj, const char *key, bool required, unsigned long *out,
 			    const char *where, struct policy_reader *rd)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const struct mq_jdom_node *it = mq_jdom_get(obj, key);
 
 	if (!it) {
 		if (!required)
@@ -461,12 +472,12 @@ static int policy_get_ulong(const cJSON *obj, const char *key, bool required, un
 		mq_errf(rd->err, rd->errlen, "%s: missing \"%s\"", where, key);
 		return -1;
 	}
-	if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 9007199254740991.0 ||
-	    it->valuedouble != (double)(unsigned long)it->valuedouble) {
+	if (it->type != MQ_JDOM_NUMBER || it->num < 0 || it->num > 9007199254740991.0 ||
+	    it->num != (double)(unsigned long)it->num) {
 		mq_errf(rd->err, rd->errlen, "%s: \"%s\" must be a non-negative integer", where, key);
 		return -1;
 	}
-	*out = (unsigned long)it->valuedouble;
+	*out = (unsigned long)it->num;
 	return 0;
 }
 
@@ -482,7 +493,7 @@ static int policy_serial_valid(const char *s)
 	return 1;
 }
 
-static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const cJSON *jc,
+static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const struct mq_jdom_node *jc,
 			    size_t idx, struct policy_reader *rd)
 {
 	char where[160];
@@ -492,7 +503,7 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const cJSO
 
 	snprintf(where, sizeof(where), "device '%s' certificate %zu", d->name, idx);
 	memset(&c, 0, sizeof(c));
-	if (!cJSON_IsObject(jc)) {
+	if (jc->type != MQ_JDOM_OBJECT) {
 		mq_errf(rd->err, rd->errlen, "%s: must be an object", where);
 		return -1;
 	}
@@ -536,17 +547,17 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const cJSO
 	return mq_policy_add_cert(p, d, &c, rd->err, rd->errlen);
 }
 
-static int policy_read_device(struct mq_policy *p, const cJSON *jd, size_t idx, struct policy_reader *rd)
+static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd, size_t idx, struct policy_reader *rd)
 {
 	char where[128], **groups = NULL;
 	const char *name, *username;
-	const cJSON *jg, *jcerts, *it;
+	const struct mq_jdom_node *jg, *jcerts, *it;
 	struct mq_device *d;
 	size_t ng = 0, i = 0;
 	int bad = 0, rc = -1;
 
 	snprintf(where, sizeof(where), "devices[%zu]", idx);
-	if (!cJSON_IsObject(jd)) {
+	if (jd->type != MQ_JDOM_OBJECT) {
 		mq_errf(rd->err, rd->errlen, "%s: must be an object", where);
 		return -1;
 	}
@@ -560,34 +571,34 @@ static int policy_read_device(struct mq_policy *p, const cJSON *jd, size_t idx, 
 		return -1;
 	if (policy_get_time(jd, "created", false, &d->created, where, rd))
 		return -1;
-	jg = cJSON_GetObjectItemCaseSensitive(jd, "groups");
+	jg = mq_jdom_get(jd, "groups");
 	if (jg) {
-		if (!cJSON_IsArray(jg)) {
+		if (jg->type != MQ_JDOM_ARRAY) {
 			mq_errf(rd->err, rd->errlen, "%s: \"groups\" must be an array of names", where);
 			return -1;
 		}
-		ng = (size_t)cJSON_GetArraySize(jg);
+		ng = jg->count;
 		if (ng && !(groups = calloc(ng, sizeof(*groups)))) {
 			mq_errf(rd->err, rd->errlen, "out of memory");
 			return -1;
 		}
-		cJSON_ArrayForEach(it, jg) {
-			if (!cJSON_IsString(it)) {
+		for (it = jg->child; it; it = it->next) {
+			if (it->type != MQ_JDOM_STRING) {
 				mq_errf(rd->err, rd->errlen, "%s: \"groups\" must be an array of names", where);
 				goto out;
 			}
-			groups[i++] = it->valuestring;
+			groups[i++] = (char *)it->str;
 		}
 		if (mq_policy_set_groups(d, groups, ng, rd->err, rd->errlen))
 			goto out;
 	}
-	jcerts = cJSON_GetObjectItemCaseSensitive(jd, "certs");
-	if (!cJSON_IsArray(jcerts)) {
+	jcerts = mq_jdom_get(jd, "certs");
+	if (!jcerts || jcerts->type != MQ_JDOM_ARRAY) {
 		mq_errf(rd->err, rd->errlen, "%s: \"certs\" must be an array", where);
 		goto out;
 	}
 	i = 0;
-	cJSON_ArrayForEach(it, jcerts) {
+	for (it = jcerts->child; it; it = it->next) {
 		if (policy_read_cert(p, d, it, i++, rd))
 			goto out;
 	}
@@ -597,7 +608,7 @@ out:
 	return rc;
 }
 
-static int policy_read_rule(struct mq_policy *p, const cJSON *jr, size_t idx, struct policy_reader *rd)
+static int policy_read_rule(struct mq_policy *p, const struct mq_jdom_node *jr, size_t idx, struct policy_reader *rd)
 {
 	char where[64];
 	const char *subject, *topic, *access, *effect;
@@ -607,7 +618,7 @@ static int policy_read_rule(struct mq_policy *p, const cJSON *jr, size_t idx, st
 	int bad = 0;
 
 	snprintf(where, sizeof(where), "rules[%zu]", idx);
-	if (!cJSON_IsObject(jr)) {
+	if (jr->type != MQ_JDOM_OBJECT) {
 		mq_errf(rd->err, rd->errlen, "%s: must be an object", where);
 		return -1;
 	}
@@ -664,42 +675,47 @@ static int policy_read_rule(struct mq_policy *p, const cJSON *jr, size_t idx, st
 	return 0;
 }
 
-struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t errlen)
+static int policy_presize(struct mq_policy *p, size_t ndevices)
+{
+	/* Most devices have one certificate. */
+	if (mq_strmap_reserve(&p->by_name, ndevices) || mq_strmap_reserve(&p->by_username, ndevices) ||
+	    mq_strmap_reserve(&p->by_fingerprint, ndevices))
+		return -1;
+	return 0;
+}
+
+/* Parses buf[0..len), a private copy: the tree unescapes strings in it and
+ * buf[len] is overwritten. */
+static struct mq_policy *policy_parse_owned(char *buf, size_t len, char *err, size_t errlen)
 {
 	struct policy_reader rd = {err, errlen};
 	struct mq_policy *p = NULL;
-	cJSON *root = NULL;
-	const cJSON *jv, *jdev, *jrules, *it;
-	const char *end = NULL;
+	struct mq_jdom *doc;
+	const struct mq_jdom_node *root, *jv, *jdev, *jrules, *it;
 	unsigned long version = 0, next_id = 0;
+	long bad_at;
+	bool trailing;
 	size_t i;
 
-	if (len > (size_t)POLICY_MAX_BYTES) {
-		mq_errf(err, errlen, "policy is larger than %ld bytes", POLICY_MAX_BYTES);
+	doc = mq_jdom_parse(buf, len, &bad_at, &trailing);
+	if (!doc) {
+		if (trailing)
+			/* A second value (a botched edit or two files glued
+			 * together) must not be silently ignored. */
+			mq_errf(err, errlen, "not valid JSON: unexpected data after the document (byte %ld)",
+				   bad_at);
+		else if (bad_at < 0)
+			mq_errf(err, errlen, "out of memory");
+		else
+			mq_errf(err, errlen, "not valid JSON (near byte %ld)", bad_at);
 		return NULL;
 	}
-	root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-	if (!root) {
-		const char *at = cJSON_GetErrorPtr();
-		long off = at && at >= buf && at <= buf + len ? (long)(at - buf) : -1;
-
-		mq_errf(err, errlen, "not valid JSON (near byte %ld)", off);
-		goto fail;
-	}
-	/* cJSON stops after the first value; a second one (a botched edit or
-	 * two files glued together) must not be silently ignored. */
-	while (end < buf + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-		end++;
-	if (end < buf + len) {
-		mq_errf(err, errlen, "not valid JSON: unexpected data after the document (byte %ld)",
-			   (long)(end - buf));
-		goto fail;
-	}
-	if (!cJSON_IsObject(root)) {
+	root = mq_jdom_root(doc);
+	if (root->type != MQ_JDOM_OBJECT) {
 		mq_errf(err, errlen, "top level must be a JSON object");
 		goto fail;
 	}
-	jv = cJSON_GetObjectItemCaseSensitive(root, "version");
+	jv = mq_jdom_get(root, "version");
 	if (!jv) {
 		mq_errf(err, errlen, "missing \"version\": not an mqcert policy");
 		goto fail;
@@ -720,64 +736,104 @@ struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t
 	if (policy_get_ulong(root, "generation", false, &p->generation, "policy", &rd) ||
 	    policy_get_ulong(root, "next_rule_id", false, &next_id, "policy", &rd))
 		goto fail;
-	jdev = cJSON_GetObjectItemCaseSensitive(root, "devices");
-	if (!cJSON_IsArray(jdev)) {
+	jdev = mq_jdom_get(root, "devices");
+	if (!jdev || jdev->type != MQ_JDOM_ARRAY) {
 		mq_errf(err, errlen, "\"devices\" must be an array");
 		goto fail;
 	}
+	/* Size the indexes once: no rehash while 100k devices go in. */
+	if (policy_presize(p, jdev->count)) {
+		mq_errf(err, errlen, "out of memory");
+		goto fail;
+	}
 	i = 0;
-	cJSON_ArrayForEach(it, jdev) {
+	for (it = jdev->child; it; it = it->next) {
 		if (policy_read_device(p, it, i++, &rd))
 			goto fail;
 	}
-	jrules = cJSON_GetObjectItemCaseSensitive(root, "rules");
-	if (jrules && !cJSON_IsArray(jrules)) {
+	jrules = mq_jdom_get(root, "rules");
+	if (jrules && jrules->type != MQ_JDOM_ARRAY) {
 		mq_errf(err, errlen, "\"rules\" must be an array");
 		goto fail;
 	}
 	i = 0;
-	cJSON_ArrayForEach(it, jrules) {
+	for (it = jrules ? jrules->child : NULL; it; it = it->next) {
 		if (policy_read_rule(p, it, i++, &rd))
 			goto fail;
 	}
 	if (next_id > p->next_rule_id)
 		p->next_rule_id = next_id;
-	cJSON_Delete(root);
+	mq_jdom_free(doc);
 	return p;
 fail:
 	mq_policy_free(p);
-	cJSON_Delete(root);
+	mq_jdom_free(doc);
 	return NULL;
+}
+
+struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct mq_policy *p;
+	char *copy;
+
+	if (len > (size_t)POLICY_MAX_BYTES) {
+		mq_errf(err, errlen, "policy is larger than %ld bytes", POLICY_MAX_BYTES);
+		return NULL;
+	}
+	copy = malloc(len + 1);
+	if (!copy) {
+		mq_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	memcpy(copy, buf, len);
+	p = policy_parse_owned(copy, len, err, errlen);
+	free(copy);
+	return p;
 }
 
 struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen)
 {
 	struct mq_policy *p = NULL;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap;
+	struct stat sb;
 	FILE *f = fopen(path, "rb");
 
 	if (!f) {
 		mq_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
+	/* One buffer of the file's size (a regular file cannot grow under us:
+	 * mqadmin replaces it by rename); one more byte shows that it did. */
+	if (fstat(fileno(f), &sb)) {
+		mq_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (sb.st_size > POLICY_MAX_BYTES) {
+		mq_errf(err, errlen, "%s is larger than %ld bytes", path, POLICY_MAX_BYTES);
+		goto out;
+	}
+	cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : 65536;
 	for (;;) {
 		size_t n;
 
 		if (len == cap) {
 			char *nb;
 
-			if (cap >= (size_t)POLICY_MAX_BYTES) {
+			if (cap > (size_t)POLICY_MAX_BYTES) {
 				mq_errf(err, errlen, "%s is larger than %ld bytes", path, POLICY_MAX_BYTES);
 				goto out;
 			}
-			cap = cap ? cap * 2 : 65536;
+			cap *= 2;
 			nb = realloc(buf, cap + 1);
 			if (!nb) {
 				mq_errf(err, errlen, "out of memory reading %s", path);
 				goto out;
 			}
 			buf = nb;
+		} else if (!buf && !(buf = malloc(cap + 1))) {
+			mq_errf(err, errlen, "out of memory reading %s", path);
+			goto out;
 		}
 		n = fread(buf + len, 1, cap - len, f);
 		len += n;
@@ -788,8 +844,7 @@ struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen)
 		mq_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
-	buf[len] = '\0';
-	p = mq_policy_parse(buf, len, err, errlen);
+	p = policy_parse_owned(buf, len, err, errlen);
 out:
 	free(buf);
 	fclose(f);

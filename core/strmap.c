@@ -37,10 +37,9 @@ static struct mq_strmap_slot *strmap_find(const struct mq_strmap *m, const char 
 	}
 }
 
-static int strmap_grow(struct mq_strmap *m)
+static int strmap_resize(struct mq_strmap *m, size_t cap)
 {
 	struct mq_strmap old = *m;
-	size_t cap = m->cap ? m->cap * 2 : 16;
 
 	m->slots = calloc(cap, sizeof(*m->slots));
 	if (!m->slots) {
@@ -54,6 +53,21 @@ static int strmap_grow(struct mq_strmap *m)
 	}
 	free(old.slots);
 	return 0;
+}
+
+static int strmap_grow(struct mq_strmap *m)
+{
+	return strmap_resize(m, m->cap ? m->cap * 2 : 16);
+}
+
+int mq_strmap_reserve(struct mq_strmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+
+	/* The same load factor as put: at most 1/2. */
+	while (n * 2 > cap)
+		cap *= 2;
+	return cap > m->cap ? strmap_resize(m, cap) : 0;
 }
 
 int mq_strmap_put(struct mq_strmap *m, const char *key, void *value)

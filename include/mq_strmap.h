@@ -22,6 +22,8 @@ uint32_t mq_strmap_hash(const char *key);
 
 void mq_strmap_init(struct mq_strmap *m);
 void mq_strmap_release(struct mq_strmap *m);
+/* Makes room for n keys in all, so that many puts never rehash. 0 or -1. */
+int mq_strmap_reserve(struct mq_strmap *m, size_t n);
 /* Inserts or replaces. Returns 0, or -1 when out of memory. */
 int mq_strmap_put(struct mq_strmap *m, const char *key, void *value);
 void *mq_strmap_get(const struct mq_strmap *m, const char *key);
