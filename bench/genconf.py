@@ -2,6 +2,7 @@
 """Writes the equivalent access configuration for the four benchmark setups.
 
   genconf.py PKI_POLICY OUTDIR DEVICES RULES
+  genconf.py --one-more POLICY NEXT     (NEXT = POLICY plus one device)
 
 PKI_POLICY is the policy.json mqadmin wrote for the devices that really
 connect (bp*, bs*, bc*). The policy is padded with fake devices (unique random
@@ -25,7 +26,24 @@ import secrets
 import sys
 
 
+def one_more(src, dst):
+    """Writes dst: the policy src with one more device (the reload step)."""
+    with open(src) as f:
+        pol = json.load(f)
+    tmpl = pol["devices"][0]["certs"][0]
+    pol["devices"].append({
+        "name": "bench-new-device", "username": "bench-new-device", "groups": [],
+        "certs": [{"serial": secrets.token_hex(16), "fingerprint": secrets.token_hex(32),
+                   "not_before": tmpl["not_before"], "not_after": tmpl["not_after"],
+                   "status": "active"}]})
+    pol["generation"] = pol.get("generation", 1) + 1
+    write(dst, json.dumps(pol, indent=1) + "\n")
+    return 0
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--one-more":
+        return one_more(sys.argv[2], sys.argv[3])
     if len(sys.argv) != 5:
         sys.stderr.write("usage: genconf.py PKI_POLICY OUTDIR DEVICES RULES\n")
         return 2
@@ -104,6 +122,14 @@ def main():
             {"rolename": "everyone", "priority": 10},
             {"rolename": "pub-" + name, "priority": 0},
             {"rolename": "bench-read", "priority": 0}]})
+    # The reload-stall step sends one dynsec command as bc0 (the connect-rate
+    # clients have no other topics, so the extra role does not touch them).
+    roles.append({"rolename": "bench-admin", "acls":
+                  acl(["publishClientSend"], "$CONTROL/dynamic-security/#") +
+                  acl(["publishClientReceive", "subscribePattern"], "$CONTROL/dynamic-security/#")})
+    for c in clients:
+        if c["username"] == "bc0":
+            c["roles"].append({"rolename": "bench-admin", "priority": 0})
     for dev, topics in per_dev.items():
         roles.append({"rolename": "dev-" + dev, "acls": [a for t in topics for a in acl(rw, t)]})
     for name in fake:

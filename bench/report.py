@@ -21,7 +21,8 @@ METRICS = {
     "rss_mb": ("broker RSS MB at start", False),
     "rss_end_mb": ("broker RSS MB after load", False),
     "ir_per_msg": ("Ir per delivery (callgrind)", False),
-    "gap_ms": ("longest delivery gap ms", False),
+    "gap_idle_ms": ("longest delivery gap ms, no change", False),
+    "gap_ms": ("longest delivery gap ms, 1 change", False),
 }
 
 
