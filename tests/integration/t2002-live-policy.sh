@@ -13,6 +13,13 @@ test_expect_success 'setup: PKI with six devices, broker with the plugin' '
 port=$(broker_port b)
 P="--port $port"
 
+test_expect_success 'the policy thread runs at nice 19, the broker thread at 0' '
+	ps -L -o tid=,ni=,comm= -p "$(broker_pid b)" >threads &&
+	cat threads &&
+	test "$(awk "\$3 == \"mqcert-policy\" { print \$2 }" threads)" = 19 &&
+	test "$(awk "\$1 == $(broker_pid b) { print \$2 }" threads)" = 0
+'
+
 test_expect_success 'dev1, dev2 and dev3 connect and stay' '
 	stay_client dev1.out $P $(dev_args pki dev1) --id dev1 &&
 	stay_client dev2.out $P $(dev_args pki dev2) --id dev2 &&
