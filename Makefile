@@ -73,6 +73,7 @@ demo: all
 
 # Not part of `make test`. BENCH_QUICK=1 make bench: a ~2-minute smoke run.
 bench: all
+	@scripts/ensure-deps valgrind gnuplot-nox
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/loadgen bench/loadgen.c $(LDFLAGS) \
 		-lmosquitto -lssl -lcrypto -lpthread
@@ -81,6 +82,8 @@ bench: all
 	@echo "== ACL check cost (bench/acl_bench.c)"
 	$(BUILD)/bench/acl_bench | tee $(BUILD)/bench/acl_bench.txt
 	bench/run $(BUILD)
+	@echo "== Issuance (bench/issuance): device batch --count 1000 vs the openssl recipe"
+	bench/issuance $(BUILD) | tee $(BUILD)/bench/issuance.txt
 
 # Installs mqadmin and the plugin where mqadmin's broker-config finds it
 # (PREFIX/lib/mqcert/mqcert.so); the plugin is world-readable so the
