@@ -32,6 +32,9 @@ struct acl_node {
 	size_t len;
 	uint32_t lhash; /* of label */
 	bool dollar; /* label starts with a literal '$' */
+	/* Templates whose label is one placeholder ("%u", "%c", "%{cn}"):
+	 * its aclpat_var, compared without aclpat_level_match; else -1. */
+	signed char var;
 	struct acl_node **kids; /* exact children, open addressing, cap 2^n */
 	size_t nkids, kcap;
 	struct acl_node *plus;
@@ -53,22 +56,105 @@ struct mq_acl_index {
 	size_t nterms, cterms;
 };
 
+/* The memo of recent READ/WRITE decisions (mq_acl_allowed): a device
+ * publishes to and receives on a handful of topics over and over, and a
+ * hit costs a fraction of a walk. Fully associative, round-robin
+ * replacement, topics of up to ACL_MEMO_TOPIC bytes. A topic is stored as
+ * its first and last 8 bytes (which are all of it up to 16 bytes) plus the
+ * bytes in between, so a way is rejected by one compare and no hash is
+ * needed. A client that never repeats a topic (one subscribed to the
+ * whole fleet's telemetry) would pay for the lookup and the copy on every
+ * message: after ACL_MEMO_GIVE_UP misses in a row the memo is left alone
+ * for ACL_MEMO_REST checks, then tried again. The memo lives and dies
+ * with the client, and a policy swap builds new clients
+ * (mqacl_rebind_all): no entry outlives the rules that decided it. */
+#define ACL_MEMO_WAYS 8
+#define ACL_MEMO_TOPIC 56
+#define ACL_MEMO_GIVE_UP 16
+#define ACL_MEMO_REST 256
+
+struct acl_memo {
+	uint64_t tail[ACL_MEMO_WAYS]; /* see acl_memo_words */
+	uint64_t head[ACL_MEMO_WAYS];
+	uint32_t tag[ACL_MEMO_WAYS]; /* length << 8 | access; 0: empty */
+	bool allow[ACL_MEMO_WAYS];
+	unsigned char next; /* the way to replace next */
+	unsigned char misses; /* in a row */
+	uint16_t rest; /* checks left that bypass the memo */
+	char mid[ACL_MEMO_WAYS][ACL_MEMO_TOPIC - 16]; /* bytes 8 to length - 8 */
+};
+
 struct mq_acl_client {
 	const struct mq_acl_index *idx;
 	const struct acl_node **tries;
 	size_t ntries;
 	struct aclpat_vals vals;
+	struct acl_memo memo;
 };
 
-static uint32_t acl_hash(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u; /* FNV-1a, like mq_strmap but length-bounded */
+/* The hot helpers below are forced inline: each is a handful of
+ * instructions, called a few times per message. */
+#define ACL_INLINE static inline __attribute__((always_inline))
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
+ACL_INLINE uint64_t acl_load64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+ACL_INLINE uint32_t acl_load32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Multiplicative hashing a word at a time (the high half of the last
+ * product), because every READ/WRITE check hashes each topic level, and
+ * the memo the whole topic: a byte-wise hash cost more than the trie walk.
+ * Loads stay inside [s, s+len): tails are read as overlapping words. */
+ACL_INLINE uint32_t acl_hash(const char *s, size_t len)
+{
+	const uint64_t k = 0x9e3779b97f4a7c15ull;
+	uint64_t h = (uint64_t)len * k, w;
+
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8)
+			h = (h ^ acl_load64(s + i)) * k;
+		w = acl_load64(s + len - 8);
+	} else if (len >= 4) {
+		w = acl_load32(s) | (uint64_t)acl_load32(s + len - 4) << 32;
+	} else if (len) {
+		w = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8 |
+		    (uint64_t)(unsigned char)s[len - 1] << 16;
+	} else {
+		w = 0;
 	}
-	return h;
+	return (uint32_t)(((h ^ w) * k) >> 32);
+}
+
+/* Whether [a, a+len) and [b, b+len) hold the same bytes: the labels and
+ * topics compared are short, and a memcmp call costs more than this. */
+ACL_INLINE bool acl_eq(const char *a, const char *b, size_t len)
+{
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8) {
+			if (acl_load64(a + i) != acl_load64(b + i))
+				return false;
+		}
+		return acl_load64(a + len - 8) == acl_load64(b + len - 8);
+	}
+	if (len >= 4)
+		return acl_load32(a) == acl_load32(b) &&
+		       acl_load32(a + len - 4) == acl_load32(b + len - 4);
+	for (size_t i = 0; i < len; i++) {
+		if (a[i] != b[i])
+			return false;
+	}
+	return true;
 }
 
 /* ---- build ---- */
@@ -104,6 +190,7 @@ static struct acl_node *acl_node_new(const char *label, size_t len)
 	n->len = len;
 	n->lhash = acl_hash(label, len);
 	n->dollar = len && label[0] == '$';
+	n->var = -1;
 	return n;
 }
 
@@ -113,7 +200,7 @@ static struct acl_node **acl_kid_slot(struct acl_node **kids, size_t cap, const 
 	for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1)) {
 		struct acl_node *k = kids[i];
 
-		if (!k || (k->lhash == h && k->len == len && !memcmp(k->label, s, len)))
+		if (!k || (k->lhash == h && k->len == len && acl_eq(k->label, s, len)))
 			return &kids[i];
 	}
 }
@@ -173,7 +260,15 @@ static struct acl_node *acl_tmpl_child(struct acl_node *n, const char *s, size_t
 		return NULL;
 	n->tmpls = tmpls;
 	tmpls[n->ntmpls] = acl_node_new(s, len);
-	return tmpls[n->ntmpls] ? tmpls[n->ntmpls++] : NULL;
+	if (!tmpls[n->ntmpls])
+		return NULL;
+	if (len == 2 && s[0] == '%' && s[1] == 'u')
+		tmpls[n->ntmpls]->var = ACLPAT_U;
+	else if (len == 2 && s[0] == '%' && s[1] == 'c')
+		tmpls[n->ntmpls]->var = ACLPAT_C;
+	else if (len == 5 && !memcmp(s, "%{cn}", 5))
+		tmpls[n->ntmpls]->var = ACLPAT_CN;
+	return tmpls[n->ntmpls++];
 }
 
 static struct acl_term *acl_term_get(struct mq_acl_index *idx, struct acl_term **t,
@@ -231,9 +326,15 @@ static int acl_insert(struct mq_acl_index *idx, const struct mq_rule *r, char *s
 	struct acl_node *n = acl_subject_trie(idx, r);
 	struct acl_term *t = NULL;
 	const char *p = r->topic;
+	size_t depth = 0;
 
 	while (n) {
 		size_t len = strcspn(p, "/");
+
+		/* The READ/WRITE walk stores no deeper levels (mq_pattern_valid
+		 * refuses such patterns anyway). */
+		if (++depth > MQ_PATTERN_MAX_LEVELS)
+			return -1;
 
 		if (len == 1 && *p == '#') {
 			t = acl_term_get(idx, &n->rest, r->topic);
@@ -506,32 +607,120 @@ static bool acl_first_dollar(const char *l, int depth)
 	return depth == 0 && *l == '$';
 }
 
-/* READ/WRITE: every terminal whose pattern matches the topic name. Each
- * node is reached at most once (its path fixes the prefix it matched). */
-static void acl_walk_topic(const struct acl_node *n, const char *l, int depth, struct acl_walk *w)
-{
-	const struct acl_node *k;
-	const char *next;
-	size_t len;
+/* A topic name split for a READ/WRITE walk. Levels from ACL_MAX_DEPTH on
+ * are not stored: no pattern reaches them, and the '#' that covers them
+ * only needs to know that they exist. */
+#define ACL_MAX_DEPTH (MQ_PATTERN_MAX_LEVELS + 1)
 
-	if (!l) {
-		acl_pick_term(&w->best, n->end, w->a);
-		acl_pick_term(&w->best, n->rest, w->a);
+struct acl_level {
+	const char *s;
+	uint32_t len;
+	uint32_t hash; /* once hashed is set: only levels looked up are hashed */
+	bool hashed;
+};
+
+struct acl_topic {
+	size_t n; /* levels; ACL_MAX_DEPTH + 1 means more than are stored */
+	struct acl_level lv[ACL_MAX_DEPTH];
+};
+
+/* mq_topic_name_valid and the split in one pass over the topic. */
+static bool acl_split(const char *topic, struct acl_topic *t)
+{
+	const char *p = topic, *s = topic;
+	size_t n = 0;
+
+	for (;; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		/* '#', '+' and '/' all sort below the letters and digits. */
+		if (c > '/')
+			continue;
+		if (c == '+' || c == '#')
+			return false;
+		if (c && c != '/')
+			continue;
+		if (n < ACL_MAX_DEPTH) {
+			t->lv[n].s = s;
+			t->lv[n].len = (uint32_t)(p - s);
+			t->lv[n].hashed = false;
+			n++;
+		} else {
+			n = ACL_MAX_DEPTH + 1;
+		}
+		if (!c)
+			break;
+		s = p + 1;
+	}
+	t->n = n;
+	return p != topic && p - topic <= MQ_TOPIC_MAX;
+}
+
+static const struct acl_node *acl_kid_find(const struct acl_node *n, struct acl_level *l)
+{
+	if (!n->kcap)
+		return NULL;
+	if (!l->hashed) {
+		l->hash = acl_hash(l->s, l->len);
+		l->hashed = true;
+	}
+	return *acl_kid_slot(n->kids, n->kcap, l->s, l->len, l->hash);
+}
+
+static bool acl_tmpl_match(const struct acl_node *k, const struct acl_level *l,
+			   const struct aclpat_vals *v)
+{
+	if (k->var >= 0)
+		return v->val[k->var] && v->len[k->var] == l->len &&
+		       acl_eq(v->val[k->var], l->s, l->len);
+	return aclpat_level_match(k->label, k->len, l->s, l->len, v);
+}
+
+/* READ/WRITE: every terminal whose pattern matches the topic name, n being
+ * the node d levels down. Each node is reached at most once (its path
+ * fixes the prefix it matched); the exact child is followed in the loop. */
+static void acl_walk_name(const struct acl_node *n, size_t d, struct acl_topic *t,
+			  struct acl_walk *w)
+{
+	for (;;) {
+		struct acl_level *l;
+
+		if (d == t->n) {
+			acl_pick_term(&w->best, n->end, w->a);
+			acl_pick_term(&w->best, n->rest, w->a);
+			return;
+		}
+		l = &t->lv[d];
+		if (d || *l->s != '$') {
+			acl_pick_term(&w->best, n->rest, w->a);
+			if (n->plus)
+				acl_walk_name(n->plus, d + 1, t, w);
+		}
+		for (size_t i = 0; i < n->ntmpls; i++) {
+			if (acl_tmpl_match(n->tmpls[i], l, w->v))
+				acl_walk_name(n->tmpls[i], d + 1, t, w);
+		}
+		n = acl_kid_find(n, l);
+		if (!n)
+			return;
+		d++;
+	}
+}
+
+static void acl_name(const struct mq_acl_client *c, const char *topic, int a,
+		     struct mq_acl_result *res)
+{
+	struct acl_walk w = { .v = &c->vals, .a = a };
+	struct acl_topic t;
+
+	res->reason = MQ_ACL_BAD_TOPIC;
+	if (!topic || !acl_split(topic, &t))
 		return;
-	}
-	if (!acl_first_dollar(l, depth))
-		acl_pick_term(&w->best, n->rest, w->a);
-	next = acl_level(l, &len);
-	k = acl_kid_get(n, l, len);
-	if (k)
-		acl_walk_topic(k, next, depth + 1, w);
-	if (n->plus && !acl_first_dollar(l, depth))
-		acl_walk_topic(n->plus, next, depth + 1, w);
-	for (size_t i = 0; i < n->ntmpls; i++) {
-		k = n->tmpls[i];
-		if (aclpat_level_match(k->label, k->len, l, len, w->v))
-			acl_walk_topic(k, next, depth + 1, w);
-	}
+	for (size_t i = 0; i < c->ntries; i++)
+		acl_walk_name(c->tries[i], 0, &t, &w);
+	res->rule = w.best.rule;
+	res->reason = w.best.rule ? MQ_ACL_BY_RULE : MQ_ACL_NO_MATCH;
+	res->allow = w.best.rule && !w.best.rule->deny;
 }
 
 enum acl_flevel { ACL_F_NAME, ACL_F_PLUS, ACL_F_HASH };
@@ -664,7 +853,6 @@ bool mq_acl_check(const struct mq_acl_client *c, const char *topic,
 		  enum mq_acl_access access, struct mq_acl_result *res)
 {
 	struct mq_acl_result tmp;
-	struct acl_walk w = { .v = &c->vals };
 	const char *filter;
 
 	if (!res)
@@ -683,17 +871,79 @@ bool mq_acl_check(const struct mq_acl_client *c, const char *topic,
 		return res->allow;
 	case MQ_ACL_READ:
 	case MQ_ACL_WRITE:
-		res->reason = MQ_ACL_BAD_TOPIC;
-		if (!mq_topic_name_valid(topic))
-			return false;
-		w.a = access == MQ_ACL_READ ? ACL_R : ACL_W;
-		for (size_t i = 0; i < c->ntries; i++)
-			acl_walk_topic(c->tries[i], topic, 0, &w);
-		res->rule = w.best.rule;
-		res->reason = w.best.rule ? MQ_ACL_BY_RULE : MQ_ACL_NO_MATCH;
-		res->allow = w.best.rule && !w.best.rule->deny;
+		acl_name(c, topic, access == MQ_ACL_READ ? ACL_R : ACL_W, res);
 		return res->allow;
 	}
 	res->reason = MQ_ACL_BAD_ACCESS;
 	return false;
+}
+
+/* The first and last 8 bytes of a topic of len (> 0) bytes. Shorter ones
+ * are packed whole into both: as a pair, with len, they identify any topic
+ * of up to 16 bytes. */
+ACL_INLINE void acl_memo_words(const char *t, size_t len, uint64_t *head, uint64_t *tail)
+{
+	if (len >= 8) {
+		*head = acl_load64(t);
+		*tail = acl_load64(t + len - 8);
+		return;
+	}
+	if (len >= 4)
+		*head = acl_load32(t) | (uint64_t)acl_load32(t + len - 4) << 32;
+	else
+		*head = (uint64_t)(unsigned char)t[0] | (uint64_t)(unsigned char)t[len / 2] << 8 |
+			(uint64_t)(unsigned char)t[len - 1] << 16;
+	*tail = *head;
+}
+
+/* A memo miss: the walk, and the answer kept in the oldest way. */
+static __attribute__((noinline)) bool acl_memo_fill(struct mq_acl_client *c, const char *topic,
+						    size_t len, uint32_t tag, uint64_t head,
+						    uint64_t tail)
+{
+	struct acl_memo *m = &c->memo;
+	bool allow = mq_acl_check(c, topic, (enum mq_acl_access)(tag & 0xff), NULL);
+	size_t way = m->next;
+
+	if (++m->misses == ACL_MEMO_GIVE_UP) {
+		m->misses = 0;
+		m->rest = ACL_MEMO_REST;
+	}
+	m->next = (unsigned char)((way + 1) % ACL_MEMO_WAYS);
+	m->tail[way] = tail;
+	m->head[way] = head;
+	m->tag[way] = tag;
+	m->allow[way] = allow;
+	if (len > 16)
+		memcpy(m->mid[way], topic + 8, len - 16);
+	return allow;
+}
+
+bool mq_acl_allowed(struct mq_acl_client *c, const char *topic, enum mq_acl_access access)
+{
+	struct acl_memo *m = &c->memo;
+	uint64_t head, tail;
+	uint32_t tag;
+	size_t len;
+
+	if ((access != MQ_ACL_READ && access != MQ_ACL_WRITE) || !topic)
+		return mq_acl_check(c, topic, access, NULL);
+	if (m->rest) {
+		m->rest--;
+		return mq_acl_check(c, topic, access, NULL);
+	}
+	len = strlen(topic);
+	if (!len || len > ACL_MEMO_TOPIC)
+		return mq_acl_check(c, topic, access, NULL);
+	acl_memo_words(topic, len, &head, &tail);
+	/* Never 0 (len > 0), so empty ways never match. */
+	tag = (uint32_t)len << 8 | access;
+	for (size_t way = 0; way < ACL_MEMO_WAYS; way++) {
+		if (m->tail[way] == tail && m->head[way] == head && m->tag[way] == tag &&
+		    (len <= 16 || acl_eq(m->mid[way], topic + 8, len - 16))) {
+			m->misses = 0;
+			return m->allow[way];
+		}
+	}
+	return acl_memo_fill(c, topic, len, tag, head, tail);
 }

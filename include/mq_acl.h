@@ -6,12 +6,14 @@
  *   mq_acl_client_init(&cl, idx, &ident)  once per connect, and again for
  *                                         every connected client after a swap
  *   mq_acl_check(cl, topic, access, &res) per message: no malloc, no I/O
+ *   mq_acl_allowed(cl, topic, access)     the same yes/no through a memo
  *   mq_acl_client_free(cl); mq_acl_index_free(idx); mq_policy_free(policy)
  *
  * Lifetimes: the index borrows the policy's rules and names (free the index
  * first); a client borrows its index (re-initialise or free every client
  * built from an index before freeing that index). The index is immutable
- * after build, so any number of threads may check against it at once. */
+ * after build, so any number of threads may check against it at once;
+ * mq_acl_allowed writes to its client, so one thread per client at a time. */
 #ifndef MQ_ACL_H
 #define MQ_ACL_H
 
@@ -83,6 +85,14 @@ void mq_acl_client_free(struct mq_acl_client *c);
  * lock-free for every access. */
 bool mq_acl_check(const struct mq_acl_client *c, const char *topic,
 		  enum mq_acl_access access, struct mq_acl_result *res);
+
+/* mq_acl_check(c, topic, access, NULL), remembering in c the last 8 READ
+ * and WRITE decisions on topics of up to 56 bytes: a repeated topic costs a
+ * few compares instead of a walk (a client that never repeats one soon
+ * stops paying for the lookup). Everything a decision depends on is fixed
+ * for c's life (a policy swap means new clients), so the memo needs no
+ * invalidation. Allocation-free; not for concurrent use of one c. */
+bool mq_acl_allowed(struct mq_acl_client *c, const char *topic, enum mq_acl_access access);
 
 /* The same decision by a linear scan of p's rules (reference for tests and
  * tools; not for the message path). A device not in p: MQ_ACL_NO_DEVICE. */

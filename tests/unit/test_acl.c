@@ -215,6 +215,62 @@ static void long_topics_with_many_levels(void **state)
 	free(t2);
 }
 
+/* "x/x/.../x" with n levels, ending in "/#" when hash. */
+static char *levels(size_t n, bool hash)
+{
+	char *s = malloc(2 * n + 3);
+
+	assert_non_null(s);
+	for (size_t i = 0; i < n; i++) {
+		s[2 * i] = 'x';
+		s[2 * i + 1] = '/';
+	}
+	s[2 * n] = '#';
+	s[hash ? 2 * n + 1 : 2 * n - 1] = '\0';
+	return s;
+}
+
+/* The READ/WRITE walk keeps only as many topic levels as the deepest
+ * pattern can reach; deeper topics must still meet a '#' and miss an
+ * exact pattern, right at that limit. */
+static void patterns_at_the_level_limit(void **state)
+{
+	char *exact = levels(MQ_PATTERN_MAX_LEVELS, false);
+	char *hash = levels(MQ_PATTERN_MAX_LEVELS - 1, true);
+	const struct rspec rules[] = {
+		{ "all", "write", false, exact },
+		{ "all", "read", false, hash },
+	};
+	struct mq_policy *p = fixture(rules, 2);
+	struct mq_acl_index *idx = mq_acl_index_build(p);
+	struct mq_acl_ident id = { .device = "dev1" };
+	struct mq_acl_client *cl = NULL;
+	static const size_t depth[] = { 1, 126, 127, 128, 129, 130, 131, 500 };
+
+	assert_non_null(idx);
+	assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
+	for (size_t i = 0; i < sizeof(depth) / sizeof(depth[0]); i++) {
+		char *t = levels(depth[i], false);
+
+		for (enum mq_acl_access a = R; a <= W; a++) {
+			bool want = a == W ? depth[i] == MQ_PATTERN_MAX_LEVELS
+					   : depth[i] >= MQ_PATTERN_MAX_LEVELS - 1;
+
+			if (mq_acl_check(cl, t, a, NULL) != want ||
+			    mq_acl_check_naive(p, &id, t, a, NULL) != want ||
+			    mq_acl_allowed(cl, t, a) != want)
+				fail_msg("%s on %zu levels: expected %s", mq_acl_access_str(a),
+					 depth[i], want ? "allow" : "deny");
+		}
+		free(t);
+	}
+	mq_acl_client_free(cl);
+	mq_acl_index_free(idx);
+	mq_policy_free(p);
+	free(exact);
+	free(hash);
+}
+
 static void precedence_most_specific_wins_and_deny_wins_ties(void **state)
 {
 	static const struct rspec rules[] = {
@@ -432,6 +488,141 @@ static void result_str_should_name_the_rule(void **state)
 	mq_policy_free(p);
 }
 
+/* ---- the memo (mq_acl_allowed) ---- */
+
+/* Checks topic both ways through the memo and against the walk. */
+static void memo_agrees(struct mq_acl_client *cl, const char *topic, bool want)
+{
+	for (enum mq_acl_access a = R; a <= W; a++) {
+		bool walk = mq_acl_check(cl, topic, a, NULL);
+
+		if (walk != want)
+			fail_msg("walk: %s '%s': expected %s", mq_acl_access_str(a), topic,
+				 want ? "allow" : "deny");
+		if (mq_acl_allowed(cl, topic, a) != want)
+			fail_msg("memo: %s '%s' (%zu bytes): expected %s", mq_acl_access_str(a),
+				 topic, strlen(topic), want ? "allow" : "deny");
+	}
+}
+
+/* The memo keys a topic by its length, first and last 8 bytes and keeps
+ * the bytes in between: a topic one byte away from an allowed one, at any
+ * position and any length around those boundaries (and past the longest
+ * topic it keeps), must never be taken for it. More topics than the memo
+ * holds are cycled through, so entries are replaced, and the memo is
+ * bypassed and taken up again. */
+static void memo_should_tell_topics_apart_at_every_byte(void **state)
+{
+	struct mq_policy *p = mq_policy_new();
+	struct mq_acl_index *idx;
+	struct mq_acl_ident id = { .device = "dev1", .client_id = "c1" };
+	struct mq_acl_client *cl = NULL;
+	char base[70][72], near[72], err[256];
+
+	assert_non_null(p);
+	assert_non_null(mq_policy_add_device(p, "dev1", NULL, err, sizeof(err)));
+	for (size_t len = 1; len < 70; len++) {
+		for (size_t i = 0; i < len; i++)
+			base[len][i] = i % 9 == 4 ? '/' : (char)('a' + (i * 7 + len) % 23);
+		base[len][len] = '\0';
+		if (!mq_policy_add_rule(p, MQ_SUBJ_ALL, NULL, base[len], MQ_ACCESS_READWRITE, false,
+					err, sizeof(err)))
+			fail_msg("rule '%s': %s", base[len], err);
+	}
+	idx = mq_acl_index_build(p);
+	assert_non_null(idx);
+	assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t len = 1; len < 70; len++) {
+			memo_agrees(cl, base[len], true);
+			for (size_t i = 0; i < len; i++) {
+				memcpy(near, base[len], len + 1);
+				near[i] = near[i] == 'z' ? 'y' : 'z';
+				memo_agrees(cl, near, false);
+				memo_agrees(cl, base[len], true);
+			}
+			/* Bases differ in their first byte, so neither a
+			 * shorter nor a longer neighbour is a base. */
+			if (len > 1) {
+				memcpy(near, base[len], len - 1);
+				near[len - 1] = '\0';
+				memo_agrees(cl, near, false);
+			}
+			memcpy(near, base[len], len);
+			near[len] = 'q';
+			near[len + 1] = '\0';
+			memo_agrees(cl, near, false);
+		}
+	}
+	/* A client that never repeats a topic makes the memo step aside for a
+	 * while; one that settles on a few gets it back. */
+	for (size_t i = 0; i < 1200; i++) {
+		size_t len = i < 600 ? 1 + i % 69 : 1 + i % 3;
+
+		memo_agrees(cl, base[len], true);
+		if (i % 5 == 0) {
+			memcpy(near, base[len], len + 1);
+			near[0] = 'z';
+			memo_agrees(cl, near, false);
+		}
+	}
+	/* Not memoized: the walk's answer every time. */
+	assert_false(mq_acl_allowed(cl, NULL, R));
+	assert_false(mq_acl_allowed(cl, "", W));
+	assert_false(mq_acl_allowed(cl, "a+", W));
+	assert_false(mq_acl_allowed(cl, "a+", W));
+	assert_true(mq_acl_allowed(cl, "anything", MQ_ACL_UNSUBSCRIBE));
+	assert_true(mq_acl_allowed(cl, base[1], MQ_ACL_SUBSCRIBE));
+	assert_false(mq_acl_allowed(cl, "zz/#", MQ_ACL_SUBSCRIBE));
+	assert_false(mq_acl_allowed(cl, "x", (enum mq_acl_access)3));
+	mq_acl_client_free(cl);
+	mq_acl_index_free(idx);
+	mq_policy_free(p);
+}
+
+/* The plugin's swap: every client is re-initialised against the new index
+ * (mqacl_rebind_all) before the old one is freed. What the memo learnt
+ * under the old rules must not answer under the new ones. */
+static void memo_should_not_outlive_a_policy_swap(void **state)
+{
+	static const struct rspec before[] = {
+		{ "all", "readwrite", false, "devices/%u/#" },
+		{ "all", "read", false, "fleet/+/status" },
+	};
+	static const struct rspec after[] = {
+		{ "all", "readwrite", false, "devices/%u/#" },
+		{ "all", "read", true, "devices/%u/secret" },
+		{ "group:sensors", "write", false, "fleet/%u/status" },
+	};
+	struct mq_policy *p1 = fixture(before, 2), *p2 = fixture(after, 3);
+	struct mq_acl_index *i1 = mq_acl_index_build(p1), *i2 = mq_acl_index_build(p2);
+	struct mq_acl_ident id = { .device = "dev1", .client_id = "c1" };
+	struct mq_acl_client *cl = NULL;
+
+	assert_non_null(i1);
+	assert_non_null(i2);
+	assert_int_equal(mq_acl_client_init(&cl, i1, &id), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_true(mq_acl_allowed(cl, "devices/dev1/secret", R));
+		assert_true(mq_acl_allowed(cl, "fleet/x/status", R));
+		assert_false(mq_acl_allowed(cl, "fleet/dev1/status", W));
+	}
+	/* As acl_resolve does: free, then build from the new index. */
+	mq_acl_client_free(cl);
+	mq_acl_index_free(i1);
+	assert_int_equal(mq_acl_client_init(&cl, i2, &id), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_false(mq_acl_allowed(cl, "devices/dev1/secret", R));
+		assert_true(mq_acl_allowed(cl, "devices/dev1/secret", W));
+		assert_false(mq_acl_allowed(cl, "fleet/x/status", R));
+		assert_true(mq_acl_allowed(cl, "fleet/dev1/status", W));
+	}
+	mq_acl_client_free(cl);
+	mq_acl_index_free(i2);
+	mq_policy_free(p1);
+	mq_policy_free(p2);
+}
+
 /* ---- randomized cross-check of the index against the naive scan ---- */
 
 static uint64_t rng_state;
@@ -547,6 +738,11 @@ static void index_should_agree_with_naive_scan(void **state)
 				bn = mq_acl_check_naive(p, &id, topic, a, &rn);
 				checks++;
 				allowed += bi;
+				/* The topics repeat within a client: memo hits too. */
+				if (mq_acl_allowed(cl, topic, a) != bi)
+					fail_msg("seed 0x%llx round %d: memo disagrees on %s '%s'",
+						 (unsigned long long)seed, round, mq_acl_access_str(a),
+						 topic);
 				if (bi != bn || ri.rule != rn.rule || ri.reason != rn.reason) {
 					char li[256], ln[256];
 
@@ -582,11 +778,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(wildcards_dollar_and_empty_levels),
 		cmocka_unit_test(long_topics_with_many_levels),
+		cmocka_unit_test(patterns_at_the_level_limit),
 		cmocka_unit_test(precedence_most_specific_wins_and_deny_wins_ties),
 		cmocka_unit_test(subscribe_needs_a_covering_allow_and_no_stronger_deny),
 		cmocka_unit_test(hostile_identities_never_widen_a_pattern),
 		cmocka_unit_test(client_init_should_refuse_unknown_devices),
 		cmocka_unit_test(result_str_should_name_the_rule),
+		cmocka_unit_test(memo_should_tell_topics_apart_at_every_byte),
+		cmocka_unit_test(memo_should_not_outlive_a_policy_swap),
 		cmocka_unit_test(index_should_agree_with_naive_scan),
 	};
 
