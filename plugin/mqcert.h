@@ -144,8 +144,9 @@ struct mqrl {
 
 struct mqcert;
 
-/* Loads the policy synchronously (init), starts the worker. -1 only when
- * the thread cannot be started; a bad policy leaves gen NULL (fail closed). */
+/* Loads the policy synchronously (init); the worker starts on the first
+ * change. -1 only when out of resources; a bad policy leaves gen NULL (fail
+ * closed). */
 int mqrl_start(struct mqcert *st);
 void mqrl_stop(struct mqcert *st);
 /* MOSQ_EVT_TICK work: stat, swap, re-check, expiry. */

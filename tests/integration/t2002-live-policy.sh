@@ -13,11 +13,9 @@ test_expect_success 'setup: PKI with six devices, broker with the plugin' '
 port=$(broker_port b)
 P="--port $port"
 
-test_expect_success 'the policy thread runs at nice 19, the broker thread at 0' '
+test_expect_success 'no policy thread until the policy changes' '
 	ps -L -o tid=,ni=,comm= -p "$(broker_pid b)" >threads &&
-	cat threads &&
-	test "$(awk "\$3 == \"mqcert-policy\" { print \$2 }" threads)" = 19 &&
-	test "$(awk "\$1 == $(broker_pid b) { print \$2 }" threads)" = 0
+	test_grep ! mqcert-policy threads
 '
 
 test_expect_success 'dev1, dev2 and dev3 connect and stay' '
@@ -34,6 +32,13 @@ test_expect_success 'mqadmin device revoke drops dev1 live and only dev1' '
 	test $(gen_loaded_count b) -gt $(cat before) &&
 	log_has b "mqcert: disconnecting client .dev1. from 127.0.0.1 \(device .dev1., serial [0-9a-f]+\): certificate is revoked" &&
 	test_grep ! DISCONNECTED dev2.out && test_grep ! DISCONNECTED dev3.out
+'
+
+test_expect_success 'then the policy thread runs at nice 19, the broker thread at 0' '
+	ps -L -o tid=,ni=,comm= -p "$(broker_pid b)" >threads &&
+	cat threads &&
+	test "$(awk "\$3 == \"mqcert-policy\" { print \$2 }" threads)" = 19 &&
+	test "$(awk "\$1 == $(broker_pid b) { print \$2 }" threads)" = 0
 '
 
 test_expect_success 'the revoked device cannot reconnect' '
