@@ -5,6 +5,7 @@
 #define MQCERT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -135,7 +136,7 @@ struct mqrl {
 	bool thread_running;
 	bool quit;
 	bool want_load;
-	bool have_result;
+	atomic_bool have_result; /* also read without the lock, see rl_collect */
 	struct mqrl_gen *result; /* NULL with have_result: rejected */
 	char result_err[512];
 	struct mqrl_gen **to_free;

@@ -256,7 +256,10 @@ static bool rl_collect(struct mqcert *st, struct mqrl_gen **old_out)
 	char err[sizeof(rl->result_err)];
 	bool have;
 
-	/* Uncontended: the worker holds the lock only to hand over. */
+	/* Every tick asks, and almost always there is nothing: a plain load
+	 * then, the lock only when the worker has set the flag (under it). */
+	if (!atomic_load_explicit(&rl->have_result, memory_order_acquire))
+		return false;
 	pthread_mutex_lock(&rl->lock);
 	have = rl->have_result;
 	g = rl->result;
