@@ -25,7 +25,16 @@ enum ca_profile {
 
 struct ca {
 	EVP_PKEY *key;
-	X509 *cert; /* NULL while the CA signs its own certificate */
+	X509 *cert;          /* NULL while the CA signs its own certificate */
+	char *cert_pem;      /* cert as PEM once loaded (ca_load), else NULL */
+	size_t cert_pem_len;
+	EVP_MD_CTX *sign;    /* initialised signing context (ca_sign_prepare) */
+};
+
+/* Makes key after key of one type from a single context: a fresh context
+ * per key costs more than the key (OpenSSL rebuilds the curve each time). */
+struct ca_keygen {
+	EVP_PKEY_CTX *ctx;
 };
 
 struct ca_req {
@@ -46,20 +55,39 @@ int ca_keytype_parse(const char *s, enum ca_keytype *out);
 /* A fresh key; NULL after printing why. */
 EVP_PKEY *ca_keygen(enum ca_keytype t);
 
+/* A key generator for many keys of type t. 0, or -1 after printing why;
+ * either way ca_keygen_end releases it. */
+int ca_keygen_start(struct ca_keygen *g, enum ca_keytype t);
+/* The next fresh key; NULL after printing why. */
+EVP_PKEY *ca_keygen_next(struct ca_keygen *g);
+void ca_keygen_end(struct ca_keygen *g);
+
 /* The private key as PEM PKCS#8, AES-256-CBC encrypted when pass is set.
- * *out is malloc'd: wipe and free it. 0 or -1 after printing why. */
-int ca_key_pem(EVP_PKEY *key, const char *pass, char **out, size_t *len);
+ * cert, when not NULL, must certify key: its public key is taken from
+ * there. *out is malloc'd: wipe and free it. 0 or -1 after printing why. */
+int ca_key_pem(EVP_PKEY *key, const char *pass, const X509 *cert, char **out, size_t *len);
 
 /* The certificate as PEM (malloc'd). 0 or -1 after printing why. */
 int ca_cert_pem(X509 *cert, char **out, size_t *len);
+/* The same, and its fingerprint (mq_cert_fingerprint) into fpr when that
+ * is not NULL. */
+int ca_cert_pem_fpr(X509 *cert, char **out, size_t *len, char *fpr);
 
 /* Loads DIR/ca.crt and DIR/ca.key, asking for the passphrase only when the
  * key is encrypted. 0 or -1 after printing why. */
 int ca_load(struct ca *ca, const struct store *st, const char *passfile);
 void ca_release(struct ca *ca);
 
+/* Sets up one signing context that ca_issue then copies for every
+ * certificate instead of initialising its own (for many certificates).
+ * 0 or -1 after printing why. */
+int ca_sign_prepare(struct ca *ca);
+
 /* Builds and signs a certificate for req with a random positive 128-bit
- * serial. NULL after printing why. */
+ * serial. NULL after printing why. For EC and Ed25519 keys the public key
+ * is stored encoded only (decoding it again costs more than signing):
+ * X509_get0_pubkey() on the result returns NULL; X509_dup() gives a copy
+ * that has it. */
 X509 *ca_issue(const struct ca *ca, const struct ca_req *req);
 
 /* notAfter of the CA certificate. */

@@ -315,6 +315,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	struct device_issued *done = NULL;
 	struct sigaction sa = {0}, old_int, old_term;
 	struct ca ca = {0};
+	struct ca_keygen gen = {0};
 	size_t ndone = 0;
 	bool tty = isatty(STDERR_FILENO), handlers = false, failed = false;
 	int rc;
@@ -326,7 +327,8 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	if (o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o))
 		goto out;
 	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
-	    batch_check_names(&b, st.policy) || ca_load(&ca, &st, o.passfile))
+	    batch_check_names(&b, st.policy) || ca_load(&ca, &st, o.passfile) ||
+	    ca_sign_prepare(&ca) || ca_keygen_start(&gen, o.type))
 		goto out;
 	if (!(done = calloc(b.n, sizeof(*done)))) {
 		cli_err("out of memory");
@@ -343,7 +345,8 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < b.n && !batch_stop; i++) {
 		struct device_issue_req req = {
 			.name = b.items[i].name, .groups = b.items[i].groups,
-			.ngroups = b.items[i].ngroups, .type = o.type, .csr = b.items[i].csr,
+			.ngroups = b.items[i].ngroups, .type = o.type, .gen = &gen,
+			.csr = b.items[i].csr,
 			.days = o.days, .ex = &ex,
 		};
 
@@ -385,6 +388,7 @@ out:
 	for (size_t i = 0; i < ndone; i++)
 		device_issued_release(&done[i]);
 	free(done);
+	ca_keygen_end(&gen);
 	ca_release(&ca);
 	batch_release(&b);
 	if (st.dir)

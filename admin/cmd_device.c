@@ -208,6 +208,8 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	struct ca ca = {0};
 	struct mq_device *d;
 	X509 *cert = NULL;
+	char *pem = NULL;
+	size_t pemlen = 0;
 	bool staged = false;
 	int rc;
 
@@ -226,8 +228,8 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("device '%s' is revoked and cannot be renewed; issue it under a new name", o.name);
 		goto out;
 	}
-	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, o.csr) ||
-	    device_certify(st.policy, d, &ca, dk.pub, o.days, &cert))
+	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, NULL, o.csr) ||
+	    device_certify(st.policy, d, &ca, dk.pub, o.days, &cert, &pem, &pemlen))
 		goto out;
 	if (devfiles_init(&f, &st, o.name, ".new") || devfiles_init(&fin, &st, o.name, ""))
 		goto out;
@@ -235,7 +237,8 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	 * failure before the policy write leaves the old files and policy
 	 * as they were. */
 	staged = true;
-	if ((dk.key && issue_write_key(f.key, dk.key)) || issue_write_cert(f.crt, cert) ||
+	if ((dk.key && issue_write_key(f.key, dk.key, cert)) ||
+	    issue_write(f.crt, pem, pemlen, 0644) ||
 	    export_write(&o.ex, fin.dir, o.name, cert, ca.cert, dk.key, ".new", &ex) ||
 	    store_save_policy(&st))
 		goto out;
@@ -266,6 +269,7 @@ out:
 	}
 	export_release(&ex);
 	X509_free(cert);
+	free(pem);
 	device_key_release(&dk);
 	ca_release(&ca);
 	devfiles_release(&f);

@@ -138,7 +138,7 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	req.not_after = now + (time_t)o.days * 86400;
 	if (!(ca.cert = ca_issue(&ca, &req)))
 		goto out;
-	if (ca_key_pem(ca.key, o.passfile ? pass : NULL, &keypem, &keylen) ||
+	if (ca_key_pem(ca.key, o.passfile ? pass : NULL, ca.cert, &keypem, &keylen) ||
 	    ca_cert_pem(ca.cert, &crtpem, &crtlen))
 		goto out;
 	if (!(st.policy = mq_policy_new())) {

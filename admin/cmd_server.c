@@ -128,7 +128,7 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (store_mkdir(&st, "servers", &created) || store_mkdir(&st, sub, &created) ||
-	    issue_write_key(keyp, key) || issue_write_cert(crt, cert))
+	    issue_write_key(keyp, key, cert) || issue_write_cert(crt, cert))
 		goto out;
 	printf("%s\n%s\n", crt, keyp);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;

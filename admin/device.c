@@ -33,11 +33,12 @@ static X509_REQ *device_read_csr(const char *path)
 	return req;
 }
 
-int device_key_get(struct device_key *dk, enum ca_keytype t, const char *csr_path)
+int device_key_get(struct device_key *dk, enum ca_keytype t, struct ca_keygen *gen,
+		   const char *csr_path)
 {
 	memset(dk, 0, sizeof(*dk));
 	if (!csr_path) {
-		dk->key = ca_keygen(t);
+		dk->key = gen ? ca_keygen_next(gen) : ca_keygen(t);
 		dk->pub = dk->key;
 		return dk->key ? 0 : -1;
 	}
@@ -72,7 +73,7 @@ void device_key_release(struct device_key *dk)
 }
 
 int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca,
-		   EVP_PKEY *pub, int days, X509 **out)
+		   EVP_PKEY *pub, int days, X509 **out, char **pem, size_t *pemlen)
 {
 	struct ca_req req = {0};
 	struct mq_cert rec;
@@ -90,7 +91,10 @@ int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca
 	if (issue_check_expiry(ca, req.not_after) || !(cert = ca_issue(ca, &req)))
 		return -1;
 	memset(&rec, 0, sizeof(rec));
-	if (mq_cert_fingerprint(cert, rec.fingerprint) || mq_cert_serial(cert, rec.serial) ||
+	*pem = NULL;
+	if (ca_cert_pem_fpr(cert, pem, pemlen, rec.fingerprint))
+		goto fail;
+	if (mq_cert_serial(cert, rec.serial) ||
 	    mq_cert_validity(cert, &rec.not_before, &rec.not_after)) {
 		cli_err("cannot read back the certificate issued for '%s'", d->name);
 		goto fail;
@@ -103,6 +107,8 @@ int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca
 	*out = cert;
 	return 0;
 fail:
+	free(*pem);
+	*pem = NULL;
 	X509_free(cert);
 	return -1;
 }
@@ -113,7 +119,8 @@ int device_issue_one(struct store *st, const struct ca *ca, const struct device_
 	struct device_key dk = {0};
 	struct mq_device *d;
 	X509 *cert = NULL;
-	char err[256], *sub = NULL;
+	char err[256], *sub = NULL, *pem = NULL;
+	size_t pemlen = 0;
 	bool made_top = false;
 	int rc = -1;
 
@@ -132,8 +139,8 @@ int device_issue_one(struct store *st, const struct ca *ca, const struct device_
 		goto out;
 	}
 	d->created = time(NULL);
-	if (device_key_get(&dk, r->type, r->csr) ||
-	    device_certify(st->policy, d, ca, dk.pub, r->days, &cert))
+	if (device_key_get(&dk, r->type, r->gen, r->csr) ||
+	    device_certify(st->policy, d, ca, dk.pub, r->days, &cert, &pem, &pemlen))
 		goto out;
 	o->dir = store_path(st, "devices/%s", r->name);
 	o->crt = store_path(st, "devices/%s/%s.crt", r->name, r->name);
@@ -146,13 +153,15 @@ int device_issue_one(struct store *st, const struct ca *ca, const struct device_
 	 * Files of a name not in the policy are leftovers: replace them. */
 	if (store_mkdir(st, "devices", &made_top) || store_mkdir(st, sub, &o->made_dir))
 		goto out;
-	if (dk.key ? issue_write_key(o->key, dk.key) : (unlink(o->key), 0))
+	if (dk.key ? issue_write_key(o->key, dk.key, cert) : (unlink(o->key), 0))
 		goto out;
 	if (!dk.key) {
 		free(o->key);
 		o->key = NULL;
 	}
-	if (issue_write_cert(o->crt, cert) || issue_write_cert(o->cacrt, ca->cert) ||
+	if (issue_write(o->crt, pem, pemlen, 0644) ||
+	    (ca->cert_pem ? issue_write(o->cacrt, ca->cert_pem, ca->cert_pem_len, 0644)
+			  : issue_write_cert(o->cacrt, ca->cert)) ||
 	    export_write(r->ex, o->dir, r->name, cert, ca->cert, dk.key, "", &o->ex))
 		goto out;
 	rc = 0;
@@ -165,6 +174,7 @@ out:
 			mq_policy_remove_device(st->policy, d);
 	}
 	X509_free(cert);
+	free(pem);
 	device_key_release(&dk);
 	free(sub);
 	return rc;

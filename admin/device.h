@@ -17,16 +17,19 @@ struct device_key {
 	EVP_PKEY *pub;  /* the key to certify (borrowed from one of the above) */
 };
 
-/* Generates a key of type t, or loads and verifies the CSR at csr_path
- * (PEM or DER) when it is not NULL. 0 or -1 after printing why. */
-int device_key_get(struct device_key *dk, enum ca_keytype t, const char *csr_path);
+/* Generates a key of type t (from gen when not NULL), or loads and
+ * verifies the CSR at csr_path (PEM or DER) when it is not NULL. 0 or -1
+ * after printing why. */
+int device_key_get(struct device_key *dk, enum ca_keytype t, struct ca_keygen *gen,
+		   const char *csr_path);
 void device_key_release(struct device_key *dk);
 
 /* Issues a clientAuth certificate for d (CN = name, one OU per group) valid
  * for days and records it in p as an active certificate. The certificate
- * (new reference) in *out. 0 or -1 after printing why. */
+ * (new reference) in *out, its PEM (malloc'd) in *pem. 0 or -1 after
+ * printing why. */
 int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca,
-		   EVP_PKEY *pub, int days, X509 **out);
+		   EVP_PKEY *pub, int days, X509 **out, char **pem, size_t *pemlen);
 
 /* One new device: what device issue and device batch ask for. */
 struct device_issue_req {
@@ -35,6 +38,7 @@ struct device_issue_req {
 	char *const *groups;
 	size_t ngroups;
 	enum ca_keytype type;
+	struct ca_keygen *gen; /* makes keys of type; NULL: a one-off key */
 	const char *csr;       /* NULL: mqadmin makes the key */
 	int days;
 	const struct export_opts *ex;

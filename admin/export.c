@@ -151,6 +151,9 @@ static int export_p12(const struct export_opts *o, const char *dir, const char *
 		      struct export_files *f)
 {
 	STACK_OF(X509) *chain = sk_X509_new_null();
+	/* PKCS12_create checks key against the certificate's decoded public
+	 * key, which a certificate from ca_issue lacks; a copy decodes it. */
+	X509 *copy = X509_dup(cert);
 	char pass[PASS_MAX], file[EXPORT_FILE_MAX];
 	unsigned char *der = NULL;
 	PKCS12 *p12 = NULL;
@@ -163,8 +166,8 @@ static int export_p12(const struct export_opts *o, const char *dir, const char *
 	if (o->p12_passfile ? pass_read_file(o->p12_passfile, pass, sizeof(pass))
 			    : export_gen_pass(pass))
 		goto out;
-	if (!chain || !sk_X509_push(chain, ca) ||
-	    !(p12 = PKCS12_create(pass, name, key, cert, chain, nid, nid, EXPORT_P12_ITER, -1, 0)) ||
+	if (!chain || !copy || !sk_X509_push(chain, ca) ||
+	    !(p12 = PKCS12_create(pass, name, key, copy, chain, nid, nid, EXPORT_P12_ITER, -1, 0)) ||
 	    !PKCS12_set_mac(p12, pass, -1, NULL, 0, EXPORT_P12_ITER,
 			    o->p12_modern ? EVP_sha256() : EVP_sha1()) ||
 	    (n = i2d_PKCS12(p12, &der)) <= 0) {
@@ -185,6 +188,7 @@ out:
 	OPENSSL_cleanse(pass, sizeof(pass));
 	OPENSSL_free(der);
 	PKCS12_free(p12);
+	X509_free(copy);
 	sk_X509_free(chain); /* borrowed certificates: not freed */
 	return rc;
 }
@@ -264,7 +268,7 @@ static int export_cheader(const char *dir, const char *name, X509 *cert, X509 *c
 
 	if (export_cert_der(cert, &cd, &cdl) || export_cert_der(ca, &ad, &adl) ||
 	    export_key_der(key, &kd, &kdl) || ca_cert_pem(cert, &cp, &cpl) ||
-	    ca_cert_pem(ca, &ap, &apl) || ca_key_pem(key, NULL, &kp, &kpl))
+	    ca_cert_pem(ca, &ap, &apl) || ca_key_pem(key, NULL, cert, &kp, &kpl))
 		goto out;
 	export_ident(name, id, sizeof(id), false);
 	export_ident(name, guard, sizeof(guard), true);

@@ -88,13 +88,13 @@ int issue_write(const char *path, const void *data, size_t len, mode_t mode)
 	return 0;
 }
 
-int issue_write_key(const char *path, EVP_PKEY *key)
+int issue_write_key(const char *path, EVP_PKEY *key, const X509 *cert)
 {
 	char *pem = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (ca_key_pem(key, NULL, &pem, &len))
+	if (ca_key_pem(key, NULL, cert, &pem, &len))
 		return -1;
 	rc = issue_write(path, pem, len, 0600);
 	OPENSSL_cleanse(pem, len);

@@ -28,8 +28,10 @@ int issue_add_san(char **sans, const char *spec);
 /* Writes data to path atomically with mode, printing why on failure. */
 int issue_write(const char *path, const void *data, size_t len, mode_t mode);
 
-/* Writes the PEM of key (0600) to path. 0 or -1 after printing why. */
-int issue_write_key(const char *path, EVP_PKEY *key);
+/* Writes the PEM of key (0600) to path; cert, when not NULL, is the
+ * certificate just issued for key (see ca_key_pem). 0 or -1 after printing
+ * why. */
+int issue_write_key(const char *path, EVP_PKEY *key, const X509 *cert);
 
 /* Writes the PEM of cert (0644) to path. 0 or -1 after printing why. */
 int issue_write_cert(const char *path, X509 *cert);

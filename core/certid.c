@@ -74,6 +74,17 @@ int mq_cert_fingerprint(const X509 *cert, char out[MQ_FPR_LEN])
 	return 0;
 }
 
+int mq_der_fingerprint(const unsigned char *der, size_t len, char out[MQ_FPR_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (!der || !EVP_Digest(der, len, md, &n, EVP_sha256(), NULL) || n != 32)
+		return -1;
+	certid_hex(md, n, out);
+	return 0;
+}
+
 int mq_fingerprint_valid(const char *s)
 {
 	if (!s || strlen(s) != MQ_FPR_LEN - 1)

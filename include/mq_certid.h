@@ -33,6 +33,9 @@ const char *mq_idfield_name(enum mq_idfield f);
 
 /* SHA-256 of the DER encoding, lowercase hex. Returns 0 or -1. */
 int mq_cert_fingerprint(const X509 *cert, char out[MQ_FPR_LEN]);
+/* The same from the DER bytes of a certificate, for a caller that has
+ * encoded it anyway. 0 or -1. */
+int mq_der_fingerprint(const unsigned char *der, size_t len, char out[MQ_FPR_LEN]);
 
 /* Serial number as lowercase hex without separators or sign. 0 or -1. */
 int mq_cert_serial(const X509 *cert, char out[MQ_SERIAL_LEN]);
