@@ -47,9 +47,9 @@ static struct mqrl_gen *rl_gen_load(const char *path, char *err, size_t errlen)
 		rl_gen_free(g);
 		return NULL;
 	}
-	/* Parsing a large policy builds a JSON tree several times the size of
-	 * the model and frees it again; without this glibc keeps that peak as
-	 * broker RSS for good. */
+	/* Loading a large policy frees much of what it used on the way (the
+	 * file buffer, the parse tree, outgrown arrays); without this glibc
+	 * may keep that peak as broker RSS for good. */
 	malloc_trim(0);
 	return g;
 }
