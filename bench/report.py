@@ -22,6 +22,7 @@ METRICS = {
     "rss_end_mb": ("broker RSS MB after load", False),
     "ir_per_msg": ("Ir per delivery (callgrind)", False),
     "ir_reloaded": ("Ir per delivery, policy reloaded once", False),
+    "ir_per_connect": ("Ir per TLS connect (callgrind)", False),
     "gap_idle_ms": ("longest delivery gap ms, no change", False),
     "gap_ms": ("longest delivery gap ms, 1 change", False),
 }

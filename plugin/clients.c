@@ -10,6 +10,7 @@ void mqcl_init(struct mqcl_table *t)
 {
 	t->buckets = NULL;
 	t->nbuckets = 0;
+	t->shift = 0;
 	t->count = 0;
 	t->head = t->tail = NULL;
 	t->earliest_expiry = 0;
@@ -48,29 +49,6 @@ void mqcl_release(struct mqcl_table *t)
 	mqcl_init(t);
 }
 
-static size_t cl_slot(const struct mqcl_table *t, const struct mosquitto *client)
-{
-	uintptr_t h = (uintptr_t)client;
-
-	/* Allocations are aligned: mix the high bits down before masking. */
-	h ^= h >> 17;
-	h *= (uintptr_t)0x9e3779b97f4a7c15ull;
-	h ^= h >> 29;
-	return (size_t)h & (t->nbuckets - 1);
-}
-
-struct mqcl_rec *mqcl_find(const struct mqcl_table *t, const struct mosquitto *client)
-{
-	struct mqcl_rec *r;
-
-	if (!t->nbuckets)
-		return NULL;
-	for (r = t->buckets[cl_slot(t, client)]; r; r = r->bucket_next)
-		if (r->client == client)
-			return r;
-	return NULL;
-}
-
 static int cl_grow(struct mqcl_table *t)
 {
 	size_t n = t->nbuckets ? t->nbuckets * 2 : 64;
@@ -82,8 +60,9 @@ static int cl_grow(struct mqcl_table *t)
 	free(t->buckets);
 	t->buckets = b;
 	t->nbuckets = n;
+	t->shift = 64 - (unsigned)__builtin_ctzll(n);
 	for (r = t->head; r; r = r->next) {
-		size_t s = cl_slot(t, r->client);
+		size_t s = mqcl_slot(t, r->client);
 
 		r->bucket_next = b[s];
 		b[s] = r;
@@ -93,7 +72,7 @@ static int cl_grow(struct mqcl_table *t)
 
 static void cl_unlink(struct mqcl_table *t, struct mqcl_rec *rec)
 {
-	struct mqcl_rec **pp = &t->buckets[cl_slot(t, rec->client)];
+	struct mqcl_rec **pp = &t->buckets[mqcl_slot(t, rec->client)];
 
 	while (*pp && *pp != rec)
 		pp = &(*pp)->bucket_next;
@@ -123,7 +102,7 @@ int mqcl_put(struct mqcl_table *t, struct mqcl_rec *rec)
 		mqcl_rec_free(rec);
 		return -1;
 	}
-	s = cl_slot(t, rec->client);
+	s = mqcl_slot(t, rec->client);
 	rec->bucket_next = t->buckets[s];
 	t->buckets[s] = rec;
 	rec->next = NULL;

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -84,6 +85,7 @@ struct mqcl_rec {
 struct mqcl_table {
 	struct mqcl_rec **buckets;
 	size_t nbuckets; /* power of two, or 0 */
+	unsigned shift; /* 64 - log2(nbuckets): see mqcl_slot */
 	size_t count;
 	struct mqcl_rec *head, *tail;
 	time_t earliest_expiry; /* lower bound of the records' not_after; 0: none */
@@ -91,7 +93,28 @@ struct mqcl_table {
 
 void mqcl_init(struct mqcl_table *t);
 void mqcl_release(struct mqcl_table *t);
-struct mqcl_rec *mqcl_find(const struct mqcl_table *t, const struct mosquitto *client);
+
+/* The lookup runs for every ACL check, so it is inline. Multiplicative
+ * (Fibonacci) hashing, top bits: aligned pointers differ only above their
+ * low bits, and the product's top bits depend on all of them. */
+static inline size_t mqcl_slot(const struct mqcl_table *t, const struct mosquitto *client)
+{
+	return (size_t)(((uint64_t)(uintptr_t)client * 0x9e3779b97f4a7c15ull) >> t->shift);
+}
+
+static inline struct mqcl_rec *mqcl_find(const struct mqcl_table *t,
+					 const struct mosquitto *client)
+{
+	struct mqcl_rec *r;
+
+	if (!t->nbuckets)
+		return NULL;
+	for (r = t->buckets[mqcl_slot(t, client)]; r; r = r->bucket_next)
+		if (r->client == client)
+			return r;
+	return NULL;
+}
+
 /* Inserts rec (allocated by the caller with mqcl_rec_new) or, if the client
  * is already known, replaces the old record. 0 or -1 (rec freed). */
 int mqcl_put(struct mqcl_table *t, struct mqcl_rec *rec);
