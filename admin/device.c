@@ -160,8 +160,7 @@ int device_issue_one(struct store *st, const struct ca *ca, const struct device_
 		o->key = NULL;
 	}
 	if (issue_write(o->crt, pem, pemlen, 0644) ||
-	    (ca->cert_pem ? issue_write(o->cacrt, ca->cert_pem, ca->cert_pem_len, 0644)
-			  : issue_write_cert(o->cacrt, ca->cert)) ||
+	    issue_write(o->cacrt, ca->cert_pem, ca->cert_pem_len, 0644) ||
 	    export_write(r->ex, o->dir, r->name, cert, ca->cert, dk.key, "", &o->ex))
 		goto out;
 	rc = 0;

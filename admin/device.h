@@ -51,8 +51,8 @@ struct device_issued {
 	struct export_files ex;
 };
 
-/* Adds the device to st->policy, certifies it and writes its files into
- * devices/NAME/ (the caller saves the policy). On failure the device is
+/* Adds the device to st->policy, certifies it with ca (loaded by ca_load)
+ * and writes its files into devices/NAME/ (the caller saves the policy). On failure the device is
  * taken out of the policy again, its files are removed, and -1 is returned
  * after printing why. */
 int device_issue_one(struct store *st, const struct ca *ca, const struct device_issue_req *r,
