@@ -401,8 +401,8 @@ static const struct mq_cert *conf_device_cert(const struct mq_device *dev, time_
  * mqadmin issues none unless told to (--san). */
 static void conf_check_identity(struct doctor *d, const struct conf_plugin *p)
 {
-	const char *type = p->identity == MQ_ID_SAN_DNS ? "DNS" : p->identity == MQ_ID_SAN_EMAIL
-			 ? "email" : "URI";
+	const char *type = p->identity == MQ_ID_SAN_DNS ? "a DNS" : p->identity == MQ_ID_SAN_EMAIL
+			 ? "an email" : "a URI";
 	const char *first = NULL;
 	size_t active = 0, missing = 0;
 	char fix[PATH_MAX + 256], san[MQ_NAME_MAX + 32];
@@ -436,12 +436,12 @@ static void conf_check_identity(struct doctor *d, const struct conf_plugin *p)
 	if (missing == active)
 		doctor_add(d, DOCTOR_ERROR, "config-identity-san", fix,
 			   "the mqcert plugin (%s) takes the identity from plugin_opt_identity %s, but "
-			   "no active device has a %s SAN: the broker refuses every device on every listener",
+			   "no active device has %s SAN: the broker refuses every device on every listener",
 			   p->where, mq_idfield_name(p->identity), type);
 	else
 		doctor_add(d, DOCTOR_WARNING, "config-identity-san", fix,
 			   "the mqcert plugin (%s) takes the identity from plugin_opt_identity %s, but "
-			   "%zu of %zu active devices lack a %s SAN (first '%s'): the broker refuses them",
+			   "%zu of %zu active devices lack %s SAN (first '%s'): the broker refuses them",
 			   p->where, mq_idfield_name(p->identity), missing, active, type, first);
 }
 
