@@ -4,11 +4,13 @@
 #include "cmds.h"
 
 #include "device.h"
+#include "issue.h"
 #include "mq_fileio.h"
 #include "mq_names.h"
 #include "store.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +20,14 @@
 #define BATCH_MAX 100000
 #define BATCH_MAX_GROUPS 64
 #define BATCH_FILE_MAX (16 * 1024 * 1024)
+#define BATCH_MAX_SANS ISSUE_MAX_SANS
 
 struct batch_item {
 	char *name;
 	char *groups[BATCH_MAX_GROUPS];
 	size_t ngroups;
 	char *csr;
+	char *san; /* checked SAN list, malloc'd, or NULL */
 };
 
 struct batch {
@@ -41,6 +45,8 @@ struct batch_opts {
 	enum ca_keytype type;
 	int days;
 	const char *passfile;
+	const char *san[BATCH_MAX_SANS]; /* --san templates */
+	size_t nsan;
 };
 
 static volatile sig_atomic_t batch_stop;
@@ -49,6 +55,21 @@ static void batch_on_signal(int sig)
 {
 	(void)sig;
 	batch_stop = 1;
+}
+
+/* Braces only as "{name}": a mistyped placeholder would otherwise be
+ * issued literally where a SAN allows braces (an email's local part). */
+static bool batch_template_ok(const char *t)
+{
+	for (const char *p = t; *p; p++) {
+		if (!strncmp(p, "{name}", 6))
+			p += 5;
+		else if (*p == '{' || *p == '}') {
+			cli_err("invalid --san '%s': the only placeholder is {name}", t);
+			return false;
+		}
+	}
+	return true;
 }
 
 static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_opts *o)
@@ -61,6 +82,7 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 		{"days", required_argument, NULL, 'D'},
 		{"key-type", required_argument, NULL, 'k'},
 		{"passphrase-file", required_argument, NULL, 'P'},
+		{"san", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -102,6 +124,15 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 		case 'P':
 			o->passfile = optarg;
 			break;
+		case 's':
+			if (o->nsan == BATCH_MAX_SANS) {
+				cli_err("too many --san options: at most %d", BATCH_MAX_SANS);
+				return CLI_FAIL;
+			}
+			if (!batch_template_ok(optarg))
+				return CLI_FAIL;
+			o->san[o->nsan++] = optarg;
+			break;
 		default:
 			return cli_usage_error(ctx, NULL);
 		}
@@ -117,9 +148,10 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 
 static void batch_release(struct batch *b)
 {
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; b->items && i < b->n; i++) {
 		if (!b->text)
 			free(b->items[i].name);
+		free(b->items[i].san);
 	}
 	free(b->items);
 	free(b->text);
@@ -140,14 +172,52 @@ static int batch_add_group(struct batch_item *it, char *g, const char *file, siz
 	return 0;
 }
 
+/* A --san template with every "{name}" replaced by the device name, checked
+ * and appended to it->san. */
+static int batch_add_san(struct batch_item *it, const char *tmpl, const char *where)
+{
+	char what[PATH_MAX + 96], *spec = NULL;
+	size_t cap = strlen(tmpl) + 1, len = 0;
+	int rc = -1;
+
+	for (const char *p = strstr(tmpl, "{name}"); p; p = strstr(p + 6, "{name}"))
+		cap += strlen(it->name);
+	if (!(spec = malloc(cap))) {
+		cli_err("out of memory");
+		return -1;
+	}
+	for (const char *p = tmpl; *p;) {
+		if (!strncmp(p, "{name}", 6)) {
+			len += (size_t)sprintf(spec + len, "%s", it->name);
+			p += 6;
+		} else {
+			spec[len++] = *p++;
+		}
+	}
+	spec[len] = '\0';
+	snprintf(what, sizeof(what), "SAN of device '%s'%s", it->name, where);
+	rc = issue_add_device_san(&it->san, spec, what);
+	free(spec);
+	return rc;
+}
+
+static int batch_add_templates(struct batch_item *it, const struct batch_opts *o, const char *where)
+{
+	for (size_t i = 0; i < o->nsan; i++)
+		if (batch_add_san(it, o->san[i], where))
+			return -1;
+	return 0;
+}
+
 /* One "NAME [group,group] [csr=PATH]" line (already stripped of comments). */
 static int batch_parse_line(struct batch_item *it, char *s, const struct batch_opts *o,
 			    size_t line)
 {
-	char *tok, *save = NULL;
-	bool have_groups = false;
+	char *tok, *save = NULL, where[PATH_MAX + 32];
+	bool have_groups = false, have_san = false;
 
 	memset(it, 0, sizeof(*it));
+	snprintf(where, sizeof(where), " (%s:%zu)", o->from, line);
 	it->name = strtok_r(s, " \t\r", &save);
 	if (!mq_name_valid(it->name)) {
 		cli_err("%s:%zu: invalid device name '%s': use 1-64 characters of A-Za-z0-9._-",
@@ -163,6 +233,11 @@ static int batch_parse_line(struct batch_item *it, char *s, const struct batch_o
 				return -1;
 			}
 			it->csr = tok + 4;
+		} else if (!strncmp(tok, "san=", 4)) {
+			/* The line's own SANs replace the --san templates. */
+			have_san = true;
+			if (batch_add_san(it, tok + 4, where))
+				return -1;
 		} else if (!have_groups) {
 			char *g, *gsave = NULL;
 
@@ -171,12 +246,12 @@ static int batch_parse_line(struct batch_item *it, char *s, const struct batch_o
 				if (batch_add_group(it, g, o->from, line))
 					return -1;
 		} else {
-			cli_err("%s:%zu: unexpected '%s': use NAME [group,group] [csr=PATH]", o->from,
-				line, tok);
+			cli_err("%s:%zu: unexpected '%s': use NAME [group,group] [csr=PATH] [san=SAN]...",
+				o->from, line, tok);
 			return -1;
 		}
 	}
-	return 0;
+	return have_san ? 0 : batch_add_templates(it, o, where);
 }
 
 static int batch_read_file(struct batch *b, const struct batch_opts *o)
@@ -220,8 +295,10 @@ static int batch_read_file(struct batch *b, const struct batch_opts *o)
 			b->items = ni;
 			cap = cap ? cap * 2 : 64;
 		}
-		if (batch_parse_line(&b->items[b->n], p, o, lineno))
+		if (batch_parse_line(&b->items[b->n], p, o, lineno)) {
+			free(b->items[b->n].san);
 			return -1;
+		}
 		b->n++;
 	}
 	if (!b->n) {
@@ -254,6 +331,8 @@ static int batch_make_names(struct batch *b, const struct batch_opts *o)
 		}
 		memcpy(it->groups, o->groups, o->ngroups * sizeof(*o->groups));
 		it->ngroups = o->ngroups;
+		if (batch_add_templates(it, o, ""))
+			return -1;
 	}
 	return 0;
 }
@@ -346,7 +425,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 		struct device_issue_req req = {
 			.name = b.items[i].name, .groups = b.items[i].groups,
 			.ngroups = b.items[i].ngroups, .type = o.type, .gen = &gen,
-			.csr = b.items[i].csr,
+			.csr = b.items[i].csr, .san = b.items[i].san,
 			.days = o.days, .ex = &ex,
 		};
 

@@ -29,6 +29,8 @@ struct devcmd_opts {
 	enum ca_keytype type;
 	bool type_given;
 	int days;
+	char *san;   /* checked --san list, malloc'd */
+	bool no_san; /* renew: drop the device's SANs */
 	struct export_opts ex;
 };
 
@@ -46,6 +48,7 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		{"p12-modern", no_argument, NULL, 'm'},
 		{"group", required_argument, NULL, 'g'},
 		{"username", required_argument, NULL, 'u'},
+		{"san", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	static const struct option renew[] = {
@@ -56,6 +59,8 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		{"format", required_argument, NULL, 'f'},
 		{"p12-passphrase-file", required_argument, NULL, 'p'},
 		{"p12-modern", no_argument, NULL, 'm'},
+		{"san", required_argument, NULL, 's'},
+		{"no-san", no_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -104,6 +109,13 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 				return CLI_FAIL;
 			o->username = optarg;
 			break;
+		case 's':
+			if (issue_add_device_san(&o->san, optarg, "--san"))
+				return CLI_FAIL;
+			break;
+		case 'N':
+			o->no_san = true;
+			break;
 		default:
 			return cli_usage_error(ctx, NULL);
 		}
@@ -116,6 +128,8 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		return cli_usage_error(ctx, "--format %s needs the private key, which stays on the device "
 				       "with --csr; use --format pem or der",
 				       o->ex.formats & EXPORT_P12 ? "p12" : "c-header");
+	if (o->san && o->no_san)
+		return cli_usage_error(ctx, "--san and --no-san exclude each other");
 	if ((o->ex.p12_passfile || o->ex.p12_modern) && !(o->ex.formats & EXPORT_P12))
 		return cli_usage_error(ctx, "--p12-passphrase-file and --p12-modern need --format p12");
 	o->name = argv[optind];
@@ -158,10 +172,10 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 
 	rc = devcmd_parse(ctx, argc, argv, &o, true);
 	if (rc)
-		return rc;
+		goto out;
 	req = (struct device_issue_req){
 		.name = o.name, .username = o.username, .groups = o.groups, .ngroups = o.ngroups,
-		.type = o.type, .csr = o.csr, .days = o.days, .ex = &o.ex,
+		.type = o.type, .csr = o.csr, .san = o.san, .days = o.days, .ex = &o.ex,
 	};
 	rc = CLI_FAIL;
 	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
@@ -181,6 +195,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	device_issued_print(&out);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
+	free(o.san);
 	if (wrote)
 		device_issued_undo(&out);
 	device_issued_release(&out);
@@ -210,12 +225,13 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	X509 *cert = NULL;
 	char *pem = NULL;
 	size_t pemlen = 0;
+	const char *san;
 	bool staged = false;
 	int rc;
 
 	rc = devcmd_parse(ctx, argc, argv, &o, false);
 	if (rc)
-		return rc;
+		goto out;
 	rc = CLI_FAIL;
 	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
 		goto out;
@@ -228,8 +244,14 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("device '%s' is revoked and cannot be renewed; issue it under a new name", o.name);
 		goto out;
 	}
-	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, NULL, o.csr) ||
-	    device_certify(st.policy, d, &ca, dk.pub, o.days, &cert, &pem, &pemlen))
+	/* The device keeps its SANs (its identity) unless told otherwise. */
+	san = o.san ? o.san : o.no_san || !d->ncerts ? NULL : d->certs[d->ncerts - 1]->san;
+	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, NULL, o.csr))
+		goto out;
+	if (dk.csr && device_csr_has_san(dk.csr))
+		cli_err("note: the CSR's SANs are ignored: a renewed device keeps its SANs (%s) "
+			"unless --san or --no-san is given", san ? san : "none");
+	if (device_certify(st.policy, d, &ca, dk.pub, san, o.days, &cert, &pem, &pemlen))
 		goto out;
 	if (devfiles_init(&f, &st, o.name, ".new") || devfiles_init(&fin, &st, o.name, ""))
 		goto out;
@@ -274,6 +296,7 @@ out:
 	ca_release(&ca);
 	devfiles_release(&f);
 	devfiles_release(&fin);
+	free(o.san);
 	if (st.dir)
 		store_close(&st);
 	return rc;

@@ -4,6 +4,7 @@
 #include "issue.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #define DEVICE_CSR_MAX (64 * 1024)
 
@@ -72,8 +74,77 @@ void device_key_release(struct device_key *dk)
 	memset(dk, 0, sizeof(*dk));
 }
 
+int device_csr_san(X509_REQ *csr, const char *csr_path, char **sans)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+	int crit = -1, rc = -1;
+	GENERAL_NAMES *names = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL) : NULL;
+	char what[PATH_MAX + 32];
+
+	*sans = NULL;
+	if (!names && crit != -1) {
+		cli_err("%s: its subjectAltName request is malformed or repeated: give the device's "
+			"SANs with --san (the CSR's are then ignored)", csr_path);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "SAN requested by %s", csr_path);
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		const char *type = gn->type == GEN_DNS ? "DNS:" : gn->type == GEN_EMAIL ? "email:"
+				 : gn->type == GEN_URI ? "URI:" : NULL;
+		const ASN1_STRING *v = gn->d.ia5;
+		const char *data = (const char *)ASN1_STRING_get0_data(v);
+		int len = ASN1_STRING_length(v);
+		char *arg = NULL;
+		int bad;
+
+		if (!type) {
+			cli_err("%s requests a SAN that is not DNS:, email: or URI: (IP or other): "
+				"give the device's SANs with --san (the CSR's are then ignored)", csr_path);
+			goto out;
+		}
+		/* An embedded NUL would shorten the value the checks see. */
+		if (memchr(data, '\0', (size_t)len)) {
+			cli_err("%s requests a SAN with a NUL byte: give the device's SANs with --san",
+				csr_path);
+			goto out;
+		}
+		if (asprintf(&arg, "%s%.*s", type, len, data) < 0) {
+			cli_err("out of memory");
+			goto out;
+		}
+		bad = issue_add_device_san(sans, arg, what);
+		free(arg);
+		if (bad) {
+			cli_err("give the device's SANs with --san (the CSR's are then ignored)");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc) {
+		free(*sans);
+		*sans = NULL;
+	}
+	GENERAL_NAMES_free(names);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ERR_clear_error();
+	return rc;
+}
+
+bool device_csr_has_san(X509_REQ *csr)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+	bool has = exts && X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1) >= 0;
+
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ERR_clear_error();
+	return has;
+}
+
 int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca,
-		   EVP_PKEY *pub, int days, X509 **out, char **pem, size_t *pemlen)
+		   EVP_PKEY *pub, const char *san, int days, X509 **out, char **pem,
+		   size_t *pemlen)
 {
 	struct ca_req req = {0};
 	struct mq_cert rec;
@@ -86,6 +157,7 @@ int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca
 	req.ou = d->groups;
 	req.nou = d->ngroups;
 	req.pub = pub;
+	req.san = san;
 	req.not_before = now - ISSUE_SKEW;
 	req.not_after = now + (time_t)days * 86400;
 	if (issue_check_expiry(ca, req.not_after) || !(cert = ca_issue(ca, &req)))
@@ -100,6 +172,7 @@ int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca
 		goto fail;
 	}
 	rec.status = MQ_CERT_ACTIVE;
+	rec.san = (char *)san;
 	if (mq_policy_add_cert(p, d, &rec, err, sizeof(err))) {
 		cli_err("cannot record the certificate of '%s': %s", d->name, err);
 		goto fail;
@@ -119,7 +192,7 @@ int device_issue_one(struct store *st, const struct ca *ca, const struct device_
 	struct device_key dk = {0};
 	struct mq_device *d;
 	X509 *cert = NULL;
-	char err[256], *sub = NULL, *pem = NULL;
+	char err[256], *sub = NULL, *pem = NULL, *csr_san = NULL;
 	size_t pemlen = 0;
 	bool made_top = false;
 	int rc = -1;
@@ -139,8 +212,20 @@ int device_issue_one(struct store *st, const struct ca *ca, const struct device_
 		goto out;
 	}
 	d->created = time(NULL);
-	if (device_key_get(&dk, r->type, r->gen, r->csr) ||
-	    device_certify(st->policy, d, ca, dk.pub, r->days, &cert, &pem, &pemlen))
+	if (device_key_get(&dk, r->type, r->gen, r->csr))
+		goto out;
+	/* A CSR's DNS/email/URI SANs are honoured unless --san chose them. */
+	if (dk.csr && !r->san) {
+		if (device_csr_san(dk.csr, r->csr, &csr_san))
+			goto out;
+		if (csr_san)
+			cli_err("note: %s: the certificate carries the CSR's SANs %s (--san replaces them)",
+				r->name, csr_san);
+	} else if (dk.csr && device_csr_has_san(dk.csr)) {
+		cli_err("note: %s: the CSR's SANs are ignored; the certificate carries --san's", r->name);
+	}
+	if (device_certify(st->policy, d, ca, dk.pub, r->san ? r->san : csr_san, r->days, &cert,
+			   &pem, &pemlen))
 		goto out;
 	o->dir = store_path(st, "devices/%s", r->name);
 	o->crt = store_path(st, "devices/%s/%s.crt", r->name, r->name);
@@ -176,6 +261,7 @@ out:
 	free(pem);
 	device_key_release(&dk);
 	free(sub);
+	free(csr_san);
 	return rc;
 }
 

@@ -24,12 +24,22 @@ int device_key_get(struct device_key *dk, enum ca_keytype t, struct ca_keygen *g
 		   const char *csr_path);
 void device_key_release(struct device_key *dk);
 
-/* Issues a clientAuth certificate for d (CN = name, one OU per group) valid
- * for days and records it in p as an active certificate. The certificate
- * (new reference) in *out, its PEM (malloc'd) in *pem. 0 or -1 after
- * printing why. */
+/* The DNS, email and URI SANs csr requests, checked like --san, as a
+ * malloc'd comma separated list in *sans (NULL when none). Any other SAN
+ * type or a value --san would refuse is an error. 0, or -1 after printing
+ * why and that --san overrides the CSR. */
+int device_csr_san(X509_REQ *csr, const char *csr_path, char **sans);
+/* Whether csr requests any subjectAltName. */
+bool device_csr_has_san(X509_REQ *csr);
+
+/* Issues a clientAuth certificate for d (CN = name, one OU per group, the
+ * SANs of the checked comma separated list san unless NULL) valid for days
+ * and records it in p as an active certificate with its SANs. The
+ * certificate (new reference) in *out, its PEM (malloc'd) in *pem. 0 or -1
+ * after printing why. */
 int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca,
-		   EVP_PKEY *pub, int days, X509 **out, char **pem, size_t *pemlen);
+		   EVP_PKEY *pub, const char *san, int days, X509 **out, char **pem,
+		   size_t *pemlen);
 
 /* One new device: what device issue and device batch ask for. */
 struct device_issue_req {
@@ -40,6 +50,8 @@ struct device_issue_req {
 	enum ca_keytype type;
 	struct ca_keygen *gen; /* makes keys of type; NULL: a one-off key */
 	const char *csr;       /* NULL: mqadmin makes the key */
+	const char *san;       /* checked SAN list (issue_add_device_san); NULL: the
+				* CSR's SANs, if any (device_csr_san) */
 	int days;
 	const struct export_opts *ex;
 };

@@ -4,6 +4,7 @@
 #include "doctor.h"
 
 #include "mq_certid.h"
+#include "mq_names.h"
 #include "xinfo.h"
 
 #include <arpa/inet.h>
@@ -36,6 +37,7 @@ struct conf_plugin {
 	char *path, *where;
 	char *policy, *bad_opt;
 	bool bad_value;
+	enum mq_idfield identity; /* plugin_opt_identity, default cn */
 };
 
 struct conf {
@@ -70,6 +72,8 @@ static void conf_plugin_opt(struct doctor *d, struct conf_plugin *p, const char 
 	}
 	if (!strcmp(key, "plugin_opt_identity")) {
 		p->bad_value |= mq_idfield_parse(v, &f) != 0;
+		if (!p->bad_value)
+			p->identity = f;
 	} else if (!strcmp(key, "plugin_opt_clientid_binding")) {
 		p->bad_value |= strcmp(v, "exact") && strcmp(v, "prefix") && strcmp(v, "none");
 	} else if (!strcmp(key, "plugin_opt_no_certificate")) {
@@ -384,6 +388,63 @@ static void conf_check_listener(struct doctor *d, const struct conf_listener *l)
 	}
 }
 
+/* The certificate a device connects with: its newest active one. */
+static const struct mq_cert *conf_device_cert(const struct mq_device *dev, time_t now)
+{
+	for (size_t i = dev->ncerts; i-- > 0;)
+		if (mq_cert_state(dev->certs[i], now) == MQ_STATE_ACTIVE)
+			return dev->certs[i];
+	return NULL;
+}
+
+/* plugin_opt_identity san-* refuses a certificate without that SAN, and
+ * mqadmin issues none unless told to (--san). */
+static void conf_check_identity(struct doctor *d, const struct conf_plugin *p)
+{
+	const char *type = p->identity == MQ_ID_SAN_DNS ? "a DNS" : p->identity == MQ_ID_SAN_EMAIL
+			 ? "an email" : "a URI";
+	const char *first = NULL;
+	size_t active = 0, missing = 0;
+	char fix[PATH_MAX + 256], san[MQ_NAME_MAX + 32];
+
+	if (!d->policy || (p->identity != MQ_ID_SAN_DNS && p->identity != MQ_ID_SAN_EMAIL &&
+			   p->identity != MQ_ID_SAN_URI))
+		return;
+	for (size_t i = 0; i < d->policy->ndevices; i++) {
+		const struct mq_device *dev = d->policy->devices[i];
+		const struct mq_cert *c = conf_device_cert(dev, d->now);
+
+		if (!c)
+			continue;
+		active++;
+		if (mq_san_list_has(c->san, p->identity))
+			continue;
+		missing++;
+		if (!first)
+			first = dev->name;
+	}
+	if (!missing)
+		return;
+	if (p->identity == MQ_ID_SAN_DNS)
+		snprintf(san, sizeof(san), "DNS:%s.devices.example", first);
+	else if (p->identity == MQ_ID_SAN_EMAIL)
+		snprintf(san, sizeof(san), "email:%s@example.com", first);
+	else
+		snprintf(san, sizeof(san), "URI:urn:dev:%s", first);
+	snprintf(fix, sizeof(fix), "mqadmin -d %s device renew %s --san %s (device batch takes "
+		 "--san with {name}), or plugin_opt_identity cn", d->dir, first, san);
+	if (missing == active)
+		doctor_add(d, DOCTOR_ERROR, "config-identity-san", fix,
+			   "the mqcert plugin (%s) takes the identity from plugin_opt_identity %s, but "
+			   "no active device has %s SAN: the broker refuses every device on every listener",
+			   p->where, mq_idfield_name(p->identity), type);
+	else
+		doctor_add(d, DOCTOR_WARNING, "config-identity-san", fix,
+			   "the mqcert plugin (%s) takes the identity from plugin_opt_identity %s, but "
+			   "%zu of %zu active devices lack %s SAN (first '%s'): the broker refuses them",
+			   p->where, mq_idfield_name(p->identity), missing, active, type, first);
+}
+
 static void conf_check_plugins(struct doctor *d, const struct conf *c)
 {
 	char fix[PATH_MAX + 80], pol[PATH_MAX + 16];
@@ -400,6 +461,7 @@ static void conf_check_plugins(struct doctor *d, const struct conf *c)
 		return;
 	}
 	conf_broker_read(d, p->path, "plugin");
+	conf_check_identity(d, p);
 	snprintf(pol, sizeof(pol), "%s/policy.json", d->dir);
 	if (p->bad_opt)
 		doctor_add(d, DOCTOR_ERROR, "config-plugin-option", "see the README, Plugin reference, for the options",

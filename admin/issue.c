@@ -1,6 +1,7 @@
 #include "issue.h"
 
 #include "cli.h"
+#include "mq_certid.h"
 #include "mq_fileio.h"
 #include "mq_time.h"
 
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -26,29 +28,7 @@ int issue_check_expiry(const struct ca *ca, time_t not_after)
 
 bool issue_dns_valid(const char *s)
 {
-	size_t n = strlen(s), label = 0;
-
-	if (!strncmp(s, "*.", 2)) {
-		s += 2;
-		n -= 2;
-	}
-	if (n == 0 || n > 253)
-		return false;
-	for (size_t i = 0; i <= n; i++) {
-		char c = s[i];
-
-		if (c == '.' || c == '\0') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (c == '-' && label > 0)))
-			return false;
-		label++;
-	}
-	return true;
+	return mq_dns_name_valid(strncmp(s, "*.", 2) ? s : s + 2);
 }
 
 int issue_add_san(char **sans, const char *spec)
@@ -72,6 +52,70 @@ int issue_add_san(char **sans, const char *spec)
 	free(*sans);
 	*sans = n;
 	return 0;
+}
+
+static bool issue_san_listed(const char *sans, const char *spec)
+{
+	size_t n = strlen(spec);
+
+	for (const char *p = sans; p; p = strchr(p + 1, ',')) {
+		if (*p == ',')
+			p++;
+		if (!strncmp(p, spec, n) && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+int issue_add_device_san(char **sans, const char *arg, const char *what)
+{
+	static const char *const kinds[] = {"DNS:", "email:", "URI:"};
+	const char *why = "use DNS:name, email:address or URI:uri";
+	char *spec = NULL, *n = NULL;
+	size_t count = 1;
+	int rc = -1;
+
+	if (!strncasecmp(arg, "IP:", 3)) {
+		cli_err("invalid %s '%s': IP SANs are for servers only ('mqadmin server issue --san IP:...'); "
+			"a device takes DNS:, email: or URI:", what, arg);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+		size_t k = strlen(kinds[i]);
+
+		if (strncasecmp(arg, kinds[i], k))
+			continue;
+		if (asprintf(&spec, "%s%s", kinds[i], arg + k) < 0) {
+			spec = NULL;
+			cli_err("out of memory");
+			return -1;
+		}
+		why = mq_san_check(spec, NULL);
+	}
+	if (why) {
+		cli_err("invalid %s '%s': %s", what, arg, why);
+		goto out;
+	}
+	if (*sans && issue_san_listed(*sans, spec)) {
+		cli_err("%s '%s' is given twice", what, arg);
+		goto out;
+	}
+	for (const char *p = *sans; p && *p; p++)
+		count += *p == ',';
+	if (*sans && count >= ISSUE_MAX_SANS) {
+		cli_err("too many SANs: at most %d", ISSUE_MAX_SANS);
+		goto out;
+	}
+	if (asprintf(&n, "%s%s%s", *sans ? *sans : "", *sans ? "," : "", spec) < 0) {
+		cli_err("out of memory");
+		goto out;
+	}
+	free(*sans);
+	*sans = n;
+	rc = 0;
+out:
+	free(spec);
+	return rc;
 }
 
 int issue_write(const char *path, const void *data, size_t len, mode_t mode)

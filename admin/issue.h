@@ -25,6 +25,16 @@ bool issue_dns_valid(const char *s);
  * separated, to the malloc'd list *sans. 0, or -1 after printing why. */
 int issue_add_san(char **sans, const char *spec);
 
+/* SANs one device certificate may carry. */
+#define ISSUE_MAX_SANS 16
+
+/* A device SAN: "DNS:", "email:" or "URI:" (the type in any case) checked
+ * with mq_san_check and appended in that spelling to the comma separated
+ * malloc'd list *sans. IP SANs (servers only) and repeats are refused.
+ * what names the value's origin in messages ("--san"). 0, or -1 after
+ * printing why. */
+int issue_add_device_san(char **sans, const char *arg, const char *what);
+
 /* Writes data to path atomically with mode, printing why on failure. */
 int issue_write(const char *path, const void *data, size_t len, mode_t mode);
 

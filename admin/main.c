@@ -30,14 +30,17 @@ static const struct command commands[] = {
 	 "subject always differs from the CA's. --force replaces an existing one."},
 	{"device", "issue", cmd_device_issue,
 	 "usage: mqadmin [-d DIR] device issue NAME [--group G]... [--username U] [--days N]\n"
+	 "                                     [--san DNS:name|email:addr|URI:uri]...\n"
 	 "                                     [--key-type ec|rsa|ed25519 | --csr FILE]\n"
 	 "                                     [--format pem|der|p12|c-header]...\n"
 	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
 	 "                                     [--passphrase-file FILE]\n",
 	 "Issues a client certificate with CN=NAME (one OU per group) into "
 	 "DIR/devices/NAME/ and records it in the policy with its serial, SHA-256 "
-	 "fingerprint and validity. With --csr the device keeps its key and mqadmin only "
-	 "signs. --format adds DER, PKCS#12 (phones) or a C header (microcontrollers)."},
+	 "fingerprint, validity and SANs. --san adds a subjectAltName (for plugin_opt_identity "
+	 "san-dns, san-email, san-uri). With --csr the device keeps its key and mqadmin only "
+	 "signs, keeping the CSR's DNS, email and URI SANs unless --san is given. --format "
+	 "adds DER, PKCS#12 (phones) or a C header (microcontrollers)."},
 	{"device", "list", cmd_device_list, "usage: mqadmin [-d DIR] device list [--json]\n",
 	 "Lists the devices of the policy: name, username, groups, status (active, "
 	 "revoked, expired), expiry and serial."},
@@ -49,18 +52,22 @@ static const struct command commands[] = {
 	 "crl.pem. A running plugin disconnects the device within a second."},
 	{"device", "renew", cmd_device_renew,
 	 "usage: mqadmin [-d DIR] device renew NAME [--days N] [--key-type ec|rsa|ed25519 | --csr FILE]\n"
+	 "                                     [--san DNS:name|email:addr|URI:uri]... [--no-san]\n"
 	 "                                     [--format pem|der|p12|c-header]...\n"
 	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
 	 "                                     [--passphrase-file FILE]\n",
-	 "Issues a new certificate for an existing device, same identity. The old one "
-	 "stays valid until it expires or is revoked, so the device can roll over."},
+	 "Issues a new certificate for an existing device, same identity and SANs (--san "
+	 "replaces them, --no-san drops them). The old one stays valid until it expires or "
+	 "is revoked, so the device can roll over."},
 	{"device", "batch", cmd_device_batch,
 	 "usage: mqadmin [-d DIR] device batch (--count N --prefix P | --from FILE) [--group G]...\n"
+	 "                                     [--san DNS:..{name}..|email:..|URI:..]...\n"
 	 "                                     [--days N] [--key-type ec|rsa|ed25519]\n"
 	 "                                     [--passphrase-file FILE]\n",
 	 "Issues many devices under one lock with one policy write: --count N names them "
-	 "PREFIX0001, PREFIX0002 and on; --from FILE takes one name per line (optionally with groups "
-	 "and a CSR path). Interrupting it never leaves a half-recorded device."},
+	 "PREFIX0001, PREFIX0002 and on; --from FILE takes one name per line (optionally with groups, "
+	 "a CSR path and san= SANs). --san gives every device a SAN, {name} standing for its name. "
+	 "Interrupting it never leaves a half-recorded device."},
 	{"device", "set", cmd_device_set,
 	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n",
 	 "Changes a device's groups or username in the policy; the plugin applies it live."},

@@ -38,6 +38,7 @@ static void policy_cert_free(struct mq_cert *c)
 	if (!c)
 		return;
 	free(c->revoke_reason);
+	free(c->san);
 	free(c);
 }
 
@@ -261,13 +262,15 @@ int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d, const struct mq
 		mq_errf(err, errlen, "certificate %s is already in the policy", tmpl->fingerprint);
 		return -1;
 	}
-	/* calloc: the oom path frees c->revoke_reason. */
+	/* calloc: the oom path frees c->revoke_reason and c->san. */
 	c = calloc(1, sizeof(*c));
 	if (!c || policy_reserve(&d->certs, d->ncerts))
 		goto oom;
 	*c = *tmpl;
 	c->revoke_reason = NULL;
-	if (tmpl->revoke_reason && !(c->revoke_reason = strdup(tmpl->revoke_reason)))
+	c->san = NULL;
+	if ((tmpl->revoke_reason && !(c->revoke_reason = strdup(tmpl->revoke_reason))) ||
+	    (tmpl->san && !(c->san = strdup(tmpl->san))))
 		goto oom;
 	c->device = d;
 	if (mq_strmap_put(&p->by_fingerprint, c->fingerprint, c))
@@ -493,6 +496,47 @@ static int policy_serial_valid(const char *s)
 	return 1;
 }
 
+/* "san": ["DNS:a.example", ...] into one comma separated malloc'd list. */
+static int policy_read_san(const struct mq_jdom_node *jc, const char *where,
+			   struct policy_reader *rd, char **out)
+{
+	const struct mq_jdom_node *js = mq_jdom_get(jc, "san"), *it;
+	size_t len = 0;
+	const char *why;
+
+	*out = NULL;
+	if (!js)
+		return 0;
+	if (js->type != MQ_JDOM_ARRAY) {
+		mq_errf(rd->err, rd->errlen, "%s: \"san\" must be an array of strings", where);
+		return -1;
+	}
+	for (it = js->child; it; it = it->next) {
+		if (it->type != MQ_JDOM_STRING) {
+			mq_errf(rd->err, rd->errlen, "%s: \"san\" must be an array of strings", where);
+			return -1;
+		}
+		if ((why = mq_san_check(it->str, NULL))) {
+			mq_errf(rd->err, rd->errlen, "%s: san '%.300s': %s", where, it->str, why);
+			return -1;
+		}
+		len += strlen(it->str) + 1;
+	}
+	if (!len)
+		return 0;
+	if (!(*out = malloc(len))) {
+		mq_errf(rd->err, rd->errlen, "out of memory");
+		return -1;
+	}
+	**out = '\0';
+	for (it = js->child; it; it = it->next) {
+		if (it != js->child)
+			strcat(*out, ",");
+		strcat(*out, it->str);
+	}
+	return 0;
+}
+
 static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const struct mq_jdom_node *jc,
 			    size_t idx, struct policy_reader *rd)
 {
@@ -544,7 +588,11 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 	strcpy(c.serial, serial);
 	strcpy(c.fingerprint, fpr);
 	c.revoke_reason = (char *)reason;
-	return mq_policy_add_cert(p, d, &c, rd->err, rd->errlen);
+	if (policy_read_san(jc, where, rd, &c.san))
+		return -1;
+	bad = mq_policy_add_cert(p, d, &c, rd->err, rd->errlen);
+	free(c.san);
+	return bad;
 }
 
 static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd, size_t idx, struct policy_reader *rd)
@@ -862,6 +910,26 @@ static cJSON *policy_add_time(cJSON *obj, const char *key, time_t t)
 	return cJSON_AddStringToObject(obj, key, ts);
 }
 
+static int policy_san_json(cJSON *jc, const char *san)
+{
+	cJSON *ja = cJSON_AddArrayToObject(jc, "san");
+
+	for (const char *p = san; ja && p; p = strchr(p, ',')) {
+		cJSON *s;
+		char *one;
+
+		p += *p == ',';
+		one = strndup(p, strcspn(p, ","));
+		s = one ? cJSON_CreateString(one) : NULL;
+		free(one);
+		if (!s || !cJSON_AddItemToArray(ja, s)) {
+			cJSON_Delete(s);
+			return -1;
+		}
+	}
+	return ja ? 0 : -1;
+}
+
 static cJSON *policy_cert_json(const struct mq_cert *c)
 {
 	cJSON *jc = cJSON_CreateObject();
@@ -875,6 +943,8 @@ static cJSON *policy_cert_json(const struct mq_cert *c)
 	if (c->status == MQ_CERT_REVOKED && c->revoked_at && !policy_add_time(jc, "revoked_at", c->revoked_at))
 		goto fail;
 	if (c->revoke_reason && !cJSON_AddStringToObject(jc, "reason", c->revoke_reason))
+		goto fail;
+	if (c->san && policy_san_json(jc, c->san))
 		goto fail;
 	return jc;
 fail:

@@ -3,6 +3,7 @@
 #ifndef MQ_CERTID_H
 #define MQ_CERTID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -63,6 +64,24 @@ char *mq_cert_cn(const X509 *cert);
  * mq_cert_ous_free. 0, or -1 when out of memory. */
 int mq_cert_ous(const X509 *cert, size_t max, char ***out, size_t *n);
 void mq_cert_ous_free(char **ous, size_t n);
+
+/* A host name: labels of A-Za-z0-9- (1-63 characters, no '-' at either
+ * end), 253 characters at most, no wildcard. */
+bool mq_dns_name_valid(const char *s);
+
+/* One device subjectAltName as mqadmin and policy.json spell it:
+ * "DNS:host", "email:local@host" or "URI:scheme:rest". Besides its syntax
+ * the value must pass mq_identity_safe (so plugin_opt_identity san-* never
+ * refuses it), be printable ASCII (SANs are IA5Strings) without ','
+ * (the separator of mq_cert.san) and hold at most MQ_SAN_MAX characters.
+ * NULL when valid (its field in *type when type is not NULL), else why
+ * not, as text that follows "invalid SAN 'x': ". */
+#define MQ_SAN_MAX 255
+const char *mq_san_check(const char *spec, enum mq_idfield *type);
+
+/* Whether the comma separated list sans (see mq_cert.san) holds an entry
+ * for identity field f (san-dns, san-email, san-uri). */
+bool mq_san_list_has(const char *sans, enum mq_idfield f);
 
 /* Whether the hex fingerprint text is well-formed (64 lowercase hex). */
 int mq_fingerprint_valid(const char *s);

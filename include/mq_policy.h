@@ -35,6 +35,10 @@ struct mq_cert {
 	enum mq_cert_status status;
 	time_t revoked_at;    /* 0 unless revoked */
 	char *revoke_reason;  /* NULL or text */
+	/* The certificate's subjectAltNames in its order, comma separated
+	 * ("DNS:a.example,email:a@example.com", see mq_san_check), or NULL:
+	 * what plugin_opt_identity san-* takes (the first of its type). */
+	char *san;
 	struct mq_device *device;
 };
 
@@ -112,7 +116,7 @@ int mq_policy_set_groups(struct mq_device *d, char *const *groups, size_t n,
  * Refuses an invalid name or one another device uses. 0 or -1 + err. */
 int mq_policy_set_username(struct mq_policy *p, struct mq_device *d, const char *username,
 			   char *err, size_t errlen);
-/* Copies tmpl (serial, fingerprint, validity) into a new active cert of d.
+/* Copies tmpl (serial, fingerprint, validity, SANs) into a new active cert of d.
  * Refuses a fingerprint already in the policy. 0 or -1 + err. */
 int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d,
 		       const struct mq_cert *tmpl, char *err, size_t errlen);
