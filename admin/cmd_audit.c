@@ -161,7 +161,7 @@ static void audit_no_permission(const char *what, const char *path)
 	struct stat sb;
 	struct passwd *pw;
 	struct group *gr;
-	char e[PATH_MAX + 64];
+	char e[PATH_MAX + 64], me[64];
 
 	cli_escape(e, sizeof(e), path);
 	if (stat(path, &sb)) {
@@ -169,14 +169,16 @@ static void audit_no_permission(const char *what, const char *path)
 			"searchable by you); run mqadmin as root", what, e);
 		return;
 	}
+	/* getpwuid's answer lives until the next call: copy it. */
+	pw = getpwuid(getuid());
+	snprintf(me, sizeof(me), "%s", pw ? pw->pw_name : "USER");
 	pw = getpwuid(sb.st_uid);
 	gr = getgrgid(sb.st_gid);
 	cli_err("cannot read %s %s: permission denied: it is mode %04o, owner %s, group %s, "
 		"and you are neither; run mqadmin as root or as the owner, or add yourself to "
 		"group %s ('usermod -aG %s %s') and log in again", what, e,
 		(unsigned)(sb.st_mode & 07777), pw ? pw->pw_name : "?", gr ? gr->gr_name : "?",
-		gr ? gr->gr_name : "?", gr ? gr->gr_name : "?",
-		getpwuid(getuid()) ? getpwuid(getuid())->pw_name : "USER");
+		gr ? gr->gr_name : "?", gr ? gr->gr_name : "?", me);
 }
 
 /* Opens a file the broker's user writes (the state file, the audit log)
