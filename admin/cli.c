@@ -102,6 +102,47 @@ void cli_expiry_str(time_t not_after, time_t now, char *buf, size_t len)
 		snprintf(buf, len, "expired %lld%s ago", v, unit);
 }
 
+const char *cli_escape(char *out, size_t outlen, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "-");
+	size_t left = strlen((const char *)p), o = 0;
+
+	if (outlen < 4) {
+		if (outlen)
+			out[0] = '\0';
+		return out;
+	}
+	while (*p) {
+		size_t n = mq_utf8_seq(p, left);
+		char esc[5];
+		const char *put = (const char *)p;
+		size_t k = n;
+
+		if (*p == '\\') {
+			put = "\\\\";
+			k = 2;
+			n = 1;
+		} else if (!n || *p < 0x20 || *p == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", *p);
+			put = esc;
+			k = 4;
+			n = 1;
+		}
+		/* Room for "..." stays free: o + 4 <= outlen always holds. */
+		if (o + k + 4 > outlen) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, put, k);
+		o += k;
+		p += n;
+		left -= n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int cli_flush_stdout(void)
 {
 	if (fflush(stdout) || ferror(stdout)) {

@@ -43,6 +43,13 @@ bool cli_name_ok(const char *what, const char *name);
 /* "in 364d", "expired 3d ago", "in 5h"... relative to now. */
 void cli_expiry_str(time_t not_after, time_t now, char *buf, size_t len);
 
+/* s made safe for a terminal: control characters (C0, DEL, C1), bytes
+ * that are not valid UTF-8 and '\' become \xNN (\\ for '\'); NULL becomes
+ * "-". Written to out (a result cut to fit ends in "..."), which is
+ * returned. CLI_ESCAPE_SIZE(n) bytes always hold the whole of n bytes. */
+#define CLI_ESCAPE_SIZE(n) (4 * (n) + 4)
+const char *cli_escape(char *out, size_t outlen, const char *s);
+
 /* Flushes stdout; -1 (with a message) when anything written to it was lost. */
 int cli_flush_stdout(void);
 

@@ -4,18 +4,23 @@
 #include "cmds.h"
 
 #include "mq_certid.h"
-#include "mq_fileio.h"
+#include "mq_names.h"
 #include "mq_policy.h"
 #include "mq_time.h"
 #include "store.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -24,13 +29,14 @@
 #include <openssl/x509.h>
 
 #define AUDIT_STATE_MAX ((size_t)256 << 20)
+#define AUDIT_LINE_MAX ((size_t)1 << 20)
 /* The plugin rewrites the state file at least every 5 minutes. */
 #define AUDIT_STALE_SECONDS (15 * 60)
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-/* An aligned table; cells are copied, with control characters replaced so
- * that attacker-chosen client ids or topics cannot drive the terminal. */
+/* An aligned table; cells are copied escaped (cli_escape) so that
+ * attacker-chosen client ids or topics cannot drive the terminal. */
 struct tbl {
 	size_t ncols, nrows, cap;
 	char **cells;
@@ -48,16 +54,16 @@ static int tbl_row(struct tbl *t, const char *const *row)
 		t->cap = cap;
 	}
 	for (size_t i = 0; i < t->ncols; i++) {
-		char *s = strdup(row[i] && *row[i] ? row[i] : "-");
+		const char *v = row[i] && *row[i] ? row[i] : "-";
+		size_t n = CLI_ESCAPE_SIZE(strlen(v));
+		char *s = malloc(n);
 
 		if (!s) {
 			while (i-- > 0)
 				free(t->cells[t->nrows * t->ncols + i]);
 			return -1;
 		}
-		for (unsigned char *p = (unsigned char *)s; *p; p++)
-			if (*p < 0x20 || *p == 0x7f)
-				*p = '?';
+		cli_escape(s, n, v);
 		t->cells[t->nrows * t->ncols + i] = s;
 	}
 	t->nrows++;
@@ -146,14 +152,125 @@ static int parse_duration(const char *s, long *secs)
 	return 0;
 }
 
+/* ---- files the broker's user writes ------------------------------------------ */
+
+/* Why path cannot be read, for a reader who is not allowed to: the mode and
+ * owners, and what to do. */
+static void audit_no_permission(const char *what, const char *path)
+{
+	struct stat sb;
+	struct passwd *pw;
+	struct group *gr;
+	char e[PATH_MAX + 64], me[64];
+
+	cli_escape(e, sizeof(e), path);
+	if (stat(path, &sb)) {
+		cli_err("cannot read %s %s: permission denied (a directory on the way is not "
+			"searchable by you); run mqadmin as root", what, e);
+		return;
+	}
+	/* getpwuid's answer lives until the next call: copy it. */
+	pw = getpwuid(getuid());
+	snprintf(me, sizeof(me), "%s", pw ? pw->pw_name : "USER");
+	pw = getpwuid(sb.st_uid);
+	gr = getgrgid(sb.st_gid);
+	cli_err("cannot read %s %s: permission denied: it is mode %04o, owner %s, group %s, "
+		"and you are neither; run mqadmin as root or as the owner, or add yourself to "
+		"group %s ('usermod -aG %s %s') and log in again", what, e,
+		(unsigned)(sb.st_mode & 07777), pw ? pw->pw_name : "?", gr ? gr->gr_name : "?",
+		gr ? gr->gr_name : "?", gr ? gr->gr_name : "?", me);
+}
+
+/* Opens a file the broker's user writes (the state file, the audit log)
+ * for reading: never blocks on a FIFO, refuses anything but a regular
+ * file. The fd, or -1 after printing why (missing: with hint appended). */
+static int audit_open_file(const char *what, const char *path, const char *hint)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	char e[PATH_MAX + 64];
+
+	cli_escape(e, sizeof(e), path);
+	if (fd < 0) {
+		if (errno == EACCES)
+			audit_no_permission(what, path);
+		else
+			cli_err("cannot open %s %s: %s%s", what, e, strerror(errno),
+				errno == ENOENT ? hint : "");
+		return -1;
+	}
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		cli_err("%s %s is not a regular file: refusing to read it (whoever can write that "
+			"directory can put a FIFO or device there); remove it, the plugin writes a "
+			"new one", what, e);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* All of a state file, at most AUDIT_STATE_MAX bytes. 0 or -1 after
+ * printing why. */
+static int audit_read_state(const char *path, char **out, size_t *len)
+{
+	int fd = audit_open_file("the state file", path, "; the broker's mqcert plugin writes "
+				 "it (plugin_opt_state_file): is mosquitto running with mqcert, or is "
+				 "the file elsewhere (--state FILE)?");
+	char *buf = NULL, e[PATH_MAX + 64];
+	size_t got = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	if (!(buf = malloc(AUDIT_STATE_MAX + 1))) {
+		cli_err("out of memory");
+		goto fail;
+	}
+	while (got < AUDIT_STATE_MAX && (n = read(fd, buf + got, AUDIT_STATE_MAX - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cli_err("cannot read %s: %s", cli_escape(e, sizeof(e), path), strerror(errno));
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	if (got == AUDIT_STATE_MAX) {
+		cli_err("%s is larger than %zu MiB: not a state file the plugin wrote",
+			cli_escape(e, sizeof(e), path), AUDIT_STATE_MAX >> 20);
+		goto fail;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return -1;
+}
+
 /* ---- audit ------------------------------------------------------------------- */
+
+/* One broker instance's state file. */
+struct audit_doc {
+	char *path;
+	cJSON *doc;
+	char instance[MQ_NAME_MAX + 1]; /* its "instance", or from the file name */
+	time_t updated;
+	bool ok; /* read and understood */
+};
 
 struct audit_ctx {
 	const struct mq_policy *policy;
-	time_t now, updated;
+	time_t now, updated; /* updated: of the document being shown */
 	bool json;
 	int bad; /* things that should never happen */
 };
+
+/* A short escaped copy of s for a message ("?" for NULL). */
+#define ESC(buf, s) cli_escape(buf, sizeof(buf), (s) ? (s) : "?")
 
 static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_t len,
 			cJSON *jflags)
@@ -162,19 +279,18 @@ static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_
 	const char *cid = js(cl, "client_id");
 	const struct mq_cert *c = fpr ? mq_policy_find_fingerprint(a->policy, fpr) : NULL;
 	const char *f[4];
+	char e1[256], e2[256], e3[256];
 	size_t n = 0;
 
-	if (!dev)
-		dev = "?";
-	if (!cid)
-		cid = "?";
+	ESC(e1, cid);
+	ESC(e2, dev);
 	if (!c) {
 		f[n++] = "unknown";
 		a->bad++;
 		cli_err("SHOULD NEVER HAPPEN: client '%s' (device '%s') is connected with a "
 			"certificate that is not in the policy (fingerprint %s); the plugin would "
 			"have refused or dropped it: is this broker running mqcert with this "
-			"DIR's policy.json?", cid, dev, fpr ? fpr : "?");
+			"DIR's policy.json?", e1, e2, ESC(e3, fpr));
 	} else if (c->status == MQ_CERT_REVOKED && c->revoked_at >= a->updated) {
 		f[n++] = "revoked";
 		fprintf(stderr, "mqadmin: warning: device '%s' was revoked after the state file was "
@@ -185,20 +301,20 @@ static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_
 		a->bad++;
 		cli_err("SHOULD NEVER HAPPEN: client '%s' (device '%s', serial %s) is connected with "
 			"a revoked certificate; the plugin would have dropped it: is this broker "
-			"running mqcert with this DIR's policy.json?", cid, dev, c->serial);
+			"running mqcert with this DIR's policy.json?", e1, e2, c->serial);
 	} else if (c->not_after <= a->updated) {
 		f[n++] = "expired";
 		a->bad++;
 		cli_err("SHOULD NEVER HAPPEN: client '%s' (device '%s', serial %s) is connected with "
-			"an expired certificate; the plugin would have dropped it", cid, dev, c->serial);
+			"an expired certificate; the plugin would have dropped it", e1, e2, c->serial);
 	} else if (c->not_after <= a->now) {
 		f[n++] = "expired";
 	}
-	if (c && strcmp(c->device->name, dev)) {
+	if (c && (!dev || strcmp(c->device->name, dev))) {
 		f[n++] = "other-device";
 		a->bad++;
 		cli_err("SHOULD NEVER HAPPEN: client '%s' is listed as device '%s' but its certificate "
-			"belongs to device '%s' in the policy", cid, dev, c->device->name);
+			"belongs to device '%s' in the policy", e1, e2, c->device->name);
 	}
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cl, "clone_suspected")))
 		f[n++] = "clone";
@@ -210,113 +326,125 @@ static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_
 	}
 }
 
-/* Warnings about the file itself: a stopped or vanished broker, or a file
- * nobody has refreshed. */
-static void audit_staleness(const cJSON *doc, const char *path, time_t now, time_t updated)
+/* Warnings about one instance's file: a stopped or vanished broker, or a
+ * file nobody has refreshed. Said per instance: another broker on the
+ * same DIR may be serving. */
+static void audit_staleness(const struct audit_doc *d, time_t now)
 {
-	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(doc, "broker_pid");
-	const char *host = js(doc, "host"), *upd = js(doc, "updated");
-	char me[256] = "";
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(d->doc, "broker_pid");
+	const char *host = js(d->doc, "host");
+	char me[256] = "", path[512], upd[64], inst[256];
 
-	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "running"))) {
-		fprintf(stderr, "mqadmin: warning: the broker stopped at %s (%s): nobody is connected "
-			"through it\n", upd ? upd : "?", path);
+	ESC(path, d->path);
+	ESC(upd, js(d->doc, "updated"));
+	ESC(inst, d->instance);
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d->doc, "running"))) {
+		fprintf(stderr, "mqadmin: warning: broker '%s' stopped at %s (%s): nobody is "
+			"connected through it\n", inst, upd, path);
 		return;
 	}
 	gethostname(me, sizeof(me) - 1);
 	if (cJSON_IsNumber(pid) && host && !strcmp(host, me) && pid->valuedouble > 0 &&
-	    kill((pid_t)pid->valuedouble, 0) && errno == ESRCH) {
+	    pid->valuedouble < 1e9 && kill((pid_t)pid->valuedouble, 0) && errno == ESRCH) {
 		fprintf(stderr, "mqadmin: warning: %s is stale: broker pid %.0f is not running "
-			"(last updated %s)\n", path, pid->valuedouble, upd ? upd : "?");
+			"(broker '%s', last updated %s)\n", path, pid->valuedouble, inst, upd);
 		return;
 	}
-	if (now - updated > AUDIT_STALE_SECONDS)
+	if (now - d->updated > AUDIT_STALE_SECONDS)
 		fprintf(stderr, "mqadmin: warning: %s was last updated %s, more than %d minutes ago "
-			"(the plugin refreshes it every 5 minutes): the broker may be hung or no "
-			"longer running mqcert\n", path, upd ? upd : "?", AUDIT_STALE_SECONDS / 60);
+			"(the plugin refreshes it every 5 minutes): broker '%s' may be hung or no "
+			"longer running mqcert\n", path, upd, AUDIT_STALE_SECONDS / 60, inst);
 }
 
-static int audit_clones(const cJSON *doc)
+static void audit_clones(const cJSON *doc)
 {
 	const cJSON *e, *clones = cJSON_GetObjectItemCaseSensitive(doc, "suspected_clones");
 
 	cJSON_ArrayForEach(e, clones) {
 		const cJSON *ad;
-		char addrs[512] = "";
+		char addrs[512] = "", dev[256], ser[128], since[64], one[128];
 
 		cJSON_ArrayForEach(ad, cJSON_GetObjectItemCaseSensitive(e, "addresses"))
 			if (cJSON_IsString(ad))
 				snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs), "%s%s",
-					 addrs[0] ? ", " : "", ad->valuestring);
+					 addrs[0] ? ", " : "", ESC(one, ad->valuestring));
+		ESC(dev, js(e, "device"));
 		fprintf(stderr, "mqadmin: warning: the certificate of device '%s' (serial %s) looks "
 			"cloned: seen from %s since %s; if the device was not moved, revoke it "
-			"('mqadmin device revoke %s') and issue a new key\n",
-			js(e, "device") ? js(e, "device") : "?", js(e, "serial") ? js(e, "serial") : "?",
-			addrs, js(e, "since") ? js(e, "since") : "?",
-			js(e, "device") ? js(e, "device") : "NAME");
+			"('mqadmin device revoke %s') and issue a new key\n", dev,
+			ESC(ser, js(e, "serial")), addrs, ESC(since, js(e, "since")),
+			js(e, "device") && mq_name_valid(js(e, "device")) ? dev : "NAME");
+	}
+}
+
+/* Adds one client of d to the table or the JSON array. 0 or -1 (out of
+ * memory). */
+static int audit_client(struct audit_ctx *a, const struct audit_doc *d, const cJSON *cl,
+			struct tbl *t, cJSON *arr)
+{
+	static const char *const keys[][2] = {
+		{"name", "device"}, {"username", "username"}, {"client_id", "client_id"},
+		{"address", "address"}, {"serial", "serial"}, {"since", "since"},
+		{"fingerprint", "fingerprint"}, {"not_after", "not_after"}};
+	const char *na = js(cl, "not_after");
+	time_t t_na = 0;
+	char flags[128], exp[48] = "-";
+	cJSON *o = NULL, *jf = NULL;
+
+	if (na && !mq_time_parse(na, &t_na))
+		cli_expiry_str(t_na, a->now, exp, sizeof(exp));
+	if (a->json) {
+		if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			return -1;
+		}
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			const char *v = js(cl, keys[i][1]);
+
+			if (!(v ? cJSON_AddStringToObject(o, keys[i][0], v) :
+			      cJSON_AddNullToObject(o, keys[i][0])))
+				return -1;
+		}
+		if (!cJSON_AddStringToObject(o, "broker", d->instance) ||
+		    !(t_na ? cJSON_AddNumberToObject(o, "days_left", (double)days_left(t_na, a->now)) :
+		      cJSON_AddNullToObject(o, "days_left")) ||
+		    !(jf = cJSON_AddArrayToObject(o, "flags")))
+			return -1;
+		if (cJSON_GetObjectItemCaseSensitive(cl, "clone_addresses") &&
+		    !cJSON_AddItemToObject(o, "clone_addresses", cJSON_Duplicate(
+			    cJSON_GetObjectItemCaseSensitive(cl, "clone_addresses"), true)))
+			return -1;
+	}
+	audit_flags(a, cl, flags, sizeof(flags), jf);
+	if (!a->json) {
+		const char *row[] = {js(cl, "device"), js(cl, "username"), js(cl, "client_id"),
+				     js(cl, "address"), d->instance, js(cl, "since"), exp,
+				     js(cl, "serial"), flags};
+
+		return tbl_row(t, row);
 	}
 	return 0;
 }
 
-static int audit_show(struct audit_ctx *a, const cJSON *clients)
+static int audit_show(struct audit_ctx *a, const struct audit_doc *docs, size_t ndocs)
 {
-	static const char *const head[] = {"DEVICE", "USERNAME", "CLIENT-ID", "ADDRESS", "SINCE",
-					   "EXPIRES-IN", "SERIAL", "FLAGS"};
-	struct tbl t = {.ncols = 8};
+	static const char *const head[] = {"DEVICE", "USERNAME", "CLIENT-ID", "ADDRESS", "BROKER",
+					   "SINCE", "EXPIRES-IN", "SERIAL", "FLAGS"};
+	struct tbl t = {.ncols = 9};
 	cJSON *arr = a->json ? cJSON_CreateArray() : NULL;
-	const cJSON *cl;
 	int rc = -1;
 
 	if ((a->json && !arr) || (!a->json && tbl_row(&t, head)))
 		goto oom;
-	cJSON_ArrayForEach(cl, clients) {
-		const char *na = js(cl, "not_after");
-		time_t t_na = 0;
-		char flags[128], exp[48] = "-";
-		cJSON *o = NULL, *jf = NULL;
+	for (size_t i = 0; i < ndocs; i++) {
+		const cJSON *cl, *clients = cJSON_GetObjectItemCaseSensitive(docs[i].doc, "clients");
 
-		if (!cJSON_IsObject(cl))
+		if (!docs[i].ok)
 			continue;
-		if (na && !mq_time_parse(na, &t_na))
-			cli_expiry_str(t_na, a->now, exp, sizeof(exp));
-		if (a->json) {
-			static const char *const keys[][2] = {
-				{"name", "device"}, {"username", "username"}, {"client_id", "client_id"},
-				{"address", "address"}, {"serial", "serial"}, {"since", "since"},
-				{"fingerprint", "fingerprint"}, {"not_after", "not_after"}};
-
-			if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(arr, o))
-				goto oom_o;
-			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-				const char *v = js(cl, keys[i][1]);
-
-				if (!(v ? cJSON_AddStringToObject(o, keys[i][0], v) :
-				      cJSON_AddNullToObject(o, keys[i][0])))
-					goto oom;
-			}
-			if (!(t_na ? cJSON_AddNumberToObject(o, "days_left",
-							    (double)days_left(t_na, a->now)) :
-			      cJSON_AddNullToObject(o, "days_left")) ||
-			    !(jf = cJSON_AddArrayToObject(o, "flags")))
+		a->updated = docs[i].updated;
+		cJSON_ArrayForEach(cl, clients)
+			if (cJSON_IsObject(cl) && audit_client(a, &docs[i], cl, &t, arr))
 				goto oom;
-			if (cJSON_GetObjectItemCaseSensitive(cl, "clone_addresses") &&
-			    !cJSON_AddItemToObject(o, "clone_addresses", cJSON_Duplicate(
-				    cJSON_GetObjectItemCaseSensitive(cl, "clone_addresses"), true)))
-				goto oom;
-		}
-		audit_flags(a, cl, flags, sizeof(flags), jf);
-		if (!a->json) {
-			const char *row[] = {js(cl, "device"), js(cl, "username"), js(cl, "client_id"),
-					     js(cl, "address"), js(cl, "since"), exp, js(cl, "serial"),
-					     flags};
-
-			if (tbl_row(&t, row))
-				goto oom;
-		}
-		continue;
-oom_o:
-		cJSON_Delete(o);
-		goto oom;
 	}
 	if (a->json)
 		rc = print_json(arr);
@@ -335,6 +463,100 @@ out:
 	return rc;
 }
 
+/* Reads and checks one state file into d. 0 or -1 after printing why. */
+static int audit_load(struct audit_doc *d)
+{
+	char *buf = NULL, e[PATH_MAX + 64];
+	const char *inst, *base;
+	size_t len;
+	int rc = -1;
+
+	cli_escape(e, sizeof(e), d->path);
+	if (audit_read_state(d->path, &buf, &len))
+		return -1;
+	d->doc = cJSON_ParseWithLength(buf, len);
+	if (!cJSON_IsObject(d->doc) ||
+	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(d->doc, "clients")) ||
+	    !js(d->doc, "updated") || mq_time_parse(js(d->doc, "updated"), &d->updated)) {
+		cli_err("%s is not an mqcert state file (no 'clients' list or 'updated' time)", e);
+		goto out;
+	}
+	if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d->doc, "version")) != 1) {
+		cli_err("%s has an unknown version; this mqadmin reads version 1", e);
+		goto out;
+	}
+	/* The plugin validates its instance name; an older plugin wrote none. */
+	inst = js(d->doc, "instance");
+	base = strrchr(d->path, '/') ? strrchr(d->path, '/') + 1 : d->path;
+	if (inst && mq_name_valid(inst))
+		snprintf(d->instance, sizeof(d->instance), "%s", inst);
+	else if (!strncmp(base, "connected-", 10) && strlen(base) > 15)
+		snprintf(d->instance, sizeof(d->instance), "%.*s", (int)(strlen(base) - 15),
+			 base + 10);
+	else
+		snprintf(d->instance, sizeof(d->instance), "-");
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* The state files of DIR/audit: connected-INSTANCE.json, one per broker,
+ * and connected.json from plugins before instances. Sorted. */
+static int audit_find(const struct store *st, struct audit_doc **docs, size_t *ndocs)
+{
+	char *dir = store_path(st, "audit"), e[PATH_MAX + 64];
+	struct dirent **names = NULL;
+	int n, rc = -1;
+
+	if (!dir) {
+		cli_err("out of memory");
+		return -1;
+	}
+	n = scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
+		if (errno == EACCES)
+			audit_no_permission("the directory", dir);
+		else
+			cli_err("cannot open %s: %s; the broker's mqcert plugin writes its state file "
+				"there (plugin_opt_state_file): is mosquitto running with mqcert, or is "
+				"the file elsewhere (--state FILE)?", cli_escape(e, sizeof(e), dir),
+				strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *nm = names[i]->d_name;
+		size_t l = strlen(nm);
+		struct audit_doc *g;
+
+		if (strncmp(nm, "connected", 9) || l < 14 || strcmp(nm + l - 5, ".json") ||
+		    (nm[9] != '-' && strcmp(nm, "connected.json")))
+			continue;
+		if (!(g = realloc(*docs, (*ndocs + 1) * sizeof(*g))) ||
+		    (memset(&g[*ndocs], 0, sizeof(*g)),
+		     !(g[*ndocs].path = store_path(st, "audit/%s", nm)))) {
+			if (g)
+				*docs = g;
+			cli_err("out of memory");
+			goto out;
+		}
+		*docs = g;
+		(*ndocs)++;
+	}
+	if (!*ndocs)
+		cli_err("no state file in %s (connected-INSTANCE.json): the broker's mqcert plugin "
+			"writes one per broker (plugin_opt_state_file): is mosquitto running with "
+			"mqcert, or is the file elsewhere (--state FILE)?", cli_escape(e, sizeof(e), dir));
+	else
+		rc = 0;
+out:
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(dir);
+	return rc;
+}
+
 int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -344,58 +566,66 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	struct store st = {.lockfd = -1};
 	struct audit_ctx a = {.now = time(NULL)};
-	const char *state = NULL;
-	char *path = NULL, *buf = NULL, err[512];
-	cJSON *doc = NULL;
-	const cJSON *clients;
-	size_t len;
+	struct audit_doc *docs = NULL;
+	size_t ndocs = 0, nloaded = 0;
+	bool failed = false;
 	int c, rc;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'j')
+		if (c == 'j') {
 			a.json = true;
-		else if (c == 's')
-			state = optarg;
-		else
-			return cli_usage_error(ctx, NULL);
+		} else if (c == 's') {
+			struct audit_doc *g = realloc(docs, (ndocs + 1) * sizeof(*g));
+
+			if (g)
+				memset(&g[ndocs], 0, sizeof(*g));
+			if (g)
+				docs = g;
+			if (!g || !(g[ndocs].path = strdup(optarg))) {
+				cli_err("out of memory");
+				rc = CLI_FAIL;
+				goto out;
+			}
+			docs = g;
+			ndocs++;
+		} else {
+			rc = cli_usage_error(ctx, NULL);
+			goto out;
+		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (optind != argc) {
+		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st) ||
+	    (!ndocs && audit_find(&st, &docs, &ndocs)))
 		goto out;
-	path = state ? strdup(state) : store_path(&st, "audit/connected.json");
-	if (!path) {
-		cli_err("out of memory");
-		goto out;
+	/* A file that cannot be read is reported and the others still shown:
+	 * one broker's problem must not hide who is on the rest. */
+	for (size_t i = 0; i < ndocs; i++) {
+		docs[i].ok = !audit_load(&docs[i]);
+		if (!docs[i].ok) {
+			failed = true;
+			continue;
+		}
+		nloaded++;
+		audit_staleness(&docs[i], a.now);
+		audit_clones(docs[i].doc);
 	}
-	if (mq_file_read(path, AUDIT_STATE_MAX, &buf, &len, err, sizeof(err))) {
-		cli_err("%s; the broker's mqcert plugin writes it (plugin_opt_state_file): is "
-			"mosquitto running with mqcert, or is the file elsewhere (--state FILE)?", err);
+	if (!nloaded)
 		goto out;
-	}
-	doc = cJSON_ParseWithLength(buf, len);
-	clients = cJSON_GetObjectItemCaseSensitive(doc, "clients");
-	if (!cJSON_IsObject(doc) || !cJSON_IsArray(clients) || !js(doc, "updated") ||
-	    mq_time_parse(js(doc, "updated"), &a.updated)) {
-		cli_err("%s is not an mqcert state file (no 'clients' list or 'updated' time)", path);
-		goto out;
-	}
-	if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "version")) != 1) {
-		cli_err("%s has an unknown version; this mqadmin reads version 1", path);
-		goto out;
-	}
 	a.policy = st.policy;
-	audit_staleness(doc, path, a.now, a.updated);
-	audit_clones(doc);
-	if (audit_show(&a, clients))
+	if (audit_show(&a, docs, ndocs))
 		goto out;
-	rc = a.bad ? CLI_FAIL : CLI_OK;
+	rc = a.bad || failed ? CLI_FAIL : CLI_OK;
 out:
-	cJSON_Delete(doc);
-	free(buf);
-	free(path);
+	for (size_t i = 0; i < ndocs; i++) {
+		cJSON_Delete(docs[i].doc);
+		free(docs[i].path);
+	}
+	free(docs);
 	if (st.dir)
 		store_close(&st);
 	return rc;
@@ -468,6 +698,26 @@ static void alog_detail(const cJSON *o, char *buf, size_t len)
 	}
 }
 
+/* --device NAME matched no event: a typo, or a device that never was? Says
+ * so (false) when the policy of DIR has no such device. */
+static bool alog_device_known(const struct cli_ctx *ctx, const char *name)
+{
+	struct store st = {.lockfd = -1};
+	bool known;
+
+	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st)) {
+		if (st.dir)
+			store_close(&st);
+		return false;
+	}
+	known = mq_policy_find_device(st.policy, name) != NULL;
+	if (!known)
+		cli_err("no device '%s' in %s/policy.json and no event of it in the log: check the "
+			"name ('mqadmin device list' shows them all)", name, st.dir);
+	store_close(&st);
+	return known;
+}
+
 int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -483,8 +733,10 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	struct alog_filter f = {0};
 	struct tbl t = {.ncols = 6};
 	const char *file = NULL;
-	char *path = NULL, *line = NULL;
+	char *path = NULL, *line = NULL, epath[PATH_MAX + 64];
 	size_t cap = 0;
+	unsigned long matched = 0;
+	int fd;
 	unsigned long bad = 0, lineno = 0;
 	bool json = false;
 	cJSON *arr = NULL;
@@ -532,18 +784,21 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 		path = NULL;
 	if (!path || !(arr = cJSON_CreateArray()) || tbl_row(&t, head))
 		goto oom;
-	in = fopen(path, "re");
-	if (!in) {
-		cli_err("cannot open the audit log %s: %s; the broker's mqcert plugin writes it "
-			"(plugin_opt_audit_log), or pass --file FILE", path, strerror(errno));
+	fd = audit_open_file("the audit log", path, "; the broker's mqcert plugin writes it "
+			     "(plugin_opt_audit_log), or pass --file FILE");
+	if (fd < 0)
 		goto out;
+	if (!(in = fdopen(fd, "r"))) {
+		close(fd);
+		goto oom;
 	}
 	while ((n = getline(&line, &cap, in)) >= 0) {
 		cJSON *o;
 		time_t ts;
 
 		lineno++;
-		o = cJSON_ParseWithLength(line, (size_t)n);
+		/* The plugin never writes lines this long. */
+		o = (size_t)n > AUDIT_LINE_MAX ? NULL : cJSON_ParseWithLength(line, (size_t)n);
 		if (!cJSON_IsObject(o) || !js(o, "event") || !js(o, "ts") ||
 		    mq_time_parse(js(o, "ts"), &ts)) {
 			cJSON_Delete(o);
@@ -554,6 +809,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 			cJSON_Delete(o);
 			continue;
 		}
+		matched++;
 		if (json) {
 			if (!cJSON_AddItemToArray(arr, o)) {
 				cJSON_Delete(o);
@@ -577,12 +833,14 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (ferror(in)) {
-		cli_err("cannot read %s: %s", path, strerror(errno));
+		cli_err("cannot read %s: %s", ESC(epath, path), strerror(errno));
 		goto out;
 	}
 	if (bad)
 		fprintf(stderr, "mqadmin: skipped %lu malformed line%s of %lu in %s\n", bad,
-			bad == 1 ? "" : "s", lineno, path);
+			bad == 1 ? "" : "s", lineno, ESC(epath, path));
+	if (f.device && !matched && !alog_device_known(ctx, f.device))
+		goto out;
 	if (json) {
 		rc = print_json(arr) ? CLI_FAIL : CLI_OK;
 	} else {

@@ -97,13 +97,16 @@ static const struct command commands[] = {
 	 "disconnects, kicks, policy loads, ACL denials and suspected clones, oldest "
 	 "first. --device keeps one device's events, --denied only refusals and ACL "
 	 "denials, --since those from an ISO 8601 UTC time or within an age like 2h or 3d. "
-	 "Malformed lines are skipped and counted on stderr."},
-	{"audit", NULL, cmd_audit, "usage: mqadmin [-d DIR] audit [--state FILE] [--json]\n",
-	 "Lists who is connected now, from the state file the plugin keeps "
-	 "(DIR/audit/connected.json, or --state): device, username, client id, address, since "
-	 "when, expiry and serial, with flags for suspected clones and for certificates "
-	 "that are revoked or unknown to the policy (which should never happen: then exit "
-	 "status 1). Warns when the file is stale."},
+	 "Malformed lines are skipped and counted on stderr; a --device that is neither in "
+	 "the log nor in the policy is an error (exit status 1)."},
+	{"audit", NULL, cmd_audit, "usage: mqadmin [-d DIR] audit [--state FILE]... [--json]\n",
+	 "Lists who is connected now, from the state files the plugin keeps, one per broker "
+	 "(DIR/audit/connected-INSTANCE.json, or each --state FILE): device, username, client "
+	 "id, address, broker, since when, expiry and serial, with flags for suspected clones "
+	 "and for certificates that are revoked or unknown to the policy (which should never "
+	 "happen: then exit status 1). Warns, per broker, when one stopped or its file is "
+	 "stale; a file that cannot be read is an error (exit status 1), the others are "
+	 "still shown."},
 	{"expiring", NULL, cmd_expiring,
 	 "usage: mqadmin [-d DIR] expiring [--within DURATION] [--json]\n",
 	 "Lists the CA, server and device certificates that expire within DURATION "

@@ -226,12 +226,16 @@ bool mq_san_list_has(const char *sans, enum mq_idfield f)
 
 int mq_cert_serial(const X509 *cert, char out[MQ_SERIAL_LEN])
 {
-	const ASN1_INTEGER *sn;
+	return cert ? mq_serial_hex(X509_get0_serialNumber(cert), out) : -1;
+}
+
+int mq_serial_hex(const ASN1_INTEGER *sn, char out[MQ_SERIAL_LEN])
+{
 	BIGNUM *bn = NULL;
 	unsigned char buf[MQ_SERIAL_LEN / 2];
 	int n, rc = -1;
 
-	if (!cert || !(sn = X509_get0_serialNumber(cert)))
+	if (!sn)
 		return -1;
 	bn = ASN1_INTEGER_to_BN(sn, NULL);
 	if (!bn)

@@ -25,9 +25,7 @@ bool mq_name_valid(const char *s)
 	return true;
 }
 
-/* Length of the UTF-8 sequence starting at s (at most left bytes), or 0 when
- * it is malformed, overlong, a surrogate or beyond U+10FFFF. */
-static size_t names_utf8_seq(const unsigned char *s, size_t left)
+size_t mq_utf8_seq(const unsigned char *s, size_t left)
 {
 	unsigned int cp;
 	size_t n;
@@ -76,7 +74,7 @@ bool mq_identity_safe(const char *s, size_t len)
 		if (p[i] < 0x20 || p[i] == 0x7F || p[i] == '+' || p[i] == '#' ||
 		    p[i] == '/')
 			return false;
-		n = names_utf8_seq(p + i, len - i);
+		n = mq_utf8_seq(p + i, len - i);
 		if (n == 0)
 			return false;
 		i += n;

@@ -40,6 +40,8 @@ int mq_der_fingerprint(const unsigned char *der, size_t len, char out[MQ_FPR_LEN
 
 /* Serial number as lowercase hex without separators or sign. 0 or -1. */
 int mq_cert_serial(const X509 *cert, char out[MQ_SERIAL_LEN]);
+/* The same for a serial number alone (a CRL entry's). 0 or -1. */
+int mq_serial_hex(const ASN1_INTEGER *sn, char out[MQ_SERIAL_LEN]);
 
 /* notBefore/notAfter as time_t. 0 or -1. */
 int mq_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after);

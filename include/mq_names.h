@@ -16,4 +16,8 @@ bool mq_name_valid(const char *s);
  * without NUL, control characters, '+', '#' or '/'. len excludes the NUL. */
 bool mq_identity_safe(const char *s, size_t len);
 
+/* Length of the UTF-8 sequence starting at s (at most left bytes), or 0 when
+ * it is malformed, overlong, a surrogate, beyond U+10FFFF or a C1 control. */
+size_t mq_utf8_seq(const unsigned char *s, size_t left);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mq_strmap.h"
@@ -31,6 +32,7 @@ struct au_rate {
 
 struct mqaudit {
 	char *path;
+	char *instance; /* the broker instance, on every line */
 	int fd;
 	bool reopen;
 	char *buf;
@@ -189,6 +191,7 @@ static bool au_begin(struct mqaudit *a, const char *event)
 	au_puts(a, ts);
 	au_puts(a, "\",\"event\":");
 	au_json_str(a, event);
+	au_str(a, "broker", a->instance);
 	return true;
 }
 
@@ -223,12 +226,46 @@ static void au_recovered(struct mqaudit *a)
 	      a->dropped);
 }
 
+/* Only a regular file with one link that the broker's own user owns: a
+ * hard link (made by root, say) would turn the plugin into a writer of
+ * whatever other file it names, and a FIFO or device must never be
+ * written from the broker thread. O_NOFOLLOW refuses a symlink. */
 static void au_open_file(struct mqaudit *a, time_t now)
 {
-	a->fd = open(a->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
-		     0640);
-	if (a->fd < 0)
+	struct stat sb;
+	char why[128];
+	int fd = open(a->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		      0640);
+
+	if (fd < 0) {
 		au_failed(a, "open it", errno, now);
+		return;
+	}
+	if (fstat(fd, &sb)) {
+		au_failed(a, "stat it", errno, now);
+		close(fd);
+		return;
+	}
+	if (!S_ISREG(sb.st_mode))
+		snprintf(why, sizeof(why), "it is not a regular file");
+	else if (sb.st_nlink != 1)
+		snprintf(why, sizeof(why), "it has %lu hard links, so it is also another file",
+			 (unsigned long)sb.st_nlink);
+	else if (sb.st_uid != geteuid())
+		snprintf(why, sizeof(why), "it is owned by uid %lu, not by the broker's uid %lu",
+			 (unsigned long)sb.st_uid, (unsigned long)geteuid());
+	else {
+		a->fd = fd;
+		return;
+	}
+	close(fd);
+	a->next_try = now + 1;
+	if (a->failing)
+		return;
+	a->failing = true;
+	mqlog(MOSQ_LOG_ERR, "audit log %s: refusing to write it: %s; remove it (the plugin "
+	      "creates a new one) or set plugin_opt_audit_log; keeping up to %zu KiB of events "
+	      "in memory meanwhile, decisions are unchanged", a->path, why, AUDIT_BUF_MAX / 1024);
 }
 
 /* One write() of as much of the buffer as the file takes. */
@@ -345,7 +382,7 @@ static struct au_rate *au_rate_get(struct mqaudit *a, const char *client_id,
 
 /* ---- public ----------------------------------------------------------------- */
 
-int mqaudit_open(struct mqaudit **out, const char *path)
+int mqaudit_open(struct mqaudit **out, const char *path, const char *instance)
 {
 	struct mqaudit *a;
 
@@ -353,7 +390,9 @@ int mqaudit_open(struct mqaudit **out, const char *path)
 	if (!path)
 		return 0;
 	a = calloc(1, sizeof(*a));
-	if (!a || !(a->path = strdup(path))) {
+	if (!a || !(a->path = strdup(path)) || !(a->instance = strdup(instance))) {
+		if (a)
+			free(a->path);
 		free(a);
 		return -1;
 	}
@@ -381,6 +420,7 @@ void mqaudit_close(struct mqaudit *a)
 	mq_strmap_release(&a->rates);
 	free(a->buf);
 	free(a->path);
+	free(a->instance);
 	free(a);
 }
 

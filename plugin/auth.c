@@ -98,6 +98,7 @@ static int auth_remember(struct mqcert *st, struct mosquitto *client, const stru
 	}
 	memcpy(r->serial, w->serial, sizeof(r->serial));
 	memcpy(r->fingerprint, w->fingerprint, sizeof(r->fingerprint));
+	r->cert_not_after = cert_not_after;
 	r->not_after = c->not_after < cert_not_after ? c->not_after : cert_not_after;
 	r->since = old ? old->since : now;
 	if (mqacl_attach(st, r, cert)) {
@@ -205,6 +206,11 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		rc = auth_refuse(&w, "%s (device '%s')", why, c->device->name);
 		goto out;
 	}
+	if (mqcrl_lists(st->gen->crl, w.serial)) {
+		rc = auth_refuse(&w, "certificate is revoked by the CA's CRL (device '%s')",
+				 c->device->name);
+		goto out;
+	}
 	if (idr != MQ_IDR_OK) {
 		rc = auth_refuse(&w, "identity field %s: %s", mq_idfield_name(st->opt.identity),
 				 mq_id_result_str(idr));
@@ -250,7 +256,7 @@ out:
 	return rc;
 }
 
-const char *mqauth_recheck(const struct mqcert *st, const struct mqcl_rec *rec, time_t now)
+const char *mqauth_recheck(const struct mqcert *st, struct mqcl_rec *rec, time_t now)
 {
 	const struct mq_cert *c;
 	const char *why;
@@ -263,6 +269,12 @@ const char *mqauth_recheck(const struct mqcert *st, const struct mqcl_rec *rec, 
 	why = auth_state_reason(mq_cert_state(c, now));
 	if (why)
 		return why;
+	if (mqcrl_lists(st->gen->crl, rec->serial))
+		return "certificate is revoked by the CA's CRL";
+	/* The new generation may have shortened (or lengthened) the validity:
+	 * from now on its date, bounded by the certificate's own, is the one
+	 * the expiry check waits for. */
+	rec->not_after = c->not_after < rec->cert_not_after ? c->not_after : rec->cert_not_after;
 	if (now >= rec->not_after)
 		return "certificate has expired";
 	if (strcmp(c->device->name, rec->device))

@@ -44,7 +44,10 @@ struct mqopt {
 	enum mqopt_nocert no_cert;
 	char *audit_path; /* NULL: plugin_opt_audit_log none */
 	char *state_path; /* NULL: plugin_opt_state_file none */
-	bool audit_set, state_set; /* given (defaults otherwise) */
+	char *instance;   /* plugin_opt_instance, or derived from the first listener */
+	char *crl_path;   /* NULL: plugin_opt_crl none */
+	char *ca_path;    /* the CA certificate that signs the CRL */
+	bool audit_set, state_set, crl_set, ca_set; /* given (defaults otherwise) */
 };
 
 /* Parses the broker's option array into o (defaults first). Logs and
@@ -68,6 +71,7 @@ struct mqcl_rec {
 	char serial[MQ_SERIAL_LEN];
 	char fingerprint[MQ_FPR_LEN];
 	time_t not_after; /* earliest of the policy's and the certificate's */
+	time_t cert_not_after; /* the certificate's own, for re-judging at a swap */
 	char *address;
 	time_t since;
 	const char *leaving; /* audit: why it is about to go ("kicked"...), or NULL */
@@ -131,6 +135,8 @@ void mqcl_update_expiry(struct mqcl_table *t);
 struct mqrl_gen {
 	struct mq_policy *policy;
 	struct mq_acl_index *acl; /* compiled from policy; borrows it */
+	struct mqcrl *crl;        /* NULL: none; see mqcrl_adopt */
+	char crl_err[384];        /* why the CRL read with it was refused, or "" */
 };
 
 struct mqrl_stat {
@@ -181,11 +187,41 @@ void mqrl_force(struct mqcert *st);
  * second (swaps, but never kicks: kicking inside BASIC_AUTH is unsafe). */
 void mqrl_connect_poll(struct mqcert *st, time_t now);
 
+/* ---- crl.c: the CA-signed CRL as a second revocation list ----------------- */
+
+struct mqcrl;
+
+struct mqcrl_stat {
+	bool present;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+
+/* Reads and verifies crl_path against the CA certificate at ca_path (any
+ * thread; no broker calls). 0 with *out set, or NULL when crl_path is NULL
+ * or the file does not exist; -1 with err set when it is refused. */
+int mqcrl_load(const char *crl_path, const char *ca_path, struct mqcrl **out, char *err,
+	       size_t errlen);
+void mqcrl_free(struct mqcrl *c);
+/* Whether c (may be NULL) lists the serial (lowercase hex). */
+bool mqcrl_lists(const struct mqcrl *c, const char *serial);
+long mqcrl_number(const struct mqcrl *c);
+size_t mqcrl_count(const struct mqcrl *c);
+/* One stat of the CRL and one of the CA certificate: true when either
+ * changed since the last call. Broker thread. */
+bool mqcrl_changed(struct mqcert *st);
+/* At a swap: keeps old's CRL in g when g's is refused, gone or older. */
+void mqcrl_adopt(struct mqcert *st, struct mqrl_gen *g, struct mqrl_gen *old);
+
 /* ---- auth.c: MOSQ_EVT_BASIC_AUTH ----------------------------------------- */
 
 int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev);
-/* Why the client behind rec is no longer allowed by gen at now, or NULL. */
-const char *mqauth_recheck(const struct mqcert *st, const struct mqcl_rec *rec, time_t now);
+/* Why the client behind rec is no longer allowed by the current generation
+ * at now, or NULL; also moves rec->not_after to what that generation says,
+ * so a shortened validity is enforced by the expiry check. */
+const char *mqauth_recheck(const struct mqcert *st, struct mqcl_rec *rec, time_t now);
 
 /* ---- acl.c: MOSQ_EVT_ACL_CHECK ------------------------------------------- */
 
@@ -205,8 +241,8 @@ int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
  * Broker thread only. Nothing here changes a decision. */
 struct mqaudit;
 
-/* NULL path: none. -1 only when out of memory. */
-int mqaudit_open(struct mqaudit **out, const char *path);
+/* NULL path: none; instance goes on every line. -1 only when out of memory. */
+int mqaudit_open(struct mqaudit **out, const char *path, const char *instance);
 /* Writes what is buffered (one try) and frees everything. */
 void mqaudit_close(struct mqaudit *a);
 void mqaudit_tick(struct mqaudit *a, time_t now);
@@ -257,6 +293,7 @@ struct mqcert {
 	struct mqrl rl;
 	struct mqaudit *audit; /* NULL: no audit log */
 	struct mqstate *state;
+	struct mqcrl_stat crl_seen, ca_seen; /* see mqcrl_changed */
 };
 
 #endif

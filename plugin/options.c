@@ -2,8 +2,19 @@
  * unknown option or a bad value makes init fail with a log line. */
 #include "mqcert.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mq_names.h"
+
+/* Config files larger than this are not searched for a listener. */
+#define OPT_CONF_MAX (1 << 20)
 
 /* The broker keeps trailing whitespace in option values. */
 static char *opt_trimmed(const char *v)
@@ -77,6 +88,121 @@ static char *opt_beside(const char *policy, const char *name)
 	return s;
 }
 
+/* ---- the default instance name: the broker's first listener ------------- */
+
+/* A regular file of at most max bytes, NUL-terminated; NULL otherwise. Never
+ * blocks: the file could be a FIFO. */
+static char *opt_slurp(const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	char *buf = NULL;
+	ssize_t n = 0;
+	size_t got = 0;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || (size_t)sb.st_size > max ||
+	    !(buf = malloc(max + 1)))
+		goto out;
+	while (got < max && ((n = read(fd, buf + got, max - got)) > 0 || (n < 0 && errno == EINTR)))
+		got += n > 0 ? (size_t)n : 0;
+	buf[got] = '\0';
+out:
+	close(fd);
+	return buf;
+}
+
+static int opt_conf_scan(const char *path, int depth, char *out, size_t len);
+
+/* The files of an include_dir, in the order mosquitto reads them. */
+static int opt_conf_dir(const char *dir, int depth, char *out, size_t len)
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, NULL, alphasort), found = 0;
+
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(names[i]->d_name);
+		char *p;
+
+		if (!found && l > 5 && !strcmp(names[i]->d_name + l - 5, ".conf") &&
+		    asprintf(&p, "%s/%s", dir, names[i]->d_name) >= 0) {
+			found = opt_conf_scan(p, depth + 1, out, len);
+			free(p);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return found;
+}
+
+/* "HOST-PORT" of the first "listener PORT [HOST]" line, following
+ * include_dir. 1 when found. */
+static int opt_conf_scan(const char *path, int depth, char *out, size_t len)
+{
+	char *buf = depth < 4 ? opt_slurp(path, OPT_CONF_MAX) : NULL, *line, *save = NULL;
+	int found = 0;
+
+	for (line = buf ? strtok_r(buf, "\n", &save) : NULL; line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *w1, *w2, *w3, *s2 = NULL;
+
+		w1 = strtok_r(line, " \t\r", &s2);
+		w2 = strtok_r(NULL, " \t\r", &s2);
+		w3 = strtok_r(NULL, " \t\r", &s2);
+		if (!w1 || !w2)
+			continue;
+		if (!strcmp(w1, "listener")) {
+			snprintf(out, len, "%s-%s", w3 ? w3 : "any", w2);
+			found = 1;
+		} else if (!strcmp(w1, "include_dir")) {
+			found = opt_conf_dir(w2, depth, out, len);
+		}
+	}
+	free(buf);
+	return found;
+}
+
+/* The path after -c in the broker's command line, or NULL. */
+static char *opt_conf_path(void)
+{
+	char *cmd = opt_slurp("/proc/self/cmdline", 64 << 10), *p, *path = NULL;
+	size_t n;
+
+	if (!cmd)
+		return NULL;
+	/* opt_slurp sized the buffer to the whole file; /proc reports size 0,
+	 * so the arguments end at the first empty string. */
+	for (p = cmd; *p; p += n + 1) {
+		n = strlen(p);
+		if ((!strcmp(p, "-c") || !strcmp(p, "--config-file")) && p[n + 1]) {
+			path = strdup(p + n + 1);
+			break;
+		}
+	}
+	free(cmd);
+	return path;
+}
+
+/* The default of plugin_opt_instance: the broker's first listener, as
+ * HOST-PORT ("any" without a host), found in the config file the broker
+ * was started with (and its include_dir). The same configuration gives
+ * the same name at every restart, and two brokers on one machine cannot
+ * share a listener. Characters a file name should not hold become '_'. */
+static char *opt_default_instance(void)
+{
+	char *conf = opt_conf_path(), name[MQ_NAME_MAX + 1] = "";
+
+	if (!conf || !opt_conf_scan(conf, 0, name, sizeof(name)))
+		snprintf(name, sizeof(name), "default");
+	free(conf);
+	for (char *c = name; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'))
+			*c = '_';
+	return strdup(name);
+}
+
 static int opt_one(struct mqopt *o, const char *key, const char *val)
 {
 	if (!strcmp(key, "policy")) {
@@ -121,8 +247,32 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 	if (!strcmp(key, "audit_log") || !strcmp(key, "state_file"))
 		return opt_path(key[0] == 'a' ? &o->audit_path : &o->state_path,
 				key[0] == 'a' ? &o->audit_set : &o->state_set, val);
+	if (!strcmp(key, "crl"))
+		return opt_path(&o->crl_path, &o->crl_set, val);
+	if (!strcmp(key, "ca")) {
+		if (!strcmp(val, "none")) {
+			mqlog(MOSQ_LOG_ERR, "plugin_opt_ca cannot be none: to turn the CRL off, "
+			      "use plugin_opt_crl none");
+			return -1;
+		}
+		return opt_path(&o->ca_path, &o->ca_set, val);
+	}
+	if (!strcmp(key, "instance")) {
+		if (!mq_name_valid(val)) {
+			mqlog(MOSQ_LOG_ERR, "invalid plugin_opt_instance '%s': use 1-64 characters of "
+			      "A-Za-z0-9._- (it names the state file)", val);
+			return -1;
+		}
+		free(o->instance);
+		o->instance = strdup(val);
+		if (!o->instance) {
+			mqlog(MOSQ_LOG_ERR, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
 	mqlog(MOSQ_LOG_ERR, "unknown option plugin_opt_%s: known are policy, identity, "
-	      "clientid_binding, no_certificate, audit_log, state_file", key);
+	      "clientid_binding, no_certificate, audit_log, state_file, instance, crl, ca", key);
 	return -1;
 }
 
@@ -134,8 +284,8 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 	o->identity = MQ_ID_CN;
 	o->binding = MQOPT_BIND_EXACT;
 	o->no_cert = MQOPT_NOCERT_REFUSE;
-	o->audit_path = o->state_path = NULL;
-	o->audit_set = o->state_set = false;
+	o->audit_path = o->state_path = o->instance = o->crl_path = o->ca_path = NULL;
+	o->audit_set = o->state_set = o->crl_set = o->ca_set = false;
 	for (i = 0; i < n; i++) {
 		char *val;
 		int rc;
@@ -165,12 +315,25 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 	/* In a subdirectory the broker's user owns: the state file is replaced
 	 * by rename, and write access to the policy's own directory would let
 	 * the broker replace policy.json. */
-	if ((!o->audit_set && !(o->audit_path = opt_beside(o->policy_path, "audit/audit.log"))) ||
-	    (!o->state_set && !(o->state_path = opt_beside(o->policy_path, "audit/connected.json")))) {
-		mqlog(MOSQ_LOG_ERR, "out of memory");
-		return -1;
+	if (!o->instance && !(o->instance = opt_default_instance()))
+		goto oom;
+	if (!o->state_set) {
+		/* One file per broker: two brokers on one DIR must not overwrite
+		 * each other's list; mqadmin audit reads them all. */
+		char name[sizeof("audit/connected-.json") + MQ_NAME_MAX];
+
+		snprintf(name, sizeof(name), "audit/connected-%s.json", o->instance);
+		if (!(o->state_path = opt_beside(o->policy_path, name)))
+			goto oom;
 	}
+	if ((!o->audit_set && !(o->audit_path = opt_beside(o->policy_path, "audit/audit.log"))) ||
+	    (!o->crl_set && !(o->crl_path = opt_beside(o->policy_path, "crl.pem"))) ||
+	    (!o->ca_set && !(o->ca_path = opt_beside(o->policy_path, "ca.crt"))))
+		goto oom;
 	return 0;
+oom:
+	mqlog(MOSQ_LOG_ERR, "out of memory");
+	return -1;
 }
 
 void mqopt_release(struct mqopt *o)
@@ -178,5 +341,9 @@ void mqopt_release(struct mqopt *o)
 	free(o->policy_path);
 	free(o->audit_path);
 	free(o->state_path);
-	o->policy_path = o->audit_path = o->state_path = NULL;
+	free(o->instance);
+	free(o->crl_path);
+	free(o->ca_path);
+	o->policy_path = o->audit_path = o->state_path = o->instance = NULL;
+	o->crl_path = o->ca_path = NULL;
 }

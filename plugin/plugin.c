@@ -122,7 +122,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	      "no_certificate %s", MQCERT_VERSION, st->opt.policy_path,
 	      mq_idfield_name(st->opt.identity), mqopt_binding_name(st->opt.binding),
 	      st->opt.no_cert == MQOPT_NOCERT_DEFER ? "defer" : "refuse");
-	if (mqaudit_open(&st->audit, st->opt.audit_path) || mqstate_open(st)) {
+	if (mqaudit_open(&st->audit, st->opt.audit_path, st->opt.instance) || mqstate_open(st)) {
 		mqlog(MOSQ_LOG_ERR, "out of memory");
 		plugin_free(st);
 		return MOSQ_ERR_NOMEM;
@@ -130,6 +130,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	mqlog(MOSQ_LOG_NOTICE, "audit log %s, state file %s",
 	      st->opt.audit_path ? st->opt.audit_path : "none",
 	      st->opt.state_path ? st->opt.state_path : "none");
+	mqlog(MOSQ_LOG_NOTICE, "instance %s, CRL %s (signed by %s)", st->opt.instance,
+	      st->opt.crl_path ? st->opt.crl_path : "none", st->opt.ca_path);
 	/* A bad policy is not an init failure: the broker keeps running and
 	 * refuses every client until the file becomes valid. */
 	if (mqrl_start(st)) {

@@ -23,6 +23,7 @@ static void rl_gen_free(struct mqrl_gen *g)
 {
 	if (!g)
 		return;
+	mqcrl_free(g->crl);
 	mq_acl_index_free(g->acl);
 	mq_policy_free(g->policy);
 	free(g);
@@ -51,6 +52,19 @@ static struct mqrl_gen *rl_gen_load(const char *path, char *err, size_t errlen)
 	 * file buffer, the parse tree, outgrown arrays); without this glibc
 	 * may keep that peak as broker RSS for good. */
 	malloc_trim(0);
+	return g;
+}
+
+/* The policy and, with it, the CRL: both decide who is revoked, so they
+ * are swapped in together. A refused CRL does not hold the policy back;
+ * mqcrl_adopt then keeps the previous one. */
+static struct mqrl_gen *rl_gen_load_all(const struct mqcert *st, char *err, size_t errlen)
+{
+	struct mqrl_gen *g = rl_gen_load(st->opt.policy_path, err, errlen);
+
+	if (g && mqcrl_load(st->opt.crl_path, st->opt.ca_path, &g->crl, g->crl_err,
+			    sizeof(g->crl_err)) && !g->crl_err[0])
+		snprintf(g->crl_err, sizeof(g->crl_err), "unknown error");
 	return g;
 }
 
@@ -90,7 +104,7 @@ static void *rl_worker(void *arg)
 		if (njunk)
 			malloc_trim(0); /* an old generation can be tens of MB */
 		if (load)
-			g = rl_gen_load(st->opt.policy_path, err, sizeof(err));
+			g = rl_gen_load_all(st, err, sizeof(err));
 
 		pthread_mutex_lock(&rl->lock);
 		if (load) {
@@ -173,8 +187,7 @@ static void rl_request_load(struct mqcert *st)
 	if (rl_thread_start(st)) {
 		/* Late but correct: a revocation must still take effect. */
 		rl_gen_free(rl->result);
-		rl->result = rl_gen_load(st->opt.policy_path, rl->result_err,
-					 sizeof(rl->result_err));
+		rl->result = rl_gen_load_all(st, rl->result_err, sizeof(rl->result_err));
 		rl->have_result = true;
 		return;
 	}
@@ -281,8 +294,17 @@ static bool rl_collect(struct mqcert *st, struct mqrl_gen **old_out)
 	}
 	old = st->gen;
 	st->gen = g;
+	mqcrl_adopt(st, g, old);
 	mqlog(MOSQ_LOG_NOTICE, "policy generation %lu loaded (%zu devices, %zu rules)",
 	      g->policy->generation, g->policy->ndevices, g->policy->nrules);
+	/* mqadmin only ever counts up: a lower number is an old file put back
+	 * (a restored backup), which may re-admit revoked devices; the CRL
+	 * still refuses those it lists. */
+	if (old && g->policy->generation < old->policy->generation)
+		mqlog(MOSQ_LOG_WARNING, "WARNING: policy generation %lu is older than generation %lu "
+		      "it replaces: was an old backup restored? Devices revoked since then are "
+		      "active again unless the CRL (%s) lists them", g->policy->generation,
+		      old->policy->generation, st->opt.crl_path ? st->opt.crl_path : "none");
 	mqaudit_policy_loaded(st->audit, g->policy);
 	*old_out = old;
 	return true;
@@ -360,8 +382,10 @@ int mqrl_start(struct mqcert *st)
 		return -1;
 	}
 	rl_stat(st->opt.policy_path, &rl->seen, &e);
-	st->gen = rl_gen_load(st->opt.policy_path, err, sizeof(err));
+	(void)mqcrl_changed(st);
+	st->gen = rl_gen_load_all(st, err, sizeof(err));
 	if (st->gen) {
+		mqcrl_adopt(st, st->gen, NULL);
 		mqlog(MOSQ_LOG_NOTICE, "policy generation %lu loaded (%zu devices, %zu rules)",
 		      st->gen->policy->generation, st->gen->policy->ndevices,
 		      st->gen->policy->nrules);
@@ -410,6 +434,8 @@ void mqrl_tick(struct mqcert *st, time_t now)
 	rl->ticks++;
 	rl->in_reload_apply = false;
 	rl_watch(st);
+	if (mqcrl_changed(st))
+		rl_request_load(st);
 	if (rl_collect(st, &old)) {
 		/* Kick first: fewer clients to re-resolve. */
 		rl_enforce(st, now);
@@ -448,6 +474,8 @@ void mqrl_connect_poll(struct mqcert *st, time_t now)
 		return;
 	rl->last_poll = now;
 	rl_watch(st);
+	if (mqcrl_changed(st))
+		rl_request_load(st);
 	if (rl_collect(st, &old))
 		rl_finish_swap(st, old);
 }

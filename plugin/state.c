@@ -228,6 +228,7 @@ static char *st_render(const struct mqcert *st, bool running, time_t now)
 	    !st_add_time(doc, "updated", now) ||
 	    !cJSON_AddNumberToObject(doc, "broker_pid", (double)getpid()) ||
 	    !cJSON_AddStringToObject(doc, "host", s->host) ||
+	    !cJSON_AddStringToObject(doc, "instance", st->opt.instance) ||
 	    !cJSON_AddBoolToObject(doc, "running", running) ||
 	    !(clients = cJSON_AddArrayToObject(doc, "clients")) ||
 	    !(clones = cJSON_AddArrayToObject(doc, "suspected_clones")))

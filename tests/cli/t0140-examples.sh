@@ -76,8 +76,11 @@ test_expect_success 'mosquitto.conf: the real broker starts with it' '
 	# The defaults written out in the comments are the ones the plugin uses.
 	audit=$(sed -n "s|^#plugin_opt_audit_log ||p" ex.conf) &&
 	state=$(sed -n "s|^#plugin_opt_state_file ||p" ex.conf) &&
-	test "$audit" = "$PKI/audit/audit.log" && test "$state" = "$PKI/audit/connected.json" &&
-	test_grep -F "mqcert: audit log $audit, state file $state" "$(broker_log ex)"
+	test "$audit" = "$PKI/audit/audit.log" &&
+	test "$state" = "$PKI/audit/connected-any-8883.json" &&
+	test_grep -F "mqcert: audit log $audit, state file $PKI/audit/connected-127.0.0.1-$(cat port).json" "$(broker_log ex)" &&
+	crl=$(sed -n "s|^#plugin_opt_crl ||p" ex.conf) && ca=$(sed -n "s|^#plugin_opt_ca ||p" ex.conf) &&
+	test_grep -F "mqcert: instance 127.0.0.1-$(cat port), CRL $crl (signed by $ca)" "$(broker_log ex)"
 '
 
 port=$(cat "$TRASH/port")

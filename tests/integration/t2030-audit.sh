@@ -48,10 +48,11 @@ test_expect_success 'setup: PKI, rules, a broker with clientid_binding none' '
 	pki_setup pki dev1 dev2 dev3 dev4 &&
 	"$MQADMIN" -d pki acl add --all --topic "devices/%u/#" --access readwrite >/dev/null &&
 	plugin_broker b pki "plugin_opt_clientid_binding none" &&
-	log_has b "mqcert: audit log .*/pki/audit/audit.log, state file .*/pki/audit/connected.json"
+	log_has b "mqcert: audit log .*/pki/audit/audit.log, state file .*/pki/audit/connected-127.0.0.1-$(broker_port b).json" &&
+	log_has b "mqcert: instance 127.0.0.1-$(broker_port b), CRL .*/pki/crl.pem \(signed by .*/pki/ca.crt\)"
 '
 P="--port $(broker_port b)"
-S=pki/audit/connected.json
+S=pki/audit/connected-127.0.0.1-$(broker_port b).json
 A=pki/audit/audit.log
 
 test_expect_success 'at start: an empty state file and a policy event' '
@@ -259,9 +260,10 @@ test_expect_success 'as user mosquitto the plugin writes only DIR/audit; DIR sta
 	test "$(ps -o user= -p "$(broker_pid u)")" = mosquitto &&
 	stay_client u1.out --port $(broker_port u) $(dev_args upki dev1) --id dev1 &&
 	test_grep "^READY" u1.out &&
-	wait_for 10 state_is upki/audit/connected.json "len(c) == 1 and c[0][\"device\"] == \"dev1\"" &&
+	US=upki/audit/connected-127.0.0.1-$(broker_port u).json &&
+	wait_for 10 state_is $US "len(c) == 1 and c[0][\"device\"] == \"dev1\"" &&
 	wait_for 10 log_is upki/audit/audit.log "ev(\"connect\", device=\"dev1\")" &&
-	test "$(stat -c %U upki/audit/connected.json upki/audit/audit.log | sort -u)" = mosquitto &&
+	test "$(stat -c %U $US upki/audit/audit.log | sort -u)" = mosquitto &&
 	test "$(stat -c %U:%a upki/policy.json)" = root:644 &&
 	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^servers$" &&
 	broker_stop u &&
@@ -273,13 +275,13 @@ test_expect_success 'as user mosquitto with DIR/audit unwritable: one line each,
 		echo "skipped: needs root and a mosquitto user"; exit 0
 	fi &&
 	"$MQADMIN" -d upki device revoke dev2 >/dev/null &&
-	rm upki/audit/audit.log upki/audit/connected.json &&
+	rm upki/audit/audit.log upki/audit/connected-*.json &&
 	chown root upki/audit &&
 	: >"$TRASH/w.log" && chown mosquitto "$TRASH/w.log" &&
 	MQCERT_SO=$TRASH/mqcert.so BROKER_USER=mosquitto plugin_broker w upki &&
 	PW="--port $(broker_port w)" &&
 	wait_for 10 log_has w "mqcert: audit log .*/upki/audit/audit.log: cannot open it \(Permission denied\)" &&
-	wait_for 10 log_has w "mqcert: state file .*/upki/audit/connected.json: .*Permission denied.*; retrying every second" &&
+	wait_for 10 log_has w "mqcert: state file .*/upki/audit/connected-127.0.0.1-$(broker_port w).json: .*Permission denied.*; retrying every second" &&
 	stay_client w1.out $PW $(dev_args upki dev1) --id dev1 --v5 --sub devices/dev1/# --sub devices/dev2/# &&
 	test_grep "^READY" w1.out &&
 	test_grep -E "^SUBACK [0-2]$" w1.out &&
@@ -289,7 +291,7 @@ test_expect_success 'as user mosquitto with DIR/audit unwritable: one line each,
 	broker_is_running w &&
 	broker_stop w &&
 	test "$(log_count w "audit log .*/upki/audit/audit.log: cannot")" = 1 &&
-	test "$(log_count w "state file .*/upki/audit/connected.json: ")" = 1 &&
+	test "$(log_count w "state file .*/upki/audit/connected-.*.json: ")" = 1 &&
 	! ls upki/audit | grep . &&
 	broker_sanitizer_clean
 '

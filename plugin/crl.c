@@ -1,0 +1,297 @@
+/* The CA-signed CRL (DIR/crl.pem) as a second revocation list: a serial it
+ * lists is refused whatever the policy says, so neither a restored backup
+ * of policy.json nor a hand edit brings a revoked certificate back. It is
+ * read with the policy (on the policy thread), verified against the CA
+ * certificate, and kept as a hash set of serials: one lookup per CONNECT,
+ * none per message. The broker thread only stats the two files. */
+#include "mqcert.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "mq_strmap.h"
+
+/* A CRL of a million entries is about 40 MB. */
+#define CRL_FILE_MAX ((size_t)64 << 20)
+
+struct mqcrl {
+	struct mq_strmap serials; /* keys point into keys */
+	char *keys;               /* n serials of MQ_SERIAL_LEN */
+	size_t n;
+	long number; /* crlNumber; -1: none */
+};
+
+/* Reads a regular file (never blocks on a FIFO or device), at most max
+ * bytes. 0, -1 with err set; *absent when it does not exist. */
+static int crl_read(const char *path, size_t max, char **out, size_t *len, bool *absent,
+		    char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	char *buf = NULL;
+	size_t got = 0;
+	int rc = -1;
+
+	*absent = false;
+	if (fd < 0) {
+		*absent = errno == ENOENT;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		goto out;
+	}
+	if ((size_t)sb.st_size > max) {
+		snprintf(err, errlen, "%s is larger than %zu MiB", path, max >> 20);
+		goto out;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* Bounded by the size fstat saw: a file that grows meanwhile is cut,
+	 * and then fails to parse. */
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+void mqcrl_free(struct mqcrl *c)
+{
+	if (!c)
+		return;
+	mq_strmap_release(&c->serials);
+	free(c->keys);
+	free(c);
+}
+
+static X509 *crl_read_ca(const char *path, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len;
+	bool absent;
+	BIO *b;
+	X509 *ca = NULL;
+
+	if (crl_read(path, 1 << 20, &buf, &len, &absent, err, errlen))
+		return NULL;
+	b = BIO_new_mem_buf(buf, (int)len);
+	if (b)
+		ca = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	if (!ca)
+		snprintf(err, errlen, "%s holds no PEM certificate", path);
+	BIO_free(b);
+	free(buf);
+	return ca;
+}
+
+static int crl_index(struct mqcrl *c, const X509_CRL *crl, char *err, size_t errlen)
+{
+	STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED((X509_CRL *)crl);
+	int n = rev ? sk_X509_REVOKED_num(rev) : 0;
+
+	mq_strmap_init(&c->serials);
+	if (n > 0 && (!(c->keys = calloc((size_t)n, MQ_SERIAL_LEN)) ||
+		      mq_strmap_reserve(&c->serials, (size_t)n))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		char *k = c->keys + c->n * MQ_SERIAL_LEN;
+
+		if (mq_serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, i)), k))
+			continue; /* longer than any serial a certificate of ours has */
+		if (mq_strmap_put(&c->serials, k, c)) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		c->n++;
+	}
+	return 0;
+}
+
+int mqcrl_load(const char *crl_path, const char *ca_path, struct mqcrl **out, char *err,
+	       size_t errlen)
+{
+	char *buf = NULL;
+	size_t len;
+	bool absent;
+	BIO *b = NULL;
+	X509_CRL *crl = NULL;
+	X509 *ca = NULL;
+	EVP_PKEY *key;
+	ASN1_INTEGER *num = NULL;
+	struct mqcrl *c = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (!crl_path)
+		return 0;
+	if (crl_read(crl_path, CRL_FILE_MAX, &buf, &len, &absent, err, errlen)) {
+		if (absent) {
+			err[0] = '\0';
+			rc = 0;
+		}
+		goto out;
+	}
+	if (!(b = BIO_new_mem_buf(buf, (int)len)) ||
+	    !(crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL))) {
+		snprintf(err, errlen, "%s holds no PEM CRL", crl_path);
+		goto out;
+	}
+	if (!(ca = crl_read_ca(ca_path, err, errlen)))
+		goto out;
+	key = X509_get0_pubkey(ca);
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca))) {
+		snprintf(err, errlen, "%s was not issued by the CA of %s", crl_path, ca_path);
+		goto out;
+	}
+	if (!key || X509_CRL_verify(crl, key) != 1) {
+		snprintf(err, errlen, "the signature of %s does not verify with the CA key of %s",
+			 crl_path, ca_path);
+		goto out;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	c->number = num ? ASN1_INTEGER_get(num) : -1;
+	if (crl_index(c, crl, err, errlen))
+		goto out;
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	ERR_clear_error();
+	ASN1_INTEGER_free(num);
+	mqcrl_free(c);
+	X509_free(ca);
+	X509_CRL_free(crl);
+	BIO_free(b);
+	free(buf);
+	return rc;
+}
+
+bool mqcrl_lists(const struct mqcrl *c, const char *serial)
+{
+	return c && c->n && mq_strmap_get(&c->serials, serial);
+}
+
+long mqcrl_number(const struct mqcrl *c)
+{
+	return c ? c->number : -1;
+}
+
+size_t mqcrl_count(const struct mqcrl *c)
+{
+	return c ? c->n : 0;
+}
+
+/* ---- change detection (broker thread) ------------------------------------ */
+
+static void crl_stat(const char *path, struct mqcrl_stat *s)
+{
+	struct stat sb;
+
+	memset(s, 0, sizeof(*s));
+	if (!path || stat(path, &sb))
+		return;
+	s->present = true;
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	s->size = sb.st_size;
+	s->mtim = sb.st_mtim;
+	s->ctim = sb.st_ctim;
+}
+
+static bool crl_stat_same(const struct mqcrl_stat *a, const struct mqcrl_stat *b)
+{
+	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
+	       a->mtim.tv_nsec == b->mtim.tv_nsec && a->ctim.tv_sec == b->ctim.tv_sec &&
+	       a->ctim.tv_nsec == b->ctim.tv_nsec;
+}
+
+bool mqcrl_changed(struct mqcert *st)
+{
+	struct mqcrl_stat crl, ca;
+	bool changed;
+
+	if (!st->opt.crl_path)
+		return false;
+	crl_stat(st->opt.crl_path, &crl);
+	crl_stat(st->opt.ca_path, &ca);
+	changed = !crl_stat_same(&crl, &st->crl_seen) || !crl_stat_same(&ca, &st->ca_seen);
+	st->crl_seen = crl;
+	st->ca_seen = ca;
+	return changed;
+}
+
+/* Which CRL the new generation g uses: its own, or the previous one when
+ * its own could not be verified, is missing, or is older (a lower CRL
+ * number: a restored backup). Broker thread, at a swap; old may be NULL. */
+void mqcrl_adopt(struct mqcert *st, struct mqrl_gen *g, struct mqrl_gen *old)
+{
+	struct mqcrl *prev = old ? old->crl : NULL;
+
+	if (g->crl_err[0] || (!g->crl && prev)) {
+		if (g->crl_err[0])
+			mqlog(MOSQ_LOG_ERR, "CRL refused: %s; %s", g->crl_err, prev ?
+			      "keeping the last verified CRL" : "no CRL is enforced until it verifies");
+		else
+			mqlog(MOSQ_LOG_WARNING, "CRL %s is gone; keeping the last verified CRL "
+			      "(number %ld, %zu serials)", st->opt.crl_path, mqcrl_number(prev),
+			      mqcrl_count(prev));
+		if (prev) {
+			mqcrl_free(g->crl);
+			g->crl = prev;
+			old->crl = NULL;
+		}
+		return;
+	}
+	if (!g->crl)
+		return;
+	if (prev && g->crl->number < prev->number) {
+		mqlog(MOSQ_LOG_ERR, "CRL refused: %s has CRL number %ld, older than the %ld in use "
+		      "(a restored backup?); keeping the newer one: run 'mqadmin crl' to re-sign it",
+		      st->opt.crl_path, g->crl->number, prev->number);
+		mqcrl_free(g->crl);
+		g->crl = prev;
+		old->crl = NULL;
+		return;
+	}
+	if (!prev || prev->number != g->crl->number || prev->n != g->crl->n)
+		mqlog(MOSQ_LOG_NOTICE, "CRL %s number %ld loaded (%zu revoked serials)",
+		      st->opt.crl_path, g->crl->number, g->crl->n);
+}
