@@ -82,10 +82,10 @@ test_expect_success 'bad options are refused' '
 	test_grep "plugin nosuch.so: No such file" err &&
 	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --bind "a b" 2>err &&
 	test_grep "invalid --bind" err &&
-	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --bind notanip 2>err &&
+	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind notanip 2>err &&
 	test_grep "invalid --bind .notanip.: use an IPv4 or IPv6 address of this machine" err &&
-	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --bind localhost 2>err &&
-	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --bind 127.0.0.256 2>err &&
+	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind localhost 2>err &&
+	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind 127.0.0.256 2>err &&
 	"$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind ::1 >conf &&
 	test_grep "^listener 8883 ::1$" conf &&
 	"$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind 0.0.0.0 >conf &&
