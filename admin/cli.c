@@ -224,6 +224,12 @@ static const struct option *cli_find_long(const struct option *opts, const char 
 	return *matches == 1 ? found : NULL;
 }
 
+static void cli_getopt_global(const char *cmd, const char *opt)
+{
+	fprintf(stderr, "%s: '%s' is a global option: put it before the command "
+		"(mqadmin -d DIR COMMAND ...)\n", cmd, opt);
+}
+
 /* Why getopt refused argv[optind - 1] (or the short option optopt). */
 static void cli_getopt_explain(char *const *argv, int bad, const char *optstring,
 			       const struct option *opts)
@@ -242,8 +248,7 @@ static void cli_getopt_explain(char *const *argv, int bad, const char *optstring
 		if (optopt && strchr(optstring, optopt) && optopt != ':')
 			fprintf(stderr, "%s: option '-%c' needs a value\n", cmd, optopt);
 		else if (optopt == 'd')
-			fprintf(stderr, "%s: '-d DIR' is a global option: put it before the "
-				"command (mqadmin -d DIR COMMAND ...)\n", cmd);
+			cli_getopt_global(cmd, "-d DIR");
 		else
 			fprintf(stderr, "%s: unknown option '-%c'\n", cmd, optopt ? optopt : '?');
 		return;
@@ -251,6 +256,10 @@ static void cli_getopt_explain(char *const *argv, int bad, const char *optstring
 	eq = strchr(arg + 2, '=');
 	n = eq ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
 	o = cli_find_long(opts, arg + 2, n, &matches);
+	if (!o && matches == 0 && n == 3 && !strncmp(arg + 2, "dir", 3)) {
+		cli_getopt_global(cmd, "--dir DIR");
+		return;
+	}
 	if (o && eq && o->has_arg == no_argument) {
 		fprintf(stderr, "%s: option '--%s' takes no value\n", cmd, o->name);
 		return;

@@ -320,7 +320,11 @@ int main(int argc, char **argv)
 		cli_err("the PKI directory name is empty: pass -d DIR");
 		return CLI_USAGE;
 	}
-	if (pkidir_resolve(given, &ctx.dir))
-		return CLI_FAIL;
+	/* A broken config file must not hide the usage the operator asks for. */
+	if (pkidir_resolve(given, &ctx.dir)) {
+		if (!main_wants_help(argc - optind, argv + optind))
+			return CLI_FAIL;
+		ctx.dir = "./pki";
+	}
 	return main_dispatch(&ctx, argc - optind, argv + optind);
 }

@@ -82,9 +82,12 @@ test_expect_success 'a malformed config file: file, line and what is wrong' '
 	bad_config "# nothing\n" ": no .dir = /path/to/pki. line" &&
 	mkdir adir && test_must_fail env MQADMIN_CONFIG=$TRASH/adir "$MQADMIN" device list 2>err &&
 	test_grep "cannot read $TRASH/adir" err &&
-	printf "dir = %s\n" "$TRASH/real" >ok.conf &&
 	MQADMIN_CONFIG=$TRASH/bad.conf "$MQADMIN" -d real device list >out &&
-	test_grep "^dev1 " out
+	test_grep "^dev1 " out &&
+	MQADMIN_CONFIG=$TRASH/bad.conf MQADMIN_DIR=real "$MQADMIN" device list >out &&
+	test_grep "^dev1 " out &&
+	MQADMIN_CONFIG=$TRASH/bad.conf "$MQADMIN" device issue --help >out 2>err &&
+	test_grep "^usage: mqadmin \[-d DIR\] device issue" out
 '
 
 test_expect_success 'init under /tmp records nothing unless --default, and says why' '

@@ -39,6 +39,7 @@ test_expect_success 'missing values, surplus values, ambiguous and misplaced opt
 	usage_err "mqadmin broker-config: option '"'"'--crl'"'"' takes no value" -d x broker-config --crl=yes &&
 	usage_err "mqadmin broker-config: option '"'"'--p'"'"' is ambiguous: '"'"'--port'"'"' or '"'"'--plugin'"'"'" -d x broker-config --p 1 &&
 	usage_err "mqadmin device list: '"'"'-d DIR'"'"' is a global option: put it before the command (mqadmin -d DIR COMMAND ...)" device list -d x &&
+	usage_err "mqadmin device list: '"'"'--dir DIR'"'"' is a global option: put it before the command (mqadmin -d DIR COMMAND ...)" device list --dir x &&
 	usage_err "mqadmin: option '"'"'-d'"'"' needs a value" -d &&
 	! test -e x
 '
