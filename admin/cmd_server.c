@@ -135,8 +135,14 @@ static int server_key_owner(const char *keyp, const struct stat *old, const stru
 			return -1;
 		}
 		server_owner_str(old, owner, sizeof(owner));
-		cli_err("%s keeps the owner %s and mode %03o of the key it replaced", keyp, owner,
-			(unsigned)mode);
+		/* A key from before mqadmin handed it over may still be root's alone. */
+		if (pw && pw->pw_uid != old->st_uid && !(pw->pw_gid == old->st_gid && (mode & 0040)))
+			cli_err("%s keeps the owner %s and mode %03o of the key it replaced; user "
+				"%s cannot read it: pass --broker-user %s to give it the key",
+				keyp, owner, (unsigned)mode, o->broker_user, o->broker_user);
+		else
+			cli_err("%s keeps the owner %s and mode %03o of the key it replaced", keyp,
+				owner, (unsigned)mode);
 		return 0;
 	}
 	if (geteuid() != 0) {

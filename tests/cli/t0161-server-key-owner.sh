@@ -52,6 +52,17 @@ test_expect_success '--force with --broker-user gives the key to that user inste
 	test "$(stat -c %U:%a $KEY)" = mosquitto:600
 '
 
+test_expect_success '--force on a key the broker cannot read keeps it, and says what to pass' '
+	chown root:root $KEY && chmod 600 $KEY &&
+	"$MQADMIN" -d pki server issue localhost --force >out 2>err &&
+	test "$(stat -c %U:%a $KEY)" = root:600 &&
+	test_grep "^mqadmin: $KEY keeps the owner root:root and mode 600 of the key it replaced; user mosquitto cannot read it: pass --broker-user mosquitto to give it the key$" err &&
+	test_must_fail "$MQADMIN" -d pki doctor >out &&
+	test_grep "broker-cannot-read" out &&
+	"$MQADMIN" -d pki server issue localhost --force --broker-user mosquitto 2>err &&
+	test "$(stat -c %U:%a $KEY)" = mosquitto:600
+'
+
 test_expect_success 'an unknown --broker-user is refused before anything is written' '
 	cp $KEY before.key &&
 	test_must_fail "$MQADMIN" -d pki server issue b2 --broker-user no-such-user 2>err &&
