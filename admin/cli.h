@@ -3,6 +3,7 @@
 #ifndef ADMIN_CLI_H
 #define ADMIN_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -34,6 +35,11 @@ int cli_one_operand(const struct cli_ctx *ctx, int argc, char **argv, const char
 /* Parses a --days value in 1..max; prints an error and returns -1. */
 int cli_parse_days(const char *s, long max, int *out);
 
+/* Parses a duration option (--within, ...) with mq_duration_parse, the one
+ * syntax of every duration: 30d, 12h, 45m, 90s, 2w, a bare number of days.
+ * opt names the option for the error. 0, or -1 after printing why. */
+int cli_parse_duration(const char *opt, const char *s, long *secs);
+
 /* Parses a decimal in lo..hi; 0 or -1 (no message). */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 
@@ -49,6 +55,26 @@ void cli_expiry_str(time_t not_after, time_t now, char *buf, size_t len);
  * returned. CLI_ESCAPE_SIZE(n) bytes always hold the whole of n bytes. */
 #define CLI_ESCAPE_SIZE(n) (4 * (n) + 4)
 const char *cli_escape(char *out, size_t outlen, const char *s);
+
+/* getopt_long with mqadmin's own messages: an unknown option names the
+ * nearest valid one ("unknown option '--dyas'; did you mean '--days'?"),
+ * a missing or surplus value names the option. Same arguments and return
+ * values as getopt_long ('?' after printing the message); every command
+ * parses its options with it. */
+int cli_getopt(int argc, char *const *argv, const char *optstring,
+	       const struct option *longopts, int *longindex);
+
+/* The candidates nearest to word by edit distance (typos: one swap, a
+ * missing, extra or wrong letter per three letters or so), in out (at most
+ * max); returns how many. None when nothing is close. */
+size_t cli_nearest(const char *word, const char *const *cands, size_t ncands,
+		   const char **out, size_t max);
+
+/* "; did you mean 'a'?" or "; did you mean 'a' or 'b'?" naming the nearest
+ * candidates, each with prefix ("--") in front; "" when none is close.
+ * Written into buf, which is returned. */
+const char *cli_did_you_mean(const char *word, const char *const *cands, size_t ncands,
+			     const char *prefix, char *buf, size_t len);
 
 /* Flushes stdout; -1 (with a message) when anything written to it was lost. */
 int cli_flush_stdout(void);

@@ -72,7 +72,7 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 	int c, nsubj = 0, rc = CLI_FAIL;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D':
 		case 'g':
@@ -242,7 +242,7 @@ int cmd_acl_list(struct cli_ctx *ctx, int argc, char **argv)
 	int c, rc = CLI_FAIL;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'j')
 			return cli_usage_error(ctx, NULL);
 		json = true;
@@ -269,7 +269,7 @@ int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv)
 	int rc = CLI_FAIL;
 
 	optind = 0;
-	if (getopt_long(argc, argv, "", (const struct option[]){{NULL, 0, NULL, 0}}, NULL) != -1)
+	if (cli_getopt(argc, argv, "", (const struct option[]){{NULL, 0, NULL, 0}}, NULL) != -1)
 		return cli_usage_error(ctx, NULL);
 	if (cli_one_operand(ctx, argc, argv, "rule ID"))
 		return CLI_USAGE;
@@ -360,7 +360,7 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 	int c, rc = CLI_FAIL;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'c')
 			return cli_usage_error(ctx, NULL);
 		client_id = optarg;

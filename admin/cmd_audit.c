@@ -125,31 +125,10 @@ static long days_left(time_t t, time_t now)
 	return (long)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
 }
 
-/* "30d", "2h", "45m", "90s"; a bare number is days. */
+/* The one duration syntax of mqadmin (mq_duration_parse). */
 static int parse_duration(const char *s, long *secs)
 {
-	static const struct {
-		char unit;
-		long mult;
-	} units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
-	size_t n = strlen(s);
-	long mult = 86400, v;
-	char num[32];
-
-	if (!n || n >= sizeof(num))
-		return -1;
-	memcpy(num, s, n + 1);
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (num[n - 1] == units[i].unit) {
-			mult = units[i].mult;
-			num[--n] = '\0';
-			break;
-		}
-	}
-	if (cli_parse_long(num, 0, 100L * 365 * 86400 / mult, &v))
-		return -1;
-	*secs = v * mult;
-	return 0;
+	return mq_duration_parse(s, secs);
 }
 
 /* ---- files the broker's user writes ------------------------------------------ */
@@ -572,7 +551,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'j') {
 			a.json = true;
 		} else if (c == 's') {
@@ -746,7 +725,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -996,7 +975,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'j') {
 			e.json = true;
 		} else if (c == 'w') {

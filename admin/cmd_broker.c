@@ -4,6 +4,7 @@
 #include "mq_names.h"
 #include "store.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -31,10 +32,11 @@ static int broker_parse(struct cli_ctx *ctx, int argc, char **argv, struct broke
 		{"crl", no_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
+	unsigned char addr[16];
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (cli_parse_long(optarg, 1, 65535, &o->port)) {
@@ -43,8 +45,11 @@ static int broker_parse(struct cli_ctx *ctx, int argc, char **argv, struct broke
 			}
 			break;
 		case 'b':
-			if (!*optarg || strpbrk(optarg, " \t\r\n#")) {
-				cli_err("invalid --bind '%s': use an IP address or host name", optarg);
+			if (inet_pton(AF_INET, optarg, addr) != 1 &&
+			    inet_pton(AF_INET6, optarg, addr) != 1) {
+				cli_err("invalid --bind '%s': use an IPv4 or IPv6 address of this machine "
+					"(127.0.0.1, ::1, or 0.0.0.0 for every interface)",
+					optarg);
 				return CLI_FAIL;
 			}
 			o->bind = optarg;
@@ -162,8 +167,10 @@ static void broker_print(const char *dir, const char *server, const char *plugin
 	printf("listener %ld%s%s\n", o->port, o->bind ? " " : "", o->bind ? o->bind : "");
 	printf("cafile %s/ca.crt\n", dir);
 	printf("certfile %s/servers/%s/%s.crt\n", dir, server, server);
-	printf("# mosquitto must be able to read this key (on Debian it runs as user\n");
-	printf("# mosquitto): chown mosquitto %s/servers/%s/%s.key\n", dir, server, server);
+	printf("# mosquitto must be able to read this key: 'mqadmin server issue', run as\n");
+	printf("# root, gives it to user mosquitto (--broker-user USER for another), and\n");
+	printf("# --force keeps its owner. Else: chown mosquitto %s/servers/%s/%s.key\n", dir,
+	       server, server);
 	printf("keyfile %s/servers/%s/%s.key\n", dir, server, server);
 	printf("require_certificate true\n");
 	printf("# TLS 1.2 and newer\n");

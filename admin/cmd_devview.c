@@ -236,7 +236,7 @@ static int devview_parse(struct cli_ctx *ctx, int argc, char **argv, bool want_n
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'j')
 			return cli_usage_error(ctx, NULL);
 		*json = true;

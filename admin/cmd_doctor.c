@@ -2,6 +2,9 @@
 #include "cmds.h"
 
 #include "doctor.h"
+#include "mq_time.h"
+#include "pkidir.h"
+#include "store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -9,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -17,9 +21,10 @@
 struct doctor_opts {
 	const char *config;
 	const char *user;
+	const char *within_text;
 	char *hosts[DOCTOR_MAX_HOSTS];
 	size_t nhosts;
-	int within;
+	long within_secs;
 	bool json, strict;
 };
 
@@ -29,16 +34,16 @@ static int doctor_parse(struct cli_ctx *ctx, int argc, char **argv, struct docto
 		{"config", required_argument, NULL, 'c'},
 		{"host", required_argument, NULL, 'H'},
 		{"within", required_argument, NULL, 'w'},
-		{"user", required_argument, NULL, 'u'},
+		{"broker-user", required_argument, NULL, 'u'},
+		{"user", required_argument, NULL, 'u'}, /* deprecated: --broker-user */
 		{"strict", no_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
-	long v;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -57,12 +62,9 @@ static int doctor_parse(struct cli_ctx *ctx, int argc, char **argv, struct docto
 			o->hosts[o->nhosts++] = optarg;
 			break;
 		case 'w':
-			if (cli_parse_long(optarg, 0, 36500, &v)) {
-				cli_err("invalid --within '%s': use a whole number of days from 0 to 36500",
-					optarg);
+			if (cli_parse_duration("--within", optarg, &o->within_secs))
 				return CLI_FAIL;
-			}
-			o->within = (int)v;
+			o->within_text = optarg;
 			break;
 		case 'u':
 			o->user = optarg;
@@ -167,7 +169,8 @@ static void doctor_print_human(const struct doctor *d, bool healthy)
 
 int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct doctor_opts o = {.within = DOCTOR_DEFAULT_WITHIN, .user = "mosquitto"};
+	struct doctor_opts o = {.within_text = DOCTOR_DEFAULT_WITHIN, .within_secs = -1,
+				.user = STORE_BROKER_USER};
 	struct doctor d = {0};
 	struct stat sb;
 	size_t e, w;
@@ -176,21 +179,24 @@ int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv)
 
 	if (rc)
 		return rc;
+	if (o.within_secs < 0 && mq_duration_parse(o.within_text, &o.within_secs))
+		return CLI_FAIL; /* cannot happen: the default parses */
 	if (stat(ctx->dir, &sb) || !S_ISDIR(sb.st_mode)) {
-		cli_err("cannot use directory %s: %s; create it with 'mqadmin -d %s init'", ctx->dir,
-			errno ? strerror(errno) : "not a directory", ctx->dir);
+		pkidir_err_missing(ctx->dir,
+				   access(ctx->dir, F_OK) ? strerror(errno) : "not a directory");
 		return CLI_FAIL;
 	}
 	d.dir = ctx->dir;
 	d.config = o.config;
 	d.hosts = o.hosts;
 	d.nhosts = o.nhosts;
-	d.within = o.within;
+	d.within_secs = o.within_secs;
+	d.within_text = o.within_text;
 	d.now = time(NULL);
 	doctor_user_init(&d.user, o.user);
 	if (!d.user.known)
 		doctor_add(&d, DOCTOR_WARNING, "no-broker-user",
-			   "pass --user NAME with the user mosquitto runs as",
+			   "pass --broker-user NAME with the user mosquitto runs as",
 			   "there is no user '%s' here: whether the broker can read its files was "
 			   "not checked",
 			   o.user);

@@ -4,6 +4,7 @@
 #include "crl.h"
 #include "mq_fileio.h"
 #include "passphrase.h"
+#include "pkidir.h"
 #include "store.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@ struct init_opts {
 	const char *passfile;
 	enum ca_keytype type;
 	int days;
+	int record; /* -1 --no-default, 0 decide, 1 --default */
 };
 
 static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_opts *o)
@@ -32,6 +34,8 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 		{"key-type", required_argument, NULL, 'k'},
 		{"days", required_argument, NULL, 'D'},
 		{"passphrase-file", required_argument, NULL, 'P'},
+		{"default", no_argument, NULL, 'R'},
+		{"no-default", no_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -40,8 +44,9 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 	o->passfile = NULL;
 	o->type = CA_KEY_EC;
 	o->days = INIT_DEFAULT_DAYS;
+	o->record = 0;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->cn = optarg;
@@ -57,12 +62,22 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 		case 'P':
 			o->passfile = optarg;
 			break;
+		case 'R':
+		case 'N':
+			if (o->record && o->record != (c == 'R' ? 1 : -1))
+				return cli_usage_error(ctx, "--default and --no-default exclude each other");
+			o->record = c == 'R' ? 1 : -1;
+			break;
 		default:
 			return cli_usage_error(ctx, NULL);
 		}
 	}
 	if (optind != argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	/* Never a CA in whatever directory we happen to be in. */
+	if (pkidir_from() == PKIDIR_NONE)
+		return cli_usage_error(ctx, "init needs a directory for the new CA: pass -d DIR "
+				       "(e.g. -d /etc/mqcert/pki) or set MQADMIN_DIR");
 	if (!*o->cn || strlen(o->cn) > 64) {
 		cli_err("invalid --cn '%s': use 1-64 characters", o->cn);
 		return CLI_FAIL;
@@ -117,6 +132,7 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	char pass[PASS_MAX], *keypem = NULL, *crtpem = NULL, *written[4] = {0};
 	size_t keylen = 0, crtlen = 0;
 	time_t now = time(NULL);
+	bool unrecorded = false;
 	int rc;
 
 	pass[0] = '\0';
@@ -153,6 +169,10 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	printf("%s/ca.crt\n%s/ca.key\n%s/policy.json\n%s/crl.pem\n", st.dir, st.dir, st.dir, st.dir);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+	/* The CA is complete: a default that cannot be recorded is said but
+	 * undoes nothing. */
+	if (o.record >= 0 && pkidir_record_default(st.dir, o.record > 0))
+		unrecorded = true;
 out:
 	if (rc && written[0]) {
 		unlink(written[0]);
@@ -173,5 +193,5 @@ out:
 	free(crtpem);
 	ca_release(&ca);
 	store_close(&st);
-	return rc;
+	return rc ? rc : unrecorded ? CLI_FAIL : CLI_OK;
 }

@@ -29,7 +29,7 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	int c, rc = CLI_FAIL;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			reason = optarg;

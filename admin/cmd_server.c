@@ -5,10 +5,14 @@
 #include "store.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SERVER_DEFAULT_DAYS 825 /* the longest validity Apple's TLS clients accept */
@@ -16,6 +20,8 @@
 struct server_opts {
 	const char *name;
 	const char *passfile;
+	const char *broker_user;
+	bool user_given;
 	char *sans;
 	enum ca_keytype type;
 	int days;
@@ -30,12 +36,13 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 		{"key-type", required_argument, NULL, 'k'},
 		{"force", no_argument, NULL, 'f'},
 		{"passphrase-file", required_argument, NULL, 'P'},
+		{"broker-user", required_argument, NULL, 'u'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (issue_add_san(&o->sans, optarg))
@@ -54,6 +61,10 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 			break;
 		case 'P':
 			o->passfile = optarg;
+			break;
+		case 'u':
+			o->broker_user = optarg;
+			o->user_given = true;
 			break;
 		default:
 			return cli_usage_error(ctx, NULL);
@@ -84,9 +95,85 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 	return CLI_OK;
 }
 
+/* "user:group" of a file, numbers where no name is known. */
+static void server_owner_str(const struct stat *sb, char *buf, size_t len)
+{
+	const struct passwd *pw = getpwuid(sb->st_uid);
+	char uid[16];
+	const struct group *gr;
+
+	snprintf(uid, sizeof(uid), "%u", (unsigned)sb->st_uid);
+	snprintf(buf, len, "%s", pw ? pw->pw_name : uid);
+	gr = getgrgid(sb->st_gid);
+	if (gr)
+		snprintf(buf + strlen(buf), len - strlen(buf), ":%s", gr->gr_name);
+	else
+		snprintf(buf + strlen(buf), len - strlen(buf), ":%u", (unsigned)sb->st_gid);
+}
+
+/* Who may read the new key, said in one line on stderr. A replaced key
+ * (--force) keeps its owner, group and mode (never more than 0640): the
+ * operator may have set them by hand for a broker that runs today, and
+ * resetting them would stop it at its next restart. A new key goes to the
+ * broker's user when we are root, 0600: readable by exactly that user,
+ * where 0640 with its group could open it to every service sharing a
+ * group such as nogroup. 0, or -1 after printing what to run instead. */
+static int server_key_owner(const char *keyp, const struct stat *old, const struct server_opts *o)
+{
+	/* Looked up here: getpwnam's buffer is shared with every other lookup. */
+	const struct passwd *pw = getpwnam(o->broker_user);
+	char owner[128];
+
+	if (old && !o->user_given) {
+		mode_t mode = old->st_mode & 0640;
+
+		if (chown(keyp, old->st_uid, old->st_gid) || chmod(keyp, mode)) {
+			cli_err("cannot give %s the owner and mode of the key it replaced: %s; run "
+				"'chown %u:%u %s && chmod %03o %s'",
+				keyp, strerror(errno), (unsigned)old->st_uid, (unsigned)old->st_gid,
+				keyp, (unsigned)mode, keyp);
+			return -1;
+		}
+		server_owner_str(old, owner, sizeof(owner));
+		/* A key from before mqadmin handed it over may still be root's alone. */
+		if (pw && pw->pw_uid != old->st_uid && !(pw->pw_gid == old->st_gid && (mode & 0040)))
+			cli_err("%s keeps the owner %s and mode %03o of the key it replaced; user "
+				"%s cannot read it: pass --broker-user %s to give it the key",
+				keyp, owner, (unsigned)mode, o->broker_user, o->broker_user);
+		else
+			cli_err("%s keeps the owner %s and mode %03o of the key it replaced", keyp,
+				owner, (unsigned)mode);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		if (pw && pw->pw_uid != geteuid())
+			cli_err("%s belongs to you (mode 600); a broker running as user %s cannot "
+				"read it until root runs 'chown %s %s'",
+				keyp, o->broker_user, o->broker_user, keyp);
+		return 0;
+	}
+	if (!pw) {
+		cli_err("%s stays root's (mode 600): there is no user '%s' here; chown it to the "
+			"user the broker runs as, or pass --broker-user USER",
+			keyp, o->broker_user);
+		return 0;
+	}
+	if (chown(keyp, pw->pw_uid, (gid_t)-1)) {
+		cli_err("cannot give %s to user %s: %s; run 'chown %s %s'", keyp, o->broker_user,
+			strerror(errno), o->broker_user, keyp);
+		return -1;
+	}
+	cli_err("%s now belongs to user %s (mode 600), so the broker running as %s can read it",
+		keyp, o->broker_user, o->broker_user);
+	return 0;
+}
+
 int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct server_opts o = {.type = CA_KEY_EC, .days = SERVER_DEFAULT_DAYS};
+	struct server_opts o = {.type = CA_KEY_EC, .days = SERVER_DEFAULT_DAYS,
+				.broker_user = STORE_BROKER_USER};
+	struct stat old;
+	bool replacing = false;
 	struct store st = {.lockfd = -1};
 	struct ca ca = {0};
 	struct ca_req req = {0};
@@ -101,6 +188,11 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		goto out;
 	rc = CLI_FAIL;
+	if (o.user_given && !getpwnam(o.broker_user)) {
+		cli_err("invalid --broker-user '%s': there is no such user here; name the user the "
+			"broker runs as", o.broker_user);
+		goto out;
+	}
 	if (store_open(&st, ctx->dir, STORE_WRITE) || ca_load(&ca, &st, o.passfile))
 		goto out;
 	if (asprintf(&sub, "servers/%s", o.name) < 0 || !(crt = store_path(&st, "%s/%s.crt", sub, o.name)) ||
@@ -111,6 +203,7 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 			o.name, crt);
 		goto out;
 	}
+	replacing = lstat(keyp, &old) == 0 && S_ISREG(old.st_mode);
 	req.profile = CA_PROFILE_SERVER;
 	req.cn = o.name;
 	req.o = "mqcert server";
@@ -128,7 +221,8 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (store_mkdir(&st, "servers", &created) || store_mkdir(&st, sub, &created) ||
-	    issue_write_key(keyp, key, cert) || issue_write_cert(crt, cert))
+	    issue_write_key(keyp, key, cert) || issue_write_cert(crt, cert) ||
+	    server_key_owner(keyp, replacing ? &old : NULL, &o))
 		goto out;
 	printf("%s\n%s\n", crt, keyp);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;

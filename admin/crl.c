@@ -166,7 +166,7 @@ int crl_cmd(struct cli_ctx *ctx, int argc, char **argv)
 	int days = CRL_DEFAULT_DAYS, c, rc = CLI_FAIL;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D':
 			if (cli_parse_days(optarg, 3650, &days))

@@ -173,10 +173,10 @@ void doctor_check_cert(struct doctor *d, X509 *cert, const char *what, const cha
 		if (na <= d->now)
 			doctor_add(d, DOCTOR_ERROR, "cert-expired", renew_fix,
 				   "%s certificate %s expired %ld day(s) ago", what, path, -left);
-		else if (left < d->within)
+		else if ((long long)na - (long long)d->now < d->within_secs)
 			doctor_add(d, DOCTOR_WARNING, "cert-expiring", renew_fix,
-				   "%s certificate %s expires in %ld day(s) (less than %d)", what,
-				   path, left, d->within);
+				   "%s certificate %s expires in %ld day(s) (less than %s)", what,
+				   path, left, d->within_text);
 		if (nb > d->now)
 			doctor_add(d, DOCTOR_WARNING, "cert-not-yet-valid",
 				   "check the clock of this machine (timedatectl)",

@@ -14,7 +14,7 @@
 
 #include "mq_policy.h"
 
-#define DOCTOR_DEFAULT_WITHIN 30 /* days: certificates expiring sooner are flagged */
+#define DOCTOR_DEFAULT_WITHIN "30d" /* certificates expiring sooner are flagged */
 #define DOCTOR_CRL_WITHIN 7      /* days before a CRL's nextUpdate to warn */
 
 enum doctor_sev {
@@ -29,7 +29,7 @@ struct doctor_finding {
 	char *fix;
 };
 
-/* The user the broker runs as (for "can mosquitto read this?"). */
+/* The user the broker runs as (--broker-user; for "can mosquitto read this?"). */
 struct doctor_user {
 	const char *name;
 	bool known;
@@ -51,7 +51,8 @@ struct doctor {
 	const char *config;       /* --config FILE or NULL */
 	char *const *hosts;       /* --host values */
 	size_t nhosts;
-	int within;               /* days */
+	long within_secs;         /* --within: expiring sooner is flagged */
+	const char *within_text;  /* --within as given ("30d"), for messages */
 	time_t now;
 	struct doctor_user user;
 

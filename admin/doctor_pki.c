@@ -247,11 +247,11 @@ static void pki_check_device(struct doctor *d, const struct mq_device *dev)
 			doctor_add(d, DOCTOR_ERROR, "cert-expired", fix,
 				   "device '%s': its certificate (serial %s) expired %ld day(s) ago",
 				   dev->name, c->serial, -left);
-		else if (left < d->within)
+		else if ((long long)c->not_after - (long long)d->now < d->within_secs)
 			doctor_add(d, DOCTOR_WARNING, "cert-expiring", fix,
 				   "device '%s': its certificate (serial %s) expires in %ld day(s) "
-				   "(less than %d)",
-				   dev->name, c->serial, left, d->within);
+				   "(less than %s)",
+				   dev->name, c->serial, left, d->within_text);
 	}
 	pki_check_device_files(d, dev, fix);
 }

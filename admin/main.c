@@ -3,6 +3,7 @@
 #include "cmds.h"
 #include "cmdtab.h"
 #include "crl.h"
+#include "pkidir.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -16,18 +17,24 @@
 static const struct command commands[] = {
 	{"init", NULL, cmd_init,
 	 "usage: mqadmin [-d DIR] init [--cn NAME] [--key-type ec|rsa|ed25519] [--days N]\n"
-	 "                            [--passphrase-file FILE]\n",
+	 "                            [--passphrase-file FILE] [--default | --no-default]\n",
 	 "Creates DIR with a new CA: key (EC P-256 by default; rsa is 3072 bits), "
 	 "self-signed certificate valid --days (default 10 years), an empty policy and an "
 	 "empty CRL. With --passphrase-file the CA key is encrypted (AES-256). Refuses to "
-	 "overwrite an existing CA."},
+	 "overwrite an existing CA. Run as root for a DIR outside /tmp and home directories, "
+	 "it records DIR as the default of every later command in /etc/mqcert/mqadmin.conf "
+	 "($MQADMIN_CONFIG), unless that file exists; --default records it in any case "
+	 "(replacing the file, said on stderr), --no-default never."},
 	{"server", "issue", cmd_server_issue,
 	 "usage: mqadmin [-d DIR] server issue NAME [--san DNS:host | --san IP:addr]... [--days N]\n"
 	 "                                     [--key-type ec|rsa|ed25519] [--force]\n"
-	 "                                     [--passphrase-file FILE]\n",
+	 "                                     [--broker-user USER] [--passphrase-file FILE]\n",
 	 "Issues a broker certificate (serverAuth) into DIR/servers/NAME/ with the given "
 	 "subject alternative names (default: NAME as a DNS name or IPv4 address). Its "
-	 "subject always differs from the CA's. --force replaces an existing one."},
+	 "subject always differs from the CA's. Run as root, it gives the key (mode 600) to "
+	 "the user the broker runs as (--broker-user, default mosquitto) and says so on "
+	 "stderr. --force replaces an existing one, keeping the old key's owner, group and "
+	 "mode unless --broker-user is given."},
 	{"device", "issue", cmd_device_issue,
 	 "usage: mqadmin [-d DIR] device issue NAME [--group G]... [--username U] [--days N]\n"
 	 "                                     [--san DNS:name|email:addr|URI:uri]...\n"
@@ -116,21 +123,23 @@ static const struct command commands[] = {
 	{"broker-config", NULL, cmd_broker_config,
 	 "usage: mqadmin [-d DIR] broker-config [--port N] [--bind ADDR] [--server NAME]\n"
 	 "                                     [--plugin PATH] [--crl]\n",
-	 "Prints a mosquitto.conf block that works as printed: a TLS listener requiring "
+	 "Prints a mosquitto.conf block that works as printed: a TLS listener (on every "
+	 "interface, or the IPv4 or IPv6 address --bind) requiring "
 	 "client certificates, TLS 1.2 or newer, the CA, server certificate and key of "
 	 "DIR, and the plugin lines pointing at DIR/policy.json."},
 	{"doctor", NULL, cmd_doctor,
-	 "usage: mqadmin [-d DIR] doctor [--config FILE] [--host NAME|IP]... [--within DAYS]\n"
-	 "                              [--user NAME] [--strict] [--json]\n",
+	 "usage: mqadmin [-d DIR] doctor [--config FILE] [--host NAME|IP]... [--within DURATION]\n"
+	 "                              [--broker-user USER] [--strict] [--json]\n",
 	 "Checks DIR and, with --config, a mosquitto.conf (and its include_dir), and "
 	 "prints each problem with its fix: CA and server with the same subject, server "
 	 "certificates without SANs (or without one for each --host), only IP SANs "
 	 "(ESP8266 BearSSL cannot verify them), private keys readable by others, files the "
-	 "broker user (--user, default mosquitto) cannot read, certificates expired or "
-	 "expiring within --within days (default 30), weak keys and SHA-1 signatures, "
-	 "policy entries whose certificate file is missing or differs, a CRL near or past "
-	 "nextUpdate, and config lines that break mqcert. Exit status 0 when there is no "
-	 "error (warnings alone do not count unless --strict), 1 otherwise."},
+	 "broker user (--broker-user USER, default mosquitto) cannot read, certificates "
+	 "expired or expiring within --within (a duration such as 30d or 12h; default 30d), "
+	 "weak keys and SHA-1 signatures, policy entries whose certificate file is missing "
+	 "or differs, a CRL near or past nextUpdate, and config lines that break mqcert. The "
+	 "exit status is 0 when there is no error (warnings alone do not count unless "
+	 "--strict), 1 otherwise."},
 	{"inspect", NULL, cmd_inspect,
 	 "usage: mqadmin [-d DIR] inspect FILE [--passphrase-file FILE] [--json]\n",
 	 "Shows what a certificate, CSR, CRL or PKCS#12 file (PEM or DER) holds: subject, "
@@ -145,7 +154,8 @@ static const struct command commands[] = {
 static const char main_options[] =
 	"\n"
 	"options:\n"
-	"  -d, --dir DIR   PKI directory (default: $MQADMIN_DIR, else ./pki)\n"
+	"  -d, --dir DIR   PKI directory (default: $MQADMIN_DIR, else 'dir = DIR' in "
+	"$MQADMIN_CONFIG or /etc/mqcert/mqadmin.conf, else ./pki if it exists)\n"
 	"  -h, --help      usage of mqadmin or of one command\n"
 	"  --version       print the version\n"
 	"exit status: 0 success, 1 the operation failed, 2 usage error\n";
@@ -171,11 +181,67 @@ static bool main_wants_help(int argc, char **argv)
 	return false;
 }
 
+/* Unique first (group) or second (!group) words of the table, or second
+ * words of one group. */
+static size_t main_words(const char *group, bool second, const char **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *w = second ? commands[i].name : commands[i].group;
+		bool dup = false;
+
+		if (!w || (group && strcmp(group, commands[i].group)))
+			continue;
+		for (size_t k = 0; k < n; k++)
+			dup = dup || !strcmp(out[k], w);
+		if (!dup)
+			out[n++] = w;
+	}
+	return n;
+}
+
+/* "; did you mean 'device issue'?" for an unknown second word. */
+static const char *main_suggest_name(const char *group, const char *name, char *buf, size_t len)
+{
+	const char *words[NCOMMANDS];
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "%s ", group);
+	return cli_did_you_mean(name, words, main_words(group, true, words), prefix, buf, len);
+}
+
+/* For an unknown first word: the nearest command, else the commands whose
+ * second word is near it ("isue": 'device issue' or 'server issue'). */
+static void main_suggest_group(const char *word, char *buf, size_t len)
+{
+	const char *words[NCOMMANDS], *near[3];
+	size_t n, used = 0, shown = 0;
+
+	if (*cli_did_you_mean(word, words, main_words(NULL, false, words), "", buf, len))
+		return;
+	n = cli_nearest(word, words, main_words(NULL, true, words), near, 3);
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < NCOMMANDS && used < len; i++) {
+			const struct command *c = &commands[i];
+
+			if (!c->name || strcmp(c->name, near[k]))
+				continue;
+			used += (size_t)snprintf(buf + used, len - used, "%s'%s %s'",
+						 shown ? " or " : "; did you mean ", c->group,
+						 c->name);
+			shown++;
+		}
+	}
+	if (shown && used < len)
+		snprintf(buf + used, len - used, "?");
+}
+
 static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *group = argv[0], *name = argc > 1 ? argv[1] : NULL;
 	bool known_group = false;
-	char label[64];
+	char label[64], hint[256];
 
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		const struct command *c = &commands[i];
@@ -202,7 +268,9 @@ static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 		return c->run(ctx, argc - skip, argv + skip);
 	}
 	if (!known_group) {
-		cli_err("unknown command '%s'; see 'mqadmin --help'", group);
+		main_suggest_group(group, hint, sizeof(hint));
+		cli_err("unknown command '%s'%s", group,
+			*hint ? hint : "; see 'mqadmin --help'");
 		main_usage(stderr, NULL);
 		return CLI_USAGE;
 	}
@@ -211,7 +279,8 @@ static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 		return fflush(stdout) ? CLI_FAIL : CLI_OK;
 	}
 	if (name)
-		cli_err("unknown command '%s %s'", group, name);
+		cli_err("unknown command '%s %s'%s", group, name,
+			main_suggest_name(group, name, hint, sizeof(hint)));
 	else
 		cli_err("'%s' needs a subcommand", group);
 	main_usage(stderr, group);
@@ -228,15 +297,14 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_ctx ctx = {0};
-	const char *env = getenv("MQADMIN_DIR");
+	const char *given = NULL;
 	int c;
 
-	ctx.dir = env && *env ? env : "./pki";
 	/* '+': global options end at the command word. */
-	while ((c = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+d:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			ctx.dir = optarg;
+			given = optarg;
 			break;
 		case 'h':
 			main_usage(stdout, NULL);
@@ -258,9 +326,15 @@ int main(int argc, char **argv)
 		main_usage(stderr, NULL);
 		return CLI_USAGE;
 	}
-	if (!*ctx.dir) {
+	if (given && !*given) {
 		cli_err("the PKI directory name is empty: pass -d DIR");
 		return CLI_USAGE;
+	}
+	/* A broken config file must not hide the usage the operator asks for. */
+	if (pkidir_resolve(given, &ctx.dir)) {
+		if (!main_wants_help(argc - optind, argv + optind))
+			return CLI_FAIL;
+		ctx.dir = "./pki";
 	}
 	return main_dispatch(&ctx, argc - optind, argv + optind);
 }

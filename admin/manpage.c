@@ -114,6 +114,10 @@ static void man_options(FILE *f, const char *options)
 }
 
 static const char man_files[] =
+	".TP\n.I /etc/mqcert/mqadmin.conf\n"
+	"One line \\fBdir = /absolute/path\\fR: the PKI directory when neither \\fB\\-d\\fR nor "
+	"\\fB$MQADMIN_DIR\\fR is given. Written by \\fBinit\\fR run as root for a system "
+	"directory.\n"
 	".TP\n.I DIR/ca.crt\\fR, \\fIDIR/ca.key\n"
 	"The CA certificate and key (mode 0600, optionally encrypted).\n"
 	".TP\n.I DIR/policy.json\n"
@@ -142,7 +146,8 @@ int man_write(FILE *f, const struct command *cmds, size_t n, const char *options
 	      "that the mqcert plugin of \\fBmosquitto\\fR(8) enforces, and checks a broker "
 	      "set-up. It never prints a private key.\n"
 	      ".PP\n"
-	      "DIR is \\fB\\-d\\fR \\fIDIR\\fR, else \\fB$MQADMIN_DIR\\fR, else \\fI./pki\\fR. "
+	      "DIR is \\fB\\-d\\fR \\fIDIR\\fR, else \\fB$MQADMIN_DIR\\fR, else the \\fBdir\\fR "
+	      "line of the config file, else \\fI./pki\\fR if it exists. "
 	      "Every command that changes DIR holds a lock on it and writes each file "
 	      "atomically. Commands that list or show things take \\fB\\-\\-json\\fR and then "
 	      "print exactly one JSON document. Names of devices, servers, groups and users "
@@ -169,6 +174,7 @@ int man_write(FILE *f, const struct command *cmds, size_t n, const char *options
 	fputs(man_files, f);
 	fputs(".SH ENVIRONMENT\n"
 	      ".TP\n.B MQADMIN_DIR\nThe PKI directory when \\fB\\-d\\fR is not given.\n"
+	      ".TP\n.B MQADMIN_CONFIG\nThe config file instead of /etc/mqcert/mqadmin.conf.\n"
 	      ".TP\n.B MQADMIN_PASSPHRASE_FILE\n"
 	      "File holding the passphrase of an encrypted CA key, when a command gets no "
 	      "\\fB\\-\\-passphrase\\-file\\fR (else mqadmin asks on the terminal without "

@@ -2,6 +2,7 @@
 
 #include "cli.h"
 #include "mq_fileio.h"
+#include "pkidir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,8 +43,7 @@ static int store_has_ca(const struct store *st)
 	ok = access(p, F_OK) == 0;
 	free(p);
 	if (!ok) {
-		cli_err("no CA in %s: run 'mqadmin -d %s init' first (or pass the right --dir)",
-			st->dir, st->dir);
+		pkidir_err_missing(st->dir, "it holds no CA (no ca.crt)");
 		return -1;
 	}
 	return 0;
@@ -151,8 +151,7 @@ int store_open(struct store *st, const char *dir, enum store_mode mode)
 		}
 	}
 	if (stat(dir, &sb)) {
-		cli_err("cannot use directory %s: %s; create it with 'mqadmin -d %s init'", dir,
-			strerror(errno), dir);
+		pkidir_err_missing(dir, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(sb.st_mode)) {

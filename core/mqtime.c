@@ -60,3 +60,37 @@ int mq_time_parse(const char *s, time_t *out)
 	*out = timegm(&tm);
 	return 0;
 }
+
+int mq_duration_parse(const char *s, long *secs)
+{
+	static const struct {
+		char unit;
+		long mult;
+	} units[] = {{'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+	long mult = 86400, v = 0;
+	size_t n;
+
+	if (!s || !*s)
+		return -1;
+	n = strlen(s);
+	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
+		if (s[n - 1] == units[i].unit) {
+			mult = units[i].mult;
+			n--;
+			break;
+		}
+	}
+	if (n == 0)
+		return -1;
+	/* Digits only: no sign, no spaces, no "1e3"; the bound keeps v * mult
+	 * far from overflowing. */
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+		if (v > MQ_DURATION_MAX / mult)
+			return -1;
+	}
+	*secs = v * mult;
+	return 0;
+}

@@ -14,4 +14,13 @@ int mq_time_format(time_t t, char out[MQ_TIME_LEN]);
  * on, no leap second; returns 0 or -1. */
 int mq_time_parse(const char *s, time_t *out);
 
+/* The longest duration any option takes: 100 years, in seconds. */
+#define MQ_DURATION_MAX (36500L * 86400)
+
+/* The one duration syntax of every option that takes one (--within, the
+ * ages of --since): digits and a unit, w(eeks) d(ays) h(ours) m(inutes)
+ * s(econds); a bare number is days. 0 up to MQ_DURATION_MAX seconds.
+ * Returns 0 with *secs set, or -1 (nothing printed). */
+int mq_duration_parse(const char *s, long *secs);
+
 #endif

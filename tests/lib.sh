@@ -21,6 +21,11 @@ unset MQADMIN_DIR MQADMIN_PASSPHRASE_FILE
 
 TEST_NAME=$(basename "$0" .sh)
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/mqcert-$TEST_NAME.XXXXXX")
+# mqadmin falls back to a config file (default /etc/mqcert/mqadmin.conf) when
+# neither -d nor MQADMIN_DIR is given; point it at a file that does not exist so
+# no test ever reads or writes the machine's real one.
+MQADMIN_CONFIG=$TRASH/.no-such-mqadmin.conf
+export MQADMIN_CONFIG
 test_count=0
 test_failed=0
 test_cleanup_cmds=()

@@ -21,7 +21,7 @@ test_expect_success 'usage errors exit 2 with usage on stderr' '
 	test_expect_code 2 "$MQADMIN" frobnicate 2>err && test_grep "unknown command .frobnicate." err &&
 	test_expect_code 2 "$MQADMIN" device 2>err && test_grep "needs a subcommand" err &&
 	test_expect_code 2 "$MQADMIN" device eat 2>err && test_grep "unknown command .device eat." err &&
-	test_expect_code 2 "$MQADMIN" -d x init --bogus 2>err && test_grep "unrecognized option" err &&
+	test_expect_code 2 "$MQADMIN" -d x init --bogus 2>err && test_grep "unknown option .--bogus." err &&
 	test_grep "^usage: mqadmin" err &&
 	test_expect_code 2 "$MQADMIN" -d x init extra 2>err && test_grep "unexpected argument .extra." err &&
 	test_expect_code 2 "$MQADMIN" -d x device issue 2>err && test_grep "missing device NAME" err &&
@@ -94,7 +94,8 @@ test_expect_success 'MQADMIN_DIR is the default directory, -d overrides it' '
 	MQADMIN_DIR=envpki "$MQADMIN" init --cn "Env CA" >/dev/null &&
 	openssl x509 -in envpki/ca.crt -noout -subject >out && test_grep "CN = Env CA" out &&
 	MQADMIN_DIR=envpki "$MQADMIN" -d other init >/dev/null && test -f other/ca.crt &&
-	mkdir cwd && (cd cwd && "$MQADMIN" init >/dev/null) && test -f cwd/pki/ca.crt
+	MQADMIN_DIR=envpki "$MQADMIN" device list >/dev/null &&
+	test_expect_code 2 "$MQADMIN" -d "" init 2>err && test_grep "directory name is empty" err
 '
 
 test_expect_success 'key types: rsa is 3072 bits, ed25519 works' '
@@ -138,7 +139,7 @@ test_expect_success 'a parent that cannot be created is reported' '
 test_expect_success 'commands on a directory without a CA say to run init' '
 	mkdir empty &&
 	test_must_fail "$MQADMIN" -d empty device list 2>err &&
-	test_grep "no CA in empty: run .mqadmin -d empty init. first" err &&
+	test_grep "no PKI in empty (from -d): it holds no CA (no ca.crt); if your PKI is elsewhere, pass -d DIR, set MQADMIN_DIR or name it in .*; only to start a new CA there: .mqadmin -d empty init." err &&
 	test_must_fail "$MQADMIN" -d missing device issue d1 2>err &&
 	test_grep "missing" err
 '

@@ -25,7 +25,8 @@ test_expect_success 'prints a complete listener block with absolute paths' '
 	test_grep "^tls_version tlsv1.2$" conf &&
 	test_grep "^plugin $TRASH/fake.so$" conf &&
 	test_grep "^plugin_opt_policy $dir/policy.json$" conf &&
-	test_grep "^# mosquitto): chown mosquitto $dir/servers/localhost/localhost.key$" conf &&
+	test_grep "^# root, gives it to user mosquitto (--broker-user USER for another), and$" conf &&
+	test_grep "^# --force keeps its owner. Else: chown mosquitto $dir/servers/localhost/localhost.key$" conf &&
 	test_grep "^# The plugin writes its audit log and connected state to $dir/audit,$" conf &&
 	test_grep "chown mosquitto $dir/audit)\.$" conf &&
 	test_grep ! "^plugin_opt_\(audit_log\|state_file\)" conf &&
@@ -81,8 +82,16 @@ test_expect_success 'bad options are refused' '
 	test_grep "plugin nosuch.so: No such file" err &&
 	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --bind "a b" 2>err &&
 	test_grep "invalid --bind" err &&
+	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind notanip 2>err &&
+	test_grep "invalid --bind .notanip.: use an IPv4 or IPv6 address of this machine" err &&
+	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind localhost 2>err &&
+	test_must_fail "$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind 127.0.0.256 2>err &&
+	"$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind ::1 >conf &&
+	test_grep "^listener 8883 ::1$" conf &&
+	"$MQADMIN" -d pki broker-config --plugin fake.so --server localhost --bind 0.0.0.0 >conf &&
+	test_grep "^listener 8883 0.0.0.0$" conf &&
 	test_expect_code 2 "$MQADMIN" -d pki broker-config --frob 2>err &&
-	test_grep "unrecognized option" err
+	test_grep "unknown option" err
 '
 
 test_done

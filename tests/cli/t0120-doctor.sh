@@ -20,7 +20,7 @@ sign_with_ca() {
 		-out "pki/servers/$name/$name.crt" "$@" 2>/dev/null
 }
 
-doctor() { "$MQADMIN" -d pki doctor --user "$ME" "$@"; }
+doctor() { "$MQADMIN" -d pki doctor --broker-user "$ME" "$@"; }
 
 test_expect_success 'setup: a CA, a server, a device, the printed broker config' '
 	"$MQADMIN" -d pki init >/dev/null &&
@@ -58,6 +58,8 @@ test_expect_success 'the broker user cannot read the server key until it owns it
 		echo "skipped: needs root and a mosquitto user"; exit 0
 	fi &&
 	cp -a pki pki2 &&
+	test "$(stat -c %U:%a pki2/servers/localhost/localhost.key)" = mosquitto:600 &&
+	chown root pki2/servers/localhost/localhost.key &&
 	test_must_fail "$MQADMIN" -d pki2 doctor >out &&
 	test_grep "^error \[broker-cannot-read\]: the broker runs as user mosquitto and cannot read server key pki2/servers/localhost/localhost.key" out &&
 	test_grep "fix: chown mosquitto pki2/servers/localhost/localhost.key" out &&
@@ -182,6 +184,30 @@ test_expect_success 'expired and expiring certificates' '
 	test_grep "cert-expiring" out
 '
 
+test_expect_success '--within takes the duration syntax of expiring (hours, days, weeks)' '
+	doctor --within 30d >out &&
+	test_grep "^no problems found$" out &&
+	doctor --within 400d >out &&
+	test_grep "expires in 36[45] day(s) (less than 400d)" out &&
+	doctor --within 8761h >out &&
+	test_grep "^warning \[cert-expiring\]: device .dev1." out &&
+	doctor --within 8759h >out &&
+	test_grep "^no problems found$" out &&
+	doctor --within 60w >out &&
+	test_grep "(less than 60w)" out &&
+	test_must_fail doctor --within 30x 2>err &&
+	test_grep "invalid --within .30x.: use a duration like 30d, 12h, 45m, 90s or 2w" err &&
+	test_must_fail doctor --within -1 2>err &&
+	test_must_fail doctor --within 36501d 2>err
+'
+
+test_expect_success '--user is the deprecated name of --broker-user' '
+	"$MQADMIN" -d pki doctor --user "$ME" >out &&
+	test_grep "broker user $ME$" out &&
+	"$MQADMIN" -d pki doctor --broker-user "$ME" >out2 &&
+	test_cmp out out2
+'
+
 test_expect_success 'server SANs: --host, IP-only servers (ESP8266)' '
 	test_must_fail doctor --host 192.0.2.7 --host localhost >out &&
 	test_grep "^error \[server-san-missing-host\]: server certificate pki/servers/localhost/localhost.crt has no SAN for 192.0.2.7" out &&
@@ -254,9 +280,9 @@ assert f[\"fix\"] == \"chmod 600 pki/ca.key\", f
 
 test_expect_success 'bad input: no DIR, missing config, bad options' '
 	test_must_fail "$MQADMIN" -d nosuch doctor 2>err &&
-	test_grep "cannot use directory nosuch" err &&
+	test_grep "no PKI in nosuch (from -d): No such file or directory" err &&
 	mkdir empty &&
-	test_must_fail "$MQADMIN" -d empty doctor --user "$ME" >out &&
+	test_must_fail "$MQADMIN" -d empty doctor --broker-user "$ME" >out &&
 	test_grep "^error \[ca-missing\]" out &&
 	test_grep "fix: create the CA with .mqadmin -d empty init." out &&
 	test_must_fail doctor --config nosuch.conf >out &&
@@ -265,8 +291,9 @@ test_expect_success 'bad input: no DIR, missing config, bad options' '
 	test_grep "invalid --within" err &&
 	test_expect_code 2 doctor --frob 2>err &&
 	test_grep "^usage: mqadmin \[-d DIR\] doctor" err &&
-	"$MQADMIN" -d pki doctor --user no-such-user-here >out &&
-	test_grep "^warning \[no-broker-user\]" out
+	"$MQADMIN" -d pki doctor --broker-user no-such-user-here >out &&
+	test_grep "^warning \[no-broker-user\]" out &&
+	test_grep "fix: pass --broker-user NAME" out
 '
 
 test_done

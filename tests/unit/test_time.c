@@ -112,6 +112,40 @@ static void time_parse_should_refuse_malformed_text(void **state)
 	assert_int_equal(mq_time_parse(NULL, &(time_t){0}), -1);
 }
 
+static void duration_parse_should_read_every_unit(void **state)
+{
+	static const struct {
+		const char *text;
+		long secs;
+	} ok[] = {
+		{"30d", 30 * 86400}, {"30", 30 * 86400}, {"12h", 12 * 3600}, {"45m", 45 * 60},
+		{"90s", 90}, {"2w", 14 * 86400}, {"0", 0}, {"0d", 0}, {"36500d", MQ_DURATION_MAX},
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		long secs = -1;
+
+		assert_int_equal(mq_duration_parse(ok[i].text, &secs), 0);
+		assert_int_equal(secs, ok[i].secs);
+	}
+}
+
+static void duration_parse_should_refuse_anything_else(void **state)
+{
+	static const char *const bad[] = {
+		"", "d", "-1d", "+1d", " 1d", "1d ", "1.5d", "1e3", "soon", "30dd", "30y", "30D",
+		"36501d", "99999999999999999999", "9223372036854775807s",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		long secs = 42;
+
+		if (mq_duration_parse(bad[i], &secs) == 0)
+			fail_msg("'%s' was accepted as %ld s", bad[i], secs);
+	}
+	assert_int_equal(mq_duration_parse(NULL, &(long){0}), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +154,8 @@ int main(void)
 		cmocka_unit_test(time_parse_should_read_what_format_wrote),
 		cmocka_unit_test(time_parse_should_accept_valid_calendar_dates),
 		cmocka_unit_test(time_parse_should_refuse_malformed_text),
+		cmocka_unit_test(duration_parse_should_read_every_unit),
+		cmocka_unit_test(duration_parse_should_refuse_anything_else),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
