@@ -209,7 +209,7 @@ static void policy_parse_should_respect_the_length(void **state)
 		fail_msg("%s", err);
 	mq_policy_free(p);
 	assert_null(mq_policy_parse(buf, sizeof(doc) - 2, err, sizeof(err)));
-	assert_non_null(strstr(err, "not valid JSON"));
+	assert_string_equal(err, "line 1, column 26: unexpected end of the file: expected ',' or '}'");
 	free(buf);
 }
 
@@ -462,17 +462,21 @@ struct bad_case {
 
 static const struct bad_case bad_policies[] = {
 	/* the document */
-	{ "", "not valid JSON" },
-	{ "not json", "not valid JSON" },
-	{ "{\"version\":1,\"devices\":[" DEV("dev1", "dev1", ""), "not valid JSON" },
-	{ "{\"version\":1,\"devices\":[]", "not valid JSON" },
-	{ "{\"version\":1,\"devices\":[]} {}", "unexpected data after the document" },
+	{ "", "line 1, column 1: unexpected end of the file: expected a value" },
+	{ "not json", "line 1, column 1: expected a value (did you mean null?)" },
+	{ "{\"version\":1,\"devices\":[" DEV("dev1", "dev1", ""), "unexpected end of the file: expected ',' or ']'" },
+	{ "{\"version\":1,\"devices\":[]", "line 1, column 26: unexpected end of the file: expected ',' or '}'" },
+	{ "{\"version\":1,\"devices\":[]} {}", "line 1, column 28: unexpected data after the document" },
 	{ "{\"version\":1,\"devices\":[]}x", "unexpected data after the document" },
-	{ POL(DEV("d\\u0000x", "d", CERT(FPR_A)), ""), "not valid JSON" },
-	{ POL(DEV("d\x01", "d", CERT(FPR_A)), ""), "not valid JSON" },
-	{ POL(DEV("d\\ud800", "d", CERT(FPR_A)), ""), "not valid JSON" },
-	{ "{\"version\":01,\"devices\":[]}", "not valid JSON" },
-	{ "{\"version\":1,\"devices\":[],}", "not valid JSON" },
+	{ POL(DEV("d\\u0000x", "d", CERT(FPR_A)), ""), "\\u0000 is not allowed in a string" },
+	{ POL(DEV("d\x01", "d", CERT(FPR_A)), ""), "control character 0x01 in a string: write it as \\u0001" },
+	{ POL(DEV("d\\ud800", "d", CERT(FPR_A)), ""), "unpaired UTF-16 surrogate \\ud800" },
+	{ "{\"version\":01,\"devices\":[]}", "line 1, column 13: expected ',' or '}'" },
+	{ "{\"version\":1,\"devices\":[],}", "line 1, column 27: expected a member name in double quotes" },
+	{ "{\"version\":1,\n  \"devices\":[],\n\"version\":1}", "line 3, column 1: duplicate member version:" },
+	{ POL(DEV("d", "d", CERT(FPR_A)) "," DEV("e", "e", CERT_FS(FPR_B, "01", "active\",\"status\":\"revoked")), ""),
+	  "duplicate member devices[1].certs[0].status: JSON readers disagree on which one counts; keep only one" },
+	{ "{\"version\":1,\"devices\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}", "devices[0]: must be an object" },
 	{ "[]", "top level must be a JSON object" },
 	{ "\"policy\"", "top level must be a JSON object" },
 	{ "{}", "missing \"version\"" },
