@@ -555,12 +555,12 @@ out:
 	return res;
 }
 
-/* At the first byte of a value (whitespace skipped). */
+/* At the first byte of a value (whitespace skipped). A scalar's node is
+ * taken before the value is read, so that going over the memory bound is
+ * reported at the value's first byte. */
 static struct mq_jdom_node *jdom_value(struct jdom_parser *ps, int depth)
 {
 	struct mq_jdom_node *n;
-	double num;
-	char *s;
 
 	if (ps->p >= ps->end) {
 		jdom_fail(ps, "unexpected end of the file: expected a value");
@@ -571,21 +571,21 @@ static struct mq_jdom_node *jdom_value(struct jdom_parser *ps, int depth)
 	case '[':
 		return jdom_container(ps, depth);
 	case '"':
-		if (!(s = jdom_string(ps)) || !(n = jdom_node(ps, MQ_JDOM_STRING)))
+		if (!(n = jdom_node(ps, MQ_JDOM_STRING)) || !(n->str = jdom_string(ps)))
 			return NULL;
-		n->str = s;
 		return n;
 	case 't':
-		return jdom_literal(ps, "true") ? NULL : jdom_node(ps, MQ_JDOM_TRUE);
+		n = jdom_node(ps, MQ_JDOM_TRUE);
+		return n && !jdom_literal(ps, "true") ? n : NULL;
 	case 'f':
-		return jdom_literal(ps, "false") ? NULL : jdom_node(ps, MQ_JDOM_FALSE);
+		n = jdom_node(ps, MQ_JDOM_FALSE);
+		return n && !jdom_literal(ps, "false") ? n : NULL;
 	case 'n':
-		return jdom_literal(ps, "null") ? NULL : jdom_node(ps, MQ_JDOM_NULL);
+		n = jdom_node(ps, MQ_JDOM_NULL);
+		return n && !jdom_literal(ps, "null") ? n : NULL;
 	default:
-		if (jdom_number(ps, &num) || !(n = jdom_node(ps, MQ_JDOM_NUMBER)))
-			return NULL;
-		n->num = num;
-		return n;
+		n = jdom_node(ps, MQ_JDOM_NUMBER);
+		return n && !jdom_number(ps, &n->num) ? n : NULL;
 	}
 }
 
