@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -674,6 +678,182 @@ static void policy_load_should_read_a_file_and_refuse_a_directory(void **state)
 	mq_policy_free(p);
 }
 
+/* A temporary directory for the file tests; removed by rm_tree. */
+static void make_tmpdir(char *dir)
+{
+	strcpy(dir, "/tmp/mqcert-policy-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+static void rm_tree(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A FIFO used to block the reader until a writer came (in the broker: for
+ * ever, and then SIGTERM hung in pthread_join). alarm() turns a hang into a
+ * failure. */
+static void policy_load_should_refuse_a_fifo_at_once(void **state)
+{
+	char dir[32], path[64], err[512] = "";
+	double t0;
+
+	make_tmpdir(dir);
+	snprintf(path, sizeof(path), "%s/policy.json", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	t0 = now_seconds();
+	assert_null(mq_policy_load(path, err, sizeof(err)));
+	alarm(0);
+	assert_true(now_seconds() - t0 < 2);
+	assert_non_null(strstr(err, "policy.json is a FIFO, not a regular file: the policy must be a "
+				  "file (or a symbolic link to one)"));
+	rm_tree(dir);
+}
+
+/* A symbolic link is followed (ConfigMap-style swaps), to a file only:
+ * /dev/zero behind a link used to be read to twice the size cap. */
+static void policy_load_should_follow_a_symlink_to_a_file_only(void **state)
+{
+	char dir[32], file[64], link[64], err[512] = "";
+	struct mq_policy *p;
+
+	make_tmpdir(dir);
+	snprintf(file, sizeof(file), "%s/real.json", dir);
+	snprintf(link, sizeof(link), "%s/policy.json", dir);
+	write_file(file, "{\"version\":1,\"generation\":4,\"devices\":[]}");
+	assert_int_equal(symlink("real.json", link), 0);
+	p = mq_policy_load(link, err, sizeof(err));
+	if (!p)
+		fail_msg("%s", err);
+	assert_int_equal(p->generation, 4);
+	mq_policy_free(p);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink("/dev/zero", link), 0);
+	assert_null(mq_policy_load(link, err, sizeof(err)));
+	assert_non_null(strstr(err, "policy.json is a character device, not a regular file"));
+	rm_tree(dir);
+}
+
+/* Over the cap is refused from its size, before a byte is read. */
+static void policy_load_should_refuse_a_file_over_the_cap_unread(void **state)
+{
+	char dir[32], path[64], err[512] = "", want[160];
+	double t0;
+	int fd;
+
+	make_tmpdir(dir);
+	snprintf(path, sizeof(path), "%s/policy.json", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	/* Sparse: no disk space, but reading it would take 128 MB. */
+	assert_int_equal(ftruncate(fd, MQ_POLICY_MAX_BYTES + 1), 0);
+	assert_int_equal(close(fd), 0);
+	t0 = now_seconds();
+	assert_null(mq_policy_load(path, err, sizeof(err)));
+	assert_true(now_seconds() - t0 < 1);
+	snprintf(want, sizeof(want), "%s is 134217729 bytes, over the limit of 134217728 (128 MB): not read",
+		 path);
+	assert_string_equal(err, want);
+	rm_tree(dir);
+}
+
+static void policy_load_should_name_file_line_and_column(void **state)
+{
+	char dir[32], path[64], err[512] = "", want[256];
+
+	make_tmpdir(dir);
+	snprintf(path, sizeof(path), "%s/policy.json", dir);
+	write_file(path, "{\n\t\"version\": 1,\n\t\"devices\": [\n\t\t{\"name\": \"a\"\n\t\t \"username\": \"a\"}]}\n");
+	assert_null(mq_policy_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:5:4: expected ',' or '}'", path);
+	assert_string_equal(err, want);
+	write_file(path, POL(DEV("d", "d", CERT(FPR_A)) "," DEV("e", "e", CERT(FPR_B)) ","
+			     "{\"name\":\"f\",\"username\":\"f\",\"certs\":[],\"name\":\"g\"}", ""));
+	assert_null(mq_policy_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "policy.json:1:"));
+	assert_non_null(strstr(err, ": duplicate member devices[2].name: JSON readers disagree on which "
+				  "one counts; keep only one"));
+	rm_tree(dir);
+}
+
+/* kB of a /proc/self/status field. */
+static long status_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			kb = strtol(line + strlen(field), NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* A file of tiny values made a tree 16 times its size (a 100 MB file took
+ * 1.67 GB before it was refused). Measured in a child so that the peak
+ * (VmHWM) starts at the current size: it must stay within 6 times the
+ * file (the text, a tree of at most 4 times it, the sanitizer's shadow). */
+static void policy_load_should_bound_memory_for_a_hostile_file(void **state)
+{
+	size_t n = 12 * 1000 * 1000, len;
+	char dir[32], path[64];
+	FILE *f;
+	pid_t pid;
+	int status;
+
+	make_tmpdir(dir);
+	snprintf(path, sizeof(path), "%s/policy.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"version\":1,\"devices\":[0", f);
+	for (size_t i = 1; i < n; i++)
+		fputs(",0", f);
+	fputs("]}", f);
+	assert_int_equal(fclose(f), 0);
+	len = 2 * n + 24;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[512] = "";
+		long base = status_kb("VmRSS:"), peak;
+		struct mq_policy *p = mq_policy_load(path, err, sizeof(err));
+
+		peak = status_kb("VmHWM:") - base;
+		fprintf(stderr, "peak %ld kB above the start for a %zu kB file (%.1fx): %s\n", peak,
+			len / 1024, (double)peak * 1024 / (double)len, err);
+		_exit(p == NULL && base > 0 && strstr(err, "too many values for a file of this size") &&
+		      peak * 1024 < 6 * (long)len ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	rm_tree(dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* ---- out of memory (cJSON's allocations) ------------------------------- */
 
 static long oom_left;
@@ -744,6 +924,11 @@ int main(void)
 		cmocka_unit_test(policy_parse_should_truncate_long_messages),
 		cmocka_unit_test(policy_load_should_name_a_missing_file),
 		cmocka_unit_test(policy_load_should_read_a_file_and_refuse_a_directory),
+		cmocka_unit_test(policy_load_should_refuse_a_fifo_at_once),
+		cmocka_unit_test(policy_load_should_follow_a_symlink_to_a_file_only),
+		cmocka_unit_test(policy_load_should_refuse_a_file_over_the_cap_unread),
+		cmocka_unit_test(policy_load_should_name_file_line_and_column),
+		cmocka_unit_test(policy_load_should_bound_memory_for_a_hostile_file),
 		cmocka_unit_test(policy_json_should_survive_cjson_allocation_failures),
 	};
 
