@@ -573,6 +573,9 @@ static const struct bad_case bad_policies[] = {
 	{ POL("", RULE("1.5", "all", "a", "read", "allow")), "\"id\" must be a non-negative integer" },
 	{ POL("", RULE("\"1\"", "all", "a", "read", "allow")), "\"id\" must be a non-negative integer" },
 	{ POL("", GOOD_RULE "," RULE("1", "all", "b", "read", "allow")), "rule 1: id must be unique" },
+	{ POL("", RULE("7", "all", "a", "read", "allow") "," RULE("2", "all", "b", "read", "allow") ","
+		  RULE("9", "all", "c", "read", "allow") "," RULE("7", "all", "d", "read", "allow")),
+	  "rule 7: id must be unique" },
 	{ POL("", "{\"id\":1,\"topic\":\"a\",\"access\":\"read\",\"effect\":\"allow\"}"), "rule 1: missing \"subject\"" },
 	{ POL("", RULE("1", "everyone", "a", "read", "allow")),
 	  "rule 1: subject 'everyone' must be \"all\", \"device:NAME\" or \"group:NAME\"" },
@@ -825,6 +828,32 @@ static void policy_parse_should_deduplicate_many_groups_quickly(void **state)
 	free(s);
 }
 
+/* Rule ids are checked for uniqueness in n log n: a search per rule made
+ * 100,000 rules take 10 s. Descending ids, the worst case of a search. */
+static void policy_parse_should_read_many_rules_quickly(void **state)
+{
+	size_t n = 50000, cap = n * 80 + 64, at = 0;
+	char *s = malloc(cap), err[512] = "";
+	struct mq_policy *p;
+	double t0;
+
+	assert_non_null(s);
+	at += (size_t)snprintf(s + at, cap - at, "{\"version\":1,\"devices\":[],\"rules\":[");
+	for (size_t i = 0; i < n; i++)
+		at += (size_t)snprintf(s + at, cap - at, "%s{\"id\":%zu,\"subject\":\"all\",\"topic\":\"a/%zu\","
+				       "\"access\":\"read\",\"effect\":\"allow\"}", i ? "," : "", n - i, i);
+	at += (size_t)snprintf(s + at, cap - at, "]}");
+	t0 = now_seconds();
+	p = mq_policy_parse(s, at, err, sizeof(err));
+	if (!p)
+		fail_msg("%s", err);
+	assert_true(now_seconds() - t0 < 1.5);
+	assert_int_equal(p->nrules, n);
+	assert_int_equal(p->next_rule_id, n + 1);
+	mq_policy_free(p);
+	free(s);
+}
+
 /* kB of a /proc/self/status field. */
 static long status_kb(const char *field)
 {
@@ -958,6 +987,7 @@ int main(void)
 		cmocka_unit_test(policy_load_should_name_file_line_and_column),
 		cmocka_unit_test(policy_load_should_bound_memory_for_a_hostile_file),
 		cmocka_unit_test(policy_parse_should_deduplicate_many_groups_quickly),
+		cmocka_unit_test(policy_parse_should_read_many_rules_quickly),
 		cmocka_unit_test(policy_json_should_survive_cjson_allocation_failures),
 	};
 
