@@ -24,5 +24,6 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_policy_validate(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

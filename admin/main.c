@@ -92,6 +92,11 @@ static const struct command commands[] = {
 	 "usage: mqadmin [-d DIR] acl check NAME TOPIC read|write|subscribe [--client-id ID]\n",
 	 "Prints the decision the plugin would make for this device, topic and access, and "
 	 "the rule that made it."},
+	{"policy", "validate", cmd_policy_validate, "usage: mqadmin [-d DIR] policy validate FILE\n",
+	 "Checks a policy file with the plugin's own reader before it is moved into place: "
+	 "prints ok with its generation and numbers of devices and rules, or the first "
+	 "problem (a JSON error with its line and column, a duplicate member name with its "
+	 "path, a file that is not a regular file). Exit status 0 valid, 1 invalid."},
 	{"crl", NULL, crl_cmd, "usage: mqadmin [-d DIR] crl [--days N] [--passphrase-file FILE]\n",
 	 "Re-signs DIR/crl.pem from the policy, valid for --days (default 30). Run it from "
 	 "cron well before nextUpdate when a broker uses crlfile: mosquitto refuses every "

@@ -2,7 +2,12 @@
  * place: strings are unescaped inside the caller's buffer and the nodes come
  * from a few large blocks, so a 40 MB policy needs the buffer plus one small
  * node per value, and freeing it returns whole blocks to the system at once
- * (cJSON's millions of small allocations stayed in the broker's heap). */
+ * (cJSON's millions of small allocations stayed in the broker's heap).
+ *
+ * It is stricter than most readers where they disagree with each other: a
+ * member name that appears twice in one object is an error (cJSON takes the
+ * first, Python and jq the last, so a hand edit appending "status":"revoked"
+ * would mean different things to different tools). */
 #ifndef MQ_JDOM_H
 #define MQ_JDOM_H
 
@@ -31,19 +36,32 @@ struct mq_jdom_node {
 	enum mq_jdom_type type;
 };
 
+/* Each node takes this much memory: what max_bytes below counts. */
+#define MQ_JDOM_NODE_BYTES sizeof(struct mq_jdom_node)
+/* Deeper documents are refused, not recursed (cJSON's limit too). */
+#define MQ_JDOM_MAX_DEPTH 1000
+
+/* Where and why a document was refused. */
+struct mq_jdom_error {
+	long offset;          /* byte offset of the error; -1 when out of memory */
+	unsigned long line;   /* 1-based; 0 when out of memory */
+	unsigned long column; /* 1-based, in characters (a UTF-8 sequence is one) */
+	char msg[320];        /* e.g. "expected ',' or '}'" */
+};
+
 struct mq_jdom;
 
 /* Parses buf[0..len) (buf[len] must be writable; it is overwritten) as one
  * JSON value followed only by whitespace. The tree points into buf, which
- * must outlive it. Returns NULL when out of memory or on bad JSON; then
- * *bad_at is the byte offset of the error (or -1 when out of memory) and
- * *trailing tells whether the document itself was fine but followed by
- * other data. */
-struct mq_jdom *mq_jdom_parse(char *buf, size_t len, long *bad_at, bool *trailing);
+ * must outlive it. max_bytes bounds the memory the tree and the parse take
+ * beyond buf (0: no bound), so a small file cannot make a large tree.
+ * Returns NULL on bad JSON, over the bound or out of memory, with *err
+ * filled in. */
+struct mq_jdom *mq_jdom_parse(char *buf, size_t len, size_t max_bytes, struct mq_jdom_error *err);
 const struct mq_jdom_node *mq_jdom_root(const struct mq_jdom *d);
 void mq_jdom_free(struct mq_jdom *d);
 
-/* The first member named key of an object, or NULL (also for non-objects). */
+/* The member named key of an object, or NULL (also for non-objects). */
 const struct mq_jdom_node *mq_jdom_get(const struct mq_jdom_node *obj, const char *key);
 
 #endif

@@ -12,6 +12,11 @@
 
 #define MQ_POLICY_VERSION 1
 
+/* A policy file larger than this is refused before it is read (100k
+ * devices take about 40 MB); reading one takes at most about 5 times its
+ * size in memory (the text plus a parse tree bounded to 4 times its size). */
+#define MQ_POLICY_MAX_BYTES (128L * 1024 * 1024)
+
 enum mq_cert_status {
 	MQ_CERT_ACTIVE,
 	MQ_CERT_REVOKED,
@@ -94,7 +99,9 @@ void mq_policy_free(struct mq_policy *p);
 struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t errlen);
 
 /* Reads and parses path. Same error convention; a missing file is reported
- * as such. */
+ * as such, a JSON error as "PATH:LINE:COLUMN: what". Only a regular file
+ * (or a symbolic link to one) of at most MQ_POLICY_MAX_BYTES is read, and
+ * nothing blocks: a FIFO at path is refused at once. */
 struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen);
 
 /* The JSON text (malloc'd, ends with a newline), or NULL when out of memory. */

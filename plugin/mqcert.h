@@ -145,6 +145,7 @@ struct mqrl_stat {
 	ino_t ino;
 	off_t size;
 	struct timespec mtim;
+	struct timespec ctim; /* a chmod that makes the file readable changes only this */
 };
 
 struct mqrl {

@@ -142,13 +142,15 @@ static void rl_stat(const char *path, struct mqrl_stat *s, int *err)
 	s->ino = sb.st_ino;
 	s->size = sb.st_size;
 	s->mtim = sb.st_mtim;
+	s->ctim = sb.st_ctim;
 }
 
 static bool rl_stat_same(const struct mqrl_stat *a, const struct mqrl_stat *b)
 {
 	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
 	       a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
-	       a->mtim.tv_nsec == b->mtim.tv_nsec;
+	       a->mtim.tv_nsec == b->mtim.tv_nsec && a->ctim.tv_sec == b->ctim.tv_sec &&
+	       a->ctim.tv_nsec == b->ctim.tv_nsec;
 }
 
 static unsigned long rl_gen_number(const struct mqcert *st)
