@@ -21,7 +21,7 @@ int cmd_policy_validate(struct cli_ctx *ctx, int argc, char **argv)
 
 	optind = 0;
 	/* No options; getopt still handles "--" and refuses "-x". */
-	if ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+	if ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1)
 		return cli_usage_error(ctx, NULL);
 	if (cli_one_operand(ctx, argc, argv, "policy FILE"))
 		return CLI_USAGE;
