@@ -92,6 +92,19 @@ test_expect_success 'a CRL signed for 30 days is not listed by expiring' '
 	json_check j "assert not [r for r in j if r[\"kind\"]==\"crl\"], j"
 '
 
+test_expect_success 'a CRL past its nextUpdate: doctor says error, expiring lists it as expired' '
+	mkdir cadb && : >cadb/index.txt && echo 01 >cadb/crlnumber &&
+	printf "[ca]\ndefault_ca = d\n[d]\ndatabase = cadb/index.txt\ndefault_md = sha256\ncrlnumber = cadb/crlnumber\n" >ca.cnf &&
+	openssl ca -config ca.cnf -gencrl -keyfile pki/ca.key -passin file:pass -cert pki/ca.crt \
+		-crl_lastupdate 20200101000000Z -crl_nextupdate 20200108000000Z -out stale.pem 2>/dev/null &&
+	cp pki/crl.pem crl.good && cp stale.pem pki/crl.pem &&
+	{ "$MQADMIN" -d pki doctor >doc 2>&1 || true; } &&
+	test_grep "^error \[crl-expired\]: CRL pki/crl.pem is past its nextUpdate" doc &&
+	test_must_fail "$MQADMIN" -d pki expiring >out &&
+	test_grep "^crl  *crl.pem  *1  *2020-01-08T00:00:00Z  *expired" out &&
+	cp crl.good pki/crl.pem
+'
+
 test_expect_success 'plain mqadmin crl is the same command' '
 	"$MQADMIN" -d pki crl --passphrase-file pass >out &&
 	test_grep -x "pki/crl.pem" out &&
