@@ -174,8 +174,25 @@ int store_open(struct store *st, const char *dir, enum store_mode mode)
 	return 0;
 }
 
+/* Still under the lock nobody else is writing, so whatever a killed run
+ * left behind can go. After the command's own work (a revocation is live
+ * before this scan of every device directory starts), and only when the
+ * policy in memory is the one on disk. */
+static void store_clean_leftovers(const struct store *st)
+{
+	struct store_leftovers lo;
+	char what[512];
+
+	if (st->lockfd < 0 || !st->saved || !st->policy ||
+	    store_leftovers(st->dir, st->policy, true, &lo) || !lo.total)
+		return;
+	store_leftovers_describe(&lo, true, what, sizeof(what));
+	fprintf(stderr, "mqadmin: note: cleaned up after an interrupted mqadmin run: %s\n", what);
+}
+
 void store_close(struct store *st)
 {
+	store_clean_leftovers(st);
 	if (st->lockfd >= 0)
 		close(st->lockfd); /* releases the lock */
 	st->lockfd = -1;
@@ -187,7 +204,6 @@ void store_close(struct store *st)
 
 int store_load_policy(struct store *st)
 {
-	struct store_leftovers lo;
 	char err[512];
 	char *p = store_path(st, "policy.json");
 
@@ -197,15 +213,7 @@ int store_load_policy(struct store *st)
 	if (!st->policy)
 		cli_err("cannot load the policy: %s", err);
 	free(p);
-	if (!st->policy)
-		return -1;
-	/* Under the lock nobody else is writing: whatever a killed run left
-	 * behind can go before this command adds its own files. */
-	if (st->lockfd >= 0 && !store_leftovers(st->dir, st->policy, true, &lo) && lo.total) {
-		store_leftovers_describe(&lo, true, err, sizeof(err));
-		fprintf(stderr, "mqadmin: note: cleaned up after an interrupted mqadmin run: %s\n", err);
-	}
-	return 0;
+	return st->policy ? 0 : -1;
 }
 
 static int store_keep_previous(const struct store *st, const char *cur);
@@ -240,6 +248,7 @@ int store_save_policy(struct store *st)
 		cli_err("%s; the previous policy is unchanged", err);
 		goto out;
 	}
+	st->saved = true;
 	rc = 0;
 out:
 	free(text);

@@ -12,6 +12,7 @@ struct store {
 	char *dir;
 	int lockfd;
 	struct mq_policy *policy;
+	bool saved; /* st->policy is what policy.json holds (written by this run) */
 };
 
 /* The user mosquitto runs as on Debian; owns DIR/audit. */
@@ -25,6 +26,8 @@ enum store_mode {
 
 /* Opens DIR. 0, or -1 after printing why. */
 int store_open(struct store *st, const char *dir, enum store_mode mode);
+/* Releases the lock; before that, when this run wrote the policy, removes
+ * what killed runs left behind (store_leftovers) with a note on stderr. */
 void store_close(struct store *st);
 
 /* DIR/<fmt...> as a malloc'd string; NULL when out of memory. */
@@ -63,8 +66,8 @@ struct store_leftovers {
 };
 
 /* Finds them in dir against policy p; with fix, removes them (and moves
- * staged files the policy records into place). store_load_policy does so
- * under the lock. 0, or -1 when out of memory. */
+ * staged files the policy records into place); store_close does so under
+ * the lock. 0, or -1 when out of memory. */
 int store_leftovers(const char *dir, const struct mq_policy *p, bool fix,
 		    struct store_leftovers *lo);
 /* "2 temporary file(s), 1 device director(ies) ..." into buf; done: the
