@@ -471,13 +471,18 @@ static bool store_staged_recorded(const char *ddir, const struct mq_device *dev)
 
 /* A recorded device: temporary files go; staged renew files (".new") are
  * moved into place when renew recorded them (killed between its policy
- * write and its renames) and removed when it did not. The certificate
- * goes last either way, so a second interruption decides the same. */
+ * write and its renames) and removed when it did not. renew stages the
+ * key, the certificate, the exports, then writes the policy and renames
+ * the key, the certificate, the exports: so with NAME.crt.new its
+ * fingerprint decides; without it, a NAME.key.new means staging was cut
+ * short (drop) and exports alone mean the renames were (commit). The
+ * certificate goes last either way, so a second interruption decides the
+ * same. */
 static void store_clean_recorded(const char *ddir, const struct mq_device *dev, bool fix,
 				 struct store_leftovers *lo)
 {
-	char **v = store_list(ddir), *crt_new = NULL;
-	bool staged, temp, commit, any = false;
+	char **v = store_list(ddir), *crt_new = NULL, *key_new = NULL;
+	bool staged, temp, commit, any = false, has_crt = false, has_key = false;
 
 	if (!v)
 		return;
@@ -489,12 +494,14 @@ static void store_clean_recorded(const char *ddir, const struct mq_device *dev, 
 	}
 	if (!any)
 		goto out;
-	if (asprintf(&crt_new, "%s.crt.new", dev->name) < 0)
+	if (asprintf(&crt_new, "%s.crt.new", dev->name) < 0 ||
+	    asprintf(&key_new, "%s.key.new", dev->name) < 0)
 		goto out;
-	commit = true;
-	for (size_t i = 0; v[i]; i++)
-		if (!strcmp(v[i], crt_new))
-			commit = store_staged_recorded(ddir, dev);
+	for (size_t i = 0; v[i]; i++) {
+		has_crt = has_crt || !strcmp(v[i], crt_new);
+		has_key = has_key || !strcmp(v[i], key_new);
+	}
+	commit = has_crt ? store_staged_recorded(ddir, dev) : !has_key;
 	for (int last = 0; last < 2; last++) {
 		for (size_t i = 0; v[i]; i++) {
 			char *from = NULL, *to = NULL;
@@ -517,6 +524,7 @@ static void store_clean_recorded(const char *ddir, const struct mq_device *dev, 
 	}
 out:
 	free(crt_new);
+	free(key_new);
 	store_list_free(v);
 }
 

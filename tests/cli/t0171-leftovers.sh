@@ -13,6 +13,8 @@ test_expect_success 'setup: a PKI with two devices' '
 	"$MQADMIN" -d pki init >/dev/null &&
 	"$MQADMIN" -d pki device issue keep >/dev/null &&
 	"$MQADMIN" -d pki device issue d1 >/dev/null &&
+	"$MQADMIN" -d pki device issue solo >/dev/null &&
+	cp -p pki/devices/solo/solo.key solo.key &&
 	cp pki/devices/d1/d1.crt d1.old.crt && cp pki/devices/d1/d1.key d1.old.key &&
 	"$MQADMIN" -d pki device renew d1 >/dev/null &&
 	cp pki/devices/d1/d1.crt d1.new.crt && cp -p pki/devices/d1/d1.key d1.new.key
@@ -41,6 +43,8 @@ test_expect_success 'more leftovers: temp files, staged renew files (recorded an
 	mv pki/devices/d1/d1.crt pki/devices/d1/d1.crt.new &&
 	mv pki/devices/d1/d1.key pki/devices/d1/d1.key.new &&
 	cp d1.old.crt pki/devices/d1/d1.crt && cp -p d1.old.key pki/devices/d1/d1.key &&
+	# solo: renew killed while staging, after its key, before its certificate.
+	cp -p d1.new.key pki/devices/solo/solo.key.new &&
 	# Not ours: a directory with a file mqadmin never writes stays.
 	mkdir pki/devices/manual && echo notes >pki/devices/manual/notes.txt &&
 	echo mine >pki/notes.tmp-draft
@@ -49,18 +53,19 @@ test_expect_success 'more leftovers: temp files, staged renew files (recorded an
 test_expect_success 'doctor reports them with the fix' '
 	{ "$MQADMIN" -d pki doctor >out 2>&1 || true; } &&
 	n=$(wc -l <killed.dirs) &&
-	test_grep "^warning \[leftover-files\]: pki holds what an interrupted mqadmin run left behind: 3 temporary file(s), $n device director(ies) never recorded in the policy (with their keys), 2 staged renew file(s) never recorded, 2 staged renew file(s) the policy records (to be moved into place)$" out &&
+	test_grep "^warning \[leftover-files\]: pki holds what an interrupted mqadmin run left behind: 3 temporary file(s), $n device director(ies) never recorded in the policy (with their keys), 3 staged renew file(s) never recorded, 2 staged renew file(s) the policy records (to be moved into place)$" out &&
 	test_grep "fix: the next mqadmin command that writes pki/policy.json removes them" out
 '
 
 test_expect_success 'the next write cleans exactly the leftovers' '
 	"$MQADMIN" -d pki acl add --all --topic "t/%u" --access read >/dev/null 2>err &&
 	n=$(wc -l <killed.dirs) &&
-	test_grep "^mqadmin: note: cleaned up after an interrupted mqadmin run: 3 temporary file(s), $n device director(ies) never recorded in the policy (with their keys), 2 staged renew file(s) never recorded, 2 staged renew file(s) the policy records (moved into place)$" err &&
+	test_grep "^mqadmin: note: cleaned up after an interrupted mqadmin run: 3 temporary file(s), $n device director(ies) never recorded in the policy (with their keys), 3 staged renew file(s) never recorded, 2 staged renew file(s) the policy records (moved into place)$" err &&
 	while read -r d; do ! test -e "$d" || exit 1; done <killed.dirs &&
 	! ls pki | grep "\.tmp-[0-9a-f]\{16\}$" &&
 	! ls pki/devices/keep | grep -e "\.new" -e "\.tmp-" &&
 	cmp keep.crt pki/devices/keep/keep.crt &&
+	! test -e pki/devices/solo/solo.key.new && cmp solo.key pki/devices/solo/solo.key &&
 	! test -e pki/devices/d1/d1.crt.new && ! test -e pki/devices/d1/d1.key.new &&
 	cmp d1.new.crt pki/devices/d1/d1.crt &&
 	cmp d1.new.key pki/devices/d1/d1.key &&
