@@ -8,6 +8,7 @@
 
 json_check() { /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); $2" "$1"; }
 crl_serials() { openssl crl -in "$1" -noout -text | sed -n "s/^ *Serial Number: *//p" | tr a-f A-F; }
+is_revoked() { "$MQADMIN" -d pki device list | grep -q "^$1 .* revoked "; }
 serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 
 test_expect_success 'setup: an encrypted CA and three devices' '
@@ -68,6 +69,27 @@ test_expect_success 'with the passphrase, revoke updates the CRL at once' '
 	test_grep ! warning err &&
 	crl_serials pki/crl.pem >serials &&
 	test_grep -x "$(serial_of pki/devices/d3/d3.crt)" serials
+'
+
+test_expect_success 'on a terminal: asked for the passphrase after the revocation is written' '
+	"$MQADMIN" -d pki device issue t1 --passphrase-file pass >/dev/null &&
+	"$MQADMIN" -d pki device issue t2 --passphrase-file pass >/dev/null &&
+	mkfifo tty.in &&
+	{ timeout 30 script -qec "\"$MQADMIN\" -d pki device revoke t1; echo rc=\$?" /dev/null <tty.in >out & spid=$!; } &&
+	exec 7>tty.in &&
+	# While the prompt waits, the device is already revoked in the policy.
+	wait_for 20 is_revoked t1 &&
+	wait_for 10 grep -q "Enter CA key passphrase:" out &&
+	kill -0 $spid &&
+	printf "wrong horse\n" >&7 && exec 7>&- &&
+	wait $spid &&
+	test_grep "IS revoked" out && test_grep "rc=0" out &&
+	"$MQADMIN" -d pki device list >list && test_grep "^t1 .* revoked " list &&
+	printf "correct horse\n" | timeout 20 script -qec "\"$MQADMIN\" -d pki device revoke t2" /dev/null >out &&
+	test_grep "pki/crl.pem updated" out &&
+	crl_serials pki/crl.pem >serials &&
+	test_grep -x "$(serial_of pki/devices/t1/t1.crt)" serials &&
+	test_grep -x "$(serial_of pki/devices/t2/t2.crt)" serials
 '
 
 test_expect_success 'a CRL near its nextUpdate: doctor warns, expiring lists it (exit 1)' '
