@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,7 +217,37 @@ int store_load_policy(struct store *st)
 	return st->policy ? 0 : -1;
 }
 
-static int store_keep_previous(const struct store *st, const char *cur);
+/* policy.json.prev: the generation before this write, for doctor to point
+ * at when a hand edit breaks policy.json. A hard link costs nothing
+ * (rename gives policy.json a new inode); a copy where links fail. */
+static int store_keep_previous(const struct store *st, const char *cur)
+{
+	char err[512], *prev = store_path(st, "policy.json.prev"), *text = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (!prev)
+		return -1;
+	if (access(cur, F_OK) && errno == ENOENT) {
+		rc = 0; /* init: nothing before */
+		goto out;
+	}
+	if (mq_file_link_atomic(cur, prev, err, sizeof(err)) == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* No size limit of our own: whatever policy.json holds was loaded. */
+	if (mq_file_read(cur, SIZE_MAX - 1, &text, &len, err, sizeof(err)) ||
+	    mq_file_write_atomic(prev, text, len, 0644, err, sizeof(err)) < 0) {
+		cli_err("cannot keep the previous policy as %s: %s; nothing was changed", prev, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	free(prev);
+	return rc;
+}
 
 int store_save_policy(struct store *st)
 {
@@ -253,37 +284,6 @@ int store_save_policy(struct store *st)
 out:
 	free(text);
 	free(p);
-	return rc;
-}
-
-/* policy.json.prev: the generation before this write, for doctor to point
- * at when a hand edit breaks policy.json. A hard link costs nothing
- * (rename gives policy.json a new inode); a copy where links fail. */
-static int store_keep_previous(const struct store *st, const char *cur)
-{
-	char err[512], *prev = store_path(st, "policy.json.prev"), *text = NULL;
-	size_t len = 0;
-	int rc = -1;
-
-	if (!prev)
-		return -1;
-	if (access(cur, F_OK) && errno == ENOENT) {
-		rc = 0; /* init: nothing before */
-		goto out;
-	}
-	if (mq_file_link_atomic(cur, prev, err, sizeof(err)) == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (mq_file_read(cur, (size_t)64 << 20, &text, &len, err, sizeof(err)) ||
-	    mq_file_replace_fast(prev, text, len, 0644, err, sizeof(err))) {
-		cli_err("cannot keep the previous policy as %s: %s; nothing was changed", prev, err);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(text);
-	free(prev);
 	return rc;
 }
 
