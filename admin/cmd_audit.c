@@ -3,6 +3,9 @@
  * nothing here takes the DIR lock or talks to the broker. */
 #include "cmds.h"
 
+#include "crl.h"
+#include "doctor.h"
+
 #include "mq_certid.h"
 #include "mq_names.h"
 #include "mq_policy.h"
@@ -959,6 +962,29 @@ static int exp_devices(struct exp_ctx *e, const struct mq_policy *p)
 	return 0;
 }
 
+/* The CRL is re-signed routinely (mqcert-crl.timer), so it is listed only
+ * when its nextUpdate is near: within DURATION or doctor's few days,
+ * whichever is shorter. Past nextUpdate a broker with crlfile refuses
+ * every client. */
+static int exp_crl(struct exp_ctx *e, const struct store *st)
+{
+	char num[32];
+	time_t next, near = e->now + (time_t)DOCTOR_CRL_WITHIN * 86400;
+	long number;
+	int rc = crl_read_next_update(st, &next, &number);
+
+	if (rc)
+		return rc > 0 ? 0 : -1;
+	if (next > (near < e->limit ? near : e->limit))
+		return 0;
+	snprintf(num, sizeof(num), "%ld", number);
+	if (exp_add(e, "crl", "crl.pem", num, next)) {
+		cli_err("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -999,7 +1025,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (exp_file(&e, "ca", "ca", ca, true) || exp_servers(&e, &st) ||
-	    exp_devices(&e, st.policy))
+	    exp_devices(&e, st.policy) || exp_crl(&e, &st))
 		goto out;
 	if (e.json) {
 		if (print_json(e.arr))

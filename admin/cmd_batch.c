@@ -441,7 +441,9 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	/* The devices whose files are complete are recorded; the rest never
 	 * existed. */
 	store_defer_sync(false);
-	/* The files must be on disk before the policy that names them. */
+	/* The files must be on disk before the policy that names them. A
+	 * failed save changed nothing (after its rename it cannot fail), so
+	 * the files go with it. */
 	if (ndone && (store_sync(&st) || store_save_policy(&st))) {
 		for (size_t i = 0; i < ndone; i++)
 			device_issued_undo(&done[i]);

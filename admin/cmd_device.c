@@ -189,6 +189,8 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	if (device_issue_one(&st, &ca, &req, &out))
 		goto out;
 	wrote = true;
+	/* It fails only before its rename (a failed directory fsync after it
+	 * is a success with a warning): undoing the files is right then. */
 	if (store_save_policy(&st))
 		goto out;
 	wrote = false;

@@ -1,5 +1,9 @@
 /* device revoke: the policy first (what the plugin enforces live), then
- * the CRL (defence in depth for brokers that read crlfile). */
+ * the CRL (defence in depth for brokers that read crlfile). Revocation is
+ * an emergency: it never waits for the CA key. When the CRL cannot be
+ * re-signed (encrypted CA key and no passphrase at hand, a wrong one, no
+ * terminal) the device is revoked all the same, exit 0, and the warning
+ * says to run 'mqadmin crl update'. */
 #include "cmds.h"
 
 #include "ca.h"
@@ -65,9 +69,6 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st.dir);
 		goto out;
 	}
-	/* Load the CA before changing anything: without it no CRL. */
-	if (ca_load(&ca, &st, passfile))
-		goto out;
 	for (size_t i = 0; i < d->ncerts; i++) {
 		struct mq_cert *cert = d->certs[i];
 
@@ -85,18 +86,27 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("device '%s' is already revoked", name);
 		goto out;
 	}
+	/* The CRL's number goes into this same write: the CRL signed below
+	 * (or later by 'crl update') never reuses one. */
+	crl_reserve_number(&st);
 	if (store_save_policy(&st))
 		goto out;
-	/* The policy is what the plugin enforces; a CRL failure is reported
-	 * but the revocation stands. 'mqadmin crl' re-signs it. */
-	if (crl_write(&st, &ca, CRL_DEFAULT_DAYS)) {
-		cli_err("device '%s' is revoked in the policy, but crl.pem was not updated: run 'mqadmin crl'",
-			name);
-		goto out;
+	rc = CLI_OK;
+	if (ca_load(&ca, &st, passfile) || crl_write(&st, &ca, CRL_DEFAULT_DAYS)) {
+		fprintf(stderr,
+			"mqadmin: warning: device '%s' IS revoked: the policy no longer admits it and a "
+			"running plugin disconnects it within a second. But %s/crl.pem was not re-signed "
+			"(see above) and does not list it yet: run 'mqadmin -d %s crl update' with the "
+			"CA passphrase\n",
+			name, st.dir, st.dir);
+		printf("revoked %zu certificate%s of device '%s'; %s/crl.pem NOT updated\n", n,
+		       n == 1 ? "" : "s", name, st.dir);
+	} else {
+		printf("revoked %zu certificate%s of device '%s'; %s/crl.pem updated\n", n,
+		       n == 1 ? "" : "s", name, st.dir);
 	}
-	printf("revoked %zu certificate%s of device '%s'; %s/crl.pem updated\n", n, n == 1 ? "" : "s",
-	       name, st.dir);
-	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+	if (cli_flush_stdout())
+		rc = CLI_FAIL;
 out:
 	ca_release(&ca);
 	if (st.dir)

@@ -1,6 +1,10 @@
 #include "crl.h"
 
 #include "mq_fileio.h"
+#include "xinfo.h"
+
+#include <errno.h>
+#include <unistd.h>
 
 #include <getopt.h>
 #include <stdio.h>
@@ -123,17 +127,34 @@ out:
 	return crl;
 }
 
+void crl_reserve_number(const struct store *st)
+{
+	char *path = store_path(st, "crl.pem");
+	long file = path ? crl_previous_number(path) : 0;
+
+	if ((unsigned long)file > st->policy->crl_number)
+		st->policy->crl_number = (unsigned long)file;
+	st->policy->crl_number++;
+	free(path);
+}
+
 int crl_write(const struct store *st, const struct ca *ca, int days)
 {
 	char err[512], *path = store_path(st, "crl.pem"), *data = NULL;
 	X509_CRL *crl = NULL;
 	BIO *b = NULL;
-	long len;
+	long len, file;
 	int rc = -1;
 
 	if (!path)
 		return -1;
-	crl = crl_build(ca, st->policy, crl_previous_number(path) + 1, days);
+	/* Never below the file's number (a policy from before crl_number)
+	 * nor the policy's (crl.pem lost or corrupt): a relying party that
+	 * saw CRL n ignores any CRL numbered n or lower. */
+	file = crl_previous_number(path);
+	if ((unsigned long)file >= st->policy->crl_number)
+		st->policy->crl_number = (unsigned long)file + 1;
+	crl = crl_build(ca, st->policy, (long)st->policy->crl_number, days);
 	if (!crl)
 		goto out;
 	b = BIO_new(BIO_s_mem());
@@ -141,13 +162,47 @@ int crl_write(const struct store *st, const struct ca *ca, int days)
 		cli_err("cannot encode the CRL: out of memory");
 		goto out;
 	}
-	if (mq_file_write_atomic(path, data, (size_t)len, 0644, err, sizeof(err))) {
+	switch (mq_file_write_atomic(path, data, (size_t)len, 0644, err, sizeof(err))) {
+	case 0:
+		break;
+	case MQ_FILE_NOT_DURABLE:
+		fprintf(stderr, "mqadmin: warning: the new %s is in place, but %s; a crash before the "
+			"system writes %s back could bring back the previous CRL\n", path, err, st->dir);
+		break;
+	default:
 		cli_err("%s", err);
 		goto out;
 	}
 	rc = 0;
 out:
 	BIO_free(b);
+	X509_CRL_free(crl);
+	free(path);
+	return rc;
+}
+
+int crl_read_next_update(const struct store *st, time_t *next, long *number)
+{
+	char err[512], *path = store_path(st, "crl.pem");
+	X509_CRL *crl = NULL;
+	int rc = -1;
+
+	if (!path)
+		return -1;
+	if (access(path, F_OK) && errno == ENOENT) {
+		rc = 1;
+		goto out;
+	}
+	crl = xinfo_load_crl(path, err, sizeof(err));
+	if (!crl || !X509_CRL_get0_nextUpdate(crl) ||
+	    xinfo_asn1_time(X509_CRL_get0_nextUpdate(crl), next)) {
+		cli_err("%s; re-sign it with 'mqadmin -d %s crl update'",
+			crl ? "the CRL has no usable nextUpdate" : err, st->dir);
+		goto out;
+	}
+	*number = crl_previous_number(path);
+	rc = 0;
+out:
 	X509_CRL_free(crl);
 	free(path);
 	return rc;
@@ -182,7 +237,12 @@ int crl_cmd(struct cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
-	    ca_load(&ca, &st, passfile) || crl_write(&st, &ca, days))
+	    ca_load(&ca, &st, passfile))
+		goto out;
+	/* The number is recorded before it is used: a crash between the two
+	 * skips a number, never reuses one. */
+	crl_reserve_number(&st);
+	if (store_save_policy(&st) || crl_write(&st, &ca, days))
 		goto out;
 	printf("%s/crl.pem\n", st.dir);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;

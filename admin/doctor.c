@@ -203,8 +203,8 @@ void doctor_check_crl(struct doctor *d, const char *path, const char *label)
 	time_t next = 0;
 	long left;
 
-	snprintf(fix, sizeof(fix), "mqadmin -d %s crl (and run it from cron well before nextUpdate)",
-		 d->dir);
+	snprintf(fix, sizeof(fix), "mqadmin -d %s crl update (and run it from a timer well before "
+		 "nextUpdate: examples/systemd/mqcert-crl.timer)", d->dir);
 	if (!crl) {
 		doctor_add(d, DOCTOR_ERROR, "crl-invalid", fix, "%s: %s", label, err);
 		return;

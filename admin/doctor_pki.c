@@ -2,6 +2,7 @@
 #include "doctor.h"
 
 #include "mq_names.h"
+#include "store.h"
 #include "xinfo.h"
 
 #include <dirent.h>
@@ -284,7 +285,7 @@ static void pki_check_crl_complete(struct doctor *d, const char *path)
 		}
 	}
 	ERR_clear_error();
-	snprintf(fix, sizeof(fix), "mqadmin -d %s crl", d->dir);
+	snprintf(fix, sizeof(fix), "mqadmin -d %s crl update", d->dir);
 	if (missing)
 		doctor_add(d, DOCTOR_WARNING, "crl-outdated", fix,
 			   "%s lacks %zu certificate(s) the policy says are revoked", path, missing);
@@ -329,6 +330,50 @@ out:
 	free(audit);
 }
 
+/* What killed mqadmin runs left behind (the next write under the lock
+ * removes it). Skipped while a command holds the lock: its files are in
+ * flight, not left over. */
+static void pki_check_leftovers(struct doctor *d)
+{
+	struct store_leftovers lo;
+	char what[512], fix[PATH_MAX + 256];
+
+	if (store_busy(d->dir))
+		return;
+	if (store_leftovers(d->dir, d->policy, false, &lo)) {
+		d->oom = true;
+		return;
+	}
+	if (!lo.total)
+		return;
+	store_leftovers_describe(&lo, false, what, sizeof(what));
+	snprintf(fix, sizeof(fix),
+		 "the next mqadmin command that writes %s/policy.json removes them (device "
+		 "issue/renew/revoke/set/batch, acl add/remove, crl update)", d->dir);
+	doctor_add(d, DOCTOR_WARNING, "leftover-files", fix,
+		   "%s holds what an interrupted mqadmin run left behind: %s", d->dir, what);
+}
+
+/* The fix for a policy.json that does not load: the generation before the
+ * last write, when there is one that loads. */
+static void pki_policy_fix(const struct doctor *d, char *fix, size_t len)
+{
+	char err[256], *prev = pki_path(d, "policy.json.prev");
+	struct mq_policy *p = prev ? mq_policy_load(prev, err, sizeof(err)) : NULL;
+
+	if (p)
+		snprintf(fix, len,
+			 "correct it, or go back to the generation before the last mqadmin write: "
+			 "cp %s %s/policy.json; the plugin refuses every client until it can load "
+			 "one", prev, d->dir);
+	else
+		snprintf(fix, len,
+			 "correct it (there is no loadable %s/policy.json.prev to go back to); the "
+			 "plugin refuses every client until it can load one", d->dir);
+	mq_policy_free(p);
+	free(prev);
+}
+
 void doctor_check_pki(struct doctor *d)
 {
 	char err[1024], *pol = pki_path(d, "policy.json"),
@@ -343,14 +388,15 @@ void doctor_check_pki(struct doctor *d)
 	pki_load_servers(d);
 	d->policy = mq_policy_load(pol, err, sizeof(err));
 	if (!d->policy) {
-		doctor_add(d, DOCTOR_ERROR, "policy-invalid",
-			   "restore policy.json from a backup; the plugin refuses every client "
-			   "until it can load one",
-			   "%s", err);
+		char fix[3 * PATH_MAX];
+
+		pki_policy_fix(d, fix, sizeof(fix));
+		doctor_add(d, DOCTOR_ERROR, "policy-invalid", fix, "%s", err);
 	} else {
 		d->ndevices = d->policy->ndevices;
 		for (size_t i = 0; i < d->policy->ndevices; i++)
 			pki_check_device(d, d->policy->devices[i]);
+		pki_check_leftovers(d);
 	}
 	if (access(crl, F_OK) == 0) {
 		d->has_crl = true;

@@ -97,10 +97,15 @@ static const struct command commands[] = {
 	 "prints ok with its generation and numbers of devices and rules, or the first "
 	 "problem (a JSON error with its line and column, a duplicate member name with its "
 	 "path, a file that is not a regular file). Exit status 0 valid, 1 invalid."},
+	{"crl", "update", crl_cmd,
+	 "usage: mqadmin [-d DIR] crl update [--days N] [--passphrase-file FILE]\n",
+	 "Re-signs DIR/crl.pem from the policy, valid for --days (default 30), with a CRL "
+	 "number above every earlier one (kept in the policy). Run it when 'device revoke' "
+	 "could not re-sign the CRL, and from a timer well before nextUpdate when a broker "
+	 "uses crlfile: mosquitto refuses every client once its CRL is past nextUpdate "
+	 "(examples/systemd/mqcert-crl.timer). Plain 'mqadmin crl' is the same command."},
 	{"crl", NULL, crl_cmd, "usage: mqadmin [-d DIR] crl [--days N] [--passphrase-file FILE]\n",
-	 "Re-signs DIR/crl.pem from the policy, valid for --days (default 30). Run it from "
-	 "cron well before nextUpdate when a broker uses crlfile: mosquitto refuses every "
-	 "client once its CRL is past nextUpdate."},
+	 "The same as 'crl update'."},
 	/* "audit log" before "audit": a one-word entry matches any second word. */
 	{"audit", "log", cmd_audit_log,
 	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--since TIME]\n"
@@ -123,7 +128,9 @@ static const struct command commands[] = {
 	 "usage: mqadmin [-d DIR] expiring [--within DURATION] [--json]\n",
 	 "Lists the CA, server and device certificates that expire within DURATION "
 	 "(default 30d; also 12h, or a bare number of days), expired ones included; "
-	 "revoked devices are left out. Exit status 1 when something is listed, 0 when "
+	 "revoked devices are left out. The CRL (kind crl, its number as serial) is listed "
+	 "when its nextUpdate is within DURATION and 7 days: past it a broker with crlfile "
+	 "refuses every client. Exit status 1 when something is listed, 0 when "
 	 "nothing is, so it can run from cron or a systemd timer."},
 	{"broker-config", NULL, cmd_broker_config,
 	 "usage: mqadmin [-d DIR] broker-config [--port N] [--bind ADDR] [--server NAME]\n"

@@ -113,11 +113,11 @@ static int fileio_replace(const char *path, const void *buf, size_t len, mode_t 
 	if (rename(tmp, path))
 		goto fail;
 	free(tmp);
-	step = "sync directory of";
 	if (durable && mq_file_sync_dir(path)) {
-		/* The new file is in place; only its durability is in doubt. */
-		mq_errf(err, errlen, "cannot %s %s: %s", step, path, strerror(errno));
-		return -1;
+		/* The new file is in place and read by everyone from now on:
+		 * only its durability across a crash is in doubt. */
+		mq_errf(err, errlen, "cannot sync the directory of %s: %s", path, strerror(errno));
+		return MQ_FILE_NOT_DURABLE;
 	}
 	return 0;
 fail:
@@ -141,6 +141,42 @@ int mq_file_replace_fast(const char *path, const void *buf, size_t len, mode_t m
 			 char *err, size_t errlen)
 {
 	return fileio_replace(path, buf, len, mode, false, err, errlen);
+}
+
+int mq_file_link_atomic(const char *from, const char *to, char *err, size_t errlen)
+{
+	char *tmp = NULL;
+	int saved;
+
+	if (fileio_temp_name(to, &tmp)) {
+		mq_errf(err, errlen, "cannot write %s: %s", to, strerror(errno));
+		return -1;
+	}
+	if (link(from, tmp) == 0 && rename(tmp, to) == 0) {
+		free(tmp);
+		return 0;
+	}
+	saved = errno;
+	unlink(tmp);
+	mq_errf(err, errlen, "cannot link %s to %s: %s", from, to, strerror(saved));
+	free(tmp);
+	errno = saved;
+	return -1;
+}
+
+bool mq_file_is_temp_name(const char *name)
+{
+	const char *t = strstr(name, ".tmp-");
+
+	/* The last ".tmp-" is the one fileio_temp_name appended. */
+	for (const char *n; t && (n = strstr(t + 1, ".tmp-")); t = n)
+		;
+	if (!t || t == name || strlen(t + 5) != 16)
+		return false;
+	for (t += 5; *t; t++)
+		if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f')))
+			return false;
+	return true;
 }
 
 int mq_file_read(const char *path, size_t max, char **out, size_t *len,

@@ -846,7 +846,8 @@ static struct mq_policy *policy_parse_owned(char *buf, size_t len, const char *n
 		goto fail;
 	}
 	if (policy_get_ulong(root, "generation", false, &p->generation, "policy", &rd) ||
-	    policy_get_ulong(root, "next_rule_id", false, &next_id, "policy", &rd))
+	    policy_get_ulong(root, "next_rule_id", false, &next_id, "policy", &rd) ||
+	    policy_get_ulong(root, "crl_number", false, &p->crl_number, "policy", &rd))
 		goto fail;
 	jdev = mq_jdom_get(root, "devices");
 	if (!jdev || jdev->type != MQ_JDOM_ARRAY) {
@@ -1121,6 +1122,8 @@ char *mq_policy_serialize(const struct mq_policy *p)
 	if (!root || !cJSON_AddNumberToObject(root, "version", MQ_POLICY_VERSION) ||
 	    !cJSON_AddNumberToObject(root, "generation", (double)p->generation) ||
 	    !cJSON_AddNumberToObject(root, "next_rule_id", (double)p->next_rule_id) ||
+	    (p->crl_number &&
+	     !cJSON_AddNumberToObject(root, "crl_number", (double)p->crl_number)) ||
 	    !(jdev = cJSON_AddArrayToObject(root, "devices")) ||
 	    !(jrules = cJSON_AddArrayToObject(root, "rules")))
 		goto out;

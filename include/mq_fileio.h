@@ -3,6 +3,7 @@
 #ifndef MQ_FILEIO_H
 #define MQ_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -11,7 +12,13 @@
  * fsync, rename over path, fsync the directory. Readers see the old file or
  * the new one, never a mix; a secret created with mode 0600 is never
  * readable by others at any instant. On failure nothing is left behind and
- * err holds "what: why". Returns 0 or -1 (errno set). */
+ * err holds "what: why". Returns 0 or -1 (errno set), or
+ * MQ_FILE_NOT_DURABLE when the new file is in place (every reader sees it)
+ * but the directory fsync after the rename failed, so a crash could bring
+ * back the old file: the write happened and must not be undone; err says
+ * why. Callers that treat any non-zero as failure stay correct for files
+ * nothing refers to yet. */
+#define MQ_FILE_NOT_DURABLE 1
 int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
 			 char *err, size_t errlen);
 
@@ -22,6 +29,14 @@ int mq_file_write_atomic(const char *path, const void *buf, size_t len, mode_t m
  * fsync would stall every client. */
 int mq_file_replace_fast(const char *path, const void *buf, size_t len, mode_t mode,
 			 char *err, size_t errlen);
+
+/* Makes "to" a hard link of "from", atomically replacing any old "to"
+ * (link to a temporary name, then rename). No fsync. 0 or -1 with err. */
+int mq_file_link_atomic(const char *from, const char *to, char *err, size_t errlen);
+
+/* Whether a file name ends in ".tmp-" and 16 lowercase hex digits: the
+ * temporary names the writers above use, left behind only by a crash. */
+bool mq_file_is_temp_name(const char *name);
 
 /* Reads all of path (at most max bytes) into a malloc'd buffer with a NUL
  * appended (not counted in *len). Returns 0 or -1 with err set. */

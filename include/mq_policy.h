@@ -85,6 +85,9 @@ struct mq_policy {
 	struct mq_rule **rules;
 	size_t nrules;
 	unsigned long next_rule_id;
+	/* The number of the newest CRL signed (0: none yet), so that the next
+	 * one is higher even when crl.pem is lost. */
+	unsigned long crl_number;
 	/* Indexes, always in step with the arrays above. */
 	struct mq_strmap by_name;
 	struct mq_strmap by_username;

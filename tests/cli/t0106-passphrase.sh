@@ -48,8 +48,7 @@ test_expect_success 'a wrong passphrase fails clearly and changes nothing' '
 	cp pki/policy.json before &&
 	test_must_fail "$MQADMIN" -d pki device issue d3 --passphrase-file wrong 2>err &&
 	test_grep "cannot decrypt pki/ca.key: wrong passphrase" err &&
-	MQADMIN_PASSPHRASE_FILE=wrong test_must_fail "$MQADMIN" -d pki device revoke d1 2>err &&
-	test_grep "wrong passphrase" err &&
+	# device revoke goes ahead without the CA key: t0173-revoke-stale-crl.sh
 	cmp before pki/policy.json && ! test -e pki/devices/d3
 '
 

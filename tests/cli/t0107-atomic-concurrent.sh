@@ -87,7 +87,8 @@ test_expect_success 'a failed revoke changes nothing' '
 test_expect_success 'a temp file left by a crash does not block later writes' '
 	echo junk >pki/policy.json.tmp-0123456789abcdef &&
 	"$MQADMIN" -d pki device issue after-crash >/dev/null &&
-	"$MQADMIN" -d pki device show after-crash >/dev/null
+	"$MQADMIN" -d pki device show after-crash >/dev/null &&
+	! test -e pki/policy.json.tmp-0123456789abcdef
 '
 
 test_expect_success 'files of a device missing from the policy are leftovers and get replaced' '
@@ -101,6 +102,28 @@ test_expect_success 'the policy is replaced by rename, never rewritten in place'
 	"$MQADMIN" -d pki device issue inode-check >/dev/null &&
 	ino2=$(stat -c %i pki/policy.json) &&
 	test "$ino1" != "$ino2"
+'
+
+# same_key CRT KEY: the key is the certificate's.
+same_key() {
+	test "$(openssl x509 -in "$1" -noout -pubkey)" = "$(openssl pkey -in "$2" -pubout)"
+}
+
+test_expect_success 'renew killed at random points: the next write leaves a working, recorded pair' '
+	"$MQADMIN" -d pki device issue rk >/dev/null &&
+	for i in $(seq 1 25); do
+		"$MQADMIN" -d pki device renew rk >/dev/null 2>&1 &
+		pid=$!
+		sleep 0.0$((RANDOM % 5))$((RANDOM % 10))
+		kill -9 $pid 2>/dev/null || true
+		wait $pid 2>/dev/null || true
+		"$MQADMIN" -d pki acl add --all --topic "rk/$i" --access read >/dev/null 2>>notes || exit 1
+		! ls pki/devices/rk | grep -e "\.new" -e "\.tmp-" || exit 1
+		same_key pki/devices/rk/rk.crt pki/devices/rk/rk.key || exit 1
+		fpr=$(openssl x509 -in pki/devices/rk/rk.crt -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
+		grep -q "\"$fpr\"" pki/policy.json || exit 1
+	done &&
+	echo "cleanups after the kills:" && sort notes | uniq -c
 '
 
 test_done
