@@ -28,15 +28,19 @@ MQADMIN_CONFIG=$TRASH/.no-such-mqadmin.conf
 export MQADMIN_CONFIG
 test_count=0
 test_failed=0
-test_cleanup_cmds=()
 
-test_at_end() { test_cleanup_cmds+=("$1"); }
+# test_at_end CMD: CMD runs when the test script ends. Test bodies run in
+# subshells, so the commands go to a file the script's own trap reads:
+# a broker started inside a failing case is still stopped.
+test_at_end() { printf '%s\n' "$1" >>"$TRASH/.at_end"; }
 
 test_run_cleanup() {
 	local c
-	for c in "${test_cleanup_cmds[@]+"${test_cleanup_cmds[@]}"}"; do
-		eval "$c" >/dev/null 2>&1 || true
-	done
+	[ -f "$TRASH/.at_end" ] || return 0
+	while IFS= read -r c; do
+		eval "$c" >/dev/null 2>&1 </dev/null || true
+	done <"$TRASH/.at_end"
+	rm -f "$TRASH/.at_end"
 }
 trap 'test_run_cleanup' EXIT
 
@@ -112,6 +116,7 @@ wait_for() {
 
 test_done() {
 	echo "# $TEST_NAME: $((test_count - test_failed)) passed, $test_failed failed"
+	test_run_cleanup
 	if [ $test_failed -eq 0 ]; then
 		rm -rf "$TRASH"
 		exit 0
