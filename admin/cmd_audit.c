@@ -7,6 +7,7 @@
 #include "doctor.h"
 
 #include "mq_certid.h"
+#include "mq_fileio.h"
 #include "mq_names.h"
 #include "mq_policy.h"
 #include "mq_time.h"
@@ -163,28 +164,43 @@ static void audit_no_permission(const char *what, const char *path)
 		gr ? gr->gr_name : "?", gr ? gr->gr_name : "?", me);
 }
 
-/* Opens a file the broker's user writes (the state file, the audit log)
- * for reading: never blocks on a FIFO, refuses anything but a regular
- * file. The fd, or -1 after printing why (missing: with hint appended). */
+/* Says why a file the broker's user writes could not be read: errnum is
+ * the errno of the open or of mq_file_read_regular, detail its message. */
+static void audit_file_error(const char *what, const char *path, const char *hint, int errnum,
+			     const char *detail)
+{
+	char e[PATH_MAX + 64], d[CLI_ESCAPE_SIZE(PATH_MAX + 128)];
+
+	cli_escape(e, sizeof(e), path);
+	if (errnum == EACCES)
+		audit_no_permission(what, path);
+	else if (errnum == ENOENT)
+		cli_err("cannot open %s %s: %s%s", what, e, strerror(errnum), hint);
+	else if (errnum == EINVAL)
+		cli_err("%s %s is not a regular file: refusing to read it (whoever can write that "
+			"directory can put a FIFO or device there); remove it, the plugin writes a "
+			"new one", what, e);
+	else if (errnum == EFBIG)
+		cli_err("%s %s is larger than %zu MiB: not a file the plugin wrote", what, e,
+			AUDIT_STATE_MAX >> 20);
+	else
+		cli_err("%s", cli_escape(d, sizeof(d), detail ? detail : strerror(errnum)));
+}
+
+/* Opens a file the broker's user writes (the audit log) for reading:
+ * never blocks on a FIFO, refuses anything but a regular file. The fd, or
+ * -1 after printing why (missing: with hint appended). */
 static int audit_open_file(const char *what, const char *path, const char *hint)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat sb;
-	char e[PATH_MAX + 64];
 
-	cli_escape(e, sizeof(e), path);
 	if (fd < 0) {
-		if (errno == EACCES)
-			audit_no_permission(what, path);
-		else
-			cli_err("cannot open %s %s: %s%s", what, e, strerror(errno),
-				errno == ENOENT ? hint : "");
+		audit_file_error(what, path, hint, errno, NULL);
 		return -1;
 	}
 	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		cli_err("%s %s is not a regular file: refusing to read it (whoever can write that "
-			"directory can put a FIFO or device there); remove it, the plugin writes a "
-			"new one", what, e);
+		audit_file_error(what, path, hint, EINVAL, NULL);
 		close(fd);
 		return -1;
 	}
@@ -195,41 +211,13 @@ static int audit_open_file(const char *what, const char *path, const char *hint)
  * printing why. */
 static int audit_read_state(const char *path, char **out, size_t *len)
 {
-	int fd = audit_open_file("the state file", path, "; the broker's mqcert plugin writes "
-				 "it (plugin_opt_state_file): is mosquitto running with mqcert, or is "
-				 "the file elsewhere (--state FILE)?");
-	char *buf = NULL, e[PATH_MAX + 64];
-	size_t got = 0;
-	ssize_t n;
+	char err[PATH_MAX + 128];
 
-	if (fd < 0)
-		return -1;
-	if (!(buf = malloc(AUDIT_STATE_MAX + 1))) {
-		cli_err("out of memory");
-		goto fail;
-	}
-	while (got < AUDIT_STATE_MAX && (n = read(fd, buf + got, AUDIT_STATE_MAX - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			cli_err("cannot read %s: %s", cli_escape(e, sizeof(e), path), strerror(errno));
-			goto fail;
-		}
-		got += (size_t)n;
-	}
-	if (got == AUDIT_STATE_MAX) {
-		cli_err("%s is larger than %zu MiB: not a state file the plugin wrote",
-			cli_escape(e, sizeof(e), path), AUDIT_STATE_MAX >> 20);
-		goto fail;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return 0;
-fail:
-	free(buf);
-	close(fd);
+	if (!mq_file_read_regular(path, AUDIT_STATE_MAX, out, len, err, sizeof(err)))
+		return 0;
+	audit_file_error("the state file", path, "; the broker's mqcert plugin writes it "
+			 "(plugin_opt_state_file): is mosquitto running with mqcert, or is the "
+			 "file elsewhere (--state FILE)?", errno, err);
 	return -1;
 }
 

@@ -237,3 +237,122 @@ fail_quiet:
 	free(buf);
 	return -1;
 }
+
+static const char *fileio_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "not a regular file";
+}
+
+int mq_file_read_regular(const char *path, size_t max, char **out, size_t *len,
+			 char *err, size_t errlen)
+{
+	struct stat sb;
+	char *buf = NULL;
+	size_t cap, n = 0;
+	int fd, saved = 0, rc = -1;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		saved = errno;
+		mq_errf(err, errlen, "cannot open %s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &sb)) {
+		saved = errno;
+		mq_errf(err, errlen, "cannot read %s: %s", path, strerror(saved));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		saved = EINVAL;
+		mq_errf(err, errlen, "%s is %s, not a regular file", path, fileio_kind(sb.st_mode));
+		goto out;
+	}
+	if ((unsigned long long)sb.st_size > max) {
+		saved = EFBIG;
+		if (max >= (1u << 20))
+			mq_errf(err, errlen, "%s is %lld bytes, over the limit of %zu (%zu MB): not read",
+				path, (long long)sb.st_size, max, max >> 20);
+		else
+			mq_errf(err, errlen, "%s is %lld bytes, over the limit of %zu: not read",
+				path, (long long)sb.st_size, max);
+		goto out;
+	}
+	/* One byte more than fstat said, to notice a file that grows while it
+	 * is read, and one for the terminating NUL. */
+	cap = (size_t)sb.st_size + 1;
+	if (!(buf = malloc(cap + 1))) {
+		saved = ENOMEM;
+		mq_errf(err, errlen, "out of memory reading %s", path);
+		goto out;
+	}
+	while (n < cap) {
+		ssize_t r = read(fd, buf + n, cap - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			saved = errno;
+			mq_errf(err, errlen, "cannot read %s: %s", path, strerror(saved));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n == cap) {
+		saved = EFBIG;
+		mq_errf(err, errlen, "%s grew while it was read: write it to a temporary file "
+			"and rename that over it", path);
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	if (rc)
+		errno = saved;
+	return rc;
+}
+
+int mq_file_sig_get(const char *path, struct mq_file_sig *s)
+{
+	struct stat sb;
+
+	memset(s, 0, sizeof(*s));
+	if (!path)
+		return ENOENT;
+	if (stat(path, &sb))
+		return errno;
+	s->present = true;
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	s->size = sb.st_size;
+	s->mtim = sb.st_mtim;
+	s->ctim = sb.st_ctim;
+	return 0;
+}
+
+bool mq_file_sig_same(const struct mq_file_sig *a, const struct mq_file_sig *b)
+{
+	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
+	       a->mtim.tv_nsec == b->mtim.tv_nsec && a->ctim.tv_sec == b->ctim.tv_sec &&
+	       a->ctim.tv_nsec == b->ctim.tv_nsec;
+}

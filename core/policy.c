@@ -1,5 +1,6 @@
 #include "mq_policy.h"
 #include "mq_err.h"
+#include "mq_fileio.h"
 #include "mq_jdom.h"
 #include "mq_names.h"
 #include "mq_time.h"
@@ -907,89 +908,20 @@ struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t
 	return p;
 }
 
-static const char *policy_file_kind(mode_t mode)
-{
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISBLK(mode))
-		return "a block device";
-	return "not a regular file";
-}
-
-/* Reads path into a malloc'd buffer with one spare byte after *len. Only a
- * regular file (a symbolic link to one is fine: ConfigMap-style swaps use
- * them) is read: a FIFO would block the reader until someone writes to it,
- * and a device such as /dev/zero never ends. O_NONBLOCK makes the open of a
- * FIFO return at once so that fstat can refuse it. 0 or -1 + err. */
+/* Reads path with the reader for files someone else may control: a FIFO
+ * at the policy path must never stall the plugin's policy thread (and with
+ * it the broker's exit), nor /dev/zero behind a symbolic link fill memory.
+ * 0 or -1 + err. */
 static int policy_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-	struct stat sb;
-	char *buf = NULL;
-	size_t cap, n = 0;
-	int fd, rc = -1;
+	if (!mq_file_read_regular(path, MQ_POLICY_MAX_BYTES, out, len, err, errlen))
+		return 0;
+	if (errno == EINVAL) {
+		size_t n = strlen(err);
 
-	*out = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		mq_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -1;
+		mq_errf(err + n, errlen - n, ": the policy must be a file (or a symbolic link to one)");
 	}
-	if (fstat(fd, &sb)) {
-		mq_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		mq_errf(err, errlen, "%s is %s, not a regular file: the policy must be a file "
-			"(or a symbolic link to one)", path, policy_file_kind(sb.st_mode));
-		goto out;
-	}
-	if (sb.st_size > MQ_POLICY_MAX_BYTES) {
-		mq_errf(err, errlen, "%s is %lld bytes, over the limit of %ld (%ld MB): not read",
-			path, (long long)sb.st_size, MQ_POLICY_MAX_BYTES, MQ_POLICY_MAX_BYTES >> 20);
-		goto out;
-	}
-	/* Room for one byte more than fstat said, to notice a file that grows
-	 * while it is read (mqadmin replaces it by rename, so it never does),
-	 * and one for the parser's terminating NUL. */
-	cap = (size_t)sb.st_size + 1;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		mq_errf(err, errlen, "out of memory reading %s", path);
-		goto out;
-	}
-	while (n < cap) {
-		ssize_t r = read(fd, buf + n, cap - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			mq_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n == cap) {
-		mq_errf(err, errlen, "%s grew while it was read: write it to a temporary file "
-			"and rename that over it", path);
-		goto out;
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	close(fd);
-	return rc;
+	return -1;
 }
 
 struct mq_policy *mq_policy_load(const char *path, char *err, size_t errlen)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Writes buf to path atomically: a temporary file in the same directory
  * (created O_EXCL|O_NOFOLLOW with exactly mode, whatever the umask), write,
@@ -42,6 +43,36 @@ bool mq_file_is_temp_name(const char *name);
  * appended (not counted in *len). Returns 0 or -1 with err set. */
 int mq_file_read(const char *path, size_t max, char **out, size_t *len,
 		 char *err, size_t errlen);
+
+/* Reads a file that someone else may control (the policy, the CRL, the
+ * plugin's state file and audit log): only a regular file, or a symbolic
+ * link to one, is read. The open never blocks (a FIFO would stall the
+ * reader until someone writes to it), a file over max bytes is refused
+ * from its size before any byte is read, and a file that grows while it is
+ * read is refused (a device such as /dev/zero never ends). A malloc'd
+ * buffer with a NUL appended (not counted in *len). Returns 0, or -1 with
+ * err ("PATH is a FIFO, not a regular file", "PATH is N bytes, over the
+ * limit of M", ...) and errno: the open's errno (ENOENT, EACCES...),
+ * EINVAL for a file that is not regular, EFBIG for one too large. */
+int mq_file_read_regular(const char *path, size_t max, char **out, size_t *len,
+			 char *err, size_t errlen);
+
+/* What a file looked like when last seen, to notice a change without
+ * reading it: mqadmin replaces files by rename (a new inode), an editor may
+ * rewrite in place (size, mtime), and a chmod that makes a file readable
+ * changes only ctime. */
+struct mq_file_sig {
+	bool present;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+
+/* The signature of path (stat, following symbolic links); not present,
+ * with errno returned, when it cannot be had. 0 or the errno. */
+int mq_file_sig_get(const char *path, struct mq_file_sig *s);
+bool mq_file_sig_same(const struct mq_file_sig *a, const struct mq_file_sig *b);
 
 /* fsyncs the directory holding path (so a rename or unlink in it is
  * durable). 0 or -1. */

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "mq_fileio.h"
 #include "mq_strmap.h"
 
 /* A CRL of a million entries is about 40 MB. */
@@ -29,62 +30,6 @@ struct mqcrl {
 	size_t n;
 	long number; /* crlNumber; -1: none */
 };
-
-/* Reads a regular file (never blocks on a FIFO or device), at most max
- * bytes. 0, -1 with err set; *absent when it does not exist. */
-static int crl_read(const char *path, size_t max, char **out, size_t *len, bool *absent,
-		    char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat sb;
-	char *buf = NULL;
-	size_t got = 0;
-	int rc = -1;
-
-	*absent = false;
-	if (fd < 0) {
-		*absent = errno == ENOENT;
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
-		goto out;
-	}
-	if ((size_t)sb.st_size > max) {
-		snprintf(err, errlen, "%s is larger than %zu MiB", path, max >> 20);
-		goto out;
-	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	/* Bounded by the size fstat saw: a file that grows meanwhile is cut,
-	 * and then fails to parse. */
-	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
 
 void mqcrl_free(struct mqcrl *c)
 {
@@ -99,11 +44,10 @@ static X509 *crl_read_ca(const char *path, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len;
-	bool absent;
 	BIO *b;
 	X509 *ca = NULL;
 
-	if (crl_read(path, 1 << 20, &buf, &len, &absent, err, errlen))
+	if (mq_file_read_regular(path, 1 << 20, &buf, &len, err, errlen))
 		return NULL;
 	b = BIO_new_mem_buf(buf, (int)len);
 	if (b)
@@ -145,7 +89,6 @@ int mqcrl_load(const char *crl_path, const char *ca_path, struct mqcrl **out, ch
 {
 	char *buf = NULL;
 	size_t len;
-	bool absent;
 	BIO *b = NULL;
 	X509_CRL *crl = NULL;
 	X509 *ca = NULL;
@@ -157,8 +100,8 @@ int mqcrl_load(const char *crl_path, const char *ca_path, struct mqcrl **out, ch
 	*out = NULL;
 	if (!crl_path)
 		return 0;
-	if (crl_read(crl_path, CRL_FILE_MAX, &buf, &len, &absent, err, errlen)) {
-		if (absent) {
+	if (mq_file_read_regular(crl_path, CRL_FILE_MAX, &buf, &len, err, errlen)) {
+		if (errno == ENOENT) {
 			err[0] = '\0';
 			rc = 0;
 		}
@@ -220,39 +163,16 @@ size_t mqcrl_count(const struct mqcrl *c)
 
 /* ---- change detection (broker thread) ------------------------------------ */
 
-static void crl_stat(const char *path, struct mqcrl_stat *s)
-{
-	struct stat sb;
-
-	memset(s, 0, sizeof(*s));
-	if (!path || stat(path, &sb))
-		return;
-	s->present = true;
-	s->dev = sb.st_dev;
-	s->ino = sb.st_ino;
-	s->size = sb.st_size;
-	s->mtim = sb.st_mtim;
-	s->ctim = sb.st_ctim;
-}
-
-static bool crl_stat_same(const struct mqcrl_stat *a, const struct mqcrl_stat *b)
-{
-	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
-	       a->mtim.tv_nsec == b->mtim.tv_nsec && a->ctim.tv_sec == b->ctim.tv_sec &&
-	       a->ctim.tv_nsec == b->ctim.tv_nsec;
-}
-
 bool mqcrl_changed(struct mqcert *st)
 {
-	struct mqcrl_stat crl, ca;
+	struct mq_file_sig crl, ca;
 	bool changed;
 
 	if (!st->opt.crl_path)
 		return false;
-	crl_stat(st->opt.crl_path, &crl);
-	crl_stat(st->opt.ca_path, &ca);
-	changed = !crl_stat_same(&crl, &st->crl_seen) || !crl_stat_same(&ca, &st->ca_seen);
+	mq_file_sig_get(st->opt.crl_path, &crl);
+	mq_file_sig_get(st->opt.ca_path, &ca);
+	changed = !mq_file_sig_same(&crl, &st->crl_seen) || !mq_file_sig_same(&ca, &st->ca_seen);
 	st->crl_seen = crl;
 	st->ca_seen = ca;
 	return changed;

@@ -18,6 +18,7 @@
 
 #include "mq_acl.h"
 #include "mq_certid.h"
+#include "mq_fileio.h"
 #include "mq_policy.h"
 
 /* ---- log.c: every line starts with "mqcert: " --------------------------- */
@@ -139,18 +140,9 @@ struct mqrl_gen {
 	char crl_err[384];        /* why the CRL read with it was refused, or "" */
 };
 
-struct mqrl_stat {
-	bool present;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim;
-	struct timespec ctim; /* a chmod that makes the file readable changes only this */
-};
-
 struct mqrl {
 	/* Broker thread only. */
-	struct mqrl_stat seen; /* the file as last handed to the worker */
+	struct mq_file_sig seen; /* the file as last handed to the worker */
 	bool force;            /* SIGHUP: re-read even if the stat is unchanged */
 	bool missing_logged;
 	unsigned long ticks;
@@ -191,14 +183,6 @@ void mqrl_connect_poll(struct mqcert *st, time_t now);
 /* ---- crl.c: the CA-signed CRL as a second revocation list ----------------- */
 
 struct mqcrl;
-
-struct mqcrl_stat {
-	bool present;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim, ctim;
-};
 
 /* Reads and verifies crl_path against the CA certificate at ca_path (any
  * thread; no broker calls). 0 with *out set, or NULL when crl_path is NULL
@@ -294,7 +278,7 @@ struct mqcert {
 	struct mqrl rl;
 	struct mqaudit *audit; /* NULL: no audit log */
 	struct mqstate *state;
-	struct mqcrl_stat crl_seen, ca_seen; /* see mqcrl_changed */
+	struct mq_file_sig crl_seen, ca_seen; /* see mqcrl_changed */
 };
 
 #endif

@@ -127,32 +127,6 @@ static void *rl_worker(void *arg)
 	return NULL;
 }
 
-static void rl_stat(const char *path, struct mqrl_stat *s, int *err)
-{
-	struct stat sb;
-
-	memset(s, 0, sizeof(*s));
-	*err = 0;
-	if (stat(path, &sb)) {
-		*err = errno;
-		return;
-	}
-	s->present = true;
-	s->dev = sb.st_dev;
-	s->ino = sb.st_ino;
-	s->size = sb.st_size;
-	s->mtim = sb.st_mtim;
-	s->ctim = sb.st_ctim;
-}
-
-static bool rl_stat_same(const struct mqrl_stat *a, const struct mqrl_stat *b)
-{
-	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
-	       a->mtim.tv_nsec == b->mtim.tv_nsec && a->ctim.tv_sec == b->ctim.tv_sec &&
-	       a->ctim.tv_nsec == b->ctim.tv_nsec;
-}
-
 static unsigned long rl_gen_number(const struct mqcert *st)
 {
 	return st->gen ? st->gen->policy->generation : 0;
@@ -234,10 +208,10 @@ static void rl_retire(struct mqrl *rl, struct mqrl_gen *g)
 static void rl_watch(struct mqcert *st)
 {
 	struct mqrl *rl = &st->rl;
-	struct mqrl_stat now;
+	struct mq_file_sig now;
 	int err;
 
-	rl_stat(st->opt.policy_path, &now, &err);
+	err = mq_file_sig_get(st->opt.policy_path, &now);
 	if (!now.present) {
 		if (rl->seen.present || rl->force || !rl->missing_logged) {
 			if (st->gen)
@@ -253,7 +227,7 @@ static void rl_watch(struct mqcert *st)
 		rl->force = false;
 		return;
 	}
-	if (rl_stat_same(&now, &rl->seen) && !rl->force)
+	if (mq_file_sig_same(&now, &rl->seen) && !rl->force)
 		return;
 	rl->seen = now;
 	rl->force = false;
@@ -373,7 +347,6 @@ int mqrl_start(struct mqcert *st)
 {
 	struct mqrl *rl = &st->rl;
 	char err[512] = "";
-	int e;
 
 	memset(rl, 0, sizeof(*rl));
 	rl->started = time(NULL);
@@ -383,7 +356,8 @@ int mqrl_start(struct mqcert *st)
 		pthread_mutex_destroy(&rl->lock);
 		return -1;
 	}
-	rl_stat(st->opt.policy_path, &rl->seen, &e);
+	/* A missing policy shows as not present; the load below says why. */
+	mq_file_sig_get(st->opt.policy_path, &rl->seen);
 	(void)mqcrl_changed(st);
 	st->gen = rl_gen_load_all(st, err, sizeof(err));
 	if (st->gen) {

@@ -114,7 +114,7 @@ test_expect_success 'a CRL not signed by the CA is refused and logged; the last 
 	echo garbage >pki/crl.pem.tmp && mv pki/crl.pem.tmp pki/crl.pem &&
 	wait_for 10 log_has b "mqcert: CRL refused: $TRASH/pki/crl.pem holds no PEM CRL" &&
 	mkfifo fifo && mv fifo pki/crl.pem &&
-	wait_for 10 log_has b "mqcert: CRL refused: $TRASH/pki/crl.pem is not a regular file" &&
+	wait_for 10 log_has b "mqcert: CRL refused: $TRASH/pki/crl.pem is a FIFO, not a regular file" &&
 	rm pki/crl.pem &&
 	wait_for 10 log_has b "mqcert: CRL $TRASH/pki/crl.pem is gone; keeping the last verified CRL \(number [0-9]+, 2 serials\)" &&
 	connect_refused dev3 "certificate is revoked by the CA.s CRL" &&
