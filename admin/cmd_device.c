@@ -31,6 +31,7 @@ struct devcmd_opts {
 	int days;
 	char *san;   /* checked --san list, malloc'd */
 	bool no_san; /* renew: drop the device's SANs */
+	bool force;  /* issue: a deleted device's name again */
 	struct export_opts ex;
 };
 
@@ -49,6 +50,7 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		{"group", required_argument, NULL, 'g'},
 		{"username", required_argument, NULL, 'u'},
 		{"san", required_argument, NULL, 's'},
+		{"force", no_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	static const struct option renew[] = {
@@ -116,6 +118,9 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		case 'N':
 			o->no_san = true;
 			break;
+		case 'F':
+			o->force = true;
+			break;
 		default:
 			return cli_usage_error(ctx, NULL);
 		}
@@ -182,6 +187,13 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	if (mq_policy_find_device(st.policy, o.name)) {
 		cli_err("device '%s' already exists; use 'mqadmin device renew %s'", o.name, o.name);
+		goto out;
+	}
+	/* A name is an identity in ACL rules, the audit log and other
+	 * systems: reusing a deleted one must be a decision. */
+	if (!o.force && mq_policy_find_deleted(st.policy, o.name)) {
+		cli_err("device '%s' was deleted ('mqadmin device delete'); issuing the name again "
+			"gives a new device the old one's identity: pass --force to do so", o.name);
 		goto out;
 	}
 	if (ca_load(&ca, &st, o.passfile))

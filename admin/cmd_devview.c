@@ -59,6 +59,9 @@ static cJSON *devview_cert_json(const struct mq_cert *c, time_t now)
 		if (c->revoke_reason && !cJSON_AddStringToObject(o, "reason", c->revoke_reason))
 			goto fail;
 	}
+	if ((c->retired_at && !devview_add_time(o, "retired_at", c->retired_at)) ||
+	    (c->retire_reason && !cJSON_AddStringToObject(o, "retire_reason", c->retire_reason)))
+		goto fail;
 	return o;
 fail:
 	cJSON_Delete(o);
@@ -83,6 +86,8 @@ static cJSON *devview_device_json(const struct mq_device *d, time_t now)
 		}
 	}
 	if (d->created && !devview_add_time(o, "created", d->created))
+		goto fail;
+	if (d->suspended && d->suspended_at && !devview_add_time(o, "suspended_at", d->suspended_at))
 		goto fail;
 	if (c && (!cJSON_AddStringToObject(o, "serial", c->serial) ||
 		  !cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) ||
@@ -197,6 +202,7 @@ static int devview_table(const struct mq_policy *p, time_t now)
 static void devview_human(const struct mq_device *d, time_t now)
 {
 	char *g = devview_groups(d), ts[MQ_TIME_LEN], te[MQ_TIME_LEN], exp[48];
+	char esc[CLI_ESCAPE_SIZE(200)];
 	const struct mq_cert *c = devview_newest(d);
 
 	printf("name:        %s\n", d->name);
@@ -205,6 +211,8 @@ static void devview_human(const struct mq_device *d, time_t now)
 	if (d->created && !mq_time_format(d->created, ts))
 		printf("created:     %s\n", ts);
 	printf("status:      %s\n", devview_status(c, now));
+	if (d->suspended && d->suspended_at && !mq_time_format(d->suspended_at, ts))
+		printf("suspended:   %s ('mqadmin device resume %s' lets it back in)\n", ts, d->name);
 	if (c) {
 		devview_expiry(c, now, exp, sizeof(exp));
 		printf("serial:      %s\n", c->serial);
@@ -219,7 +227,11 @@ static void devview_human(const struct mq_device *d, time_t now)
 		printf("  %s  %-7s  %s .. %s", c->serial, devview_status(c, now), ts, te);
 		if (c->status == MQ_CERT_REVOKED && c->revoked_at && !mq_time_format(c->revoked_at, ts))
 			printf("  revoked %s%s%s", ts, c->revoke_reason ? ": " : "",
-			       c->revoke_reason ? c->revoke_reason : "");
+			       c->revoke_reason ? cli_escape(esc, sizeof(esc), c->revoke_reason) : "");
+		else if (c->status == MQ_CERT_RETIRED && c->retired_at &&
+			 !mq_time_format(c->retired_at, ts))
+			printf("  retired %s%s%s", ts, c->retire_reason ? ": " : "",
+			       c->retire_reason ? cli_escape(esc, sizeof(esc), c->retire_reason) : "");
 		printf("\n");
 	}
 	free(g);
@@ -293,6 +305,7 @@ int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct store st = {.lockfd = -1};
 	const struct mq_device *d;
+	const struct mq_deleted *gone;
 	const char *name = NULL;
 	cJSON *o = NULL;
 	bool json = false;
@@ -305,6 +318,13 @@ int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 	    store_load_policy(&st))
 		goto out;
 	d = mq_policy_find_device(st.policy, name);
+	gone = d ? NULL : mq_policy_find_deleted(st.policy, name);
+	if (gone) {
+		cli_err("device '%s' was deleted ('mqadmin device delete')%s%s%s%s", name,
+			gone->archive ? "; its files are in " : "", gone->archive ? st.dir : "",
+			gone->archive ? "/" : "", gone->archive ? gone->archive : "");
+		goto out;
+	}
 	if (!d) {
 		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st.dir);
 		goto out;

@@ -1,4 +1,5 @@
-/* device revoke: the policy first (what the plugin enforces live), then
+/* device revoke (and what cert revoke and device delete share with it):
+ * the policy first (what the plugin enforces live), then
  * the CRL (defence in depth for brokers that read crlfile). Revocation is
  * an emergency: it never waits for the CA key. When the CRL cannot be
  * re-signed (encrypted CA key and no passphrase at hand, a wrong one, no
@@ -8,6 +9,7 @@
 
 #include "ca.h"
 #include "crl.h"
+#include "mq_names.h"
 #include "store.h"
 
 #include <getopt.h>
@@ -17,6 +19,61 @@
 
 #define REVOKE_REASON_MAX 200
 
+bool revoke_reason_ok(const char *reason)
+{
+	if (!reason)
+		return true;
+	for (const char *p = reason; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			cli_err("invalid --reason: control characters are not allowed");
+			return false;
+		}
+	}
+	if (!*reason || strlen(reason) > REVOKE_REASON_MAX) {
+		cli_err("invalid --reason: use 1-%d characters", REVOKE_REASON_MAX);
+		return false;
+	}
+	return true;
+}
+
+int revoke_cert(struct mq_cert *cert, const char *reason, time_t now)
+{
+	char *r = NULL;
+
+	if (reason && !(r = strdup(reason))) {
+		cli_err("out of memory");
+		return -1;
+	}
+	free(cert->revoke_reason);
+	cert->revoke_reason = r;
+	cert->status = MQ_CERT_REVOKED;
+	cert->revoked_at = now;
+	return 0;
+}
+
+int revoke_commit(struct store *st, const char *passfile, const char *what)
+{
+	struct ca ca = {0};
+	int rc = 0;
+
+	/* The CRL's number goes into this same write: the CRL signed below
+	 * (or later by 'crl update') never reuses one. */
+	crl_reserve_number(st);
+	if (store_save_policy(st))
+		return -1;
+	if (ca_load(&ca, st, passfile) || crl_write(st, &ca, CRL_DEFAULT_DAYS)) {
+		fprintf(stderr,
+			"mqadmin: warning: %s IS revoked: the policy no longer admits it and a "
+			"running plugin disconnects it within a second. But %s/crl.pem was not re-signed "
+			"(see above) and does not list it yet: run 'mqadmin -d %s crl update' with the "
+			"CA passphrase\n",
+			what, st->dir, st->dir);
+		rc = 1;
+	}
+	ca_release(&ca);
+	return rc;
+}
+
 int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -25,12 +82,12 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct store st = {.lockfd = -1};
-	struct ca ca = {0};
 	struct mq_device *d;
 	const char *reason = NULL, *passfile = NULL, *name;
+	char what[MQ_NAME_MAX + 16];
 	time_t now = time(NULL);
 	size_t n = 0;
-	int c, rc = CLI_FAIL;
+	int c, rc = CLI_FAIL, crl;
 
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
@@ -48,20 +105,8 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_one_operand(ctx, argc, argv, "device NAME"))
 		return CLI_USAGE;
 	name = argv[optind];
-	if (!cli_name_ok("device", name))
+	if (!cli_name_ok("device", name) || !revoke_reason_ok(reason))
 		return CLI_FAIL;
-	if (reason) {
-		for (const char *p = reason; *p; p++) {
-			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-				cli_err("invalid --reason: control characters are not allowed");
-				return CLI_FAIL;
-			}
-		}
-		if (!*reason || strlen(reason) > REVOKE_REASON_MAX) {
-			cli_err("invalid --reason: use 1-%d characters", REVOKE_REASON_MAX);
-			return CLI_FAIL;
-		}
-	}
 	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
 		goto out;
 	d = mq_policy_find_device(st.policy, name);
@@ -74,31 +119,20 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 
 		if (cert->status == MQ_CERT_REVOKED)
 			continue;
-		if (reason && !(cert->revoke_reason = strdup(reason))) {
-			cli_err("out of memory");
+		if (revoke_cert(cert, reason, now))
 			goto out;
-		}
-		cert->status = MQ_CERT_REVOKED;
-		cert->revoked_at = now;
 		n++;
 	}
 	if (n == 0) {
 		cli_err("device '%s' is already revoked", name);
 		goto out;
 	}
-	/* The CRL's number goes into this same write: the CRL signed below
-	 * (or later by 'crl update') never reuses one. */
-	crl_reserve_number(&st);
-	if (store_save_policy(&st))
+	snprintf(what, sizeof(what), "device '%s'", name);
+	crl = revoke_commit(&st, passfile, what);
+	if (crl < 0)
 		goto out;
 	rc = CLI_OK;
-	if (ca_load(&ca, &st, passfile) || crl_write(&st, &ca, CRL_DEFAULT_DAYS)) {
-		fprintf(stderr,
-			"mqadmin: warning: device '%s' IS revoked: the policy no longer admits it and a "
-			"running plugin disconnects it within a second. But %s/crl.pem was not re-signed "
-			"(see above) and does not list it yet: run 'mqadmin -d %s crl update' with the "
-			"CA passphrase\n",
-			name, st.dir, st.dir);
+	if (crl) {
 		printf("revoked %zu certificate%s of device '%s'; %s/crl.pem NOT updated\n", n,
 		       n == 1 ? "" : "s", name, st.dir);
 	} else {
@@ -108,7 +142,6 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_flush_stdout())
 		rc = CLI_FAIL;
 out:
-	ca_release(&ca);
 	if (st.dir)
 		store_close(&st);
 	return rc;

@@ -4,6 +4,8 @@
 #define ADMIN_CMDS_H
 
 #include "cli.h"
+#include "mq_policy.h"
+#include "store.h"
 
 int cmd_init(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv);
@@ -25,5 +27,21 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_policy_validate(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_cert_list(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_device_suspend(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_device_resume(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv);
+
+/* Shared by device revoke, cert revoke and device delete (cmd_revoke.c). */
+/* A --reason (NULL: none) of 1-200 printable characters; else says why. */
+bool revoke_reason_ok(const char *reason);
+/* Marks cert revoked at now with reason (NULL: none). 0 or -1 (out of memory). */
+int revoke_cert(struct mq_cert *cert, const char *reason, time_t now);
+/* Saves st's policy with a new CRL number, then re-signs crl.pem. -1 when
+ * the policy was not saved (nothing changed), 0 when both were done, 1
+ * when only the policy was (warning printed, naming what, e.g. "device
+ * 'x'": it is revoked all the same and 'crl update' is to be run). */
+int revoke_commit(struct store *st, const char *passfile, const char *what);
 
 #endif

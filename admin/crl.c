@@ -18,7 +18,8 @@
 #include <openssl/x509v3.h>
 
 /* The RFC 5280 reason code for the text given to `device revoke --reason`
- * when it names one; 0 (unspecified) otherwise. */
+ * (or `cert revoke`, `device delete`) when it names one; 0 (unspecified)
+ * otherwise. */
 static int crl_reason_code(const char *text)
 {
 	static const struct {
@@ -28,6 +29,7 @@ static int crl_reason_code(const char *text)
 		{"keyCompromise", 1}, {"key-compromise", 1}, {"compromised", 1},
 		{"cACompromise", 2}, {"affiliationChanged", 3}, {"superseded", 4},
 		{"cessationOfOperation", 5}, {"decommissioned", 5}, {"retired", 5},
+		{"deleted", 5}, {"renewed", 4},
 		{"privilegeWithdrawn", 9},
 	};
 
@@ -52,15 +54,25 @@ static long crl_previous_number(const char *path)
 	return n < 0 ? 0 : n;
 }
 
+/* Revoked certificates, and retired ones as superseded (the plugin refuses
+ * both; a broker with crlfile then refuses them at the handshake too).
+ * Suspended devices are left out: suspension is undone by 'device resume',
+ * a CRL entry never is. */
 static int crl_add_revoked(X509_CRL *crl, const struct mq_cert *c)
 {
-	X509_REVOKED *r = X509_REVOKED_new();
-	ASN1_TIME *when = ASN1_TIME_set(NULL, c->revoked_at ? c->revoked_at : time(NULL));
+	bool retired = c->status == MQ_CERT_RETIRED;
+	time_t t = retired ? c->retired_at : c->revoked_at;
+	X509_REVOKED *r = NULL;
+	ASN1_TIME *when = NULL;
 	ASN1_INTEGER *serial = NULL;
 	ASN1_ENUMERATED *reason = NULL;
 	BIGNUM *bn = NULL;
-	int code = crl_reason_code(c->revoke_reason), rc = -1;
+	int code = retired ? 4 : crl_reason_code(c->revoke_reason), rc = -1;
 
+	if (c->status == MQ_CERT_ACTIVE)
+		return 0;
+	r = X509_REVOKED_new();
+	when = ASN1_TIME_set(NULL, t ? t : time(NULL));
 	if (!r || !when || !BN_hex2bn(&bn, c->serial) || !(serial = BN_to_ASN1_INTEGER(bn, NULL)) ||
 	    !X509_REVOKED_set_serialNumber(r, serial) || !X509_REVOKED_set_revocationDate(r, when))
 		goto out;
@@ -99,8 +111,12 @@ static X509_CRL *crl_build(const struct ca *ca, const struct mq_policy *p, long 
 		goto out;
 	for (size_t i = 0; i < p->ndevices; i++)
 		for (size_t j = 0; j < p->devices[i]->ncerts; j++)
-			if (p->devices[i]->certs[j]->status == MQ_CERT_REVOKED &&
-			    crl_add_revoked(crl, p->devices[i]->certs[j]))
+			if (crl_add_revoked(crl, p->devices[i]->certs[j]))
+				goto out;
+	/* Deleted devices left the policy's devices, not the CRL. */
+	for (size_t i = 0; i < p->ndeleted; i++)
+		for (size_t j = 0; j < p->deleted[i]->device->ncerts; j++)
+			if (crl_add_revoked(crl, p->deleted[i]->device->certs[j]))
 				goto out;
 	if (!(num = ASN1_INTEGER_new()) || !ASN1_INTEGER_set(num, number) ||
 	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0))

@@ -1,4 +1,5 @@
-/* DIR/crl.pem: every revoked serial in the policy, signed by the CA. */
+/* DIR/crl.pem: every revoked or retired serial in the policy (deleted
+ * devices' included), signed by the CA. */
 #ifndef ADMIN_CRL_H
 #define ADMIN_CRL_H
 

@@ -41,22 +41,37 @@ static const struct command commands[] = {
 	 "                                     [--key-type ec|rsa|ed25519 | --csr FILE]\n"
 	 "                                     [--format pem|der|p12|c-header]...\n"
 	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
-	 "                                     [--passphrase-file FILE]\n",
+	 "                                     [--passphrase-file FILE] [--force]\n",
 	 "Issues a client certificate with CN=NAME (one OU per group) into "
 	 "DIR/devices/NAME/ and records it in the policy with its serial, SHA-256 "
 	 "fingerprint, validity and SANs. --san adds a subjectAltName (for plugin_opt_identity "
 	 "san-dns, san-email, san-uri). With --csr the device keeps its key and mqadmin only "
 	 "signs, keeping the CSR's DNS, email and URI SANs unless --san is given. --format "
-	 "adds DER, PKCS#12 (phones) or a C header (microcontrollers)."},
+	 "adds DER, PKCS#12 (phones) or a C header (microcontrollers). The name of a deleted "
+	 "device is refused unless --force is given."},
 	{"device", "list", cmd_device_list, "usage: mqadmin [-d DIR] device list [--json]\n",
 	 "Lists the devices of the policy: name, username, groups, status (active, "
-	 "revoked, expired), expiry and serial."},
+	 "suspended, retired, revoked, expired), expiry and serial. Deleted devices are not "
+	 "listed."},
 	{"device", "show", cmd_device_show, "usage: mqadmin [-d DIR] device show NAME [--json]\n",
 	 "Shows one device with every certificate it holds."},
 	{"device", "revoke", cmd_device_revoke,
 	 "usage: mqadmin [-d DIR] device revoke NAME [--reason TEXT] [--passphrase-file FILE]\n",
 	 "Marks every certificate of the device revoked in the policy and re-signs "
 	 "crl.pem. A running plugin disconnects the device within a second."},
+	{"device", "suspend", cmd_device_suspend, "usage: mqadmin [-d DIR] device suspend NAME\n",
+	 "Suspends a device: the plugin refuses it at CONNECT and disconnects it within a "
+	 "second, without putting its certificates in the CRL. 'device resume' undoes it. "
+	 "Suspending a suspended device changes nothing and exits 0."},
+	{"device", "resume", cmd_device_resume, "usage: mqadmin [-d DIR] device resume NAME\n",
+	 "Lets a suspended device connect again. Resuming an active device changes nothing "
+	 "and exits 0."},
+	{"device", "delete", cmd_device_delete,
+	 "usage: mqadmin [-d DIR] device delete NAME [--reason TEXT] [--passphrase-file FILE]\n",
+	 "Revokes every certificate of the device (re-signing crl.pem), removes it and the "
+	 "ACL rules naming it from the policy and moves DIR/devices/NAME to "
+	 "DIR/archive/NAME-TIMESTAMP/. A running plugin disconnects it within a second. Its "
+	 "name can be issued again only with 'device issue NAME --force'."},
 	{"device", "renew", cmd_device_renew,
 	 "usage: mqadmin [-d DIR] device renew NAME [--days N] [--key-type ec|rsa|ed25519 | --csr FILE]\n"
 	 "                                     [--san DNS:name|email:addr|URI:uri]... [--no-san]\n"
@@ -78,6 +93,17 @@ static const struct command commands[] = {
 	{"device", "set", cmd_device_set,
 	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n",
 	 "Changes a device's groups or username in the policy; the plugin applies it live."},
+	{"cert", "list", cmd_cert_list, "usage: mqadmin [-d DIR] cert list [--device NAME] [--json]\n",
+	 "Lists every certificate of the policy's devices (or of one device) with its state "
+	 "(active, retired, suspended, revoked, expired), serial, fingerprint and validity, "
+	 "then a total line."},
+	{"cert", "revoke", cmd_cert_revoke,
+	 "usage: mqadmin [-d DIR] cert revoke SERIAL|FINGERPRINT [--reason TEXT]\n"
+	 "                                   [--passphrase-file FILE]\n",
+	 "Revokes one certificate, named by its serial or fingerprint or a unique prefix of "
+	 "either (at least 4 hex digits, any case, colons allowed), and re-signs crl.pem. "
+	 "The device's other certificates keep working; a client connected with this one "
+	 "is disconnected within a second. An ambiguous prefix lists the candidates."},
 	{"acl", "add", cmd_acl_add,
 	 "usage: mqadmin [-d DIR] acl add (--device NAME | --group G | --all) --topic PATTERN\n"
 	 "                               --access read|write|readwrite [--deny]\n",

@@ -44,6 +44,7 @@ static void policy_cert_free(struct mq_cert *c)
 	if (!c)
 		return;
 	free(c->revoke_reason);
+	free(c->retire_reason);
 	free(c->san);
 	free(c);
 }
@@ -62,6 +63,15 @@ static void policy_device_free(struct mq_device *d)
 	if (d->username != d->name)
 		free(d->username);
 	free(d);
+}
+
+static void policy_deleted_free(struct mq_deleted *x)
+{
+	if (!x)
+		return;
+	policy_device_free(x->device);
+	free(x->archive);
+	free(x);
 }
 
 static void policy_rule_free(struct mq_rule *r)
@@ -83,6 +93,9 @@ void mq_policy_free(struct mq_policy *p)
 	for (size_t i = 0; i < p->nrules; i++)
 		policy_rule_free(p->rules[i]);
 	free(p->rules);
+	for (size_t i = 0; i < p->ndeleted; i++)
+		policy_deleted_free(p->deleted[i]);
+	free(p->deleted);
 	mq_strmap_release(&p->by_name);
 	mq_strmap_release(&p->by_username);
 	mq_strmap_release(&p->by_fingerprint);
@@ -129,6 +142,24 @@ struct mq_rule *mq_policy_find_rule(const struct mq_policy *p, unsigned long id)
 	return NULL;
 }
 
+/* A device outside any index, or NULL when out of memory. */
+static struct mq_device *policy_device_alloc(const char *name, const char *username)
+{
+	/* One block for the device and its name: a 100k-device policy is
+	 * mostly small allocations, each with its own malloc overhead. */
+	struct mq_device *d = calloc(1, sizeof(*d) + strlen(name) + 1);
+
+	if (!d)
+		return NULL;
+	d->name = strcpy((char *)(d + 1), name);
+	d->username = strcmp(username, name) ? strdup(username) : d->name;
+	if (!d->username) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
 struct mq_device *mq_policy_add_device(struct mq_policy *p, const char *name,
 				       const char *username, char *err, size_t errlen)
 {
@@ -153,14 +184,8 @@ struct mq_device *mq_policy_add_device(struct mq_policy *p, const char *name,
 			   mq_policy_find_username(p, username)->name);
 		return NULL;
 	}
-	/* One block for the device and its name: a 100k-device policy is
-	 * mostly small allocations, each with its own malloc overhead. */
-	d = calloc(1, sizeof(*d) + strlen(name) + 1);
-	if (!d)
-		goto oom;
-	d->name = strcpy((char *)(d + 1), name);
-	d->username = strcmp(username, name) ? strdup(username) : d->name;
-	if (!d->username || policy_reserve(&p->devices, p->ndevices))
+	d = policy_device_alloc(name, username);
+	if (!d || policy_reserve(&p->devices, p->ndevices))
 		goto oom;
 	if (mq_strmap_put(&p->by_name, d->name, d))
 		goto oom;
@@ -272,8 +297,10 @@ bool mq_device_in_group(const struct mq_device *d, const char *group)
 	return false;
 }
 
-int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d, const struct mq_cert *tmpl,
-		       char *err, size_t errlen)
+/* Copies tmpl into a new cert of d; indexed (and then unique) unless d is
+ * a deleted device's record. 0 or -1 + err. */
+static int policy_cert_attach(struct mq_policy *p, struct mq_device *d,
+			      const struct mq_cert *tmpl, bool index, char *err, size_t errlen)
 {
 	struct mq_cert *c;
 
@@ -281,22 +308,24 @@ int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d, const struct mq
 		mq_errf(err, errlen, "invalid fingerprint '%s'", tmpl->fingerprint);
 		return -1;
 	}
-	if (mq_policy_find_fingerprint(p, tmpl->fingerprint)) {
+	if (index && mq_policy_find_fingerprint(p, tmpl->fingerprint)) {
 		mq_errf(err, errlen, "certificate %s is already in the policy", tmpl->fingerprint);
 		return -1;
 	}
-	/* calloc: the oom path frees c->revoke_reason and c->san. */
+	/* calloc: the oom path frees c's strings. */
 	c = calloc(1, sizeof(*c));
 	if (!c || policy_reserve(&d->certs, d->ncerts))
 		goto oom;
 	*c = *tmpl;
 	c->revoke_reason = NULL;
+	c->retire_reason = NULL;
 	c->san = NULL;
 	if ((tmpl->revoke_reason && !(c->revoke_reason = strdup(tmpl->revoke_reason))) ||
+	    (tmpl->retire_reason && !(c->retire_reason = strdup(tmpl->retire_reason))) ||
 	    (tmpl->san && !(c->san = strdup(tmpl->san))))
 		goto oom;
 	c->device = d;
-	if (mq_strmap_put(&p->by_fingerprint, c->fingerprint, c))
+	if (index && mq_strmap_put(&p->by_fingerprint, c->fingerprint, c))
 		goto oom;
 	d->certs[d->ncerts++] = c;
 	return 0;
@@ -306,7 +335,14 @@ oom:
 	return -1;
 }
 
-void mq_policy_remove_device(struct mq_policy *p, struct mq_device *d)
+int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d, const struct mq_cert *tmpl,
+		       char *err, size_t errlen)
+{
+	return policy_cert_attach(p, d, tmpl, true, err, errlen);
+}
+
+/* Takes d out of the devices array and the indexes, without freeing it. */
+static void policy_unlink_device(struct mq_policy *p, struct mq_device *d)
 {
 	for (size_t i = 0; i < p->ndevices; i++) {
 		if (p->devices[i] != d)
@@ -319,7 +355,52 @@ void mq_policy_remove_device(struct mq_policy *p, struct mq_device *d)
 		mq_strmap_del(&p->by_fingerprint, d->certs[i]->fingerprint);
 	mq_strmap_del(&p->by_name, d->name);
 	mq_strmap_del(&p->by_username, d->username);
+}
+
+void mq_policy_remove_device(struct mq_policy *p, struct mq_device *d)
+{
+	policy_unlink_device(p, d);
 	policy_device_free(d);
+}
+
+/* Appends a deleted record owning d (not indexed). NULL when out of memory,
+ * d then still the caller's. */
+static struct mq_deleted *policy_deleted_append(struct mq_policy *p, struct mq_device *d)
+{
+	struct mq_deleted *x = calloc(1, sizeof(*x));
+
+	if (!x || policy_reserve(&p->deleted, p->ndeleted)) {
+		free(x);
+		return NULL;
+	}
+	x->device = d;
+	p->deleted[p->ndeleted++] = x;
+	return x;
+}
+
+int mq_policy_delete_device(struct mq_policy *p, struct mq_device *d, time_t when,
+			    const char *archive, char *err, size_t errlen)
+{
+	char *a = archive ? strdup(archive) : NULL;
+	struct mq_deleted *x;
+
+	if ((archive && !a) || !(x = policy_deleted_append(p, d))) {
+		free(a);
+		mq_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	x->deleted_at = when;
+	x->archive = a;
+	policy_unlink_device(p, d);
+	return 0;
+}
+
+const struct mq_deleted *mq_policy_find_deleted(const struct mq_policy *p, const char *name)
+{
+	for (size_t i = p->ndeleted; name && i-- > 0;)
+		if (!strcmp(p->deleted[i]->device->name, name))
+			return p->deleted[i];
+	return NULL;
 }
 
 static int policy_rule_check(enum mq_subject_kind kind, const char *subject, const char *topic,
@@ -390,8 +471,12 @@ enum mq_cert_state mq_cert_state(const struct mq_cert *c, time_t now)
 {
 	if (c->status == MQ_CERT_REVOKED)
 		return MQ_STATE_REVOKED;
+	if (c->status == MQ_CERT_RETIRED)
+		return MQ_STATE_RETIRED;
 	if (now >= c->not_after)
 		return MQ_STATE_EXPIRED;
+	if (c->device && c->device->suspended)
+		return MQ_STATE_SUSPENDED;
 	if (now < c->not_before)
 		return MQ_STATE_NOT_YET_VALID;
 	return MQ_STATE_ACTIVE;
@@ -408,6 +493,10 @@ const char *mq_cert_state_str(enum mq_cert_state s)
 		return "expired";
 	case MQ_STATE_NOT_YET_VALID:
 		return "not-yet-valid";
+	case MQ_STATE_RETIRED:
+		return "retired";
+	case MQ_STATE_SUSPENDED:
+		return "suspended";
 	}
 	return "?";
 }
@@ -561,11 +650,11 @@ static int policy_read_san(const struct mq_jdom_node *jc, const char *where,
 }
 
 static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const struct mq_jdom_node *jc,
-			    size_t idx, struct policy_reader *rd)
+			    size_t idx, bool index, struct policy_reader *rd)
 {
 	char where[160];
 	struct mq_cert c;
-	const char *serial, *fpr, *status, *reason;
+	const char *serial, *fpr, *status, *reason, *retire_reason;
 	int bad = 0;
 
 	snprintf(where, sizeof(where), "device '%s' certificate %zu", d->name, idx);
@@ -578,6 +667,7 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 	fpr = policy_get_str(jc, "fingerprint", true, where, rd, &bad);
 	status = policy_get_str(jc, "status", true, where, rd, &bad);
 	reason = policy_get_str(jc, "reason", false, where, rd, &bad);
+	retire_reason = policy_get_str(jc, "retire_reason", false, where, rd, &bad);
 	if (bad)
 		return -1;
 	if (!policy_serial_valid(serial)) {
@@ -592,55 +682,105 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 		c.status = MQ_CERT_ACTIVE;
 	} else if (!strcmp(status, "revoked")) {
 		c.status = MQ_CERT_REVOKED;
+	} else if (!strcmp(status, "retired")) {
+		c.status = MQ_CERT_RETIRED;
 	} else {
-		mq_errf(rd->err, rd->errlen, "%s: status '%s' must be \"active\" or \"revoked\"", where, status);
+		mq_errf(rd->err, rd->errlen, "%s: status '%s' must be \"active\", \"retired\" or \"revoked\"",
+			where, status);
 		return -1;
 	}
 	if (policy_get_time(jc, "not_before", true, &c.not_before, where, rd) ||
 	    policy_get_time(jc, "not_after", true, &c.not_after, where, rd) ||
-	    policy_get_time(jc, "revoked_at", false, &c.revoked_at, where, rd))
+	    policy_get_time(jc, "revoked_at", false, &c.revoked_at, where, rd) ||
+	    policy_get_time(jc, "retired_at", false, &c.retired_at, where, rd))
 		return -1;
 	if (c.not_after <= c.not_before) {
 		mq_errf(rd->err, rd->errlen, "%s: not_after is not later than not_before", where);
 		return -1;
 	}
-	if (mq_policy_find_fingerprint(p, fpr)) {
+	if (index && mq_policy_find_fingerprint(p, fpr)) {
 		mq_errf(rd->err, rd->errlen, "%s: fingerprint %s appears twice in the policy", where, fpr);
 		return -1;
 	}
 	strcpy(c.serial, serial);
 	strcpy(c.fingerprint, fpr);
 	c.revoke_reason = (char *)reason;
+	c.retire_reason = (char *)retire_reason;
 	if (policy_read_san(jc, where, rd, &c.san))
 		return -1;
-	bad = mq_policy_add_cert(p, d, &c, rd->err, rd->errlen);
+	bad = policy_cert_attach(p, d, &c, index, rd->err, rd->errlen);
 	free(c.san);
 	return bad;
 }
 
-static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd, size_t idx, struct policy_reader *rd)
+/* A "deleted" record's device: valid names, in no index (a later device
+ * may have the same name), owned by the policy's deleted list at once. */
+static struct mq_device *policy_read_deleted_head(struct mq_policy *p, const struct mq_jdom_node *jd,
+						  const char *name, const char *username,
+						  const char *where, struct policy_reader *rd)
+{
+	struct mq_device *d;
+	struct mq_deleted *x;
+	int bad = 0;
+	const char *archive;
+
+	if (!mq_name_valid(name) || !mq_name_valid(username)) {
+		mq_errf(rd->err, rd->errlen, "%s: invalid name or username: use 1-64 characters of "
+			"A-Za-z0-9._-", where);
+		return NULL;
+	}
+	archive = policy_get_str(jd, "archive", false, where, rd, &bad);
+	if (bad)
+		return NULL;
+	d = policy_device_alloc(name, username);
+	x = d ? policy_deleted_append(p, d) : NULL;
+	if (!x || (archive && !(x->archive = strdup(archive)))) {
+		if (!x)
+			policy_device_free(d);
+		mq_errf(rd->err, rd->errlen, "out of memory");
+		return NULL;
+	}
+	if (policy_get_time(jd, "deleted_at", false, &x->deleted_at, where, rd))
+		return NULL;
+	return d;
+}
+
+/* One element of "devices" or (deleted) of "deleted". */
+static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd, size_t idx,
+			      bool deleted, struct policy_reader *rd)
 {
 	char where[128], **groups = NULL;
-	const char *name, *username;
+	const char *name, *username, *status;
 	const struct mq_jdom_node *jg, *jcerts, *it;
 	struct mq_device *d;
 	size_t ng = 0, i = 0;
 	int bad = 0, rc = -1;
 
-	snprintf(where, sizeof(where), "devices[%zu]", idx);
+	snprintf(where, sizeof(where), "%s[%zu]", deleted ? "deleted" : "devices", idx);
 	if (jd->type != MQ_JDOM_OBJECT) {
 		mq_errf(rd->err, rd->errlen, "%s: must be an object", where);
 		return -1;
 	}
 	name = policy_get_str(jd, "name", true, where, rd, &bad);
 	username = policy_get_str(jd, "username", true, where, rd, &bad);
+	status = policy_get_str(jd, "status", false, where, rd, &bad);
 	if (bad)
 		return -1;
-	snprintf(where, sizeof(where), "device '%.64s'", name);
-	d = mq_policy_add_device(p, name, username, rd->err, rd->errlen);
+	snprintf(where, sizeof(where), "%sdevice '%.64s'", deleted ? "deleted " : "", name);
+	if (deleted)
+		d = policy_read_deleted_head(p, jd, name, username, where, rd);
+	else
+		d = mq_policy_add_device(p, name, username, rd->err, rd->errlen);
 	if (!d)
 		return -1;
-	if (policy_get_time(jd, "created", false, &d->created, where, rd))
+	if (status && strcmp(status, "active") && strcmp(status, "suspended")) {
+		mq_errf(rd->err, rd->errlen, "%s: status '%s' must be \"active\" or \"suspended\"",
+			where, status);
+		return -1;
+	}
+	d->suspended = status && !strcmp(status, "suspended");
+	if (policy_get_time(jd, "created", false, &d->created, where, rd) ||
+	    policy_get_time(jd, "suspended_at", false, &d->suspended_at, where, rd))
 		return -1;
 	jg = mq_jdom_get(jd, "groups");
 	if (jg) {
@@ -670,7 +810,7 @@ static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd
 	}
 	i = 0;
 	for (it = jcerts->child; it; it = it->next) {
-		if (policy_read_cert(p, d, it, i++, rd))
+		if (policy_read_cert(p, d, it, i++, !deleted, rd))
 			goto out;
 	}
 	rc = 0;
@@ -809,7 +949,7 @@ static struct mq_policy *policy_parse_owned(char *buf, size_t len, const char *n
 	struct mq_policy *p = NULL;
 	struct mq_jdom *doc;
 	struct mq_jdom_error jerr;
-	const struct mq_jdom_node *root, *jv, *jdev, *jrules, *it;
+	const struct mq_jdom_node *root, *jv, *jdev, *jdel, *jrules, *it;
 	unsigned long version = 0, next_id = 0;
 	size_t i;
 
@@ -862,7 +1002,17 @@ static struct mq_policy *policy_parse_owned(char *buf, size_t len, const char *n
 	}
 	i = 0;
 	for (it = jdev->child; it; it = it->next) {
-		if (policy_read_device(p, it, i++, &rd))
+		if (policy_read_device(p, it, i++, false, &rd))
+			goto fail;
+	}
+	jdel = mq_jdom_get(root, "deleted");
+	if (jdel && jdel->type != MQ_JDOM_ARRAY) {
+		mq_errf(err, errlen, "\"deleted\" must be an array");
+		goto fail;
+	}
+	i = 0;
+	for (it = jdel ? jdel->child : NULL; it; it = it->next) {
+		if (policy_read_device(p, it, i++, true, &rd))
 			goto fail;
 	}
 	jrules = mq_jdom_get(root, "rules");
@@ -968,6 +1118,19 @@ static int policy_san_json(cJSON *jc, const char *san)
 	return ja ? 0 : -1;
 }
 
+static const char *policy_status_str(enum mq_cert_status s)
+{
+	switch (s) {
+	case MQ_CERT_ACTIVE:
+		break;
+	case MQ_CERT_REVOKED:
+		return "revoked";
+	case MQ_CERT_RETIRED:
+		return "retired";
+	}
+	return "active";
+}
+
 static cJSON *policy_cert_json(const struct mq_cert *c)
 {
 	cJSON *jc = cJSON_CreateObject();
@@ -976,11 +1139,16 @@ static cJSON *policy_cert_json(const struct mq_cert *c)
 	    !cJSON_AddStringToObject(jc, "fingerprint", c->fingerprint) ||
 	    !policy_add_time(jc, "not_before", c->not_before) ||
 	    !policy_add_time(jc, "not_after", c->not_after) ||
-	    !cJSON_AddStringToObject(jc, "status", c->status == MQ_CERT_REVOKED ? "revoked" : "active"))
+	    !cJSON_AddStringToObject(jc, "status", policy_status_str(c->status)))
 		goto fail;
 	if (c->status == MQ_CERT_REVOKED && c->revoked_at && !policy_add_time(jc, "revoked_at", c->revoked_at))
 		goto fail;
 	if (c->revoke_reason && !cJSON_AddStringToObject(jc, "reason", c->revoke_reason))
+		goto fail;
+	/* Kept after a later revocation: when and why it left service. */
+	if (c->retired_at && !policy_add_time(jc, "retired_at", c->retired_at))
+		goto fail;
+	if (c->retire_reason && !cJSON_AddStringToObject(jc, "retire_reason", c->retire_reason))
 		goto fail;
 	if (c->san && policy_san_json(jc, c->san))
 		goto fail;
@@ -999,6 +1167,10 @@ static cJSON *policy_device_json(const struct mq_device *d)
 	    !(jg = cJSON_AddArrayToObject(jd, "groups")))
 		goto fail;
 	if (d->created && !policy_add_time(jd, "created", d->created))
+		goto fail;
+	/* Written only when suspended: absent means active. */
+	if (d->suspended && (!cJSON_AddStringToObject(jd, "status", "suspended") ||
+			     (d->suspended_at && !policy_add_time(jd, "suspended_at", d->suspended_at))))
 		goto fail;
 	for (size_t i = 0; i < d->ngroups; i++) {
 		cJSON *s = cJSON_CreateString(d->groups[i]);
@@ -1045,9 +1217,21 @@ static cJSON *policy_rule_json(const struct mq_rule *r)
 	return jr;
 }
 
+static cJSON *policy_deleted_json(const struct mq_deleted *x)
+{
+	cJSON *jd = policy_device_json(x->device);
+
+	if (jd && ((x->deleted_at && !policy_add_time(jd, "deleted_at", x->deleted_at)) ||
+		   (x->archive && !cJSON_AddStringToObject(jd, "archive", x->archive)))) {
+		cJSON_Delete(jd);
+		return NULL;
+	}
+	return jd;
+}
+
 char *mq_policy_serialize(const struct mq_policy *p)
 {
-	cJSON *root = cJSON_CreateObject(), *jdev, *jrules;
+	cJSON *root = cJSON_CreateObject(), *jdev, *jrules, *jdel = NULL;
 	char *text = NULL, *out = NULL;
 	size_t n;
 
@@ -1072,6 +1256,17 @@ char *mq_policy_serialize(const struct mq_policy *p)
 
 		if (!jr || !cJSON_AddItemToArray(jrules, jr)) {
 			cJSON_Delete(jr);
+			goto out;
+		}
+	}
+	/* Only when there is one: older readers ignore it anyway. */
+	if (p->ndeleted && !(jdel = cJSON_AddArrayToObject(root, "deleted")))
+		goto out;
+	for (size_t i = 0; i < p->ndeleted; i++) {
+		cJSON *jd = policy_deleted_json(p->deleted[i]);
+
+		if (!jd || !cJSON_AddItemToArray(jdel, jd)) {
+			cJSON_Delete(jd);
 			goto out;
 		}
 	}

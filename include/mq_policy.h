@@ -20,14 +20,20 @@
 enum mq_cert_status {
 	MQ_CERT_ACTIVE,
 	MQ_CERT_REVOKED,
+	/* Superseded (by a renewal, or taken out of use by hand): refused
+	 * like a revoked one, but not a compromise. */
+	MQ_CERT_RETIRED,
 };
 
-/* What a certificate is at a given time: stored status plus its validity. */
+/* What a certificate is at a given time: stored status, its device's
+ * status and its validity. Only MQ_STATE_ACTIVE admits a client. */
 enum mq_cert_state {
 	MQ_STATE_ACTIVE,
 	MQ_STATE_REVOKED,
 	MQ_STATE_EXPIRED,
 	MQ_STATE_NOT_YET_VALID,
+	MQ_STATE_RETIRED,
+	MQ_STATE_SUSPENDED, /* the certificate is fine, its device suspended */
 };
 
 struct mq_device;
@@ -40,6 +46,8 @@ struct mq_cert {
 	enum mq_cert_status status;
 	time_t revoked_at;    /* 0 unless revoked */
 	char *revoke_reason;  /* NULL or text */
+	time_t retired_at;    /* 0 unless retired */
+	char *retire_reason;  /* NULL or text ("renewed", ...) */
 	/* The certificate's subjectAltNames in its order, comma separated
 	 * ("DNS:a.example,email:a@example.com", see mq_san_check), or NULL:
 	 * what plugin_opt_identity san-* takes (the first of its type). */
@@ -55,6 +63,18 @@ struct mq_device {
 	struct mq_cert **certs;
 	size_t ncerts;
 	time_t created;
+	/* Suspended: refused and dropped, kept out of the CRL, reversible. */
+	bool suspended;
+	time_t suspended_at; /* 0 unless suspended */
+};
+
+/* A device removed by 'device delete': out of the indexes (its
+ * certificates admit nobody), kept so that its revoked serials stay in the
+ * CRL and its name is not issued again by accident. */
+struct mq_deleted {
+	struct mq_device *device; /* not in by_name/by_username/by_fingerprint */
+	time_t deleted_at;
+	char *archive; /* where its files went, relative to DIR; NULL if none */
 };
 
 enum mq_subject_kind {
@@ -88,6 +108,8 @@ struct mq_policy {
 	/* The number of the newest CRL signed (0: none yet), so that the next
 	 * one is higher even when crl.pem is lost. */
 	unsigned long crl_number;
+	struct mq_deleted **deleted;
+	size_t ndeleted;
 	/* Indexes, always in step with the arrays above. */
 	struct mq_strmap by_name;
 	struct mq_strmap by_username;
@@ -132,6 +154,13 @@ int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d,
 		       const struct mq_cert *tmpl, char *err, size_t errlen);
 /* Removes the device and its certificates. */
 void mq_policy_remove_device(struct mq_policy *p, struct mq_device *d);
+/* Moves d out of the devices (and the indexes) into the deleted list, with
+ * its certificates as they are (revoke them first) and archive (relative
+ * to DIR, or NULL). 0 or -1 + err (out of memory: nothing changed). */
+int mq_policy_delete_device(struct mq_policy *p, struct mq_device *d, time_t when,
+			    const char *archive, char *err, size_t errlen);
+/* The newest deleted record of name, or NULL. */
+const struct mq_deleted *mq_policy_find_deleted(const struct mq_policy *p, const char *name);
 
 /* Appends a rule, assigning the next id. Validates it. Returns the new rule
  * or NULL + err. */

@@ -59,7 +59,7 @@ test_expect_success 'completion: commands and subcommands' '
 	complete_words "$MQADMIN" dev >out &&
 	echo device >expect && test_cmp expect out &&
 	complete_words "$MQADMIN" device re >out &&
-	printf "revoke\nrenew\n" >expect && test_cmp expect out &&
+	printf "revoke\nresume\nrenew\n" >expect && test_cmp expect out &&
 	complete_words "$MQADMIN" -d pki i >out &&
 	printf "init\ninspect\n" >expect && test_cmp expect out
 '

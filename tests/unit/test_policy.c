@@ -429,6 +429,71 @@ static void cert_state_should_honour_the_validity_bounds(void **state)
 	assert_string_equal(mq_cert_state_str(MQ_STATE_NOT_YET_VALID), "not-yet-valid");
 }
 
+/* Retired certificates, suspended devices and deleted records survive a
+ * write and a read; a deleted device's certificate admits nobody. */
+static void policy_lifecycle_should_round_trip(void **state)
+{
+	char err[256] = "", *text;
+	struct mq_policy *p = mq_policy_new(), *q;
+	struct mq_device *d1, *d2;
+	struct mq_cert c1 = cert_tmpl("0a", FPR_A, 1000, 5000), c2 = cert_tmpl("0b", FPR_B, 1000, 5000);
+	const struct mq_deleted *x;
+
+	d1 = mq_policy_add_device(p, "old", NULL, err, sizeof(err));
+	d2 = mq_policy_add_device(p, "gone", NULL, err, sizeof(err));
+	c1.status = MQ_CERT_RETIRED;
+	c1.retired_at = 1500;
+	c1.retire_reason = "renewed";
+	assert_int_equal(mq_policy_add_cert(p, d1, &c1, err, sizeof(err)), 0);
+	d1->suspended = true;
+	d1->suspended_at = 1600;
+	c2.status = MQ_CERT_REVOKED;
+	assert_int_equal(mq_policy_add_cert(p, d2, &c2, err, sizeof(err)), 0);
+	assert_int_equal(mq_policy_delete_device(p, d2, 1700, "archive/gone-x", err, sizeof(err)), 0);
+	assert_null(mq_policy_find_device(p, "gone"));
+	assert_null(mq_policy_find_fingerprint(p, FPR_B));
+	text = mq_policy_serialize(p);
+	assert_non_null(text);
+	q = mq_policy_parse(text, strlen(text), err, sizeof(err));
+	assert_non_null(q);
+	d1 = mq_policy_find_device(q, "old");
+	assert_true(d1->suspended);
+	assert_int_equal(d1->suspended_at, 1600);
+	assert_int_equal(d1->certs[0]->status, MQ_CERT_RETIRED);
+	assert_int_equal(d1->certs[0]->retired_at, 1500);
+	assert_string_equal(d1->certs[0]->retire_reason, "renewed");
+	assert_int_equal(mq_cert_state(d1->certs[0], 2000), MQ_STATE_RETIRED);
+	assert_null(mq_policy_find_device(q, "gone"));
+	assert_null(mq_policy_find_fingerprint(q, FPR_B));
+	x = mq_policy_find_deleted(q, "gone");
+	assert_non_null(x);
+	assert_int_equal(x->deleted_at, 1700);
+	assert_string_equal(x->archive, "archive/gone-x");
+	assert_int_equal(x->device->ncerts, 1);
+	assert_string_equal(x->device->certs[0]->serial, "0b");
+	/* The name may be issued again (with --force): no clash on reading. */
+	assert_non_null(mq_policy_add_device(q, "gone", NULL, err, sizeof(err)));
+	free(text);
+	mq_policy_free(p);
+	mq_policy_free(q);
+}
+
+static void cert_state_should_put_suspension_after_revocation_and_expiry(void **state)
+{
+	struct mq_device d = {.suspended = true};
+	struct mq_cert c = cert_tmpl("01", FPR_A, 1000, 2000);
+
+	c.device = &d;
+	assert_int_equal(mq_cert_state(&c, 1500), MQ_STATE_SUSPENDED);
+	assert_int_equal(mq_cert_state(&c, 2500), MQ_STATE_EXPIRED);
+	c.status = MQ_CERT_RETIRED;
+	assert_int_equal(mq_cert_state(&c, 1500), MQ_STATE_RETIRED);
+	c.status = MQ_CERT_REVOKED;
+	assert_int_equal(mq_cert_state(&c, 1500), MQ_STATE_REVOKED);
+	assert_string_equal(mq_cert_state_str(MQ_STATE_RETIRED), "retired");
+	assert_string_equal(mq_cert_state_str(MQ_STATE_SUSPENDED), "suspended");
+}
+
 static void access_parse_should_round_trip_with_str(void **state)
 {
 	static const char *const names[] = { "read", "write", "readwrite" };
@@ -534,7 +599,7 @@ static const struct bad_case bad_policies[] = {
 	{ POL(DEV("d", "d", CERT_FS(FPR_A, "-01", "active")), ""), "serial '-01' is not lowercase hex" },
 	{ POL(DEV("d", "d", CERT_FS(FPR_A, "0123456789abcdef0123456789abcdef0123456789a", "active")), ""),
 	  "is not lowercase hex" },
-	{ POL(DEV("d", "d", CERT_FS(FPR_A, "01", "valid")), ""), "status 'valid' must be \"active\" or \"revoked\"" },
+	{ POL(DEV("d", "d", CERT_FS(FPR_A, "01", "valid")), ""), "status 'valid' must be \"active\", \"retired\" or \"revoked\"" },
 	{ POL(DEV("d", "d", CERT_FS(FPR_A, "01", "expired")), ""), "status 'expired' must be" },
 	{ POL(DEV("d", "d", "{\"serial\":\"01\",\"fingerprint\":\"" FPR_A "\",\"status\":\"active\"}"), ""),
 	  "certificate 0: missing \"not_before\"" },
@@ -963,6 +1028,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(policy_serialize_should_round_trip_through_parse),
+		cmocka_unit_test(policy_lifecycle_should_round_trip),
+		cmocka_unit_test(cert_state_should_put_suspension_after_revocation_and_expiry),
 		cmocka_unit_test(policy_serialize_should_write_the_documented_fields),
 		cmocka_unit_test(policy_parse_should_accept_a_minimal_policy),
 		cmocka_unit_test(policy_parse_should_respect_the_length),
