@@ -275,7 +275,7 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_one_operand(ctx, argc, argv, "acl_file FILE"))
 		return CLI_USAGE;
 	if (mq_file_read(argv[optind], (size_t)AI_FILE_MAX, &buf, &len, err, sizeof(err))) {
-		cli_err("cannot read %s", err);
+		cli_err("%s", err);
 		return CLI_FAIL;
 	}
 	if (memchr(buf, '\0', len)) {

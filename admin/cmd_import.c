@@ -59,7 +59,7 @@ static X509 *imp_read(const char *path)
 	BIO *b;
 
 	if (mq_file_read(path, IMPORT_CERT_MAX, &buf, &len, err, sizeof(err))) {
-		cli_err("cannot read %s", err);
+		cli_err("%s", err);
 		return NULL;
 	}
 	b = BIO_new_mem_buf(buf, (int)len);
@@ -319,7 +319,7 @@ static int adopt_scan(const char *path, time_t since, struct mq_strmap *seen, ch
 	size_t len = 0;
 
 	if (mq_file_read(path, (size_t)IMPORT_AUDIT_MAX, &buf, &len, err, sizeof(err))) {
-		cli_err("cannot read the audit log %s", err);
+		cli_err("%s", err);
 		return -1;
 	}
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
