@@ -133,6 +133,19 @@ plugin_opt_policy $TRASH/pki/policy.json" &&
 	log_has b "denied write .anywhere/x. for client .d2."
 '
 
+test_expect_success 'a bad plugin_opt_mode, acl_mode or subscribe stops the broker from starting' '
+	broker_stop b &&
+	for opt in "mode observ" "acl_mode off" "subscribe all"; do
+		! BROKER_LEAKS=0 broker_start bad "$(cat listener.conf)
+plugin $MQCERT_SO
+plugin_opt_policy $TRASH/pki/policy.json
+plugin_opt_$opt" 2>/dev/null || return 1
+		log_has bad "mqcert: invalid plugin_opt_${opt% *} .${opt#* }.: use (enforce or observe|check or grant)" ||
+			return 1
+		broker_stop bad
+	done
+'
+
 test_expect_success 'no sanitizer reports' '
 	broker_stop b && broker_sanitizer_clean
 '
