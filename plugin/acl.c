@@ -170,7 +170,9 @@ static __attribute__((noinline)) int acl_slow(struct mqcert *st,
 	if (ev->access == MOSQ_ACL_SUBSCRIBE && st->opt.subscribe == MQOPT_SUB_GRANT)
 		return MOSQ_ERR_SUCCESS;
 	return acl_denied(st, ev, r->client_id, r->device, r->acl,
-			  "no rules resolved (device gone from the policy, or out of memory)");
+			  r->observed && !r->acl ? "not a device of the policy (let in by "
+			  "plugin_opt_mode observe): deny" : "no rules resolved (device gone "
+			  "from the policy, or out of memory)");
 }
 
 int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
