@@ -455,6 +455,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 	    !(cap = store_path(&st, "ca.crt")) || !(ca = ca_load_cert(cap)) ||
 	    adopt_collect(&st, since, &fprs, &nfprs))
 		goto out;
+	why[0] = '\0';
 	for (size_t i = 0; i < nfprs; i++) {
 		char *p, got[MQ_FPR_LEN];
 		X509 *x;
@@ -487,7 +488,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 			continue;
 		}
 		it = &l.v[l.n - 1];
-		it->src = NULL;
+		it->src = "seen in observe mode"; /* p is freed below */
 		if (imp_judge(it->cert, ca, now, why, sizeof(why)) || !(it->name = imp_name(it, NULL))) {
 			char *cn = mq_cert_cn(it->cert);
 
@@ -503,8 +504,6 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 		why[0] = '\0';
 		free(p);
 	}
-	for (size_t i = 0; i < l.n; i++)
-		l.v[i].src = "seen in observe mode";
 	if (dry) {
 		for (size_t i = 0; i < l.n; i++)
 			printf("would adopt %s: fingerprint %.16s\n", l.v[i].name, l.v[i].fpr);
