@@ -84,7 +84,10 @@ plugin_opt_acl_mode observe" &&
 	test_grep "\"not_after\":\"20" line &&
 	test_grep "\"serial\":\"" line &&
 	test $(ls pki/audit/seen | wc -l) = 3 &&
-	cmp pki/audit/seen/$fpr.pem certs/d1.crt
+	cmp pki/audit/seen/$fpr.pem certs/d1.crt &&
+	"$MQADMIN" -d pki audit log --denied >log &&
+	test_grep "observe .* d1 .*let in; enforce would refuse: certificate not on the allowlist (identity d1)" log &&
+	test_grep "acl_observe .* d2 .*write anywhere/x let through; enforce: not a device of the policy" log
 '
 
 test_expect_success 'step 3: device adopt registers exactly the certificates seen that this CA signed' '
