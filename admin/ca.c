@@ -331,7 +331,7 @@ int ca_cert_pem(X509 *cert, char **out, size_t *len)
 	return ca_cert_pem_fpr(cert, out, len, NULL);
 }
 
-static X509 *ca_load_cert(const char *path)
+X509 *ca_load_cert(const char *path)
 {
 	BIO *b = BIO_new_file(path, "r");
 	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
@@ -342,7 +342,15 @@ static X509 *ca_load_cert(const char *path)
 	return x;
 }
 
-static EVP_PKEY *ca_load_key(const char *path, const char *passfile)
+bool ca_pem_encrypted(const char *pem)
+{
+	/* PKCS#8 (mqadmin, easy-rsa 3) or the traditional "Proc-Type" form
+	 * that 'openssl genrsa -aes256' and older scripts write. */
+	return strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+	       strstr(pem, "Proc-Type: 4,ENCRYPTED");
+}
+
+EVP_PKEY *ca_load_key(const char *path, const char *passfile)
 {
 	char err[512], pass[PASS_MAX], *pem = NULL;
 	size_t len = 0;
@@ -355,7 +363,7 @@ static EVP_PKEY *ca_load_key(const char *path, const char *passfile)
 		cli_err("cannot read the CA key: %s", err);
 		return NULL;
 	}
-	encrypted = strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL;
+	encrypted = ca_pem_encrypted(pem);
 	if (encrypted && pass_get(passfile, pass, sizeof(pass)))
 		goto out;
 	b = BIO_new_mem_buf(pem, (int)len);

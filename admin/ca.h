@@ -3,6 +3,7 @@
 #ifndef ADMIN_CA_H
 #define ADMIN_CA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -77,6 +78,13 @@ int ca_cert_pem_fpr(X509 *cert, char **out, size_t *len, char *fpr);
  * key is encrypted. 0 or -1 after printing why. */
 int ca_load(struct ca *ca, const struct store *st, const char *passfile);
 void ca_release(struct ca *ca);
+/* One PEM certificate, or NULL after printing why. */
+X509 *ca_load_cert(const char *path);
+/* A PEM private key, decrypted with the passphrase (pass_get) when it is
+ * encrypted; NULL after printing why. */
+EVP_PKEY *ca_load_key(const char *path, const char *passfile);
+/* Whether the PEM text holds an encrypted private key. */
+bool ca_pem_encrypted(const char *pem);
 
 /* Sets up one signing context that ca_issue then copies for every
  * certificate instead of initialising its own (for many certificates).

@@ -617,8 +617,10 @@ static bool alog_match(const struct alog_filter *f, const cJSON *o, time_t ts)
 		return false;
 	if (f->device && (!dev || strcmp(dev, f->device)))
 		return false;
+	/* Observe mode's would-be refusals and denials count as denials. */
 	if (f->denied && strcmp(ev, "refused") && strcmp(ev, "acl_denied") &&
-	    strcmp(ev, "acl_denied_suppressed"))
+	    strcmp(ev, "acl_denied_suppressed") && strcmp(ev, "observe") &&
+	    strcmp(ev, "acl_observe"))
 		return false;
 	return true;
 }
@@ -653,6 +655,14 @@ static void alog_detail(const cJSON *o, char *buf, size_t len)
 	} else if (!strcmp(ev, "acl_denied")) {
 		snprintf(buf, len, "%s %s", js(o, "access") ? js(o, "access") : "?",
 			 js(o, "topic") ? js(o, "topic") : "?");
+	} else if (!strcmp(ev, "observe")) {
+		snprintf(buf, len, "let in; enforce would refuse: %s (identity %s)",
+			 js(o, "reason") ? js(o, "reason") : "?",
+			 js(o, "identity") ? js(o, "identity") : "-");
+	} else if (!strcmp(ev, "acl_observe")) {
+		snprintf(buf, len, "%s %s let through; enforce: %s",
+			 js(o, "access") ? js(o, "access") : "?", js(o, "topic") ? js(o, "topic") : "?",
+			 js(o, "would") ? js(o, "would") : "deny");
 	} else if (!strcmp(ev, "acl_denied_suppressed")) {
 		snprintf(buf, len, "%.0f more denials in %.0fs not logged", jn(o, "count"),
 			 jn(o, "window"));

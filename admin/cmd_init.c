@@ -15,11 +15,18 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "mq_certid.h"
+#include "mq_time.h"
 
 #define INIT_DEFAULT_DAYS 3650
 #define INIT_MAX_DAYS 36500
 
 struct init_opts {
+	const char *ca_cert, *ca_key; /* adopting an existing CA */
+	bool fresh_only;              /* --cn, --key-type or --days given */
 	const char *cn;
 	const char *passfile;
 	enum ca_keytype type;
@@ -36,6 +43,8 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 		{"passphrase-file", required_argument, NULL, 'P'},
 		{"default", no_argument, NULL, 'R'},
 		{"no-default", no_argument, NULL, 'N'},
+		{"ca-cert", required_argument, NULL, 'C'},
+		{"ca-key", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -45,19 +54,30 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 	o->type = CA_KEY_EC;
 	o->days = INIT_DEFAULT_DAYS;
 	o->record = 0;
+	o->ca_cert = o->ca_key = NULL;
+	o->fresh_only = false;
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->cn = optarg;
+			o->fresh_only = true;
 			break;
 		case 'k':
 			if (ca_keytype_parse(optarg, &o->type))
 				return CLI_FAIL;
+			o->fresh_only = true;
 			break;
 		case 'D':
 			if (cli_parse_days(optarg, INIT_MAX_DAYS, &o->days))
 				return CLI_FAIL;
+			o->fresh_only = true;
+			break;
+		case 'C':
+			o->ca_cert = optarg;
+			break;
+		case 'K':
+			o->ca_key = optarg;
 			break;
 		case 'P':
 			o->passfile = optarg;
@@ -74,6 +94,12 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 	}
 	if (optind != argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (!o->ca_cert != !o->ca_key)
+		return cli_usage_error(ctx, "--ca-cert and --ca-key go together: adopting a CA "
+				       "needs its certificate and its key");
+	if (o->ca_cert && o->fresh_only)
+		return cli_usage_error(ctx, "--cn, --key-type and --days make a new CA; an adopted "
+				       "CA keeps its own");
 	/* Never a CA in whatever directory we happen to be in. */
 	if (pkidir_from() == PKIDIR_NONE)
 		return cli_usage_error(ctx, "init needs a directory for the new CA: pass -d DIR "
@@ -123,6 +149,74 @@ static int init_write(const struct store *st, const char *name, const char *data
 	return 0;
 }
 
+/* An existing CA (OwnTracks generate-CA.sh, easy-rsa, 'openssl req -x509'
+ * recipes): checked before anything is written, so a refusal leaves DIR as
+ * it was. Loads it into ca; *encrypted tells whether the key file was. */
+static int init_adopt_check(const struct init_opts *o, struct ca *ca, time_t now)
+{
+	char err[512], *pem = NULL;
+	size_t len = 0;
+	uint32_t flags;
+	time_t nb, na;
+	int rc = -1;
+
+	if (mq_file_read(o->ca_key, 64 * 1024, &pem, &len, err, sizeof(err))) {
+		cli_err("cannot read --ca-key: %s", err);
+		return -1;
+	}
+	if (ca_pem_encrypted(pem) && !o->passfile) {
+		cli_err("--ca-key %s is encrypted: pass --passphrase-file FILE with its passphrase "
+			"(the copy in DIR stays encrypted with it)", o->ca_key);
+		goto out;
+	}
+	if (!(ca->cert = ca_load_cert(o->ca_cert)))
+		goto out;
+	flags = X509_get_extension_flags(ca->cert);
+	if (!(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA)) {
+		cli_err("%s is not a CA certificate (no basicConstraints CA:TRUE): pass the CA's "
+			"certificate (ca.crt), not a server or device certificate", o->ca_cert);
+		goto out;
+	}
+	if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(ca->cert) & KU_KEY_CERT_SIGN)) {
+		cli_err("%s may not sign certificates: its keyUsage lacks keyCertSign", o->ca_cert);
+		goto out;
+	}
+	if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(ca->cert) & KU_CRL_SIGN)) {
+		cli_err("%s may not sign CRLs (its keyUsage lacks cRLSign), and mqadmin signs the "
+			"CRL with the CA: re-create the CA with keyUsage keyCertSign, cRLSign",
+			o->ca_cert);
+		goto out;
+	}
+	if (mq_cert_validity(ca->cert, &nb, &na)) {
+		cli_err("cannot read the validity of %s", o->ca_cert);
+		goto out;
+	}
+	if (now < nb || now >= na) {
+		char t[MQ_TIME_LEN];
+
+		mq_time_format(now < nb ? nb : na, t);
+		cli_err("%s is %s %s: a CA out of date signs nothing any client accepts", o->ca_cert,
+			now < nb ? "not valid before" : "expired on", t);
+		goto out;
+	}
+	if (!(ca->key = ca_load_key(o->ca_key, o->passfile)))
+		goto out;
+	if (X509_check_private_key(ca->cert, ca->key) != 1) {
+		cli_err("--ca-key %s does not belong to --ca-cert %s (their public keys differ)",
+			o->ca_key, o->ca_cert);
+		goto out;
+	}
+	if (ca_key_acceptable(ca->key, "the CA key"))
+		goto out;
+	rc = 0;
+out:
+	ERR_clear_error();
+	if (pem)
+		OPENSSL_cleanse(pem, len);
+	free(pem);
+	return rc;
+}
+
 int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct init_opts o;
@@ -142,18 +236,25 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	if (o.passfile && pass_read_file(o.passfile, pass, sizeof(pass)))
 		return CLI_FAIL;
+	if (o.ca_cert && init_adopt_check(&o, &ca, now)) {
+		memset(&st, 0, sizeof(st));
+		st.lockfd = -1;
+		goto out;
+	}
 	if (store_open(&st, ctx->dir, STORE_CREATE) || init_check_free(&st))
 		goto out;
-	if (!(ca.key = ca_keygen(o.type)))
-		goto out;
-	req.profile = CA_PROFILE_CA;
-	req.cn = o.cn;
-	req.o = "mqcert";
-	req.pub = ca.key;
-	req.not_before = now - 300;
-	req.not_after = now + (time_t)o.days * 86400;
-	if (!(ca.cert = ca_issue(&ca, &req)))
-		goto out;
+	if (!o.ca_cert) {
+		if (!(ca.key = ca_keygen(o.type)))
+			goto out;
+		req.profile = CA_PROFILE_CA;
+		req.cn = o.cn;
+		req.o = "mqcert";
+		req.pub = ca.key;
+		req.not_before = now - 300;
+		req.not_after = now + (time_t)o.days * 86400;
+		if (!(ca.cert = ca_issue(&ca, &req)))
+			goto out;
+	}
 	if (ca_key_pem(ca.key, o.passfile ? pass : NULL, ca.cert, &keypem, &keylen) ||
 	    ca_cert_pem(ca.cert, &crtpem, &crtlen))
 		goto out;

@@ -17,14 +17,20 @@
 static const struct command commands[] = {
 	{"init", NULL, cmd_init,
 	 "usage: mqadmin [-d DIR] init [--cn NAME] [--key-type ec|rsa|ed25519] [--days N]\n"
-	 "                            [--passphrase-file FILE] [--default | --no-default]\n",
+	 "                            [--passphrase-file FILE] [--default | --no-default]\n"
+	 "       mqadmin [-d DIR] init --ca-cert FILE --ca-key FILE [--passphrase-file FILE]\n"
+	 "                            [--default | --no-default]\n",
 	 "Creates DIR with a new CA: key (EC P-256 by default; rsa is 3072 bits), "
 	 "self-signed certificate valid --days (default 10 years), an empty policy and an "
 	 "empty CRL. With --passphrase-file the CA key is encrypted (AES-256). Refuses to "
 	 "overwrite an existing CA. Run as root for a DIR outside /tmp and home directories, "
 	 "it records DIR as the default of every later command in /etc/mqcert/mqadmin.conf "
 	 "($MQADMIN_CONFIG), unless that file exists; --default records it in any case "
-	 "(replacing the file, said on stderr), --no-default never."},
+	 "(replacing the file, said on stderr), --no-default never. With --ca-cert and --ca-key "
+	 "it adopts an existing CA instead (generate-CA.sh, easy-rsa, openssl): checked to be "
+	 "a CA certificate (basicConstraints CA:TRUE, keyCertSign and cRLSign when keyUsage is "
+	 "present), in date, with the matching key; an encrypted key needs --passphrase-file "
+	 "and stays encrypted. Anything else is refused and nothing is written."},
 	{"server", "issue", cmd_server_issue,
 	 "usage: mqadmin [-d DIR] server issue NAME [--san DNS:host | --san IP:addr]... [--days N]\n"
 	 "                                     [--key-type ec|rsa|ed25519] [--force]\n"
@@ -93,6 +99,21 @@ static const struct command commands[] = {
 	{"device", "set", cmd_device_set,
 	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n",
 	 "Changes a device's groups or username in the policy; the plugin applies it live."},
+	{"device", "import", cmd_device_import,
+	 "usage: mqadmin [-d DIR] device import CERT... [--name NAME] [--group G]...\n",
+	 "Registers device certificates issued elsewhere by this CA (PEM or DER; no key "
+	 "needed): each must be signed by DIR/ca.crt (the signature is verified), in date, "
+	 "and not registered yet. The device is named by the certificate's CN (--name for "
+	 "a single certificate); a certificate for an existing device is added to it. All "
+	 "or nothing: one refused file imports none."},
+	{"device", "adopt", cmd_device_adopt,
+	 "usage: mqadmin [-d DIR] device adopt --from-audit [--since TIME] [--dry-run]\n",
+	 "Registers the certificates a broker with plugin_opt_mode observe let in that the "
+	 "policy does not hold: the fingerprints of the observe events in DIR/audit/audit.log* "
+	 "(since an ISO 8601 UTC time or an age like 2h), the certificates from "
+	 "DIR/audit/seen/FINGERPRINT.pem. Certificates this CA did not sign, expired ones and "
+	 "files that do not match their fingerprint are refused and said; --dry-run only "
+	 "lists what would be adopted."},
 	{"cert", "list", cmd_cert_list, "usage: mqadmin [-d DIR] cert list [--device NAME] [--json]\n",
 	 "Lists every certificate of the policy's devices (or of one device) with its state "
 	 "(active, retired, suspended, revoked, expired), serial, fingerprint and validity, "
@@ -118,6 +139,13 @@ static const struct command commands[] = {
 	 "usage: mqadmin [-d DIR] acl check NAME TOPIC read|write|subscribe [--client-id ID]\n",
 	 "Prints the decision the plugin would make for this device, topic and access, and "
 	 "the rule that made it."},
+	{"acl", "import", cmd_acl_import, "usage: mqadmin [-d DIR] acl import FILE [--dry-run]\n",
+	 "Translates a mosquitto acl_file (user, topic, pattern lines; use_identity_as_username "
+	 "fleets, where the username is the CN) into rules: a user's topic lines become "
+	 "device rules, pattern lines rules for all, deny lines deny readwrite. Lines with no "
+	 "equivalent and pairs of lines whose precedence differs in mqcert are listed with "
+	 "their line numbers; a line mosquitto would refuse imports nothing. --dry-run prints "
+	 "the rules without writing them."},
 	{"policy", "validate", cmd_policy_validate, "usage: mqadmin [-d DIR] policy validate FILE\n",
 	 "Checks a policy file with the plugin's own reader before it is moved into place: "
 	 "prints ok with its generation and numbers of devices and rules, or the first "

@@ -83,6 +83,14 @@ static __attribute__((noinline)) int acl_denied(const struct mqcert *st,
 	} else {
 		snprintf(why, sizeof(why), "%s", no_acl_why);
 	}
+	/* plugin_opt_acl_mode observe: the same decision, only recorded. */
+	if (st->opt.acl_mode == MQOPT_OBSERVE) {
+		mqaudit_acl_observed(st->audit, client_id, device, ev->topic, ev->access, why);
+		mqlog(MOSQ_LOG_DEBUG, "observe: allowed %s '%s' for client '%s' (device '%s'); "
+		      "enforce would deny it: %s", mq_acl_access_str((enum mq_acl_access)ev->access),
+		      ev->topic, client_id, device, why);
+		return MOSQ_ERR_SUCCESS;
+	}
 	mqaudit_acl_denied(st->audit, client_id, device, ev->topic, ev->access);
 	mqlog(MOSQ_LOG_DEBUG, "denied %s '%s' for client '%s' (device '%s'): %s",
 	      mq_acl_access_str((enum mq_acl_access)ev->access), ev->topic, client_id,
@@ -157,8 +165,14 @@ static __attribute__((noinline)) int acl_slow(struct mqcert *st,
 		return acl_unknown(st, ev);
 	if (r->deferred)
 		return MOSQ_ERR_PLUGIN_DEFER;
+	/* plugin_opt_subscribe grant: as mosquitto's acl_file does, every
+	 * subscription is granted and each delivery is READ-checked. */
+	if (ev->access == MOSQ_ACL_SUBSCRIBE && st->opt.subscribe == MQOPT_SUB_GRANT)
+		return MOSQ_ERR_SUCCESS;
 	return acl_denied(st, ev, r->client_id, r->device, r->acl,
-			  "no rules resolved (device gone from the policy, or out of memory)");
+			  r->observed && !r->acl ? "not a device of the policy (let in by "
+			  "plugin_opt_mode observe): deny" : "no rules resolved (device gone "
+			  "from the policy, or out of memory)");
 }
 
 int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)

@@ -556,6 +556,52 @@ void mqaudit_acl_denied(struct mqaudit *a, const char *client_id, const char *de
 	au_end(a);
 }
 
+void mqaudit_observe(struct mqaudit *a, const char *reason, const char *device,
+		     const char *identity, const char *serial, const char *fingerprint,
+		     const char *subject, time_t not_after, const char *client_id,
+		     const char *address)
+{
+	if (!au_begin(a, "observe"))
+		return;
+	au_str(a, "reason", reason);
+	au_str(a, "device", device);
+	au_str(a, "identity", identity);
+	au_str(a, "serial", serial);
+	au_str(a, "fingerprint", fingerprint);
+	au_str(a, "subject", subject);
+	au_time(a, "not_after", not_after);
+	au_str(a, "client_id", client_id);
+	au_str(a, "address", address);
+	au_end(a);
+}
+
+void mqaudit_acl_observed(struct mqaudit *a, const char *client_id, const char *device,
+			  const char *topic, int access, const char *why)
+{
+	time_t now = time(NULL);
+	struct au_rate *r;
+
+	if (!a)
+		return;
+	if (!client_id)
+		client_id = "";
+	r = au_rate_get(a, client_id, device, now);
+	if (r && r->lines >= MQAUDIT_DENY_LIMIT) {
+		r->suppressed++;
+		return;
+	}
+	if (r)
+		r->lines++;
+	if (!au_begin(a, "acl_observe"))
+		return;
+	au_str(a, "device", device);
+	au_str(a, "client_id", client_id);
+	au_str(a, "topic", topic);
+	au_str(a, "access", mq_acl_access_str((enum mq_acl_access)access));
+	au_str(a, "would", why);
+	au_end(a);
+}
+
 void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind,
 		   char *const *addresses, size_t naddresses, unsigned takeovers)
 {

@@ -2,15 +2,32 @@
  * is. Per connect: one SHA-256 (the fingerprint) and one hash lookup. */
 #include "mqcert.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include "mq_fileio.h"
+
+/* plugin_opt_mode observe: what letting a client in instead needs. */
+struct auth_obs {
+	struct mqcert *st;
+	struct mosquitto *client;
+	X509 *cert;
+	time_t not_after, now;
+	bool recheck;
+};
 
 /* What the refusal and acceptance lines show about a client. */
 struct auth_who {
+	struct auth_obs *obs; /* set: observe mode, refusals let the client in */
 	struct mqaudit *audit;
 	const char *device; /* once the fingerprint named it */
 	const char *client_id;
@@ -23,6 +40,8 @@ struct auth_who {
 static int auth_refuse(const struct auth_who *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+static int auth_observe(const struct auth_who *w, const char *why);
+
 static int auth_refuse(const struct auth_who *w, const char *fmt, ...)
 {
 	char why[512];
@@ -31,6 +50,8 @@ static int auth_refuse(const struct auth_who *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	if (w->obs)
+		return auth_observe(w, why);
 	mqaudit_refused(w->audit, why, w->device, strcmp(w->identity, "-") ? w->identity : NULL,
 			w->serial, w->fingerprint, w->client_id, w->address);
 	mqlog(MOSQ_LOG_NOTICE, "refused client '%s' from %s: %s (identity '%s', serial %s, "
@@ -133,6 +154,125 @@ static int auth_remember_deferred(struct mqcert *st, struct mosquitto *client,
 	return mqcl_put(&st->clients, r);
 }
 
+/* Keeps the certificate of a client observe mode let in as
+ * DIR/audit/seen/FPR.pem, once per fingerprint, so that 'mqadmin device
+ * adopt' can register the real certificate (the audit line alone cannot
+ * be turned back into one). Bounded: a flood of new certificates stops
+ * at MQOPT_SEEN_MAX files. No fsync: adopt checks the file's fingerprint,
+ * and a certificate lost in a crash is written again at its next connect. */
+static void auth_seen_keep(struct mqcert *st, X509 *cert, const char *fpr)
+{
+	char path[4096], err[256];
+	BIO *b = NULL;
+	char *pem;
+	long n;
+
+	if (!st->opt.seen_dir || snprintf(path, sizeof(path), "%s/%s.pem", st->opt.seen_dir, fpr)
+	    >= (int)sizeof(path) || access(path, F_OK) == 0)
+		return;
+	if (!st->seen_counted) {
+		DIR *d;
+		struct dirent *e;
+
+		if (mkdir(st->opt.seen_dir, 0750) && errno != EEXIST)
+			mqlog(MOSQ_LOG_WARNING, "observe: cannot create %s: %s", st->opt.seen_dir,
+			      strerror(errno));
+		/* Once per run: what earlier runs kept counts against the bound. */
+		st->seen_count = 0;
+		if ((d = opendir(st->opt.seen_dir))) {
+			while ((e = readdir(d)))
+				st->seen_count += e->d_name[0] != '.';
+			closedir(d);
+		}
+		st->seen_counted = true;
+	}
+	if (st->seen_count >= MQOPT_SEEN_MAX) {
+		if (!st->seen_full_logged)
+			mqlog(MOSQ_LOG_WARNING, "observe: %s holds %d certificates; keeping no more "
+			      "(run 'mqadmin device adopt --from-audit', then remove the directory)",
+			      st->opt.seen_dir, MQOPT_SEEN_MAX);
+		st->seen_full_logged = true;
+		return;
+	}
+	b = BIO_new(BIO_s_mem());
+	if (!b || !PEM_write_bio_X509(b, cert) || (n = BIO_get_mem_data(b, &pem)) <= 0) {
+		mqlog(MOSQ_LOG_WARNING, "observe: cannot encode the certificate %.16s", fpr);
+	} else if (mq_file_replace_fast(path, pem, (size_t)n, 0640, err, sizeof(err))) {
+		mqlog(MOSQ_LOG_WARNING, "observe: cannot keep the certificate: %s", err);
+	} else {
+		st->seen_count++;
+	}
+	BIO_free(b);
+}
+
+/* The subject in RFC 2253 form (malloc'd), or NULL. */
+static char *auth_subject(X509 *cert)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL, *data;
+	long n;
+
+	if (b && X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_get_mem_data(b, &data)) >= 0 && (s = malloc((size_t)n + 1))) {
+		memcpy(s, data, (size_t)n);
+		s[n] = '\0';
+	}
+	BIO_free(b);
+	return s;
+}
+
+/* plugin_opt_mode observe: enforce would refuse this client for why; let
+ * it in as use_identity_as_username would (username = the identity) and
+ * record what enforce would have done. */
+static int auth_observe(const struct auth_who *w, const char *why)
+{
+	struct auth_obs *o = w->obs;
+	struct mqcert *st = o->st;
+	struct mqcl_rec *r = NULL;
+	char *subject = NULL;
+
+	if (o->recheck && mqcl_find(&st->clients, o->client) &&
+	    mqcl_find(&st->clients, o->client)->observed)
+		return MOSQ_ERR_SUCCESS;
+	if (mosquitto_set_username(o->client, w->identity) != MOSQ_ERR_SUCCESS ||
+	    !(r = mqcl_rec_new()))
+		goto oom;
+	r->client = o->client;
+	r->observed = true;
+	r->client_id = auth_strdup(w->client_id);
+	r->device = auth_strdup(w->device ? w->device : "-");
+	r->username = auth_strdup(w->identity);
+	r->identity = auth_strdup(w->identity);
+	r->address = auth_strdup(w->address);
+	if (!r->client_id || !r->device || !r->username || !r->identity || !r->address)
+		goto oom;
+	memcpy(r->serial, w->serial, sizeof(r->serial));
+	memcpy(r->fingerprint, w->fingerprint, sizeof(r->fingerprint));
+	r->cert_not_after = r->not_after = o->not_after;
+	r->since = o->now;
+	if (mqacl_attach(st, r, o->cert) || mqcl_put(&st->clients, r)) {
+		r = NULL; /* mqcl_put frees it on failure */
+		goto oom;
+	}
+	r = mqcl_find(&st->clients, o->client);
+	subject = auth_subject(o->cert);
+	mqaudit_observe(st->audit, why, w->device, w->identity, w->serial, w->fingerprint,
+			subject, o->not_after, w->client_id, w->address);
+	auth_seen_keep(st, o->cert, w->fingerprint);
+	mqaudit_connect(st->audit, r);
+	mqstate_connect(st, r, o->now);
+	mqlog(MOSQ_LOG_NOTICE, "observe: accepted client '%s' from %s as '%s' (identity, as "
+	      "use_identity_as_username would); enforce would refuse it: %s (serial %s, "
+	      "fingerprint %.16s)", w->client_id, w->address, w->identity, why, w->serial,
+	      w->fingerprint);
+	free(subject);
+	return MOSQ_ERR_SUCCESS;
+oom:
+	mqcl_rec_free(r);
+	mqlog(MOSQ_LOG_ERR, "observe: out of memory letting client '%s' in", w->client_id);
+	return MOSQ_ERR_AUTH;
+}
+
 static int auth_no_cert(struct mqcert *st, struct mosquitto *client, const struct auth_who *w,
 			time_t now)
 {
@@ -164,6 +304,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 {
 	struct mosquitto *client = ev->client;
 	const char *addr = mosquitto_client_address(client);
+	struct auth_obs obs = {.st = st, .client = client};
 	struct auth_who w = {
 		.audit = st->audit,
 		.client_id = mosquitto_client_id(client),
@@ -195,6 +336,15 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	idr = mq_cert_identity(cert, st->opt.identity, &identity);
 	if (idr == MQ_IDR_OK)
 		w.identity = identity;
+	/* Observe mode needs the identity as the username: a certificate
+	 * without a usable one is refused as use_identity_as_username would. */
+	if (st->opt.mode == MQOPT_OBSERVE && idr == MQ_IDR_OK) {
+		obs.cert = cert;
+		obs.not_after = na;
+		obs.now = now;
+		obs.recheck = recheck;
+		w.obs = &obs;
+	}
 	if (!st->gen) {
 		rc = auth_refuse(&w, "no valid policy is loaded (%s)", st->opt.policy_path);
 		goto out;
@@ -238,6 +388,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		goto out;
 	}
 	/* From here on ev->username may be freed memory. */
+	w.obs = NULL;
 	if (mosquitto_set_username(client, c->device->username) != MOSQ_ERR_SUCCESS ||
 	    auth_remember(st, client, &w, c, cert, na, now)) {
 		rc = auth_refuse(&w, "out of memory");
@@ -265,7 +416,8 @@ const char *mqauth_recheck(const struct mqcert *st, struct mqcl_rec *rec, time_t
 	const struct mq_cert *c;
 	const char *why;
 
-	if (rec->deferred || !st->gen)
+	/* Observe mode never drops anyone. */
+	if (rec->deferred || rec->observed || !st->gen)
 		return NULL;
 	c = mq_policy_find_fingerprint(st->gen->policy, rec->fingerprint);
 	if (!c)

@@ -38,6 +38,23 @@ enum mqopt_nocert {
 	MQOPT_NOCERT_DEFER,
 };
 
+/* plugin_opt_mode / plugin_opt_acl_mode: observe decides as enforce would,
+ * records what it would refuse, and lets the client through. */
+enum mqopt_mode {
+	MQOPT_ENFORCE,
+	MQOPT_OBSERVE,
+};
+
+/* plugin_opt_subscribe: check the filter (mqcert), or grant every
+ * subscription and check only deliveries (mosquitto's acl_file). */
+enum mqopt_sub {
+	MQOPT_SUB_CHECK,
+	MQOPT_SUB_GRANT,
+};
+
+/* At most this many certificates are kept in the seen directory. */
+#define MQOPT_SEEN_MAX 10000
+
 struct mqopt {
 	char *policy_path;
 	enum mq_idfield identity;
@@ -49,6 +66,9 @@ struct mqopt {
 	char *crl_path;   /* NULL: plugin_opt_crl none */
 	char *ca_path;    /* the CA certificate that signs the CRL */
 	bool audit_set, state_set, crl_set, ca_set; /* given (defaults otherwise) */
+	enum mqopt_mode mode, acl_mode;
+	enum mqopt_sub subscribe;
+	char *seen_dir;   /* observe mode: DIR/audit/seen, certificates by fingerprint */
 };
 
 /* Parses the broker's option array into o (defaults first). Logs and
@@ -57,6 +77,7 @@ struct mqopt {
 int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n);
 void mqopt_release(struct mqopt *o);
 const char *mqopt_binding_name(enum mqopt_binding b);
+const char *mqopt_mode_name(enum mqopt_mode m);
 
 /* ---- clients.c: the connected clients this plugin accepted -------------- */
 
@@ -65,6 +86,7 @@ const char *mqopt_binding_name(enum mqopt_binding b);
 struct mqcl_rec {
 	const struct mosquitto *client;
 	bool deferred; /* no certificate: another plugin/password_file decided */
+	bool observed; /* plugin_opt_mode observe let in what enforce refuses */
 	char *client_id;
 	char *device;
 	char *username;
@@ -249,6 +271,16 @@ void mqaudit_policy_rejected(struct mqaudit *a, const char *error, unsigned long
 #define MQAUDIT_DENY_WINDOW 10
 void mqaudit_acl_denied(struct mqaudit *a, const char *client_id, const char *device,
 			const char *topic, int access);
+/* plugin_opt_mode observe: a client let in that enforce would refuse,
+ * with what adopt needs to find its certificate. */
+void mqaudit_observe(struct mqaudit *a, const char *reason, const char *device,
+		     const char *identity, const char *serial, const char *fingerprint,
+		     const char *subject, time_t not_after, const char *client_id,
+		     const char *address);
+/* plugin_opt_acl_mode observe: a denial that was let through (rate-limited
+ * with acl_denied). */
+void mqaudit_acl_observed(struct mqaudit *a, const char *client_id, const char *device,
+			  const char *topic, int access, const char *why);
 void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind,
 		   char *const *addresses, size_t naddresses, unsigned takeovers);
 
@@ -279,6 +311,9 @@ struct mqcert {
 	struct mqaudit *audit; /* NULL: no audit log */
 	struct mqstate *state;
 	struct mq_file_sig crl_seen, ca_seen; /* see mqcrl_changed */
+	/* observe mode: certificates kept in opt.seen_dir (auth.c) */
+	bool seen_counted, seen_full_logged;
+	long seen_count;
 };
 
 #endif

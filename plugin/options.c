@@ -58,6 +58,22 @@ const char *mqopt_binding_name(enum mqopt_binding b)
 	return "?";
 }
 
+static int opt_mode_parse(const char *s, enum mqopt_mode *out)
+{
+	if (!strcmp(s, "enforce"))
+		*out = MQOPT_ENFORCE;
+	else if (!strcmp(s, "observe"))
+		*out = MQOPT_OBSERVE;
+	else
+		return -1;
+	return 0;
+}
+
+const char *mqopt_mode_name(enum mqopt_mode m)
+{
+	return m == MQOPT_OBSERVE ? "observe" : "enforce";
+}
+
 /* A file the plugin writes: "none" turns it off (*path stays NULL). */
 static int opt_path(char **path, bool *set, const char *val)
 {
@@ -257,6 +273,25 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 		}
 		return opt_path(&o->ca_path, &o->ca_set, val);
 	}
+	if (!strcmp(key, "mode") || !strcmp(key, "acl_mode")) {
+		if (opt_mode_parse(val, !strcmp(key, "mode") ? &o->mode : &o->acl_mode)) {
+			mqlog(MOSQ_LOG_ERR, "invalid plugin_opt_%s '%s': use enforce or observe",
+			      key, val);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "subscribe")) {
+		if (!strcmp(val, "check")) {
+			o->subscribe = MQOPT_SUB_CHECK;
+		} else if (!strcmp(val, "grant")) {
+			o->subscribe = MQOPT_SUB_GRANT;
+		} else {
+			mqlog(MOSQ_LOG_ERR, "invalid plugin_opt_subscribe '%s': use check or grant", val);
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(key, "instance")) {
 		if (!mq_name_valid(val)) {
 			mqlog(MOSQ_LOG_ERR, "invalid plugin_opt_instance '%s': use 1-64 characters of "
@@ -272,7 +307,8 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 		return 0;
 	}
 	mqlog(MOSQ_LOG_ERR, "unknown option plugin_opt_%s: known are policy, identity, "
-	      "clientid_binding, no_certificate, audit_log, state_file, instance, crl, ca", key);
+	      "clientid_binding, no_certificate, audit_log, state_file, instance, crl, ca, mode, "
+	      "acl_mode, subscribe", key);
 	return -1;
 }
 
@@ -286,6 +322,9 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 	o->no_cert = MQOPT_NOCERT_REFUSE;
 	o->audit_path = o->state_path = o->instance = o->crl_path = o->ca_path = NULL;
 	o->audit_set = o->state_set = o->crl_set = o->ca_set = false;
+	o->mode = o->acl_mode = MQOPT_ENFORCE;
+	o->subscribe = MQOPT_SUB_CHECK;
+	o->seen_dir = NULL;
 	for (i = 0; i < n; i++) {
 		char *val;
 		int rc;
@@ -328,8 +367,15 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 	}
 	if ((!o->audit_set && !(o->audit_path = opt_beside(o->policy_path, "audit/audit.log"))) ||
 	    (!o->crl_set && !(o->crl_path = opt_beside(o->policy_path, "crl.pem"))) ||
-	    (!o->ca_set && !(o->ca_path = opt_beside(o->policy_path, "ca.crt"))))
+	    (!o->ca_set && !(o->ca_path = opt_beside(o->policy_path, "ca.crt"))) ||
+	    (o->mode == MQOPT_OBSERVE && !(o->seen_dir = opt_beside(o->policy_path, "audit/seen"))))
 		goto oom;
+	if (o->mode == MQOPT_OBSERVE || o->acl_mode == MQOPT_OBSERVE || o->subscribe == MQOPT_SUB_GRANT)
+		mqlog(MOSQ_LOG_NOTICE, "mode %s, acl_mode %s, subscribe %s%s",
+		      mqopt_mode_name(o->mode), mqopt_mode_name(o->acl_mode),
+		      o->subscribe == MQOPT_SUB_GRANT ? "grant" : "check",
+		      o->mode == MQOPT_OBSERVE ? ": every certificate the listener verified gets in "
+		      "(observe mode is for migrating; switch to enforce)" : "");
 	return 0;
 oom:
 	mqlog(MOSQ_LOG_ERR, "out of memory");
@@ -344,6 +390,8 @@ void mqopt_release(struct mqopt *o)
 	free(o->instance);
 	free(o->crl_path);
 	free(o->ca_path);
+	free(o->seen_dir);
+	o->seen_dir = NULL;
 	o->policy_path = o->audit_path = o->state_path = o->instance = NULL;
 	o->crl_path = o->ca_path = NULL;
 }
