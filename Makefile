@@ -95,8 +95,9 @@ fuzz-bins: $(FUZZ_BIN)
 $(BUILD)/obj/fuzz/%.o: CPPFLAGS += $(CPPFLAGS_FUZZ)
 $(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) $(CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) \
-		$(CORE_OBJ) $(ADMIN_LIB_OBJ) $(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) $(CFLAGS) -fsanitize=fuzzer -MMD -MP \
+		-MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ) \
+		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson
 
 fuzz: fuzz-build
 	FUZZ_ARGS="$(FUZZ_ARGS)" fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
