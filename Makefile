@@ -30,7 +30,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit demo bench clean install
+.PHONY: all deps test unit demo bench clean install fuzz fuzz-build fuzz-bins
 all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1
 
 # Every build first makes sure the Debian packages are there.
@@ -66,7 +66,41 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 
 test: $(DEPS_STAMP)
 	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" WERROR=-Werror all unit
-	tests/run build/asan
+	$(MAKE) fuzz-build
+	MQ_FUZZ_BUILD=$(CURDIR)/build/fuzz MQ_FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run build/asan
+
+# libFuzzer targets (fuzz/fuzz_NAME.c, seeds in fuzz/corpus/NAME/), built by
+# clang into build/fuzz with the project's sources instrumented for coverage.
+# `make fuzz FUZZ_SECONDS=N` runs each for N seconds on a copy of the corpus
+# in build/fuzz/corpus; `make test` runs each for FUZZ_TEST_SECONDS.
+FUZZ_SECONDS      ?= 60
+FUZZ_TEST_SECONDS ?= 5
+FUZZ_TARGETS      ?=
+FUZZ_ARGS         ?=
+FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/bin/%)
+FUZZ_LIBOBJ := $(BUILD)/obj/fuzz/fuzzlib.o
+ADMIN_LIB_OBJ := $(filter-out %/admin/main.o,$(ADMIN_OBJ))
+
+fuzz-build: $(DEPS_STAMP)
+	@scripts/ensure-deps clang libclang-rt-14-dev
+	$(MAKE) BUILD=build/fuzz CC=clang OPT="-O1 -g" SAN="$(FUZZ_SAN)" WERROR=-Werror \
+		CPPFLAGS_FUZZ='-Iadmin -DFUZZ_PKI_DIR=\"$(CURDIR)/fuzz/pki\"' fuzz-bins
+
+fuzz-bins: $(FUZZ_BIN)
+.SECONDARY: $(FUZZ_LIBOBJ)
+
+$(BUILD)/obj/fuzz/%.o: CPPFLAGS += $(CPPFLAGS_FUZZ)
+$(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) $(CFLAGS) -fsanitize=fuzzer -MMD -MP \
+		-MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ) \
+		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson
+
+fuzz: fuzz-build
+	FUZZ_ARGS="$(FUZZ_ARGS)" fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 demo: all
 	examples/demo.sh
