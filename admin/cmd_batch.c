@@ -4,6 +4,7 @@
 #include "cmds.h"
 
 #include "device.h"
+#include "export.h"
 #include "issue.h"
 #include "mq_fileio.h"
 #include "mq_names.h"
@@ -47,6 +48,7 @@ struct batch_opts {
 	const char *passfile;
 	const char *san[BATCH_MAX_SANS]; /* --san templates */
 	size_t nsan;
+	struct export_opts ex;
 };
 
 static volatile sig_atomic_t batch_stop;
@@ -83,6 +85,9 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 		{"key-type", required_argument, NULL, 'k'},
 		{"passphrase-file", required_argument, NULL, 'P'},
 		{"san", required_argument, NULL, 's'},
+		{"format", required_argument, NULL, 'F'},
+		{"p12-passphrase-file", required_argument, NULL, 'q'},
+		{"p12-modern", no_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -133,6 +138,16 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 				return CLI_FAIL;
 			o->san[o->nsan++] = optarg;
 			break;
+		case 'F':
+			if (export_format_parse(optarg, &o->ex.formats))
+				return CLI_FAIL;
+			break;
+		case 'q':
+			o->ex.p12_passfile = optarg;
+			break;
+		case 'm':
+			o->ex.p12_modern = true;
+			break;
 		default:
 			return cli_usage_error(ctx, NULL);
 		}
@@ -143,6 +158,13 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 		return cli_usage_error(ctx, "--from excludes --count and --prefix");
 	if (!o->from && (!o->count || !o->prefix))
 		return cli_usage_error(ctx, "give --count N and --prefix P, or --from FILE");
+	if ((o->ex.p12_passfile || o->ex.p12_modern) && !(o->ex.formats & EXPORT_P12))
+		return cli_usage_error(ctx, "--p12-passphrase-file and --p12-modern need --format p12");
+	/* device issue prints the passphrase it generates; a thousand of them
+	 * on stdout would be a secret list nobody asked for. */
+	if ((o->ex.formats & EXPORT_P12) && !o->ex.p12_passfile)
+		return cli_usage_error(ctx, "device batch --format p12 needs --p12-passphrase-file FILE: "
+				       "one passphrase for every device's p12");
 	return CLI_OK;
 }
 
@@ -233,6 +255,15 @@ static int batch_parse_line(struct batch_item *it, char *s, const struct batch_o
 				return -1;
 			}
 			it->csr = tok + 4;
+			/* As device issue --csr refuses them: mqadmin never has the key. */
+			if (o->ex.formats & EXPORT_NEEDS_KEY) {
+				cli_err("%s:%zu: --format %s needs the private key, which stays on device "
+					"'%s' with csr=; use --format pem or der, or issue it in a batch "
+					"without --format %s", o->from, line,
+					o->ex.formats & EXPORT_P12 ? "p12" : "c-header", it->name,
+					o->ex.formats & EXPORT_P12 ? "p12" : "c-header");
+				return -1;
+			}
 		} else if (!strncmp(tok, "san=", 4)) {
 			/* The line's own SANs replace the --san templates. */
 			have_san = true;
@@ -390,7 +421,6 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	struct batch_opts o = {0};
 	struct batch b = {0};
 	struct store st = {.lockfd = -1};
-	struct export_opts ex = {0};
 	struct device_issued *done = NULL;
 	struct sigaction sa = {0}, old_int, old_term;
 	struct ca ca = {0};
@@ -403,7 +433,8 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o))
+	if ((o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o)) ||
+	    export_read_pass(&o.ex))
 		goto out;
 	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
 	    batch_check_names(&b, st.policy) || ca_load(&ca, &st, o.passfile) ||
@@ -426,7 +457,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 			.name = b.items[i].name, .groups = b.items[i].groups,
 			.ngroups = b.items[i].ngroups, .type = o.type, .gen = &gen,
 			.csr = b.items[i].csr, .san = b.items[i].san,
-			.days = o.days, .ex = &ex,
+			.days = o.days, .ex = &o.ex,
 		};
 
 		if (device_issue_one(&st, &ca, &req, &done[ndone])) {
@@ -472,6 +503,7 @@ out:
 	ca_keygen_end(&gen);
 	ca_release(&ca);
 	batch_release(&b);
+	export_opts_release(&o.ex);
 	if (st.dir)
 		store_close(&st);
 	return rc;

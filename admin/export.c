@@ -163,8 +163,10 @@ static int export_p12(const struct export_opts *o, const char *dir, const char *
 	int nid = o->p12_modern ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
 
 	pass[0] = '\0';
-	if (o->p12_passfile ? pass_read_file(o->p12_passfile, pass, sizeof(pass))
-			    : export_gen_pass(pass))
+	if (o->p12_pass)
+		snprintf(pass, sizeof(pass), "%s", o->p12_pass);
+	else if (o->p12_passfile ? pass_read_file(o->p12_passfile, pass, sizeof(pass))
+				 : export_gen_pass(pass))
 		goto out;
 	if (!chain || !copy || !sk_X509_push(chain, ca) ||
 	    !(p12 = PKCS12_create(pass, name, key, copy, chain, nid, nid, EXPORT_P12_ITER, -1, 0)) ||
@@ -191,6 +193,29 @@ out:
 	X509_free(copy);
 	sk_X509_free(chain); /* borrowed certificates: not freed */
 	return rc;
+}
+
+int export_read_pass(struct export_opts *o)
+{
+	if (!o->p12_passfile || o->p12_pass)
+		return 0;
+	if (!(o->p12_pass = malloc(PASS_MAX))) {
+		cli_err("out of memory");
+		return -1;
+	}
+	if (pass_read_file(o->p12_passfile, o->p12_pass, PASS_MAX)) {
+		export_opts_release(o);
+		return -1;
+	}
+	return 0;
+}
+
+void export_opts_release(struct export_opts *o)
+{
+	if (o->p12_pass)
+		OPENSSL_cleanse(o->p12_pass, PASS_MAX);
+	free(o->p12_pass);
+	o->p12_pass = NULL;
 }
 
 /* A bounded text buffer; on overflow it stays failed. */

@@ -30,7 +30,16 @@ struct export_opts {
 	unsigned formats;
 	const char *p12_passfile; /* NULL: generate one */
 	bool p12_modern;          /* AES-256/PBKDF2/SHA-256 MAC instead of 3DES/SHA-1 */
+	char *p12_pass;           /* p12_passfile's passphrase once export_read_pass read it */
 };
+
+/* Reads p12_passfile into o->p12_pass, so that every p12 of a batch gets
+ * the passphrase read once (a FIFO or a file changed meanwhile cannot give
+ * two devices different ones). 0 (also with no file), or -1 after printing
+ * why. */
+int export_read_pass(struct export_opts *o);
+/* Wipes and frees o->p12_pass. */
+void export_opts_release(struct export_opts *o);
 
 /* Files written by export_write: each staged under its final name plus a
  * suffix ("" when written in place). Paths are malloc'd. */

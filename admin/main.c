@@ -91,10 +91,14 @@ static const struct command commands[] = {
 	 "usage: mqadmin [-d DIR] device batch (--count N --prefix P | --from FILE) [--group G]...\n"
 	 "                                     [--san DNS:..{name}..|email:..|URI:..]...\n"
 	 "                                     [--days N] [--key-type ec|rsa|ed25519]\n"
+	 "                                     [--format pem|der|p12|c-header]...\n"
+	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
 	 "                                     [--passphrase-file FILE]\n",
 	 "Issues many devices under one lock with one policy write: --count N names them "
 	 "PREFIX0001, PREFIX0002 and on; --from FILE takes one name per line (optionally with groups, "
 	 "a CSR path and san= SANs). --san gives every device a SAN, {name} standing for its name. "
+	 "--format writes every device the files device issue --format writes; p12 takes one "
+	 "passphrase for the whole batch from --p12-passphrase-file. "
 	 "Interrupting it never leaves a half-recorded device."},
 	{"device", "set", cmd_device_set,
 	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n",
