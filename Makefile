@@ -102,16 +102,15 @@ bench-run: all
 # (PREFIX/lib/mqcert/mqcert.so; the Debian package sets PLUGINDIR); the
 # plugin is world-readable so the broker can load it after dropping to user
 # mosquitto. `make uninstall` with the same PREFIX, DESTDIR and PLUGINDIR
-# removes exactly these files, and the directories only if they are empty.
+# removes exactly these files and PREFIX/lib/mqcert; the shared directories
+# (bin, share/man/man1, ...) stay, as /usr/local's do on Debian, except in a
+# DESTDIR staging tree, where the ones left empty are removed up to DESTDIR.
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 PLUGINDIR ?= $(PREFIX)/lib/mqcert
 INSTALLED := $(PREFIX)/bin/mqadmin $(PLUGINDIR)/mqcert.so \
              $(PREFIX)/share/man/man1/mqadmin.1 $(PREFIX)/share/man/man5/mqcert.5 \
              $(PREFIX)/share/bash-completion/completions/mqadmin
-INSTALL_DIRS := $(PLUGINDIR) $(PREFIX)/share/man/man1 $(PREFIX)/share/man/man5 \
-             $(PREFIX)/share/bash-completion/completions $(PREFIX)/share/bash-completion \
-             $(PREFIX)/share/man $(PREFIX)/share $(PREFIX)/bin $(PREFIX)/lib $(PREFIX)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PLUGINDIR) \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
@@ -123,11 +122,19 @@ install: all
 	install -m 0644 examples/bash-completion/mqadmin \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/mqadmin
 
-# Never runs a build; rmdir leaves a directory that holds anything else.
+# Never builds anything; rmdir leaves every directory that holds anything else.
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	-@for d in $(addprefix $(DESTDIR),$(INSTALL_DIRS)); do \
-		[ -d "$$d" ] && rmdir "$$d" 2>/dev/null; done; true
+	-rmdir $(DESTDIR)$(PREFIX)/lib/mqcert 2>/dev/null
+	@if [ -n "$(DESTDIR)" ]; then \
+		for f in $(INSTALLED); do \
+			d=$${f%/*}; \
+			while [ -n "$$d" ]; do \
+				[ ! -d "$(DESTDIR)$$d" ] || rmdir "$(DESTDIR)$$d" 2>/dev/null || break; \
+				d=$${d%/*}; \
+			done; \
+		done; \
+	fi
 
 # mqcert_VERSION_ARCH.deb in build/ (debian/rules builds in build/deb), then
 # lintian on it. The version in debian/changelog must be $(VERSION).
