@@ -26,6 +26,25 @@ VERSION=$(sed -n 's/^VERSION *:= *//p' "$MQ_ROOT/Makefile")
 ARCH=$(dpkg --print-architecture)
 DEB=${MQ_DEB:-$TRASH/src/build/mqcert_${VERSION}_${ARCH}.deb}
 
+# mqdpkg ARGS...: dpkg, waiting (bounded, 3 minutes) while another apt or
+# dpkg on this machine holds the lock; the other output goes to stdout.
+mqdpkg() {
+	local i rc out=$TRASH/.dpkg.out
+	for i in $(seq 1 180); do
+		rc=0
+		dpkg "$@" >"$out" 2>&1 || rc=$?
+		if [ $rc -ne 0 ] && grep -q "lock.*locked\|Could not get lock\|is locked by another" "$out"; then
+			sleep 1
+			continue
+		fi
+		cat "$out"
+		return $rc
+	done
+	cat "$out"
+	echo "mqdpkg: the dpkg lock stayed taken for 3 minutes" >&2
+	return 1
+}
+
 # What the package must never touch, as a listing with checksums.
 pki_sum() {
 	[ -d "$1" ] || { echo "absent"; return 0; }
@@ -35,7 +54,7 @@ pki_sum() {
 # The system as it was: restored whatever happens below.
 [ -e $CONF ] && cp -p $CONF "$TRASH/saved-mqadmin.conf"
 pki_sum /etc/mqcert/pki >"$TRASH/etc-pki.before"
-test_at_end "dpkg --purge mqcert"
+test_at_end "mqdpkg --purge mqcert"
 test_at_end "[ -e '$TRASH/saved-mqadmin.conf' ] && mkdir -p /etc/mqcert && cp -p '$TRASH/saved-mqadmin.conf' $CONF"
 
 test_expect_success 'make deb builds mqcert_VERSION_ARCH.deb (lintian: no errors)' '
@@ -52,7 +71,7 @@ test_expect_success 'make deb builds mqcert_VERSION_ARCH.deb (lintian: no errors
 '
 
 test_expect_success 'dpkg -i installs mqadmin, the plugin, man pages, completion, units, conffiles' '
-	dpkg -i --force-confnew "$DEB" >install.log 2>&1 || { cat install.log; false; } &&
+	mqdpkg -i --force-confnew "$DEB" >install.log 2>&1 || { cat install.log; false; } &&
 	"$MQADMIN" --version >v && test_grep -x "mqadmin $VERSION" v &&
 	test -f "$MQCERT_SO" &&
 	dpkg -L mqcert >files &&
@@ -96,12 +115,12 @@ test_expect_success 'a real broker loads the installed plugin from the path brok
 '
 
 test_expect_success 'reinstalling (an upgrade to the same version) keeps the PKI untouched' '
-	dpkg -i "$DEB" >reinstall.log 2>&1 || { cat reinstall.log; false; } &&
+	mqdpkg -i "$DEB" >reinstall.log 2>&1 || { cat reinstall.log; false; } &&
 	pki_sum pki >pki.after && test_cmp pki.before pki.after
 '
 
 test_expect_success 'dpkg -r removes the programs, keeps the conffiles and the PKI' '
-	dpkg -r mqcert >remove.log 2>&1 || { cat remove.log; false; } &&
+	mqdpkg -r mqcert >remove.log 2>&1 || { cat remove.log; false; } &&
 	test ! -e "$MQADMIN" && test ! -e "$MQCERT_SO" &&
 	test ! -e /lib/systemd/system/mqcert-crl.timer &&
 	test -f $CONF &&
@@ -109,7 +128,7 @@ test_expect_success 'dpkg -r removes the programs, keeps the conffiles and the P
 '
 
 test_expect_success 'dpkg --purge deletes the conffiles, says where PKIs were left, keeps them' '
-	dpkg --purge mqcert >purge.log 2>&1 || { cat purge.log; false; } &&
+	mqdpkg --purge mqcert >purge.log 2>&1 || { cat purge.log; false; } &&
 	test_grep "PKI directories named with -d, MQADMIN_DIR or in mqadmin.conf are never touched" purge.log &&
 	if [ -d /etc/mqcert/pki ]; then
 		test_grep "the PKI directory /etc/mqcert/pki .* was left in place" purge.log
