@@ -136,17 +136,20 @@ uninstall:
 		done; \
 	fi
 
-# mqcert_VERSION_ARCH.deb in build/ (debian/rules builds in build/deb), then
-# lintian on it. The version in debian/changelog must be $(VERSION).
+# mqcert_VERSION_ARCH.deb in build/ (debian/rules builds afresh in build/deb
+# and cleans up after), then lintian on it, which must report no error. The
+# version in debian/changelog must be $(VERSION).
 deb: deps
 	@scripts/ensure-deps debhelper lintian fakeroot dpkg-dev
 	@v=$$(dpkg-parsechangelog -SVersion); [ "$$v" = "$(VERSION)" ] || { \
 		echo "make deb: debian/changelog says $$v but the Makefile says $(VERSION):" \
 			"add a changelog entry (dch -v $(VERSION))" >&2; exit 1; }
 	dpkg-checkbuilddeps
+	debian/rules clean
 	debian/rules build
 	fakeroot debian/rules binary
 	lintian --fail-on error build/mqcert_$(VERSION)_$$(dpkg-architecture -qDEB_HOST_ARCH).deb
+	debian/rules clean
 	@echo "built build/mqcert_$(VERSION)_$$(dpkg-architecture -qDEB_HOST_ARCH).deb"
 
 clean:
