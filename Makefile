@@ -1,5 +1,7 @@
 # mqcert: `make` builds build/mqadmin and build/mqcert.so; `make test` builds
-# an AddressSanitizer/UBSan copy in build/asan and runs every test.
+# an AddressSanitizer/UBSan copy in build/asan and runs every test. Only
+# `make deps` (which demo, test, bench and deb run first) installs Debian
+# packages; plain `make` checks for them and stops, naming `make deps`.
 
 BUILD    ?= build
 CC       ?= cc
@@ -10,7 +12,11 @@ VERSION  := 0.1.0
 
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -Wvla
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMQCERT_VERSION='"$(VERSION)"'
+# Debian's multiarch directory (x86_64-linux-gnu): the Debian package puts
+# the plugin beside mosquitto's own plugins, /usr/lib/TRIPLET/mosquitto/.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMQCERT_VERSION='"$(VERSION)"' \
+            -DMQCERT_MULTIARCH='"$(MULTIARCH)"'
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden $(SAN)
 LDFLAGS  += $(SAN)
 
@@ -30,13 +36,17 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit demo bench clean install fuzz fuzz-build fuzz-bins
+.PHONY: all deps test unit demo bench bench-run clean install uninstall deb fuzz fuzz-build fuzz-bins
 all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1
 
-# Every build first makes sure the Debian packages are there.
-deps: $(DEPS_STAMP)
-$(DEPS_STAMP): scripts/ensure-deps
+# `make deps` installs the Debian packages the build and the tests need (as
+# root, apt-get). Every other build only checks for them (the stamp), so
+# `make` never changes the system.
+deps:
 	@scripts/ensure-deps
+	@mkdir -p $(dir $(DEPS_STAMP)) && touch $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/ensure-deps
+	@scripts/ensure-deps --check
 	@mkdir -p $(@D) && touch $@
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
@@ -64,7 +74,7 @@ unit: $(UNIT_BIN)
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-test: $(DEPS_STAMP)
+test: deps
 	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" WERROR=-Werror all unit
 	$(MAKE) fuzz-build
 	MQ_FUZZ_BUILD=$(CURDIR)/build/fuzz MQ_FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run build/asan
@@ -102,12 +112,15 @@ $(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ)
 fuzz: fuzz-build
 	FUZZ_ARGS="$(FUZZ_ARGS)" fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-demo: all
+demo: deps
+	$(MAKE) all
 	examples/demo.sh
 
 # Not part of `make test`. BENCH_QUICK=1 make bench: a ~2-minute smoke run.
-bench: all
+bench: deps
 	@scripts/ensure-deps valgrind gnuplot-nox
+	$(MAKE) bench-run
+bench-run: all
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/loadgen bench/loadgen.c $(LDFLAGS) \
 		-lmosquitto -lssl -lcrypto -lpthread
@@ -120,22 +133,61 @@ bench: all
 	bench/issuance $(BUILD) | tee $(BUILD)/bench/issuance.txt
 
 # Installs mqadmin and the plugin where mqadmin's broker-config finds it
-# (PREFIX/lib/mqcert/mqcert.so); the plugin is world-readable so the
-# broker can load it after dropping to user mosquitto.
-PREFIX  ?= /usr/local
-DESTDIR ?=
+# (PREFIX/lib/mqcert/mqcert.so; the Debian package sets PLUGINDIR); the
+# plugin is world-readable so the broker can load it after dropping to user
+# mosquitto. `make uninstall` with the same PREFIX, DESTDIR and PLUGINDIR
+# removes exactly these files and PREFIX/lib/mqcert; the shared directories
+# (bin, share/man/man1, ...) stay, as /usr/local's do on Debian, except in a
+# DESTDIR staging tree, where the ones left empty are removed up to DESTDIR.
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+PLUGINDIR ?= $(PREFIX)/lib/mqcert
+INSTALLED := $(PREFIX)/bin/mqadmin $(PLUGINDIR)/mqcert.so \
+             $(PREFIX)/share/man/man1/mqadmin.1 $(PREFIX)/share/man/man5/mqcert.5 \
+             $(PREFIX)/share/bash-completion/completions/mqadmin
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/mqcert
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PLUGINDIR) \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BUILD)/mqadmin $(DESTDIR)$(PREFIX)/bin/mqadmin
-	install -m 0644 $(BUILD)/mqcert.so $(DESTDIR)$(PREFIX)/lib/mqcert/mqcert.so
-	if [ -f $(BUILD)/mqadmin.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
-		install -m 0644 $(BUILD)/mqadmin.1 $(DESTDIR)$(PREFIX)/share/man/man1/mqadmin.1; fi
-	if [ -f examples/bash-completion/mqadmin ]; then \
-		install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions && \
-		install -m 0644 examples/bash-completion/mqadmin \
-			$(DESTDIR)$(PREFIX)/share/bash-completion/completions/mqadmin; fi
+	install -m 0644 $(BUILD)/mqcert.so $(DESTDIR)$(PLUGINDIR)/mqcert.so
+	install -m 0644 $(BUILD)/mqadmin.1 $(DESTDIR)$(PREFIX)/share/man/man1/mqadmin.1
+	install -m 0644 docs/mqcert.5 $(DESTDIR)$(PREFIX)/share/man/man5/mqcert.5
+	install -m 0644 examples/bash-completion/mqadmin \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/mqadmin
+
+# Never builds anything; rmdir leaves every directory that holds anything else.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/mqcert 2>/dev/null
+	@if [ -n "$(DESTDIR)" ]; then \
+		for f in $(INSTALLED); do \
+			d=$${f%/*}; \
+			while [ -n "$$d" ]; do \
+				[ ! -d "$(DESTDIR)$$d" ] || rmdir "$(DESTDIR)$$d" 2>/dev/null || break; \
+				d=$${d%/*}; \
+			done; \
+		done; \
+	fi
+
+# mqcert_VERSION_ARCH.deb in build/ (debian/rules builds afresh in build/deb
+# and cleans up after), then lintian on it, which must report no error. The
+# version in debian/changelog must be $(VERSION).
+deb: deps
+	@scripts/ensure-deps debhelper lintian fakeroot dpkg-dev
+	@v=$$(dpkg-parsechangelog -SVersion); [ "$$v" = "$(VERSION)" ] || { \
+		echo "make deb: debian/changelog says $$v but the Makefile says $(VERSION):" \
+			"add a changelog entry (dch -v $(VERSION))" >&2; exit 1; }
+	dpkg-checkbuilddeps
+	debian/rules clean
+	debian/rules build
+	fakeroot debian/rules binary
+	lintian --fail-on error build/mqcert_$(VERSION)_$$(dpkg-architecture -qDEB_HOST_ARCH).deb
+	debian/rules clean
+	@echo "built build/mqcert_$(VERSION)_$$(dpkg-architecture -qDEB_HOST_ARCH).deb"
 
 clean:
-	rm -rf build
+	rm -rf build debian/mqcert debian/.debhelper debian/files debian/*.substvars \
+		debian/debhelper-build-stamp debian/*.debhelper.log
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -122,12 +122,18 @@ static int broker_pick_server(const char *dir, char *out, size_t len)
 	return 0;
 }
 
+#ifndef MQCERT_MULTIARCH
+#define MQCERT_MULTIARCH "" /* the Makefile sets it */
+#endif
+
 /* Absolute path of the plugin: given, else mqcert.so beside this program
  * (the build tree), else PREFIX/lib/mqcert/mqcert.so for an installed
- * PREFIX/bin/mqadmin (make install). */
+ * PREFIX/bin/mqadmin (make install), else the Debian package's place beside
+ * mosquitto's own plugins, /usr/lib/TRIPLET/mosquitto/mqcert.so. */
 static int broker_plugin_path(const char *given, char *out)
 {
-	static const char *const rel[] = {"/mqcert.so", "/../lib/mqcert/mqcert.so"};
+	static const char *const rel[] = {"/mqcert.so", "/../lib/mqcert/mqcert.so",
+					  "/../lib/" MQCERT_MULTIARCH "/mosquitto/mqcert.so"};
 	char exe[PATH_MAX], cand[PATH_MAX + 32], *slash;
 	ssize_t n;
 
@@ -152,8 +158,9 @@ static int broker_plugin_path(const char *given, char *out)
 		if (realpath(cand, out))
 			return 0;
 	}
-	cli_err("mqcert.so not found beside %s or in ../lib/mqcert: build it with 'make', "
-		"install it with 'make install', or pass --plugin PATH", exe);
+	cli_err("mqcert.so not found beside %s or in ../lib/mqcert or ../lib/%s/mosquitto: build "
+		"it with 'make', install it with 'make install' or the Debian package, or pass "
+		"--plugin PATH", exe, MQCERT_MULTIARCH);
 	return -1;
 }
 
