@@ -382,6 +382,12 @@ static int batch_check_names(const struct batch *b, const struct mq_policy *p)
 			cli_err("device '%s' already exists; nothing was issued", name);
 			goto out;
 		}
+		if (mq_policy_find_deleted(p, name)) {
+			cli_err("device '%s' was deleted ('mqadmin device delete'); a batch never gives "
+				"a new device an old one's identity: issue it alone with 'mqadmin device "
+				"issue %s --force'; nothing was issued", name, name);
+			goto out;
+		}
 		if (mq_policy_find_username(p, name)) {
 			cli_err("'%s' is the username of device '%s'; nothing was issued", name,
 				mq_policy_find_username(p, name)->name);

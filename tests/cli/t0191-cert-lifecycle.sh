@@ -175,6 +175,14 @@ test_expect_success 'a deleted device cannot be deleted, suspended or resumed ag
 	test_grep "device .dev2. was deleted" err
 '
 
+test_expect_success 'device batch refuses a deleted name and issues nothing' '
+	printf "newdev\ndev2\n" >names &&
+	test_must_fail "$MQADMIN" -d pki device batch --from names 2>err &&
+	test_grep "device .dev2. was deleted .*device issue dev2 --force.; nothing was issued" err &&
+	! test -e pki/devices/newdev &&
+	! test -e pki/devices/dev2
+'
+
 test_expect_success 'device issue of a deleted name needs --force' '
 	test_must_fail "$MQADMIN" -d pki device issue dev2 2>err &&
 	test_grep "device .dev2. was deleted .*: pass --force to do so" err &&
