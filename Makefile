@@ -31,7 +31,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps test unit demo bench clean install
-all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1
+all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1 $(BUILD)/mqcert-renew
 
 # Every build first makes sure the Debian packages are there.
 deps: $(DEPS_STAMP)
@@ -44,7 +44,13 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/mqadmin: $(CORE_OBJ) $(ADMIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto -lcjson
+	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto -lssl -lcrypto -lcjson
+
+# The reference device client of online renewal (examples/renew/): a
+# program of its own, built with the project's flags but none of its code.
+$(BUILD)/mqcert-renew: examples/renew/mqcert-renew.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lmosquitto -lssl -lcrypto -lcjson
 
 # The man page comes from the same command table as --help.
 $(BUILD)/mqadmin.1: $(BUILD)/mqadmin

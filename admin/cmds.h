@@ -25,5 +25,6 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_policy_validate(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_serve(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

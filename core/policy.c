@@ -43,6 +43,7 @@ static void policy_cert_free(struct mq_cert *c)
 	if (!c)
 		return;
 	free(c->revoke_reason);
+	free(c->retire_reason);
 	free(c->san);
 	free(c);
 }
@@ -290,8 +291,10 @@ int mq_policy_add_cert(struct mq_policy *p, struct mq_device *d, const struct mq
 		goto oom;
 	*c = *tmpl;
 	c->revoke_reason = NULL;
+	c->retire_reason = NULL;
 	c->san = NULL;
 	if ((tmpl->revoke_reason && !(c->revoke_reason = strdup(tmpl->revoke_reason))) ||
+	    (tmpl->retire_reason && !(c->retire_reason = strdup(tmpl->retire_reason))) ||
 	    (tmpl->san && !(c->san = strdup(tmpl->san))))
 		goto oom;
 	c->device = d;
@@ -389,6 +392,8 @@ enum mq_cert_state mq_cert_state(const struct mq_cert *c, time_t now)
 {
 	if (c->status == MQ_CERT_REVOKED)
 		return MQ_STATE_REVOKED;
+	if (c->status == MQ_CERT_RETIRED || (c->retire_after && now >= c->retire_after))
+		return MQ_STATE_RETIRED;
 	if (now >= c->not_after)
 		return MQ_STATE_EXPIRED;
 	if (now < c->not_before)
@@ -407,6 +412,8 @@ const char *mq_cert_state_str(enum mq_cert_state s)
 		return "expired";
 	case MQ_STATE_NOT_YET_VALID:
 		return "not-yet-valid";
+	case MQ_STATE_RETIRED:
+		return "retired";
 	}
 	return "?";
 }
@@ -564,7 +571,7 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 {
 	char where[160];
 	struct mq_cert c;
-	const char *serial, *fpr, *status, *reason;
+	const char *serial, *fpr, *status, *reason, *rreason;
 	int bad = 0;
 
 	snprintf(where, sizeof(where), "device '%s' certificate %zu", d->name, idx);
@@ -577,6 +584,7 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 	fpr = policy_get_str(jc, "fingerprint", true, where, rd, &bad);
 	status = policy_get_str(jc, "status", true, where, rd, &bad);
 	reason = policy_get_str(jc, "reason", false, where, rd, &bad);
+	rreason = policy_get_str(jc, "retire_reason", false, where, rd, &bad);
 	if (bad)
 		return -1;
 	if (!policy_serial_valid(serial)) {
@@ -591,13 +599,18 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 		c.status = MQ_CERT_ACTIVE;
 	} else if (!strcmp(status, "revoked")) {
 		c.status = MQ_CERT_REVOKED;
+	} else if (!strcmp(status, "retired")) {
+		c.status = MQ_CERT_RETIRED;
 	} else {
-		mq_errf(rd->err, rd->errlen, "%s: status '%s' must be \"active\" or \"revoked\"", where, status);
+		mq_errf(rd->err, rd->errlen, "%s: status '%s' must be \"active\", \"revoked\" or "
+			"\"retired\"", where, status);
 		return -1;
 	}
 	if (policy_get_time(jc, "not_before", true, &c.not_before, where, rd) ||
 	    policy_get_time(jc, "not_after", true, &c.not_after, where, rd) ||
-	    policy_get_time(jc, "revoked_at", false, &c.revoked_at, where, rd))
+	    policy_get_time(jc, "revoked_at", false, &c.revoked_at, where, rd) ||
+	    policy_get_time(jc, "retired_at", false, &c.retired_at, where, rd) ||
+	    policy_get_time(jc, "retire_after", false, &c.retire_after, where, rd))
 		return -1;
 	if (c.not_after <= c.not_before) {
 		mq_errf(rd->err, rd->errlen, "%s: not_after is not later than not_before", where);
@@ -610,6 +623,7 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 	strcpy(c.serial, serial);
 	strcpy(c.fingerprint, fpr);
 	c.revoke_reason = (char *)reason;
+	c.retire_reason = (char *)rreason;
 	if (policy_read_san(jc, where, rd, &c.san))
 		return -1;
 	bad = mq_policy_add_cert(p, d, &c, rd->err, rd->errlen);
@@ -620,8 +634,8 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd, size_t idx, struct policy_reader *rd)
 {
 	char where[128], **groups = NULL;
-	const char *name, *username;
-	const struct mq_jdom_node *jg, *jcerts, *it;
+	const char *name, *username, *role;
+	const struct mq_jdom_node *jg, *jcerts, *it, *jr;
 	struct mq_device *d;
 	size_t ng = 0, i = 0;
 	int bad = 0, rc = -1;
@@ -639,8 +653,24 @@ static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd
 	d = mq_policy_add_device(p, name, username, rd->err, rd->errlen);
 	if (!d)
 		return -1;
-	if (policy_get_time(jd, "created", false, &d->created, where, rd))
+	if (policy_get_time(jd, "created", false, &d->created, where, rd) ||
+	    policy_get_time(jd, "renewed_at", false, &d->renewed_at, where, rd))
 		return -1;
+	role = policy_get_str(jd, "role", false, where, rd, &bad);
+	if (bad)
+		return -1;
+	if (role && strcmp(role, "device") && strcmp(role, "service")) {
+		mq_errf(rd->err, rd->errlen, "%s: role '%.64s' must be \"device\" or \"service\"",
+			where, role);
+		return -1;
+	}
+	d->service = role && !strcmp(role, "service");
+	jr = mq_jdom_get(jd, "renew_now");
+	if (jr && jr->type != MQ_JDOM_TRUE && jr->type != MQ_JDOM_FALSE) {
+		mq_errf(rd->err, rd->errlen, "%s: \"renew_now\" must be true or false", where);
+		return -1;
+	}
+	d->renew_now = jr && jr->type == MQ_JDOM_TRUE;
 	jg = mq_jdom_get(jd, "groups");
 	if (jg) {
 		if (jg->type != MQ_JDOM_ARRAY) {
@@ -1044,7 +1074,14 @@ static cJSON *policy_cert_json(const struct mq_cert *c)
 	    !cJSON_AddStringToObject(jc, "fingerprint", c->fingerprint) ||
 	    !policy_add_time(jc, "not_before", c->not_before) ||
 	    !policy_add_time(jc, "not_after", c->not_after) ||
-	    !cJSON_AddStringToObject(jc, "status", c->status == MQ_CERT_REVOKED ? "revoked" : "active"))
+	    !cJSON_AddStringToObject(jc, "status", c->status == MQ_CERT_REVOKED ? "revoked"
+				     : c->status == MQ_CERT_RETIRED ? "retired" : "active"))
+		goto fail;
+	if (c->status == MQ_CERT_RETIRED && c->retired_at && !policy_add_time(jc, "retired_at", c->retired_at))
+		goto fail;
+	if (c->retire_reason && !cJSON_AddStringToObject(jc, "retire_reason", c->retire_reason))
+		goto fail;
+	if (c->retire_after && !policy_add_time(jc, "retire_after", c->retire_after))
 		goto fail;
 	if (c->status == MQ_CERT_REVOKED && c->revoked_at && !policy_add_time(jc, "revoked_at", c->revoked_at))
 		goto fail;
@@ -1067,6 +1104,12 @@ static cJSON *policy_device_json(const struct mq_device *d)
 	    !(jg = cJSON_AddArrayToObject(jd, "groups")))
 		goto fail;
 	if (d->created && !policy_add_time(jd, "created", d->created))
+		goto fail;
+	if (d->service && !cJSON_AddStringToObject(jd, "role", "service"))
+		goto fail;
+	if (d->renew_now && !cJSON_AddTrueToObject(jd, "renew_now"))
+		goto fail;
+	if (d->renewed_at && !policy_add_time(jd, "renewed_at", d->renewed_at))
 		goto fail;
 	for (size_t i = 0; i < d->ngroups; i++) {
 		cJSON *s = cJSON_CreateString(d->groups[i]);

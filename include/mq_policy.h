@@ -20,6 +20,9 @@
 enum mq_cert_status {
 	MQ_CERT_ACTIVE,
 	MQ_CERT_REVOKED,
+	/* Superseded (by a renewal, or taken out of use by hand): refused
+	 * like a revoked one, but not a compromise. */
+	MQ_CERT_RETIRED,
 };
 
 /* What a certificate is at a given time: stored status plus its validity. */
@@ -28,6 +31,7 @@ enum mq_cert_state {
 	MQ_STATE_REVOKED,
 	MQ_STATE_EXPIRED,
 	MQ_STATE_NOT_YET_VALID,
+	MQ_STATE_RETIRED, /* retired, or past its retire_after deadline */
 };
 
 struct mq_device;
@@ -40,6 +44,12 @@ struct mq_cert {
 	enum mq_cert_status status;
 	time_t revoked_at;    /* 0 unless revoked */
 	char *revoke_reason;  /* NULL or text */
+	time_t retired_at;    /* 0 unless retired */
+	char *retire_reason;  /* NULL or text ("renewed", ...) */
+	/* Rollover (mqadmin serve): a renewed device's previous certificate
+	 * stops admitting it at this time even before serve records it
+	 * retired; 0: no deadline. */
+	time_t retire_after;
 	/* The certificate's subjectAltNames in its order, comma separated
 	 * ("DNS:a.example,email:a@example.com", see mq_san_check), or NULL:
 	 * what plugin_opt_identity san-* takes (the first of its type). */
@@ -55,6 +65,13 @@ struct mq_device {
 	struct mq_cert **certs;
 	size_t ncerts;
 	time_t created;
+	/* "role": "service" -- an identity of mqadmin serve, which may read
+	 * renewal requests and answer them; never a device's. */
+	bool service;
+	/* device set --renew-now: serve renews it whatever the window says
+	 * (cleared by the renewal). */
+	bool renew_now;
+	time_t renewed_at; /* last renewal by serve (its rate limit); 0: none */
 };
 
 enum mq_subject_kind {

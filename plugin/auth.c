@@ -68,6 +68,8 @@ static const char *auth_state_reason(enum mq_cert_state s)
 		return "certificate has expired";
 	case MQ_STATE_NOT_YET_VALID:
 		return "certificate is not yet valid";
+	case MQ_STATE_RETIRED:
+		return "certificate is retired (superseded by a renewal)";
 	}
 	return "certificate state unknown";
 }
