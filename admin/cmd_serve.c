@@ -190,6 +190,7 @@ static void serve_on_message(struct mosquitto *m, void *ud, const struct mosquit
 	char *name = NULL, *value = NULL;
 	uint16_t clen = 0;
 	const mosquitto_property *p;
+	bool first, dup = false;
 
 	if (!strncmp(msg->topic, MQ_ROLLOVER_TOPIC, MQ_ROLLOVER_TOPIC_LEN)) {
 		serve_rollover_msg(run, msg);
@@ -204,14 +205,24 @@ static void serve_on_message(struct mosquitto *m, void *ud, const struct mosquit
 	if (!(r = calloc(1, sizeof(*r))))
 		return;
 	memcpy(r->device, rest, n);
-	for (p = props; (p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name,
-								&value, p != props)); ) {
-		if (!strcmp(name, MQ_RENEW_PROP) && !r->stamp)
+	/* Every user property of that name: more than one (never the
+	 * plugin's doing) makes the stamp ambiguous and is refused. */
+	for (p = props, first = true;
+	     (p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value,
+							!first));
+	     first = false) {
+		if (!strcmp(name, MQ_RENEW_PROP) && !r->stamp && !dup)
 			r->stamp = value;
+		else if (!strcmp(name, MQ_RENEW_PROP))
+			dup = true, free(value);
 		else
 			free(value);
 		free(name);
 		name = value = NULL;
+	}
+	if (dup) {
+		free(r->stamp);
+		r->stamp = NULL;
 	}
 	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &r->resp_topic, false);
 	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &r->corr, &clen, false);
@@ -303,6 +314,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	struct store st;
 	struct ca ca = {0};
 	struct mosquitto *m = NULL;
+	mosquitto_property *cprops = NULL;
 	char *own[4] = {0};
 	long handled = 0;
 	time_t last_sweep = 0;
@@ -343,7 +355,15 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	mosquitto_subscribe_v5_callback_set(m, serve_on_subscribe);
 	mosquitto_disconnect_v5_callback_set(m, serve_on_disconnect);
 	mosquitto_message_v5_callback_set(m, serve_on_message);
-	if ((rc = mosquitto_connect(m, o.host, o.port, 30)))
+	/* MQTT 5 sessions end at disconnect unless given an expiry: a day
+	 * keeps the requests and rollover events of a restart. */
+	if (mosquitto_property_add_int32(&cprops, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 86400)) {
+		cli_err("out of memory");
+		goto out;
+	}
+	rc = mosquitto_connect_bind_v5(m, o.host, o.port, 30, NULL, cprops);
+	mosquitto_property_free_all(&cprops);
+	if (rc)
 		cli_err("serve: cannot connect to %s:%d: %s; retrying", o.host, o.port,
 			rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 	while (!serve_stop && (!o.once || handled < o.once)) {
@@ -361,7 +381,9 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		if (run.head)
 			handled += (long)serve_flush(m, &run, &ca, o.once ? o.once - handled : 0);
-		if (now - last_sweep >= 30) {
+		/* Grace deadlines: the plugin already refuses a certificate
+		 * past its own; this makes it "retired" in the policy. */
+		if (now - last_sweep >= (o.conf.grace < 60 ? o.conf.grace / 2 + 1 : 30)) {
 			last_sweep = now;
 			serve_sweep(&o.conf);
 		}

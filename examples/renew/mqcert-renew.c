@@ -8,10 +8,14 @@
  *   1  local failure (files unreadable or unwritable, the answer does not
  *      verify); nothing was replaced
  *   2  usage error
- *   3  not due: the certificate is outside its renewal window (--force asks
- *      anyway)
- *   4  refused by the service: its code and message are printed
+ *   3  not due: the service answered outside_window (or, with --local-check,
+ *      the certificate is outside --window and nothing was asked)
+ *   4  refused by the service for another reason: its code and message are
+ *      printed
  *   5  no answer (broker unreachable, service down, timeout): retry later
+ *
+ * --csr-file FILE sends FILE as the request (its key lives elsewhere) and
+ * prints the certificate of a successful answer instead of writing files.
  *
  * Build: make (build/mqcert-renew); needs libmosquitto, OpenSSL, cJSON. */
 #define _GNU_SOURCE
@@ -44,7 +48,7 @@ enum { EX_RENEWED, EX_LOCAL, EX_USAGE, EX_NOT_DUE, EX_REFUSED, EX_RETRY };
 struct opts {
 	const char *host, *cafile, *cert, *key, *device, *csr_file, *id, *key_type;
 	int port, window_pct, timeout, mqtt;
-	bool force, reuse_key, der;
+	bool local_check, reuse_key, der;
 };
 
 struct run {
@@ -62,7 +66,8 @@ static void die_usage(void)
 	fprintf(stderr,
 		"usage: mqcert-renew --device NAME --cafile CA --cert CRT --key KEY\n"
 		"                    [--host H] [--port N] [--id CLIENT_ID] [--window PCT]\n"
-		"                    [--key-type ec|rsa] [--mqtt 5|311] [--timeout SECS] [--force]\n"
+		"                    [--key-type ec|rsa] [--mqtt 5|311] [--timeout SECS]\n"
+		"                    [--local-check]\n"
 		"                    [--der] [--reuse-key] [--csr-file FILE]\n");
 	exit(EX_USAGE);
 }
@@ -295,7 +300,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{"host", 1, NULL, 'h'}, {"port", 1, NULL, 'p'}, {"cafile", 1, NULL, 'A'},
 		{"cert", 1, NULL, 'c'}, {"key", 1, NULL, 'k'}, {"device", 1, NULL, 'd'},
 		{"id", 1, NULL, 'i'}, {"window", 1, NULL, 'w'}, {"key-type", 1, NULL, 't'},
-		{"mqtt", 1, NULL, 'm'}, {"timeout", 1, NULL, 'T'}, {"force", 0, NULL, 'f'},
+		{"mqtt", 1, NULL, 'm'}, {"timeout", 1, NULL, 'T'}, {"local-check", 0, NULL, 'L'},
 		{"der", 0, NULL, 'D'}, {"reuse-key", 0, NULL, 'R'}, {"csr-file", 1, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
@@ -314,7 +319,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 't': o->key_type = optarg; break;
 		case 'm': o->mqtt = atoi(optarg); break;
 		case 'T': o->timeout = atoi(optarg); break;
-		case 'f': o->force = true; break;
+		case 'L': o->local_check = true; break;
 		case 'D': o->der = true; break;
 		case 'R': o->reuse_key = true; break;
 		case 'C': o->csr_file = optarg; break;
@@ -360,7 +365,9 @@ int main(int argc, char **argv)
 		nb = timegm(&tb);
 		na = timegm(&ta);
 	}
-	if (!o.force && na - now > (na - nb) * o.window_pct / 100) {
+	/* The service decides (device set --renew-now opens the window early);
+	 * --local-check spares it the requests of devices not yet due. */
+	if (o.local_check && na - now > (na - nb) * o.window_pct / 100) {
 		printf("not due: %s expires in %ld days; the renewal window is the last %d%% of its "
 		       "lifetime\n", o.cert, (long)((na - now) / 86400), o.window_pct);
 		ret = EX_NOT_DUE;
@@ -426,7 +433,8 @@ int main(int argc, char **argv)
 		msg = cJSON_GetObjectItemCaseSensitive(ans, "message");
 		printf("refused: %s: %s\n", cJSON_IsString(code) ? code->valuestring : "?",
 		       cJSON_IsString(msg) ? msg->valuestring : "");
-		ret = EX_REFUSED;
+		ret = cJSON_IsString(code) && !strcmp(code->valuestring, "outside_window") ? EX_NOT_DUE
+											   : EX_REFUSED;
 		goto out;
 	}
 	certj = cJSON_GetObjectItemCaseSensitive(ans, "certificate");
@@ -436,7 +444,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!key) {
-		fprintf(stderr, "mqcert-renew: --csr-file: the answer is not verified or written\n");
+		/* --csr-file: the key is elsewhere (a TPM, a test); only print. */
+		fputs(certj->valuestring, stdout);
+		ret = EX_RENEWED;
 		goto out;
 	}
 	if (verify_answer(fresh, key, o.cafile))
