@@ -37,6 +37,11 @@ struct serve_run {
 	int conn_rc;
 };
 
+/* Requests answered with one policy write at most, and the reads to wait
+ * for more before answering. */
+#define SERVE_BATCH_MAX 1000
+#define SERVE_DRAIN 2000
+
 static volatile sig_atomic_t serve_stop;
 
 static void serve_on_signal(int sig)
@@ -378,6 +383,14 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 			sleep(1);
 			mosquitto_reconnect(m);
 			continue;
+		}
+		/* Take in what else has arrived before answering: one policy
+		 * write then covers a whole burst of requests. */
+		for (int i = 0; run.head && i < SERVE_DRAIN && run.queued < SERVE_BATCH_MAX; i++) {
+			size_t before = run.queued;
+
+			if (mosquitto_loop(m, 0, 1) != MOSQ_ERR_SUCCESS || run.queued == before)
+				break;
 		}
 		if (run.head)
 			handled += (long)serve_flush(m, &run, &ca, o.once ? o.once - handled : 0);

@@ -140,8 +140,24 @@ static void serve_ok(struct serve_req *r, const struct mq_cert *c, const char *p
 		return;
 	}
 	r->reply = cJSON_PrintUnformatted(o);
+	r->replayed = replay;
 	cJSON_Delete(o);
-	serve_log("renew", r->device, replay ? "replayed" : "ok", c->serial, r->old_serial, NULL);
+	/* Logged by serve_batch once the policy that records it is written. */
+}
+
+/* Retirements beyond this many in one write get one summary line. */
+#define SERVE_RETIRE_LOG 256
+
+static void serve_log_retired(const struct mq_cert **done, size_t n, const char *why)
+{
+	char msg[64];
+
+	for (size_t i = 0; i < n && i < SERVE_RETIRE_LOG; i++)
+		serve_log("retire", done[i]->device->name, why, done[i]->serial, NULL, NULL);
+	if (n > SERVE_RETIRE_LOG) {
+		snprintf(msg, sizeof(msg), "%zu more retired", n - SERVE_RETIRE_LOG);
+		serve_log("retire", "-", why, NULL, NULL, msg);
+	}
 }
 
 static X509_REQ *serve_csr(const void *buf, size_t len)
@@ -302,8 +318,10 @@ out:
 }
 
 /* Retires what passed its deadline, or (fpr set) what a device's first
- * connect with the certificate fpr ends. Returns how many. */
-static size_t serve_retire(struct mq_policy *p, const char *device, const char *fpr, time_t now)
+ * connect with the certificate fpr ends. Returns how many; their records
+ * in done (at most max), for the audit lines once the policy is written. */
+static size_t serve_retire(struct mq_policy *p, const char *device, const char *fpr, time_t now,
+			   const struct mq_cert **done, size_t max)
 {
 	size_t n = 0;
 
@@ -329,8 +347,8 @@ static size_t serve_retire(struct mq_policy *p, const char *device, const char *
 			c->retire_reason = strdup("renewed");
 			c->status = MQ_CERT_RETIRED;
 			c->retired_at = now;
-			serve_log("retire", d->name, fpr ? "first-connect" : "grace-expired", c->serial,
-				  NULL, NULL);
+			if (n < max)
+				done[n] = c;
 			n++;
 		}
 	}
@@ -343,8 +361,9 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 	struct serve_req *r;
 	bool changed = false;
 	time_t now = time(NULL);
-	size_t n = 0;
+	size_t n = 0, nret;
 	char **pems;
+	const struct mq_cert *retired[SERVE_RETIRE_LOG];
 
 	for (r = list; r; r = r->next)
 		n++;
@@ -363,7 +382,8 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 	n = 0;
 	for (r = list; r; r = r->next)
 		serve_one(c, ca, &st, r, now, &changed, &pems[n++]);
-	if (serve_retire(st.policy, NULL, NULL, now))
+	nret = serve_retire(st.policy, NULL, NULL, now, retired, SERVE_RETIRE_LOG);
+	if (nret)
 		changed = true;
 	if (changed && store_save_policy(&st)) {
 		for (r = list; r; r = r->next)
@@ -371,6 +391,11 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 				serve_fail(r, "internal", "cannot write the policy");
 		goto out;
 	}
+	serve_log_retired(retired, nret, "grace-expired");
+	for (r = list; r; r = r->next)
+		if (!strcmp(r->code, "ok"))
+			serve_log("renew", r->device, r->replayed ? "replayed" : "ok", r->serial,
+				  r->old_serial, NULL);
 	/* The admin host's copy of each new certificate; the device's key
 	 * never came here, so a key left from device issue no longer
 	 * matches and goes. Best effort: the policy is what counts. */
@@ -400,6 +425,8 @@ out:
 static int serve_retire_locked(const struct serve_conf *c, const char *device, const char *fpr)
 {
 	struct store st;
+	const struct mq_cert *retired[SERVE_RETIRE_LOG];
+	size_t n;
 	int rc = -1;
 
 	if (store_open(&st, c->dir, STORE_WRITE))
@@ -407,8 +434,11 @@ static int serve_retire_locked(const struct serve_conf *c, const char *device, c
 	if (store_load_policy(&st))
 		goto out;
 	rc = 0;
-	if (serve_retire(st.policy, device, fpr, time(NULL)) && store_save_policy(&st))
+	n = serve_retire(st.policy, device, fpr, time(NULL), retired, SERVE_RETIRE_LOG);
+	if (n && store_save_policy(&st))
 		rc = -1;
+	else
+		serve_log_retired(retired, n, fpr ? "first-connect" : "grace-expired");
 out:
 	store_close(&st);
 	return rc;

@@ -36,6 +36,7 @@ struct serve_req {
 	/* The answer: JSON (malloc'd) and the code that went into it. */
 	char *reply;
 	const char *code;   /* "ok" or an error code */
+	bool replayed;      /* ok: the certificate this key already got */
 	char serial[64];    /* the new certificate's, on success */
 	char old_serial[64];
 	struct serve_req *next;
