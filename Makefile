@@ -90,6 +90,10 @@ bench: all
 	bench/run $(BUILD)
 	@echo "== Issuance (bench/issuance): device batch --count 1000 vs the openssl recipe"
 	bench/issuance $(BUILD) | tee $(BUILD)/bench/issuance.txt
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/renew_load bench/renew_load.c $(LDFLAGS) \
+		-lmosquitto -lssl -lcrypto
+	@echo "== Online renewal (bench/renew): 1,000 devices ask mqadmin serve at once"
+	bench/renew $(BUILD)
 
 # Installs mqadmin and the plugin where mqadmin's broker-config finds it
 # (PREFIX/lib/mqcert/mqcert.so); the plugin is world-readable so the

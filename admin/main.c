@@ -134,7 +134,7 @@ static const struct command commands[] = {
 	 "                             [--cert FILE] [--key FILE] [--cafile FILE]\n"
 	 "                             [--window N%|DURATION] [--rate-limit DURATION]\n"
 	 "                             [--grace DURATION] [--days N] [--allow-key-reuse]\n"
-	 "                             [--log FILE] [--once N] [--passphrase-file FILE]\n",
+	 "                             [--log FILE] [--once N] [--verbose] [--passphrase-file FILE]\n",
 	 "Runs the renewal service in the foreground: connects to the broker (default "
 	 "localhost:8883) as the service identity NAME (default mqadmin-serve, issued with "
 	 "'device issue NAME --role service'; its files in DIR/devices/NAME/ unless --cert "
@@ -144,7 +144,7 @@ static const struct command commands[] = {
 	 "(default the last 33% of the lifetime), at most once per --rate-limit (default "
 	 "1h) per device, for a new key of the strength device issue requires. Each request "
 	 "and outcome is a JSON line in --log (default DIR/serve.log). --once N exits after "
-	 "N requests. See README.md, Renewal over MQTT."},
+	 "N requests; --verbose prints where each batch's time went. See README.md, Renewal over MQTT."},
 	{"expiring", NULL, cmd_expiring,
 	 "usage: mqadmin [-d DIR] expiring [--within DURATION] [--json]\n",
 	 "Lists the CA, server and device certificates that expire within DURATION "

@@ -65,4 +65,7 @@ void serve_log_set_instance(const char *instance);
 
 void serve_req_free(struct serve_req *r);
 
+/* Where the time of the batches since the last call went, one line. */
+void serve_stats(char *buf, size_t len);
+
 #endif
