@@ -161,11 +161,15 @@ static void serve_on_connect(struct mosquitto *m, void *ud, int rc, int flags,
 static void serve_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted,
 			       const mosquitto_property *props)
 {
+	struct serve_run *run = ud;
+
 	for (int i = 0; i < n; i++)
-		if (granted[i] >= 128)
+		if (granted[i] >= 128) {
 			cli_err("serve: the broker refused a renewal subscription (code %d): the "
-				"identity must have role service and the broker must load mqcert.so",
-				granted[i]);
+				"identity must have role service (device issue NAME --role service) "
+				"and the broker must load mqcert.so", granted[i]);
+			run->conn_rc = -1;
+		}
 	if (n && granted[0] < 128)
 		fprintf(stderr, "mqadmin: serve: ready\n");
 }

@@ -15,7 +15,7 @@ RENEW=$MQ_BUILD/mqcert-renew
 serve_start() {
 	local name=$1
 	shift
-	"$MQADMIN" -d pki serve --port "$PORT" "$@" >"$name.out" 2>&1 &
+	"$MQADMIN" -d pki serve --port "$PORT" --passphrase-file "$TRASH/pass" "$@" >"$name.out" 2>&1 &
 	echo $! >"$name.pid"
 	test_at_end "kill $! 2>/dev/null"
 	wait_for 30 grep -q "serve: ready" "$name.out"
@@ -66,8 +66,14 @@ refused() {
 
 serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f'; }
 
-test_expect_success 'setup: devices, a service identity, a broker, serve' '
-	pki_setup pki dev1 dev2 dev3 dev4 dev5 dev6 dev7 &&
+test_expect_success 'setup: an encrypted CA, devices, service identities, a broker' '
+	echo "correct horse battery" >pass &&
+	"$MQADMIN" -d pki init --passphrase-file pass >/dev/null 2>&1 &&
+	export MQADMIN_PASSPHRASE_FILE=$TRASH/pass &&
+	"$MQADMIN" -d pki server issue localhost --san DNS:localhost --san IP:127.0.0.1 >/dev/null 2>&1 &&
+	for d in dev1 dev2 dev3 dev4 dev5 dev6 dev7; do
+		"$MQADMIN" -d pki device issue $d >/dev/null || exit 1
+	done &&
 	"$MQADMIN" -d pki device issue svc1 --role service >/dev/null &&
 	"$MQADMIN" -d pki device issue svc2 --role service >/dev/null &&
 	grep -q "\"role\":	*\"service\"" pki/policy.json &&
@@ -86,7 +92,17 @@ test_expect_success 'a service identity is refused by device set --renew-now; a 
 	test_grep "must be device or service" err
 '
 
-test_expect_success 'serve starts with the service identity' '
+test_expect_success 'serve: an encrypted CA key without its passphrase: exit 1, saying so' '
+	test_must_fail "$MQADMIN" -d pki serve --port "$PORT" --name svc1 </dev/null 2>err &&
+	test_grep -i "passphrase" err
+'
+
+test_expect_success 'serve: a device identity (not --role service) is refused its subscription: exit 1' '
+	test_must_fail "$MQADMIN" -d pki serve --port "$PORT" --name dev7 --passphrase-file pass 2>err &&
+	test_grep "refused a renewal subscription" err
+'
+
+test_expect_success 'serve starts with the service identity and the passphrase file' '
 	serve_start s1 --name svc1 --grace 4s
 '
 
@@ -252,7 +268,7 @@ test_expect_success 'service down: no answer, the client says retry later (exit 
 '
 
 test_expect_success 'a request queued while serve was down, then the device revoked: refused as revoked' '
-	"$MQADMIN" -d pki device revoke dev7 >/dev/null 2>&1 &&
+	"$MQADMIN" -d pki device revoke dev7 --passphrase-file pass >/dev/null &&
 	serve_start s3 --name svc1 &&
 	wait_for 15 logged dev7 revoked
 '

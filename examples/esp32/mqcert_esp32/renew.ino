@@ -23,9 +23,12 @@
  * A refused request ({"status":"error","code":...}) is printed and retried
  * the next day; no answer within 30 s likewise.
  *
- * PubSubClient's buffer must hold the answer (certificate + chain as JSON,
- * about 2 KB): mqtt.setBufferSize(4096) in setup().
+ * Switch it on with #define MQCERT_RENEW in mqcert_esp32.ino, which then
+ * loads the pair with creds_load(), raises PubSubClient's buffer to hold
+ * the answer (certificate + chain as JSON, about 2 KB) and calls
+ * renew_maybe() from loop().
  */
+#ifdef MQCERT_RENEW /* defined in mqcert_esp32.ino to switch renewal on */
 #include <Preferences.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
@@ -220,3 +223,4 @@ void renew_maybe()
 	creds_load();
 	mqtt_connect();
 }
+#endif /* MQCERT_RENEW */
