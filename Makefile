@@ -37,7 +37,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps test unit demo bench bench-run clean install uninstall deb fuzz fuzz-build fuzz-bins
-all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1
+all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1 $(BUILD)/mqcert-renew
 
 # `make deps` installs the Debian packages the build and the tests need (as
 # root, apt-get). Every other build only checks for them (the stamp), so
@@ -54,7 +54,13 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/mqadmin: $(CORE_OBJ) $(ADMIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto -lcjson
+	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto -lssl -lcrypto -lcjson
+
+# The reference device client of online renewal (examples/renew/): a
+# program of its own, built with the project's flags but none of its code.
+$(BUILD)/mqcert-renew: examples/renew/mqcert-renew.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lmosquitto -lssl -lcrypto -lcjson
 
 # The man page comes from the same command table as --help.
 $(BUILD)/mqadmin.1: $(BUILD)/mqadmin
@@ -131,6 +137,10 @@ bench-run: all
 	bench/run $(BUILD)
 	@echo "== Issuance (bench/issuance): device batch --count 1000 vs the openssl recipe"
 	bench/issuance $(BUILD) | tee $(BUILD)/bench/issuance.txt
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/renew_load bench/renew_load.c $(LDFLAGS) \
+		-lmosquitto -lssl -lcrypto
+	@echo "== Online renewal (bench/renew): 1,000 devices ask mqadmin serve at once"
+	bench/renew $(BUILD)
 
 # Installs mqadmin and the plugin where mqadmin's broker-config finds it
 # (PREFIX/lib/mqcert/mqcert.so; the Debian package sets PLUGINDIR); the

@@ -32,6 +32,7 @@ struct devcmd_opts {
 	char *san;   /* checked --san list, malloc'd */
 	bool no_san; /* renew: drop the device's SANs */
 	bool force;  /* issue: a deleted device's name again */
+	bool service; /* issue --role service: an identity of mqadmin serve */
 	struct export_opts ex;
 };
 
@@ -51,6 +52,7 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 		{"username", required_argument, NULL, 'u'},
 		{"san", required_argument, NULL, 's'},
 		{"force", no_argument, NULL, 'F'},
+		{"role", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	static const struct option renew[] = {
@@ -110,6 +112,11 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 			if (!cli_name_ok("user", optarg))
 				return CLI_FAIL;
 			o->username = optarg;
+			break;
+		case 'r':
+			if (strcmp(optarg, "device") && strcmp(optarg, "service"))
+				return cli_usage_error(ctx, "--role '%s' must be device or service", optarg);
+			o->service = !strcmp(optarg, "service");
 			break;
 		case 's':
 			if (issue_add_device_san(&o->san, optarg, "--san"))
@@ -201,6 +208,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	if (device_issue_one(&st, &ca, &req, &out))
 		goto out;
 	wrote = true;
+	mq_policy_find_device(st.policy, o.name)->service = o.service;
 	/* It fails only before its rename (a failed directory fsync after it
 	 * is a success with a warning): undoing the files is right then. */
 	if (store_save_policy(&st))

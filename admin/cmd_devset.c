@@ -19,6 +19,7 @@ struct devset_opts {
 	size_t ngroups;
 	bool set_groups;
 	bool no_groups;
+	bool renew_now;
 };
 
 static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devset_opts *o)
@@ -27,6 +28,7 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 		{"group", required_argument, NULL, 'g'},
 		{"no-groups", no_argument, NULL, 'n'},
 		{"username", required_argument, NULL, 'u'},
+		{"renew-now", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -47,6 +49,9 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 		case 'n':
 			o->no_groups = true;
 			break;
+		case 'R':
+			o->renew_now = true;
+			break;
 		case 'u':
 			if (!cli_name_ok("user", optarg))
 				return CLI_FAIL;
@@ -60,8 +65,9 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 		return CLI_USAGE;
 	if (o->set_groups && o->no_groups)
 		return cli_usage_error(ctx, "--group and --no-groups exclude each other");
-	if (!o->set_groups && !o->no_groups && !o->username)
-		return cli_usage_error(ctx, "nothing to change: give --group, --no-groups or --username");
+	if (!o->set_groups && !o->no_groups && !o->username && !o->renew_now)
+		return cli_usage_error(ctx, "nothing to change: give --group, --no-groups, --username "
+				       "or --renew-now");
 	o->set_groups = o->set_groups || o->no_groups;
 	o->name = argv[optind];
 	return cli_name_ok("device", o->name) ? CLI_OK : CLI_FAIL;
@@ -93,7 +99,7 @@ int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 	struct store st = {.lockfd = -1};
 	struct mq_device *d;
 	char err[256], *before = NULL, *after = NULL, *old_user = NULL;
-	bool groups_changed = false, user_changed = false;
+	bool groups_changed = false, user_changed = false, renew_changed = false;
 	int rc;
 
 	rc = devset_parse(ctx, argc, argv, &o);
@@ -121,7 +127,14 @@ int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 	if (!(after = devset_join(d->groups, d->ngroups)))
 		goto oom;
 	groups_changed = strcmp(before, after) != 0;
-	if (!groups_changed && !user_changed) {
+	if (o.renew_now && d->service) {
+		cli_err("'%s' is a service identity: renew it with 'mqadmin device renew %s'", o.name,
+			o.name);
+		goto out;
+	}
+	renew_changed = o.renew_now && !d->renew_now;
+	d->renew_now = d->renew_now || o.renew_now;
+	if (!groups_changed && !user_changed && !renew_changed) {
 		printf("%s: unchanged\n", o.name);
 		rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 		goto out;
@@ -132,6 +145,8 @@ int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 		printf("%s: groups %s -> %s\n", o.name, before, after);
 	if (user_changed)
 		printf("%s: username %s -> %s\n", o.name, old_user, d->username);
+	if (renew_changed)
+		printf("%s: renewal window open until its next renewal\n", o.name);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 	goto out;
 oom:

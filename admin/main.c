@@ -47,14 +47,17 @@ static const struct command commands[] = {
 	 "                                     [--key-type ec|rsa|ed25519 | --csr FILE]\n"
 	 "                                     [--format pem|der|p12|c-header]...\n"
 	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
-	 "                                     [--passphrase-file FILE] [--force]\n",
+	 "                                     [--passphrase-file FILE] [--force]\n"
+	 "                                     [--role device|service]\n",
 	 "Issues a client certificate with CN=NAME (one OU per group) into "
 	 "DIR/devices/NAME/ and records it in the policy with its serial, SHA-256 "
 	 "fingerprint, validity and SANs. --san adds a subjectAltName (for plugin_opt_identity "
 	 "san-dns, san-email, san-uri). With --csr the device keeps its key and mqadmin only "
 	 "signs, keeping the CSR's DNS, email and URI SANs unless --san is given. --format "
 	 "adds DER, PKCS#12 (phones) or a C header (microcontrollers). The name of a deleted "
-	 "device is refused unless --force is given."},
+	 "device is refused unless --force is given. --role service makes the "
+	 "identity 'mqadmin serve' connects with: it may read renewal requests and answer "
+	 "them, and is never renewed over MQTT."},
 	{"device", "list", cmd_device_list, "usage: mqadmin [-d DIR] device list [--json]\n",
 	 "Lists the devices of the policy: name, username, groups, status (active, "
 	 "suspended, retired, revoked, expired), expiry and serial. Deleted devices are not "
@@ -101,8 +104,11 @@ static const struct command commands[] = {
 	 "passphrase for the whole batch from --p12-passphrase-file. "
 	 "Interrupting it never leaves a half-recorded device."},
 	{"device", "set", cmd_device_set,
-	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n",
-	 "Changes a device's groups or username in the policy; the plugin applies it live."},
+	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n"
+	 "                                   [--renew-now]\n",
+	 "Changes a device's groups or username in the policy; the plugin applies it live. "
+	 "--renew-now opens the device's renewal window at once: its next request to 'mqadmin "
+	 "serve' is granted whatever its certificate's age (the flag clears with that renewal)."},
 	{"device", "import", cmd_device_import,
 	 "usage: mqadmin [-d DIR] device import CERT... [--name NAME] [--group G]...\n",
 	 "Registers device certificates issued elsewhere by this CA (PEM or DER; no key "
@@ -182,6 +188,22 @@ static const struct command commands[] = {
 	 "happen: then exit status 1). Warns, per broker, when one stopped or its file is "
 	 "stale; a file that cannot be read is an error (exit status 1), the others are "
 	 "still shown."},
+	{"serve", NULL, cmd_serve,
+	 "usage: mqadmin [-d DIR] serve [--host H] [--port N] [--name NAME] [--client-id ID]\n"
+	 "                             [--cert FILE] [--key FILE] [--cafile FILE]\n"
+	 "                             [--window N%|DURATION] [--rate-limit DURATION]\n"
+	 "                             [--grace DURATION] [--days N] [--allow-key-reuse]\n"
+	 "                             [--log FILE] [--once N] [--verbose] [--passphrase-file FILE]\n",
+	 "Runs the renewal service in the foreground: connects to the broker (default "
+	 "localhost:8883) as the service identity NAME (default mqadmin-serve, issued with "
+	 "'device issue NAME --role service'; its files in DIR/devices/NAME/ unless --cert "
+	 "and --key), answers the devices' renewal requests on mqcert/renew/DEVICE/req and "
+	 "retires each renewed device's old certificate at its first connect with the new "
+	 "one, or after --grace (default 7d). A request is granted inside the renewal window "
+	 "(default the last 33% of the lifetime), at most once per --rate-limit (default "
+	 "1h) per device, for a new key of the strength device issue requires. Each request "
+	 "and outcome is a JSON line in --log (default DIR/serve.log). --once N exits after "
+	 "N requests; --verbose prints where each batch's time went. See README.md, Renewal over MQTT."},
 	{"expiring", NULL, cmd_expiring,
 	 "usage: mqadmin [-d DIR] expiring [--within DURATION] [--json]\n",
 	 "Lists the CA, server and device certificates that expire within DURATION "

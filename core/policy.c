@@ -471,7 +471,7 @@ enum mq_cert_state mq_cert_state(const struct mq_cert *c, time_t now)
 {
 	if (c->status == MQ_CERT_REVOKED)
 		return MQ_STATE_REVOKED;
-	if (c->status == MQ_CERT_RETIRED)
+	if (c->status == MQ_CERT_RETIRED || (c->retire_after && now >= c->retire_after))
 		return MQ_STATE_RETIRED;
 	if (now >= c->not_after)
 		return MQ_STATE_EXPIRED;
@@ -692,7 +692,8 @@ static int policy_read_cert(struct mq_policy *p, struct mq_device *d, const stru
 	if (policy_get_time(jc, "not_before", true, &c.not_before, where, rd) ||
 	    policy_get_time(jc, "not_after", true, &c.not_after, where, rd) ||
 	    policy_get_time(jc, "revoked_at", false, &c.revoked_at, where, rd) ||
-	    policy_get_time(jc, "retired_at", false, &c.retired_at, where, rd))
+	    policy_get_time(jc, "retired_at", false, &c.retired_at, where, rd) ||
+	    policy_get_time(jc, "retire_after", false, &c.retire_after, where, rd))
 		return -1;
 	if (c.not_after <= c.not_before) {
 		mq_errf(rd->err, rd->errlen, "%s: not_after is not later than not_before", where);
@@ -750,8 +751,8 @@ static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd
 			      bool deleted, struct policy_reader *rd)
 {
 	char where[128], **groups = NULL;
-	const char *name, *username, *status;
-	const struct mq_jdom_node *jg, *jcerts, *it;
+	const char *name, *username, *status, *role;
+	const struct mq_jdom_node *jg, *jcerts, *it, *jr;
 	struct mq_device *d;
 	size_t ng = 0, i = 0;
 	int bad = 0, rc = -1;
@@ -780,8 +781,24 @@ static int policy_read_device(struct mq_policy *p, const struct mq_jdom_node *jd
 	}
 	d->suspended = status && !strcmp(status, "suspended");
 	if (policy_get_time(jd, "created", false, &d->created, where, rd) ||
-	    policy_get_time(jd, "suspended_at", false, &d->suspended_at, where, rd))
+	    policy_get_time(jd, "suspended_at", false, &d->suspended_at, where, rd) ||
+	    policy_get_time(jd, "renewed_at", false, &d->renewed_at, where, rd))
 		return -1;
+	role = policy_get_str(jd, "role", false, where, rd, &bad);
+	if (bad)
+		return -1;
+	if (role && strcmp(role, "device") && strcmp(role, "service")) {
+		mq_errf(rd->err, rd->errlen, "%s: role '%.64s' must be \"device\" or \"service\"",
+			where, role);
+		return -1;
+	}
+	d->service = role && !strcmp(role, "service");
+	jr = mq_jdom_get(jd, "renew_now");
+	if (jr && jr->type != MQ_JDOM_TRUE && jr->type != MQ_JDOM_FALSE) {
+		mq_errf(rd->err, rd->errlen, "%s: \"renew_now\" must be true or false", where);
+		return -1;
+	}
+	d->renew_now = jr && jr->type == MQ_JDOM_TRUE;
 	jg = mq_jdom_get(jd, "groups");
 	if (jg) {
 		if (jg->type != MQ_JDOM_ARRAY) {
@@ -1141,6 +1158,8 @@ static cJSON *policy_cert_json(const struct mq_cert *c)
 	    !policy_add_time(jc, "not_after", c->not_after) ||
 	    !cJSON_AddStringToObject(jc, "status", policy_status_str(c->status)))
 		goto fail;
+	if (c->retire_after && !policy_add_time(jc, "retire_after", c->retire_after))
+		goto fail;
 	if (c->status == MQ_CERT_REVOKED && c->revoked_at && !policy_add_time(jc, "revoked_at", c->revoked_at))
 		goto fail;
 	if (c->revoke_reason && !cJSON_AddStringToObject(jc, "reason", c->revoke_reason))
@@ -1171,6 +1190,12 @@ static cJSON *policy_device_json(const struct mq_device *d)
 	/* Written only when suspended: absent means active. */
 	if (d->suspended && (!cJSON_AddStringToObject(jd, "status", "suspended") ||
 			     (d->suspended_at && !policy_add_time(jd, "suspended_at", d->suspended_at))))
+		goto fail;
+	if (d->service && !cJSON_AddStringToObject(jd, "role", "service"))
+		goto fail;
+	if (d->renew_now && !cJSON_AddTrueToObject(jd, "renew_now"))
+		goto fail;
+	if (d->renewed_at && !policy_add_time(jd, "renewed_at", d->renewed_at))
 		goto fail;
 	for (size_t i = 0; i < d->ngroups; i++) {
 		cJSON *s = cJSON_CreateString(d->groups[i]);

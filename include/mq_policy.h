@@ -32,7 +32,7 @@ enum mq_cert_state {
 	MQ_STATE_REVOKED,
 	MQ_STATE_EXPIRED,
 	MQ_STATE_NOT_YET_VALID,
-	MQ_STATE_RETIRED,
+	MQ_STATE_RETIRED, /* retired, or past its retire_after deadline */
 	MQ_STATE_SUSPENDED, /* the certificate is fine, its device suspended */
 };
 
@@ -48,6 +48,10 @@ struct mq_cert {
 	char *revoke_reason;  /* NULL or text */
 	time_t retired_at;    /* 0 unless retired */
 	char *retire_reason;  /* NULL or text ("renewed", ...) */
+	/* Rollover (mqadmin serve): a renewed device's previous certificate
+	 * stops admitting it at this time even before serve records it
+	 * retired; 0: no deadline. */
+	time_t retire_after;
 	/* The certificate's subjectAltNames in its order, comma separated
 	 * ("DNS:a.example,email:a@example.com", see mq_san_check), or NULL:
 	 * what plugin_opt_identity san-* takes (the first of its type). */
@@ -63,6 +67,13 @@ struct mq_device {
 	struct mq_cert **certs;
 	size_t ncerts;
 	time_t created;
+	/* "role": "service" -- an identity of mqadmin serve, which may read
+	 * renewal requests and answer them; never a device's. */
+	bool service;
+	/* device set --renew-now: serve renews it whatever the window says
+	 * (cleared by the renewal). */
+	bool renew_now;
+	time_t renewed_at; /* last renewal by serve (its rate limit); 0: none */
 	/* Suspended: refused and dropped, kept out of the CRL, reversible. */
 	bool suspended;
 	time_t suspended_at; /* 0 unless suspended */

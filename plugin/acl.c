@@ -177,7 +177,13 @@ static __attribute__((noinline)) int acl_slow(struct mqcert *st,
 
 int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
 {
-	struct mqcl_rec *r = mqcl_find(&st->clients, ev->client);
+	struct mqcl_rec *r;
+
+	/* The renewal topics (mqcert/..., $share/G/mqcert/...) have their own
+	 * grant that rules cannot widen: a byte compare for every other topic. */
+	if (ev->topic && (ev->topic[0] == 'm' || ev->topic[0] == '$') && mqrenew_owns(ev->topic))
+		return mqrenew_acl(st, ev);
+	r = mqcl_find(&st->clients, ev->client);
 
 	if (r && r->acl && !r->deferred && ev->topic &&
 	    mq_acl_allowed(r->acl, ev->topic, (enum mq_acl_access)ev->access))

@@ -240,6 +240,17 @@ int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert);
 void mqacl_rebind_all(struct mqcert *st);
 int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
 
+/* ---- renew.c: the built-in grant for online renewal ---------------------- */
+
+/* Whether topic (or a $share/G/ filter) lies under the reserved prefix. */
+bool mqrenew_owns(const char *topic);
+/* The whole decision for such a topic; user rules are not consulted. */
+int mqrenew_acl(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
+/* MOSQ_EVT_MESSAGE: stamps the verified device name on renewal requests. */
+int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev);
+/* After an accepted CONNECT: announces a rollover's first connect. */
+void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r);
+
 /* ---- audit.c: the audit log, JSON Lines ----------------------------------- */
 
 /* Events are appended to a memory buffer (at most 1 MiB; what does not fit

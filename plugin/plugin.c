@@ -15,7 +15,19 @@ MQCERT_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt 
 
 static int plugin_on_basic_auth(int event, void *data, void *userdata)
 {
-	return mqauth_basic(userdata, data);
+	struct mosquitto_evt_basic_auth *ev = data;
+	struct mqcert *st = userdata;
+	const struct mqcl_rec *r;
+	int rc = mqauth_basic(st, ev);
+
+	if (rc == MOSQ_ERR_SUCCESS && (r = mqcl_find(&st->clients, ev->client)))
+		mqrenew_connected(st, r);
+	return rc;
+}
+
+static int plugin_on_message(int event, void *data, void *userdata)
+{
+	return mqrenew_message(userdata, data);
 }
 
 static int plugin_on_acl_check(int event, void *data, void *userdata)
@@ -69,6 +81,7 @@ static const struct {
 	{MOSQ_EVT_TICK, plugin_on_tick},
 	{MOSQ_EVT_RELOAD, plugin_on_reload},
 	{MOSQ_EVT_DISCONNECT, plugin_on_disconnect},
+	{MOSQ_EVT_MESSAGE, plugin_on_message},
 };
 
 #define PLUGIN_NCALLBACKS (sizeof(plugin_callbacks) / sizeof(plugin_callbacks[0]))

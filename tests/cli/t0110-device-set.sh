@@ -82,7 +82,7 @@ test_expect_success 'unknown device, bad names: exit 1, policy untouched' '
 
 test_expect_success 'usage errors: exit 2' '
 	test_expect_code 2 "$MQADMIN" -d pki device set dev1 2>err &&
-	test_grep "nothing to change: give --group, --no-groups or --username" err &&
+	test_grep "nothing to change: give --group, --no-groups, --username or --renew-now" err &&
 	test_expect_code 2 "$MQADMIN" -d pki device set dev1 --group a --no-groups 2>err &&
 	test_grep "exclude each other" err &&
 	test_expect_code 2 "$MQADMIN" -d pki device set --group a 2>err &&

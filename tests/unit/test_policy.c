@@ -494,6 +494,56 @@ static void cert_state_should_put_suspension_after_revocation_and_expiry(void **
 	assert_string_equal(mq_cert_state_str(MQ_STATE_SUSPENDED), "suspended");
 }
 
+/* mqadmin serve's fields: role, renew_now, renewed_at, retired and
+ * retire_after survive a write and a read; retire_after ends a
+ * certificate's admission by itself; a bad role is refused. */
+static void policy_should_keep_the_renewal_fields(void **state)
+{
+	struct mq_policy *p = mq_policy_new(), *q;
+	struct mq_cert c1 = cert_tmpl("01", FPR_A, 1000, 900000), c2 = cert_tmpl("02", FPR_B, 1000, 900000);
+	struct mq_device *d, *svc;
+	char err[256] = "", *t;
+
+	d = mq_policy_add_device(p, "dev1", "dev1", err, sizeof(err));
+	svc = mq_policy_add_device(p, "svc", "svc", err, sizeof(err));
+	assert_non_null(d);
+	assert_non_null(svc);
+	c1.status = MQ_CERT_RETIRED;
+	c1.retired_at = 3000;
+	c1.retire_reason = "renewed";
+	c2.retire_after = 5000;
+	assert_int_equal(mq_policy_add_cert(p, d, &c1, err, sizeof(err)), 0);
+	assert_int_equal(mq_policy_add_cert(p, d, &c2, err, sizeof(err)), 0);
+	d->renew_now = true;
+	d->renewed_at = 2500;
+	svc->service = true;
+	t = mq_policy_serialize(p);
+	assert_non_null(t);
+	q = parse_str(t, err, sizeof(err));
+	if (!q)
+		fail_msg("%s\n%s", err, t);
+	d = mq_policy_find_device(q, "dev1");
+	assert_true(d->renew_now);
+	assert_int_equal(d->renewed_at, 2500);
+	assert_false(d->service);
+	assert_true(mq_policy_find_device(q, "svc")->service);
+	assert_int_equal(d->certs[0]->status, MQ_CERT_RETIRED);
+	assert_int_equal(d->certs[0]->retired_at, 3000);
+	assert_string_equal(d->certs[0]->retire_reason, "renewed");
+	assert_int_equal(d->certs[1]->retire_after, 5000);
+	assert_int_equal(mq_cert_state(d->certs[0], 2000), MQ_STATE_RETIRED);
+	assert_int_equal(mq_cert_state(d->certs[1], 4999), MQ_STATE_ACTIVE);
+	assert_int_equal(mq_cert_state(d->certs[1], 5000), MQ_STATE_RETIRED);
+	assert_string_equal(mq_cert_state_str(MQ_STATE_RETIRED), "retired");
+	free(t);
+	mq_policy_free(q);
+	assert_null(parse_str("{\"version\":1,\"generation\":1,\"next_rule_id\":1,\"devices\":"
+			      "[{\"name\":\"a\",\"username\":\"a\",\"role\":\"admin\",\"certs\":[]}],"
+			      "\"rules\":[]}", err, sizeof(err)));
+	assert_non_null(strstr(err, "role 'admin' must be"));
+	mq_policy_free(p);
+}
+
 static void access_parse_should_round_trip_with_str(void **state)
 {
 	static const char *const names[] = { "read", "write", "readwrite" };
@@ -1042,6 +1092,7 @@ int main(void)
 		cmocka_unit_test(policy_add_rule_should_refuse_invalid_rules),
 		cmocka_unit_test(cert_state_should_honour_the_validity_bounds),
 		cmocka_unit_test(access_parse_should_round_trip_with_str),
+		cmocka_unit_test(policy_should_keep_the_renewal_fields),
 		cmocka_unit_test(policy_parse_should_reject_malformed_policies),
 		cmocka_unit_test(policy_parse_should_accept_the_skeleton_of_the_bad_cases),
 		cmocka_unit_test(policy_parse_should_not_need_an_error_buffer),

@@ -19,6 +19,14 @@
  * Keys: mqadmin's default EC P-256 or --key-type rsa; not ed25519, which
  * the ESP32's mbedTLS does not speak.
  *
+ * Online renewal (renew.ino, beside this file; off unless MQCERT_RENEW is
+ * defined below): once a day the sketch asks mqadmin serve for a new
+ * certificate when its own is in the last third of its lifetime, keeps the
+ * new key and certificate in NVS and reconnects with them; no reflashing.
+ * It needs 'mqadmin serve' running (README.md, "Renewal over MQTT"). NOT
+ * BUILT HERE: no ESP toolchain is available to this project; compile and
+ * try it on a board first.
+ *
  * ESP8266 instead (BearSSL): include <ESP8266WiFi.h> and use
  *      BearSSL::WiFiClientSecure net;
  *      BearSSL::X509List ca(esp32_kitchen_ca_pem);      // globals: they must
@@ -47,6 +55,8 @@
 #define MQCERT_CA_PEM esp32_kitchen_ca_pem
 #define MQCERT_CERT_PEM esp32_kitchen_cert_pem
 #define MQCERT_KEY_PEM esp32_kitchen_key_pem
+/* Online renewal over MQTT (renew.ino): uncomment once mqadmin serve runs. */
+/* #define MQCERT_RENEW */
 
 static const char WIFI_SSID[] = "your-ssid";
 static const char WIFI_PASS[] = "your-wifi-passphrase";
@@ -89,8 +99,14 @@ static void clock_sync()
 static void tls_setup()
 {
 	net.setCACert(MQCERT_CA_PEM);         /* verifies the broker */
+#ifdef MQCERT_RENEW
+	/* Who this device is and the proof: the pair a renewal stored in
+	 * NVS, else the header's (renew.ino). */
+	creds_load();
+#else
 	net.setCertificate(MQCERT_CERT_PEM);  /* who this device is */
 	net.setPrivateKey(MQCERT_KEY_PEM);    /* proves it */
+#endif
 }
 
 static void mqtt_connect()
@@ -121,6 +137,9 @@ void setup()
 	tls_setup();
 	snprintf(topic, sizeof(topic), "devices/%s/telemetry", DEVICE_NAME);
 	mqtt.setServer(MQTT_HOST, MQTT_PORT);
+#ifdef MQCERT_RENEW
+	mqtt.setBufferSize(4096); /* a renewal's answer: certificate + chain */
+#endif
 	mqtt_connect();
 }
 
@@ -133,6 +152,9 @@ void loop()
 	if (!mqtt.connected())
 		mqtt_connect();
 	mqtt.loop();
+#ifdef MQCERT_RENEW
+	renew_maybe();
+#endif
 	if (millis() - last_publish < PUBLISH_EVERY_MS)
 		return;
 	last_publish = millis();
