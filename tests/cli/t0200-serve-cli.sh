@@ -77,7 +77,7 @@ test_expect_success 'policy validate: retired, retire_after, renewed_at accepted
 	test_must_fail "$MQADMIN" policy validate badrenew.json 2>err &&
 	test_grep "\"renew_now\" must be true or false" err &&
 	test_must_fail "$MQADMIN" policy validate badstatus.json 2>err &&
-	test_grep "must be \"active\", \"revoked\" or \"retired\"" err
+	test_grep "must be \"active\", \"retired\" or \"revoked\"" err
 '
 
 test_expect_success 'a retired certificate survives an mqadmin write unchanged' '
