@@ -49,10 +49,15 @@ static const struct command commands[] = {
 	 "signs, keeping the CSR's DNS, email and URI SANs unless --san is given. --format "
 	 "adds DER, PKCS#12 (phones) or a C header (microcontrollers). The name of a deleted "
 	 "device is refused unless --force is given."},
-	{"device", "list", cmd_device_list, "usage: mqadmin [-d DIR] device list [--json]\n",
+	{"device", "list", cmd_device_list,
+	 "usage: mqadmin [-d DIR] device list [--group G] [--state STATE] [--expiring DURATION]\n"
+	 "                                    [--json]\n",
 	 "Lists the devices of the policy: name, username, groups, status (active, "
-	 "suspended, retired, revoked, expired), expiry and serial. Deleted devices are not "
-	 "listed."},
+	 "suspended, retired, revoked, expired, none), expiry and serial, then a total line "
+	 "(N devices (M shown)). Deleted devices are not listed. --group keeps the members "
+	 "of a group, --state those in one status, --expiring those whose newest "
+	 "certificate ends within DURATION (expired ones included); given together, all "
+	 "must hold. --json prints only the devices shown, as an array."},
 	{"device", "show", cmd_device_show, "usage: mqadmin [-d DIR] device show NAME [--json]\n",
 	 "Shows one device with every certificate it holds."},
 	{"device", "revoke", cmd_device_revoke,
