@@ -139,14 +139,20 @@ static const struct command commands[] = {
 	 "The same as 'crl update'."},
 	/* "audit log" before "audit": a one-word entry matches any second word. */
 	{"audit", "log", cmd_audit_log,
-	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--since TIME]\n"
+	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--event NAME]...\n"
+	 "                                  [--since TIME] [--limit N] [--follow]\n"
 	 "                                  [--file PATH] [--json]\n",
 	 "Prints the plugin's audit log (DIR/audit/audit.log, or --file): connects, refusals, "
 	 "disconnects, kicks, policy loads, ACL denials and suspected clones, oldest "
 	 "first. --device keeps one device's events, --denied only refusals and ACL "
-	 "denials, --since those from an ISO 8601 UTC time or within an age like 2h or 3d. "
-	 "Malformed lines are skipped and counted on stderr; a --device that is neither in "
-	 "the log nor in the policy is an error (exit status 1)."},
+	 "denials, --event only events of that name (repeatable: connect, refused, "
+	 "disconnect, kicked, acl_denied, acl_denied_suppressed, policy, clone, "
+	 "audit_dropped), --since those from an ISO 8601 UTC time or within an age like 2h "
+	 "or 3d, --limit the last N of those. --follow prints new events as they come, like "
+	 "tail -f, starting with the last 10 (or --limit N), across logrotate's rename and "
+	 "a truncation, until SIGINT or SIGTERM (exit status 0); with --json it prints one "
+	 "JSON object per line. Malformed lines are skipped and counted on stderr; a "
+	 "--device that is neither in the log nor in the policy is an error (exit status 1)."},
 	{"audit", NULL, cmd_audit, "usage: mqadmin [-d DIR] audit [--state FILE]... [--json]\n",
 	 "Lists who is connected now, from the state files the plugin keeps, one per broker "
 	 "(DIR/audit/connected-INSTANCE.json, or each --state FILE): device, username, client "
