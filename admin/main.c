@@ -169,6 +169,16 @@ static const struct command commands[] = {
 	 "when its nextUpdate is within DURATION and 7 days: past it a broker with crlfile "
 	 "refuses every client. Exit status 1 when something is listed, 0 when "
 	 "nothing is, so it can run from cron or a systemd timer."},
+	{"report", NULL, cmd_report,
+	 "usage: mqadmin [-d DIR] report --html FILE [--since TIME] [--stale DURATION]\n",
+	 "Writes one self-contained HTML page (inline CSS and SVG, nothing loaded from "
+	 "elsewhere, no JavaScript) about the fleet: certificate expiry per week and per "
+	 "month ahead; connects, refusals and ACL denials over time from the audit log "
+	 "(DIR/audit/audit.log.1 and audit.log, every broker instance); refusals by reason; "
+	 "devices by state and by group; devices never seen and not seen for --stale "
+	 "(default 30d); suspected clones. Each plot has the table of its numbers beside "
+	 "it. --since keeps events from an ISO 8601 UTC time or within an age like 7d. The "
+	 "page is written atomically, mode 644."},
 	{"broker-config", NULL, cmd_broker_config,
 	 "usage: mqadmin [-d DIR] broker-config [--port N] [--bind ADDR] [--server NAME]\n"
 	 "                                     [--plugin PATH] [--crl]\n",
