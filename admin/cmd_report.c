@@ -157,7 +157,8 @@ static int rep_line(struct rep *r, const cJSON *o, time_t ts)
 {
 	const char *ev = js(o, "event");
 
-	if (!strcmp(ev, "connect") || !strcmp(ev, "disconnect"))
+	/* A refused device still reached the broker: it is alive. */
+	if (!strcmp(ev, "connect") || !strcmp(ev, "disconnect") || !strcmp(ev, "refused"))
 		rep_seen(r, js(o, "device"), ts);
 	if (r->since && ts < r->since)
 		return 0;
@@ -493,8 +494,8 @@ static void rep_seen_section(struct rhtml *h, const struct rep *r, const char *s
 	*stale = v[1];
 	*never = v[2];
 	rhtml_printf(h, "<h2>Devices never seen, and not seen for %s</h2>\n<p class=\"note\">Last "
-		     "seen: the newest connect or disconnect of the device in the audit logs "
-		     "read.</p>\n", stale_txt);
+		     "seen: the newest connect, disconnect or refused connect of the device in "
+		     "the audit logs read.</p>\n", stale_txt);
 	rhtml_chart(h, "seen", "Last seen", labels, 3, &s, 1);
 	for (int which = 2; which >= 1; which--) {
 		rhtml_printf(h, "<h3>%s</h3>\n<table id=\"%s-list\"><thead><tr><th>device</th>"
