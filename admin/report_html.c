@@ -74,9 +74,9 @@ void rhtml_free(struct rhtml *h)
 	h->len = h->cap = 0;
 }
 
-#define CH_W 640
+#define CH_W 660
 #define CH_H 220
-#define CH_LEFT 44
+#define CH_LEFT 64
 #define CH_BOTTOM 46
 #define CH_TOP 12
 
