@@ -84,12 +84,14 @@ static int rep_count(struct rep_named *list, size_t *n, const char *name)
 		if (!strcmp(list[i].name, name))
 			break;
 	if (i == *n) {
-		if (*n == REP_NAMED_MAX)
-			i = REP_NAMED_MAX, name = "other";
+		if (*n >= REP_NAMED_MAX) {
+			i = REP_NAMED_MAX; /* the last slot: "other" */
+			name = "other";
+		}
 		if (!list[i].name && !(list[i].name = strdup(name)))
 			return -1;
-		if (i == *n)
-			(*n)++;
+		if (i >= *n)
+			*n = i + 1;
 	}
 	list[i].count++;
 	return 0;
@@ -298,7 +300,7 @@ static int rep_timeline(struct rhtml *h, const struct rep *r)
 	for (size_t i = 0; i < r->nev; i++)
 		if (!first || r->ev[i].ts < first)
 			first = r->ev[i].ts;
-	if (!first)
+	if (!first || first > r->now)
 		first = r->now;
 	first -= first % DAY;
 	while ((size_t)((r->now - first) / step) + 1 > REP_BUCKETS_MAX)

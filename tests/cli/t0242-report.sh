@@ -58,6 +58,18 @@ test_expect_success 'hostile strings from the log are text, never markup' '
 	test_grep "&#xfffd;&#39;&amp;" r.html
 '
 
+test_expect_success 'past 200 distinct refusal reasons the rest count as other' '
+	rm pki/audit/audit.log.1 &&
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ) &&
+	for i in $(seq 1 300); do
+		echo "{\"ts\":\"$now\",\"event\":\"refused\",\"broker\":\"b$i\",\"reason\":\"r$i\"}"
+	done >pki/audit/audit.log &&
+	M report --html r.html >out &&
+	test_grep ": 3 devices, 0 connects, 300 refused, " out &&
+	test_grep "<tr data-label=\"other\"><td>other</td><td data-value=\"100\">" r.html &&
+	test "$(grep -c "<tr data-label=\"r[0-9]*\">" r.html)" = 200
+'
+
 test_expect_success 'a page that cannot be written: exit 1, nothing left, the old one kept' '
 	echo old >keep.html &&
 	mkdir ro && chmod 555 ro &&
