@@ -611,6 +611,8 @@ static const char *const alog_events[] = {"connect", "refused", "disconnect", "k
 /* --follow without --limit starts with as many lines as tail -f. */
 #define ALOG_FOLLOW_START 10
 #define ALOG_POLL_MS 200
+/* How long a rotated file is still read: 10 s of polls. */
+#define ALOG_OLD_POLLS 50
 
 struct alog_filter {
 	const char *device;
@@ -847,14 +849,17 @@ static void alog_on_signal(int sig)
 	alog_stop = 1;
 }
 
-/* tail -f: new lines as they come, across logrotate's rename (the plugin
- * reopens on SIGHUP: a new inode at path) and copytruncate (the file
- * shrinks). Ends on SIGINT or SIGTERM: 0, or -1 after saying why. */
+/* tail -f: new lines as they come, across logrotate's rename (a new inode
+ * at path: created by logrotate, or by the plugin reopening on SIGHUP) and
+ * copytruncate (the file shrinks). Ends on SIGINT or SIGTERM: 0, or -1
+ * after saying why. */
 static int alog_follow(struct rlog *r, const char *path, const struct alog_filter *f,
 		       struct alog_ring *ring, struct alog_out *out, unsigned long *matched)
 {
 	struct sigaction sa = {.sa_handler = alog_on_signal};
+	struct rlog old = {.fd = -1}, next;
 	char e[PATH_MAX + 64];
+	int old_polls = 0, rc = -1;
 
 	/* No SA_RESTART: the signal cuts the wait short. */
 	sigemptyset(&sa.sa_mask);
@@ -866,25 +871,37 @@ static int alog_follow(struct rlog *r, const char *path, const struct alog_filte
 		struct timespec ts = {0, ALOG_POLL_MS * 1000000L};
 		int what;
 
+		/* logrotate's create comes before the plugin's reopen on SIGHUP:
+		 * the rotated file still gets lines for a while. */
+		if (old.fd >= 0) {
+			if (alog_read(&old, path, f, ring, out, old_polls == 0, matched))
+				goto out;
+			if (old_polls-- == 0)
+				rlog_close(&old);
+		}
 		if (alog_read(r, path, f, ring, out, false, matched))
-			return -1;
+			goto out;
 		what = rlog_check(r, path);
 		if (what == RLOG_TRUNCATED) {
 			fprintf(stderr, "mqadmin: %s was truncated; reading it from its start\n",
 				ESC(e, path));
 			continue;
 		}
-		if (what == RLOG_ROTATED) {
-			/* What the plugin wrote to the old file before reopening. */
-			if (alog_read(r, path, f, ring, out, true, matched))
-				return -1;
-			if (!rlog_reopen(r, path))
-				continue;
-			/* Gone again, or unreadable: keep trying the old one. */
+		/* A new file that cannot be opened yet (gone again, not yet
+		 * readable): keep reading the old one and try again. */
+		if (what == RLOG_ROTATED && !rlog_open(&next, path)) {
+			rlog_close(&old);
+			old = *r;
+			*r = next;
+			old_polls = ALOG_OLD_POLLS;
+			continue;
 		}
 		nanosleep(&ts, NULL);
 	}
-	return 0;
+	rc = 0;
+out:
+	rlog_close(&old);
+	return rc;
 }
 
 int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)

@@ -12,13 +12,10 @@
 #include "store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -188,26 +185,17 @@ static int rep_line(struct rep *r, const cJSON *o, time_t ts)
  * saying why. */
 static int rep_read_log(struct rep *r, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct rlog lg = {.fd = -1};
-	struct stat sb;
 	char *line, e[CLI_ESCAPE_SIZE(PATH_MAX)];
 	size_t n;
 	int got, rc = -1;
 
 	cli_escape(e, sizeof(e), path);
-	if (fd < 0 && errno == ENOENT)
-		return 1;
-	if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+	if (rlog_open(&lg, path)) {
+		if (errno == ENOENT)
+			return 1;
 		cli_err("cannot read the audit log %s: %s", e,
-			fd < 0 ? strerror(errno) : "not a regular file");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (rlog_init(&lg, fd)) {
-		close(fd);
-		cli_err("cannot read the audit log %s: %s", e, strerror(errno));
+			errno == EINVAL ? "not a regular file" : strerror(errno));
 		return -1;
 	}
 	while ((got = rlog_next(&lg, true, &line, &n)) > 0) {

@@ -140,7 +140,7 @@ int rlog_check(struct rlog *r, const char *path)
 	return RLOG_SAME;
 }
 
-int rlog_reopen(struct rlog *r, const char *path)
+int rlog_open(struct rlog *r, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat sb;
@@ -152,13 +152,10 @@ int rlog_reopen(struct rlog *r, const char *path)
 		errno = EINVAL;
 		return -1;
 	}
-	close(r->fd);
-	r->fd = fd;
-	r->dev = sb.st_dev;
-	r->ino = sb.st_ino;
-	r->off = 0;
-	r->len = r->returned = 0;
-	r->skipping = false;
+	if (rlog_init(r, fd)) {
+		close(fd);
+		return -1;
+	}
 	return 0;
 }
 

@@ -35,14 +35,17 @@ void rlog_close(struct rlog *r);
  * last line without newline is returned first. -1 on a read error (errno). */
 int rlog_next(struct rlog *r, bool final, char **line, size_t *n);
 
+/* Opens path (a regular file only; the open never blocks) into r. 0, or
+ * -1 with errno (ENOENT, EACCES..., EINVAL: not a regular file). */
+int rlog_open(struct rlog *r, const char *path);
+
 /* For following: what became of the file at path since the last look.
  * RLOG_SAME; RLOG_TRUNCATED (it shrank below what was read: now read from
  * its start); RLOG_ROTATED (path is another file now, e.g. logrotate's
- * rename: the caller drains r with final, then rlog_reopen). */
+ * rename and create: the caller opens the new one, still reading the old
+ * one until the writer has moved over). */
 enum { RLOG_SAME, RLOG_TRUNCATED, RLOG_ROTATED };
 int rlog_check(struct rlog *r, const char *path);
-/* Reads path from its start from now on. 0, or -1 (errno; r unchanged). */
-int rlog_reopen(struct rlog *r, const char *path);
 
 /* Parses one line: the object, with its "event" and "ts" (into *ts), or
  * NULL for a malformed line (counted in r->bad). */

@@ -40,11 +40,12 @@ test_expect_success 'follow prints the events that come, as they come' '
 	test_grep ! " disconnect " f1
 '
 
-test_expect_success 'it survives logrotate: rename, SIGHUP, new file' '
-	mv $A $A.1 &&
+test_expect_success 'it survives logrotate: rename, create, lines to the old file, SIGHUP' '
+	mv $A $A.1 && : >$A &&
 	$MQCLIENT $P $(dev_args pki dev1) --id before-hup >c.out &&
+	grep -q before-hup $A.1 &&
 	broker_hup b &&
-	wait_for 10 test -s $A &&
+	wait_for 10 grep -q "\"event\":\"policy\"" $A &&
 	$MQCLIENT $P $(dev_args pki dev1) --id after-rotate >c.out &&
 	wait_for 10 grep -q " connect .* after-rotate " f1 &&
 	grep -q " connect .* before-hup " f1 &&
