@@ -11,6 +11,7 @@
 #include "mq_names.h"
 #include "mq_policy.h"
 #include "mq_time.h"
+#include "report_log.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -33,7 +34,6 @@
 #include <openssl/x509.h>
 
 #define AUDIT_STATE_MAX ((size_t)256 << 20)
-#define AUDIT_LINE_MAX ((size_t)1 << 20)
 /* The plugin rewrites the state file at least every 5 minutes. */
 #define AUDIT_STALE_SECONDS (15 * 60)
 
@@ -603,10 +603,23 @@ out:
 
 /* ---- audit log ---------------------------------------------------------------- */
 
+/* The events the plugin writes (plugin/audit.c). */
+static const char *const alog_events[] = {"connect", "refused", "disconnect", "kicked",
+					  "acl_denied", "acl_denied_suppressed", "policy",
+					  "clone", "audit_dropped"};
+#define ALOG_NEVENTS (sizeof(alog_events) / sizeof(alog_events[0]))
+/* --follow without --limit starts with as many lines as tail -f. */
+#define ALOG_FOLLOW_START 10
+#define ALOG_POLL_MS 200
+/* How long a rotated file is still read: 10 s of polls. */
+#define ALOG_OLD_POLLS 50
+
 struct alog_filter {
 	const char *device;
 	bool denied;
 	time_t since; /* 0: all */
+	bool events[ALOG_NEVENTS]; /* --event: those kept */
+	bool any_event;            /* no --event given */
 };
 
 static bool alog_match(const struct alog_filter *f, const cJSON *o, time_t ts)
@@ -622,6 +635,14 @@ static bool alog_match(const struct alog_filter *f, const cJSON *o, time_t ts)
 	    strcmp(ev, "acl_denied_suppressed") && strcmp(ev, "observe") &&
 	    strcmp(ev, "acl_observe"))
 		return false;
+	if (!f->any_event) {
+		size_t k;
+
+		for (k = 0; k < ALOG_NEVENTS && strcmp(ev, alog_events[k]); k++)
+			;
+		if (k == ALOG_NEVENTS || !f->events[k])
+			return false;
+	}
 	return true;
 }
 
@@ -698,6 +719,201 @@ static bool alog_device_known(const struct cli_ctx *ctx, const char *name)
 	return known;
 }
 
+/* Where matching events go: a table or array printed at the end, or, once
+ * following, straight to stdout line by line. */
+struct alog_out {
+	bool json, stream;
+	struct tbl t;
+	size_t w[6]; /* streamed rows: the widths so far */
+	cJSON *arr;
+};
+
+/* Prints one table row now, padded to the widths seen so far (growing them). */
+static int alog_stream_row(struct alog_out *out, const char *const *row)
+{
+	for (size_t c = 0; c < 6; c++) {
+		const char *v = row[c] && *row[c] ? row[c] : "-";
+		char e[CLI_ESCAPE_SIZE(1024)];
+
+		cli_escape(e, sizeof(e), v);
+		if (strlen(e) > out->w[c])
+			out->w[c] = strlen(e);
+		if (c == 5)
+			printf("%s\n", e);
+		else
+			printf("%-*s  ", (int)out->w[c], e);
+	}
+	return cli_flush_stdout();
+}
+
+/* Takes o (a matching event). 0 or -1 (out of memory, or stdout lost). */
+static int alog_emit(struct alog_out *out, cJSON *o)
+{
+	char detail[1024];
+	const char *row[6];
+	int rc;
+
+	if (out->json && out->stream) {
+		char *text = cJSON_PrintUnformatted(o);
+
+		cJSON_Delete(o);
+		if (!text)
+			return -1;
+		rc = printf("%s\n", text) < 0 ? -1 : cli_flush_stdout();
+		cJSON_free(text);
+		return rc;
+	}
+	if (out->json) {
+		if (cJSON_AddItemToArray(out->arr, o))
+			return 0;
+		cJSON_Delete(o);
+		return -1;
+	}
+	alog_detail(o, detail, sizeof(detail));
+	row[0] = js(o, "ts");
+	row[1] = js(o, "event");
+	row[2] = js(o, "device");
+	row[3] = js(o, "client_id");
+	row[4] = js(o, "address");
+	row[5] = detail;
+	rc = out->stream ? alog_stream_row(out, row) : tbl_row(&out->t, row);
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* The last N matching events, kept until the end of what is there. */
+struct alog_ring {
+	cJSON **o;
+	size_t cap, n, head; /* cap 0: no limit, events go straight out */
+};
+
+static int alog_take(struct alog_ring *ring, struct alog_out *out, cJSON *o)
+{
+	if (!ring->cap)
+		return alog_emit(out, o);
+	if (ring->n == ring->cap) {
+		cJSON_Delete(ring->o[ring->head]);
+		ring->o[ring->head] = o;
+		ring->head = (ring->head + 1) % ring->cap;
+		return 0;
+	}
+	ring->o[(ring->head + ring->n++) % ring->cap] = o;
+	return 0;
+}
+
+static int alog_ring_flush(struct alog_ring *ring, struct alog_out *out)
+{
+	int rc = 0;
+
+	for (; ring->n; ring->n--) {
+		cJSON *o = ring->o[ring->head];
+
+		ring->o[ring->head] = NULL;
+		ring->head = (ring->head + 1) % ring->cap;
+		if (!rc)
+			rc = alog_emit(out, o);
+		else
+			cJSON_Delete(o);
+	}
+	return rc;
+}
+
+/* Reads the lines that are there (final: a last one without newline too),
+ * passing the matching events on. 0 or -1 after saying why. */
+static int alog_read(struct rlog *r, const char *path, const struct alog_filter *f,
+		     struct alog_ring *ring, struct alog_out *out, bool final,
+		     unsigned long *matched)
+{
+	char *line, e[PATH_MAX + 64];
+	size_t n;
+	int got;
+
+	while ((got = rlog_next(r, final, &line, &n)) > 0) {
+		time_t ts;
+		cJSON *o = rlog_parse(r, line, n, &ts);
+
+		if (!o)
+			continue;
+		if (!alog_match(f, o, ts)) {
+			cJSON_Delete(o);
+			continue;
+		}
+		(*matched)++;
+		if (alog_take(ring, out, o)) {
+			cli_err("out of memory, or standard output lost");
+			return -1;
+		}
+	}
+	if (got < 0) {
+		cli_err("cannot read %s: %s", ESC(e, path), strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t alog_stop;
+
+static void alog_on_signal(int sig)
+{
+	(void)sig;
+	alog_stop = 1;
+}
+
+/* tail -f: new lines as they come, across logrotate's rename (a new inode
+ * at path: created by logrotate, or by the plugin reopening on SIGHUP) and
+ * copytruncate (the file shrinks). Ends on SIGINT or SIGTERM: 0, or -1
+ * after saying why. */
+static int alog_follow(struct rlog *r, const char *path, const struct alog_filter *f,
+		       struct alog_ring *ring, struct alog_out *out, unsigned long *matched)
+{
+	struct sigaction sa = {.sa_handler = alog_on_signal};
+	struct rlog old = {.fd = -1}, next;
+	char e[PATH_MAX + 64];
+	int old_polls = 0, rc = -1;
+
+	/* No SA_RESTART: the signal cuts the wait short. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL)) {
+		cli_err("cannot catch SIGINT: %s", strerror(errno));
+		return -1;
+	}
+	while (!alog_stop) {
+		struct timespec ts = {0, ALOG_POLL_MS * 1000000L};
+		int what;
+
+		/* logrotate's create comes before the plugin's reopen on SIGHUP:
+		 * the rotated file still gets lines for a while. */
+		if (old.fd >= 0) {
+			if (alog_read(&old, path, f, ring, out, old_polls == 0, matched))
+				goto out;
+			if (old_polls-- == 0)
+				rlog_close(&old);
+		}
+		if (alog_read(r, path, f, ring, out, false, matched))
+			goto out;
+		what = rlog_check(r, path);
+		if (what == RLOG_TRUNCATED) {
+			fprintf(stderr, "mqadmin: %s was truncated; reading it from its start\n",
+				ESC(e, path));
+			continue;
+		}
+		/* A new file that cannot be opened yet (gone again, not yet
+		 * readable): keep reading the old one and try again. */
+		if (what == RLOG_ROTATED && !rlog_open(&next, path)) {
+			rlog_close(&old);
+			old = *r;
+			*r = next;
+			old_polls = ALOG_OLD_POLLS;
+			continue;
+		}
+		nanosleep(&ts, NULL);
+	}
+	rc = 0;
+out:
+	rlog_close(&old);
+	return rc;
+}
+
 int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -706,30 +922,30 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 		{"denied", no_argument, NULL, 'n'},
 		{"since", required_argument, NULL, 's'},
 		{"file", required_argument, NULL, 'f'},
+		{"event", required_argument, NULL, 'e'},
+		{"limit", required_argument, NULL, 'l'},
+		{"follow", no_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	static const char *const head[] = {"TIME", "EVENT", "DEVICE", "CLIENT-ID", "ADDRESS",
 					   "DETAIL"};
-	struct alog_filter f = {0};
-	struct tbl t = {.ncols = 6};
+	struct alog_filter f = {.any_event = true};
+	struct alog_out out = {.t = {.ncols = 6}};
+	struct alog_ring ring = {0};
+	struct rlog r = {.fd = -1};
 	const char *file = NULL;
-	char *path = NULL, *line = NULL, epath[PATH_MAX + 64];
-	size_t cap = 0;
+	char *path = NULL, epath[PATH_MAX + 64], dym[128];
 	unsigned long matched = 0;
-	int fd;
-	unsigned long bad = 0, lineno = 0;
-	bool json = false;
-	cJSON *arr = NULL;
-	FILE *in = NULL;
-	ssize_t n;
-	long secs;
-	int c, rc;
+	bool follow = false;
+	long secs, limit = -1;
+	size_t k;
+	int fd, c, rc;
 
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			json = true;
+			out.json = true;
 			break;
 		case 'D':
 			f.device = optarg;
@@ -749,6 +965,28 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 		case 'f':
 			file = optarg;
 			break;
+		case 'e':
+			for (k = 0; k < ALOG_NEVENTS && strcmp(optarg, alog_events[k]); k++)
+				;
+			if (k == ALOG_NEVENTS)
+				return cli_usage_error(ctx, "unknown --event '%s'%s; the events are "
+						       "connect, refused, disconnect, kicked, "
+						       "acl_denied, acl_denied_suppressed, policy, "
+						       "clone and audit_dropped", optarg,
+						       cli_did_you_mean(optarg, alog_events,
+									ALOG_NEVENTS, "", dym,
+									sizeof(dym)));
+			f.events[k] = true;
+			f.any_event = false;
+			break;
+		case 'l':
+			if (cli_parse_long(optarg, 1, 1000000, &limit))
+				return cli_usage_error(ctx, "invalid --limit '%s': use a number of "
+						       "lines from 1 to 1000000", optarg);
+			break;
+		case 'F':
+			follow = true;
+			break;
 		default:
 			return cli_usage_error(ctx, NULL);
 		}
@@ -757,87 +995,74 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	if (f.device && !cli_name_ok("device", f.device))
 		return CLI_FAIL;
+	if (follow && limit < 0)
+		limit = ALOG_FOLLOW_START;
 	rc = CLI_FAIL;
 	if (file)
 		path = strdup(file);
 	else if (asprintf(&path, "%s/audit/audit.log", ctx->dir) < 0)
 		path = NULL;
-	if (!path || !(arr = cJSON_CreateArray()) || tbl_row(&t, head))
+	if (!path || (!out.json && tbl_row(&out.t, head)) ||
+	    (out.json && !follow && !(out.arr = cJSON_CreateArray())) ||
+	    (limit > 0 && !(ring.o = calloc((size_t)limit, sizeof(*ring.o)))))
 		goto oom;
+	ring.cap = limit > 0 ? (size_t)limit : 0;
+	/* Followed JSON is JSON Lines from the start: an array never ends. */
+	out.stream = follow && out.json;
 	fd = audit_open_file("the audit log", path, "; the broker's mqcert plugin writes it "
 			     "(plugin_opt_audit_log), or pass --file FILE");
 	if (fd < 0)
 		goto out;
-	if (!(in = fdopen(fd, "r"))) {
+	if (rlog_init(&r, fd)) {
 		close(fd);
-		goto oom;
-	}
-	while ((n = getline(&line, &cap, in)) >= 0) {
-		cJSON *o;
-		time_t ts;
-
-		lineno++;
-		/* The plugin never writes lines this long. */
-		o = (size_t)n > AUDIT_LINE_MAX ? NULL : cJSON_ParseWithLength(line, (size_t)n);
-		if (!cJSON_IsObject(o) || !js(o, "event") || !js(o, "ts") ||
-		    mq_time_parse(js(o, "ts"), &ts)) {
-			cJSON_Delete(o);
-			bad++;
-			continue;
-		}
-		if (!alog_match(&f, o, ts)) {
-			cJSON_Delete(o);
-			continue;
-		}
-		matched++;
-		if (json) {
-			if (!cJSON_AddItemToArray(arr, o)) {
-				cJSON_Delete(o);
-				goto oom;
-			}
-		} else {
-			char detail[1024];
-			const char *row[6];
-
-			alog_detail(o, detail, sizeof(detail));
-			row[0] = js(o, "ts");
-			row[1] = js(o, "event");
-			row[2] = js(o, "device");
-			row[3] = js(o, "client_id");
-			row[4] = js(o, "address");
-			row[5] = detail;
-			c = tbl_row(&t, row);
-			cJSON_Delete(o);
-			if (c)
-				goto oom;
-		}
-	}
-	if (ferror(in)) {
 		cli_err("cannot read %s: %s", ESC(epath, path), strerror(errno));
 		goto out;
 	}
-	if (bad)
-		fprintf(stderr, "mqadmin: skipped %lu malformed line%s of %lu in %s\n", bad,
-			bad == 1 ? "" : "s", lineno, ESC(epath, path));
-	if (f.device && !matched && !alog_device_known(ctx, f.device))
+	if (alog_read(&r, path, &f, &ring, &out, !follow, &matched))
 		goto out;
-	if (json) {
-		rc = print_json(arr) ? CLI_FAIL : CLI_OK;
-	} else {
-		if (t.nrows > 1)
-			tbl_print(&t);
-		rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+	if (ring.cap && alog_ring_flush(&ring, &out)) {
+		cli_err("out of memory, or standard output lost");
+		goto out;
 	}
+	if (r.bad)
+		fprintf(stderr, "mqadmin: skipped %lu malformed line%s of %lu in %s\n", r.bad,
+			r.bad == 1 ? "" : "s", r.lines, ESC(epath, path));
+	if (!follow && f.device && !matched && !alog_device_known(ctx, f.device))
+		goto out;
+	if (out.json && !follow) {
+		rc = print_json(out.arr) ? CLI_FAIL : CLI_OK;
+		goto out;
+	}
+	if (!out.json && out.t.nrows > 1)
+		tbl_print(&out.t);
+	if (!follow) {
+		rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
+		goto out;
+	}
+	/* Following: the widths of what was printed carry on. */
+	for (size_t col = 0; col < 6 && !out.json; col++)
+		for (size_t row = 0; row < out.t.nrows; row++)
+			if (strlen(out.t.cells[row * 6 + col]) > out.w[col])
+				out.w[col] = strlen(out.t.cells[row * 6 + col]);
+	if (!out.json && out.t.nrows == 1 && alog_stream_row(&out, head))
+		goto out;
+	out.stream = true;
+	ring.cap = 0;
+	if (cli_flush_stdout() || alog_follow(&r, path, &f, &ring, &out, &matched))
+		goto out;
+	rc = CLI_OK;
 	goto out;
 oom:
 	cli_err("out of memory");
 out:
-	if (in)
-		fclose(in);
-	free(line);
+	if (ring.o)
+		for (size_t i = 0; i < ring.n; i++)
+			cJSON_Delete(ring.o[(ring.head + i) % (ring.cap ? ring.cap : 1)]);
+	free(ring.o);
+	rlog_close(&r);
 	free(path);
-	cJSON_Delete(arr);
-	tbl_free(&t);
+	cJSON_Delete(out.arr);
+	tbl_free(&out.t);
 	return rc;
 }
 

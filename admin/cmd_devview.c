@@ -12,6 +12,13 @@
 
 #include <cjson/cJSON.h>
 
+/* device list's filters; all given ones must hold. */
+struct devview_filter {
+	const char *group;     /* NULL: any */
+	const char *state;     /* NULL: any; else a devview_status() word */
+	time_t expiring_by;    /* 0: any; else the newest cert ends by then */
+};
+
 static const struct mq_cert *devview_newest(const struct mq_device *d)
 {
 	return d->ncerts ? d->certs[d->ncerts - 1] : NULL;
@@ -154,8 +161,23 @@ static void devview_expiry(const struct mq_cert *c, time_t now, char *buf, size_
 		cli_expiry_str(c->not_after, now, buf, len);
 }
 
-static int devview_table(const struct mq_policy *p, time_t now)
+static bool devview_match(const struct devview_filter *f, const struct mq_device *d, time_t now)
 {
+	const struct mq_cert *c = devview_newest(d);
+
+	if (f->group && !mq_device_in_group(d, f->group))
+		return false;
+	if (f->state && strcmp(devview_status(c, now), f->state))
+		return false;
+	/* Expired ones count as expiring, as in 'expiring': they need renewal most. */
+	if (f->expiring_by && (!c || c->not_after > f->expiring_by))
+		return false;
+	return true;
+}
+
+static int devview_table(const struct mq_policy *p, const struct devview_filter *f, time_t now)
+{
+	size_t shown = 0;
 	static const char *const head[] = {"NAME", "USERNAME", "GROUPS", "STATUS", "EXPIRES", "SERIAL"};
 	size_t w[5];
 	char exp[48];
@@ -164,9 +186,11 @@ static int devview_table(const struct mq_policy *p, time_t now)
 		w[k] = strlen(head[k]);
 	for (size_t i = 0; i < p->ndevices; i++) {
 		const struct mq_device *d = p->devices[i];
-		char *g = devview_groups(d);
+		char *g;
 
-		if (!g)
+		if (!devview_match(f, d, now))
+			continue;
+		if (!(g = devview_groups(d)))
 			return -1;
 		devview_expiry(devview_newest(d), now, exp, sizeof(exp));
 		if (strlen(d->name) > w[0])
@@ -186,16 +210,20 @@ static int devview_table(const struct mq_policy *p, time_t now)
 	for (size_t i = 0; i < p->ndevices; i++) {
 		const struct mq_device *d = p->devices[i];
 		const struct mq_cert *c = devview_newest(d);
-		char *g = devview_groups(d);
+		char *g;
 
-		if (!g)
+		if (!devview_match(f, d, now))
+			continue;
+		if (!(g = devview_groups(d)))
 			return -1;
+		shown++;
 		devview_expiry(c, now, exp, sizeof(exp));
 		printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], d->name, (int)w[1],
 		       d->username, (int)w[2], g, (int)w[3], devview_status(c, now), (int)w[4], exp,
 		       c ? c->serial : "-");
 		free(g);
 	}
+	printf("%zu device%s (%zu shown)\n", p->ndevices, p->ndevices == 1 ? "" : "s", shown);
 	return cli_flush_stdout();
 }
 
@@ -237,21 +265,51 @@ static void devview_human(const struct mq_device *d, time_t now)
 	free(g);
 }
 
-/* Parses [NAME] [--json] for list (want_name false) and show (true). */
+/* Parses [NAME] [--json] for show (want_name) and list (f: its filters). */
 static int devview_parse(struct cli_ctx *ctx, int argc, char **argv, bool want_name,
-			 const char **name, bool *json)
+			 const char **name, bool *json, struct devview_filter *f)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"group", required_argument, NULL, 'g'},
+		{"state", required_argument, NULL, 's'},
+		{"expiring", required_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0},
 	};
+	static const char *const states[] = {"active", "suspended", "retired", "revoked",
+					     "expired", "none"};
+	const size_t nstates = sizeof(states) / sizeof(states[0]);
+	char dym[128];
+	long secs;
+	size_t k;
 	int c;
 
 	optind = 0;
 	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'j')
+		if (c == 'j') {
+			*json = true;
+		} else if (!f) {
 			return cli_usage_error(ctx, NULL);
-		*json = true;
+		} else if (c == 'g') {
+			if (!cli_name_ok("group", optarg))
+				return CLI_USAGE;
+			f->group = optarg;
+		} else if (c == 's') {
+			for (k = 0; k < nstates && strcmp(optarg, states[k]); k++)
+				;
+			if (k == nstates)
+				return cli_usage_error(ctx, "invalid --state '%s': use active, suspended, "
+						       "retired, revoked, expired or none%s", optarg,
+						       cli_did_you_mean(optarg, states, nstates, "",
+									dym, sizeof(dym)));
+			f->state = states[k];
+		} else if (c == 'e') {
+			if (cli_parse_duration("--expiring", optarg, &secs))
+				return CLI_USAGE;
+			f->expiring_by = time(NULL) + secs;
+		} else {
+			return cli_usage_error(ctx, NULL);
+		}
 	}
 	if (want_name) {
 		if (optind >= argc)
@@ -266,10 +324,11 @@ static int devview_parse(struct cli_ctx *ctx, int argc, char **argv, bool want_n
 int cmd_device_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct store st = {.lockfd = -1};
+	struct devview_filter f = {0};
 	cJSON *arr = NULL;
 	time_t now = time(NULL);
 	bool json = false;
-	int rc = devview_parse(ctx, argc, argv, false, NULL, &json);
+	int rc = devview_parse(ctx, argc, argv, false, NULL, &json, &f);
 
 	if (rc)
 		return rc;
@@ -277,14 +336,17 @@ int cmd_device_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
 		goto out;
 	if (!json) {
-		rc = devview_table(st.policy, now) ? CLI_FAIL : CLI_OK;
+		rc = devview_table(st.policy, &f, now) ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
 	if (!(arr = cJSON_CreateArray()))
 		goto oom;
 	for (size_t i = 0; i < st.policy->ndevices; i++) {
-		cJSON *o = devview_device_json(st.policy->devices[i], now);
+		cJSON *o;
 
+		if (!devview_match(&f, st.policy->devices[i], now))
+			continue;
+		o = devview_device_json(st.policy->devices[i], now);
 		if (!o || !cJSON_AddItemToArray(arr, o)) {
 			cJSON_Delete(o);
 			goto oom;
@@ -309,7 +371,7 @@ int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 	const char *name = NULL;
 	cJSON *o = NULL;
 	bool json = false;
-	int rc = devview_parse(ctx, argc, argv, true, &name, &json);
+	int rc = devview_parse(ctx, argc, argv, true, &name, &json, NULL);
 
 	if (rc)
 		return rc;

@@ -35,6 +35,7 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_suspend(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_resume(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_report(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Shared by device revoke, cert revoke and device delete (cmd_revoke.c). */
 /* A --reason (NULL: none) of 1-200 printable characters; else says why. */

@@ -58,10 +58,15 @@ static const struct command commands[] = {
 	 "device is refused unless --force is given. --role service makes the "
 	 "identity 'mqadmin serve' connects with: it may read renewal requests and answer "
 	 "them, and is never renewed over MQTT."},
-	{"device", "list", cmd_device_list, "usage: mqadmin [-d DIR] device list [--json]\n",
+	{"device", "list", cmd_device_list,
+	 "usage: mqadmin [-d DIR] device list [--group G] [--state STATE] [--expiring DURATION]\n"
+	 "                                    [--json]\n",
 	 "Lists the devices of the policy: name, username, groups, status (active, "
-	 "suspended, retired, revoked, expired), expiry and serial. Deleted devices are not "
-	 "listed."},
+	 "suspended, retired, revoked, expired, none), expiry and serial, then a total line "
+	 "(N devices (M shown)). Deleted devices are not listed. --group keeps the members "
+	 "of a group, --state those in one status, --expiring those whose newest "
+	 "certificate ends within DURATION (expired ones included); given together, all "
+	 "must hold. --json prints only the devices shown, as an array."},
 	{"device", "show", cmd_device_show, "usage: mqadmin [-d DIR] device show NAME [--json]\n",
 	 "Shows one device with every certificate it holds."},
 	{"device", "revoke", cmd_device_revoke,
@@ -172,14 +177,20 @@ static const struct command commands[] = {
 	 "The same as 'crl update'."},
 	/* "audit log" before "audit": a one-word entry matches any second word. */
 	{"audit", "log", cmd_audit_log,
-	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--since TIME]\n"
+	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--event NAME]...\n"
+	 "                                  [--since TIME] [--limit N] [--follow]\n"
 	 "                                  [--file PATH] [--json]\n",
 	 "Prints the plugin's audit log (DIR/audit/audit.log, or --file): connects, refusals, "
 	 "disconnects, kicks, policy loads, ACL denials and suspected clones, oldest "
 	 "first. --device keeps one device's events, --denied only refusals and ACL "
-	 "denials, --since those from an ISO 8601 UTC time or within an age like 2h or 3d. "
-	 "Malformed lines are skipped and counted on stderr; a --device that is neither in "
-	 "the log nor in the policy is an error (exit status 1)."},
+	 "denials, --event only events of that name (repeatable: connect, refused, "
+	 "disconnect, kicked, acl_denied, acl_denied_suppressed, policy, clone, "
+	 "audit_dropped), --since those from an ISO 8601 UTC time or within an age like 2h "
+	 "or 3d, --limit the last N of those. --follow prints new events as they come, like "
+	 "tail -f, starting with the last 10 (or --limit N), across logrotate's rename and "
+	 "a truncation, until SIGINT or SIGTERM (exit status 0); with --json it prints one "
+	 "JSON object per line. Malformed lines are skipped and counted on stderr; a "
+	 "--device that is neither in the log nor in the policy is an error (exit status 1)."},
 	{"audit", NULL, cmd_audit, "usage: mqadmin [-d DIR] audit [--state FILE]... [--json]\n",
 	 "Lists who is connected now, from the state files the plugin keeps, one per broker "
 	 "(DIR/audit/connected-INSTANCE.json, or each --state FILE): device, username, client "
@@ -212,6 +223,16 @@ static const struct command commands[] = {
 	 "when its nextUpdate is within DURATION and 7 days: past it a broker with crlfile "
 	 "refuses every client. Exit status 1 when something is listed, 0 when "
 	 "nothing is, so it can run from cron or a systemd timer."},
+	{"report", NULL, cmd_report,
+	 "usage: mqadmin [-d DIR] report --html FILE [--since TIME] [--stale DURATION]\n",
+	 "Writes one self-contained HTML page (inline CSS and SVG, nothing loaded from "
+	 "elsewhere, no JavaScript) about the fleet: certificate expiry per week and per "
+	 "month ahead; connects, refusals and ACL denials over time from the audit log "
+	 "(DIR/audit/audit.log.1 and audit.log, every broker instance); refusals by reason; "
+	 "devices by state and by group; devices never seen and not seen for --stale "
+	 "(default 30d); suspected clones. Each plot has the table of its numbers beside "
+	 "it. --since keeps events from an ISO 8601 UTC time or within an age like 7d. The "
+	 "page is written atomically, mode 644."},
 	{"broker-config", NULL, cmd_broker_config,
 	 "usage: mqadmin [-d DIR] broker-config [--port N] [--bind ADDR] [--server NAME]\n"
 	 "                                     [--plugin PATH] [--crl]\n",

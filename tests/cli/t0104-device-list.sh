@@ -10,10 +10,10 @@ test_expect_success 'setup' '
 	"$MQADMIN" -d pki device issue beta-long-name --username bee --days 10 >/dev/null
 '
 
-test_expect_success 'list on an empty CA prints only the header; --json prints []' '
+test_expect_success 'list on an empty CA prints the header and the total line; --json prints []' '
 	"$MQADMIN" -d empty init >/dev/null &&
 	"$MQADMIN" -d empty device list >out &&
-	echo "NAME  USERNAME  GROUPS  STATUS  EXPIRES  SERIAL" >expect &&
+	printf "%s\n" "NAME  USERNAME  GROUPS  STATUS  EXPIRES  SERIAL" "0 devices (0 shown)" >expect &&
 	test_cmp expect out &&
 	"$MQADMIN" -d empty device list --json >out &&
 	json_check out "sys.exit(j!=[])"
@@ -25,7 +25,8 @@ test_expect_success 'list prints an aligned table' '
 	test_grep "^NAME            USERNAME  GROUPS       STATUS  EXPIRES  SERIAL$" out &&
 	test_grep "^alpha           alpha     sensors,lab  active  in 36[45]d  $sa$" out &&
 	test_grep "^beta-long-name  bee       -            active  in [91]0\?d   " out &&
-	test $(wc -l <out) -eq 3
+	test_grep "^2 devices (2 shown)$" out &&
+	test $(wc -l <out) -eq 4
 '
 
 test_expect_success 'list --json: one array with every documented field' '
