@@ -190,6 +190,23 @@ test_expect_success 'the file is replaced (a new inode) about once per interval,
 	test "$(ls metrics)" = mqcert.prom
 '
 
+test_expect_success 'an unwritable metrics file: logged once, clients still served, written once it can be' '
+	plugin_broker w pki "plugin_opt_metrics_file $TRASH/later/m.prom
+plugin_opt_metrics_interval 1
+plugin_opt_sys_interval 0
+plugin_opt_state_file none
+plugin_opt_audit_log none" &&
+	wait_for 10 log_has w "mqcert: metrics: cannot create .*/later/m.prom.*the broker.s user needs write access" &&
+	$MQCLIENT --port $(broker_port w) $(dev_args pki dev3) --id dev3 >w.out &&
+	test_grep "^CONNACK 0" w.out &&
+	test "$(log_count w "mqcert: accepted client .dev3.")" = 1 &&
+	mkdir later &&
+	wait_for 10 log_has w "mqcert: metrics: .*/later/m.prom written again" &&
+	test "$(log_count w "mqcert: metrics: cannot create")" = 1 &&
+	test_grep -x "mqcert_connects_total{mqcert_instance=\"127.0.0.1-$(broker_port w)\",result=\"accepted\"} 1" later/m.prom &&
+	broker_stop w
+'
+
 test_expect_success 'bad values refuse to load, naming the option' '
 	! BROKER_LEAKS=0 plugin_broker bad pki "plugin_opt_metrics_interval 0" 2>err &&
 	log_has bad "mqcert: invalid plugin_opt_metrics_interval .0.: use a number of seconds from 1 to 86400" &&
