@@ -67,7 +67,7 @@ void mqacl_rebind_all(struct mqcert *st)
 /* The single deny path for clients whose rules were consulted: every
  * denial (and only a denial) passes through here. Logged at debug level
  * only, so a misbehaving device cannot flood the broker log. */
-static __attribute__((noinline)) int acl_denied(const struct mqcert *st,
+static __attribute__((noinline)) int acl_denied(struct mqcert *st,
 						const struct mosquitto_evt_acl_check *ev,
 						const char *client_id, const char *device,
 						const struct mq_acl_client *acl,
@@ -84,6 +84,7 @@ static __attribute__((noinline)) int acl_denied(const struct mqcert *st,
 		snprintf(why, sizeof(why), "%s", no_acl_why);
 	}
 	/* plugin_opt_acl_mode observe: the same decision, only recorded. */
+	mqmet_acl_denied(&st->met, ev->access, st->opt.acl_mode == MQOPT_OBSERVE);
 	if (st->opt.acl_mode == MQOPT_OBSERVE) {
 		mqaudit_acl_observed(st->audit, client_id, device, ev->topic, ev->access, why);
 		mqlog(MOSQ_LOG_DEBUG, "observe: allowed %s '%s' for client '%s' (device '%s'); "

@@ -29,6 +29,8 @@ struct auth_obs {
 struct auth_who {
 	struct auth_obs *obs; /* set: observe mode, refusals let the client in */
 	struct mqaudit *audit;
+	struct mqmet *met;
+	bool recheck; /* the SIGHUP re-check of a client we hold */
 	const char *device; /* once the fingerprint named it */
 	const char *client_id;
 	const char *address;
@@ -50,6 +52,7 @@ static int auth_refuse(const struct auth_who *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	mqmet_refused(w->met, why, w->obs != NULL, w->recheck);
 	if (w->obs)
 		return auth_observe(w, why);
 	mqaudit_refused(w->audit, why, w->device, strcmp(w->identity, "-") ? w->identity : NULL,
@@ -295,6 +298,7 @@ static int auth_no_cert(struct mqcert *st, struct mosquitto *client, const struc
 	if (st->opt.no_cert == MQOPT_NOCERT_DEFER) {
 		if (auth_remember_deferred(st, client, w, now))
 			return auth_refuse(w, "out of memory");
+		mqmet_deferred(&st->met);
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	return auth_refuse(w, "no client certificate (the listener needs require_certificate true)");
@@ -307,6 +311,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	struct auth_obs obs = {.st = st, .client = client};
 	struct auth_who w = {
 		.audit = st->audit,
+		.met = &st->met,
 		.client_id = mosquitto_client_id(client),
 		.address = addr ? addr : "?",
 		.identity = "-",
@@ -320,6 +325,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	enum mq_id_result idr;
 	int rc;
 
+	w.recheck = recheck;
 	if (!w.client_id)
 		w.client_id = "";
 	if (!st->rl.ticks)
@@ -397,6 +403,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	if (!recheck) {
 		struct mqcl_rec *r = mqcl_find(&st->clients, client);
 
+		mqmet_accepted(&st->met);
 		mqaudit_connect(st->audit, r);
 		mqstate_connect(st, r, now);
 	}

@@ -69,6 +69,9 @@ struct mqopt {
 	enum mqopt_mode mode, acl_mode;
 	enum mqopt_sub subscribe;
 	char *seen_dir;   /* observe mode: DIR/audit/seen, certificates by fingerprint */
+	char *metrics_path; /* NULL: plugin_opt_metrics_file none (the default) */
+	long metrics_interval; /* seconds between writes of metrics_path */
+	long sys_interval;     /* seconds between $SYS/broker/mqcert updates; 0: none */
 };
 
 /* Parses the broker's option array into o (defaults first). Logs and
@@ -311,6 +314,65 @@ void mqstate_disconnect(struct mqcert *st, const struct mosquitto *client);
 /* Writes the file when it changed, at most once a second. */
 void mqstate_tick(struct mqcert *st, time_t now);
 
+/* ---- metrics.c: counters for plugin_opt_metrics_file and $SYS ----------- */
+
+/* Refusal and kick reasons as a small fixed set of label values, mapped
+ * from the plugin's reason texts: never client data in a label. */
+enum mqmet_reason {
+	MQMET_R_NO_CERT,
+	MQMET_R_BAD_CERT,
+	MQMET_R_NO_POLICY,
+	MQMET_R_UNKNOWN,
+	MQMET_R_REVOKED,
+	MQMET_R_REVOKED_CRL,
+	MQMET_R_EXPIRED,
+	MQMET_R_NOT_YET_VALID,
+	MQMET_R_RETIRED,
+	MQMET_R_SUSPENDED,
+	MQMET_R_IDENTITY,
+	MQMET_R_CN_MISMATCH,
+	MQMET_R_USERNAME,
+	MQMET_R_CLIENTID,
+	MQMET_R_DEVICE_CHANGED,
+	MQMET_R_INTERNAL,
+	MQMET_R_OTHER,
+	MQMET_NREASONS
+};
+
+#define MQMET_NACCESS 4 /* read, write, subscribe, unsubscribe */
+#define MQMET_MAXFIG 160 /* figures per update, see metrics.c */
+
+/* Plain counters, bumped on the broker thread; they live as long as the
+ * plugin (a policy swap never touches them). */
+struct mqmet {
+	uint64_t accepted, deferred;
+	uint64_t refused[MQMET_NREASONS], observed[MQMET_NREASONS], kicks[MQMET_NREASONS];
+	uint64_t acl_denied[MQMET_NACCESS], acl_observed[MQMET_NACCESS];
+	uint64_t clones;
+	/* The policy in force, noticed on TICK. */
+	const void *gen_seen;
+	unsigned long generation;
+	time_t loaded_at;
+	uint64_t loads;
+	time_t next_file, next_sys;
+	bool file_failing; /* the last write failed (logged once until it works) */
+	bool sys_published;
+	int64_t sys_last[MQMET_MAXFIG];
+};
+
+void mqmet_accepted(struct mqmet *m);
+void mqmet_deferred(struct mqmet *m);
+/* A refusal at CONNECT (why: the refusal text). observed: plugin_opt_mode
+ * observe let the client in; recheck: the SIGHUP re-check of a connected
+ * client, which drops it (counted as a kick). */
+void mqmet_refused(struct mqmet *m, const char *why, bool observed, bool recheck);
+void mqmet_kicked(struct mqmet *m, const char *why);
+void mqmet_acl_denied(struct mqmet *m, int access, bool observed);
+void mqmet_clone(struct mqmet *m);
+/* On every TICK: notices a new policy, writes the file and publishes the
+ * $SYS topics when due. */
+void mqmet_tick(struct mqcert *st, time_t now);
+
 /* ---- plugin.c ----------------------------------------------------------- */
 
 struct mqcert {
@@ -325,6 +387,7 @@ struct mqcert {
 	/* observe mode: certificates kept in opt.seen_dir (auth.c) */
 	bool seen_counted, seen_full_logged;
 	long seen_count;
+	struct mqmet met;
 };
 
 #endif

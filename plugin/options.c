@@ -219,6 +219,23 @@ static char *opt_default_instance(void)
 	return strdup(name);
 }
 
+/* Whole seconds, digits only, within [min, 86400]. */
+static int opt_seconds(const char *key, const char *val, long min, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = (val[0] >= '0' && val[0] <= '9') ? strtol(val, &end, 10) : -1;
+	if (v < min || v > 86400 || errno || *end) {
+		mqlog(MOSQ_LOG_ERR, "invalid plugin_opt_%s '%s': use a number of seconds from %ld "
+		      "to 86400", key, val, min);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int opt_one(struct mqopt *o, const char *key, const char *val)
 {
 	if (!strcmp(key, "policy")) {
@@ -292,6 +309,16 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 		}
 		return 0;
 	}
+	if (!strcmp(key, "metrics_file")) {
+		bool set;
+
+		return opt_path(&o->metrics_path, &set, val);
+	}
+	if (!strcmp(key, "metrics_interval"))
+		return opt_seconds(key, val, 1, &o->metrics_interval);
+	/* The broker's sys_interval is not visible to a plugin: say it again. */
+	if (!strcmp(key, "sys_interval"))
+		return opt_seconds(key, val, 0, &o->sys_interval);
 	if (!strcmp(key, "instance")) {
 		if (!mq_name_valid(val)) {
 			mqlog(MOSQ_LOG_ERR, "invalid plugin_opt_instance '%s': use 1-64 characters of "
@@ -308,7 +335,7 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 	}
 	mqlog(MOSQ_LOG_ERR, "unknown option plugin_opt_%s: known are policy, identity, "
 	      "clientid_binding, no_certificate, audit_log, state_file, instance, crl, ca, mode, "
-	      "acl_mode, subscribe", key);
+	      "acl_mode, subscribe, metrics_file, metrics_interval, sys_interval", key);
 	return -1;
 }
 
@@ -325,6 +352,9 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 	o->mode = o->acl_mode = MQOPT_ENFORCE;
 	o->subscribe = MQOPT_SUB_CHECK;
 	o->seen_dir = NULL;
+	o->metrics_path = NULL;
+	o->metrics_interval = 15;
+	o->sys_interval = 10;
 	for (i = 0; i < n; i++) {
 		char *val;
 		int rc;
@@ -391,7 +421,8 @@ void mqopt_release(struct mqopt *o)
 	free(o->crl_path);
 	free(o->ca_path);
 	free(o->seen_dir);
-	o->seen_dir = NULL;
+	free(o->metrics_path);
+	o->seen_dir = o->metrics_path = NULL;
 	o->policy_path = o->audit_path = o->state_path = o->instance = NULL;
 	o->crl_path = o->ca_path = NULL;
 }

@@ -44,6 +44,7 @@ static int plugin_on_tick(int event, void *data, void *userdata)
 	mqrl_tick(st, now);
 	mqstate_tick(st, now);
 	mqaudit_tick(st->audit, now);
+	mqmet_tick(st, now);
 	return MOSQ_ERR_SUCCESS;
 }
 

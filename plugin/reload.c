@@ -326,6 +326,7 @@ static void rl_enforce(struct mqcert *st, time_t now)
 		mqlog(MOSQ_LOG_NOTICE, "disconnecting client '%s' from %s (device '%s', serial %s): %s",
 		      r->client_id, r->address, r->device, r->serial, why);
 		mqaudit_kicked(st->audit, r, why);
+		mqmet_kicked(&st->met, why);
 		n++;
 	}
 	for (i = 0; i < n; i++) {

@@ -128,6 +128,7 @@ static void st_suspect(struct mqcert *st, struct st_fpr *e, struct mqcl_rec *r,
 	if (!e->suspected) {
 		e->suspected = true;
 		e->suspected_at = now;
+		mqmet_clone(&st->met);
 		free(e->device);
 		e->device = strdup(r->device);
 		memcpy(e->serial, r->serial, sizeof(e->serial));
