@@ -45,6 +45,7 @@ test_expect_success 'a day of traffic: connects, refusals, denials, a clone, a r
 	$MQCLIENT $P $(dev_args pki dev1) --id dev1 >c.out &&
 	$MQCLIENT $P $(dev_args pki dev1) --id dev1 >c.out &&
 	"$MQADMIN" -d pki device revoke dev2 >/dev/null &&
+	wait_policy b pki &&
 	test_must_fail $MQCLIENT $P $(dev_args pki dev2) --id dev2 >c.out &&
 	test_must_fail $MQCLIENT $P $(dev_args pki dev2) --id dev2 >c.out &&
 	$MQCLIENT $P $(dev_args pki dev3) --id flood --flood forbidden/x 40 >c.out &&
