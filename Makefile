@@ -54,7 +54,7 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/mqadmin: $(CORE_OBJ) $(ADMIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto -lcjson
+	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto -lcjson -llmdb
 
 # The man page comes from the same command table as --help.
 $(BUILD)/mqadmin.1: $(BUILD)/mqadmin
@@ -64,11 +64,11 @@ $(BUILD)/mqadmin.1: $(BUILD)/mqadmin
 # version script exports only the three plugin entry points.
 $(BUILD)/mqcert.so: $(CORE_OBJ) $(PLUGIN_OBJ) plugin/mqcert.map
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=plugin/mqcert.map -o $@ \
-		$(CORE_OBJ) $(PLUGIN_OBJ) -lcrypto -lcjson -lpthread
+		$(CORE_OBJ) $(PLUGIN_OBJ) -lcrypto -lcjson -llmdb -lpthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) -lcmocka -lssl -lcrypto -lcjson
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) -lcmocka -lssl -lcrypto -lcjson -llmdb
 
 unit: $(UNIT_BIN)
 
@@ -107,7 +107,7 @@ $(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) $(CFLAGS) -fsanitize=fuzzer -MMD -MP \
 		-MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ) \
-		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson
+		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson -llmdb
 
 fuzz: fuzz-build
 	FUZZ_ARGS="$(FUZZ_ARGS)" fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
@@ -125,7 +125,7 @@ bench-run: all
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/loadgen bench/loadgen.c $(LDFLAGS) \
 		-lmosquitto -lssl -lcrypto -lpthread
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/acl_bench bench/acl_bench.c $(CORE_OBJ) \
-		$(LDFLAGS) -lssl -lcrypto -lcjson
+		$(LDFLAGS) -lssl -lcrypto -lcjson -llmdb
 	@echo "== ACL check cost (bench/acl_bench.c)"
 	$(BUILD)/bench/acl_bench | tee $(BUILD)/bench/acl_bench.txt
 	bench/run $(BUILD)
