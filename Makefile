@@ -64,7 +64,7 @@ $(BUILD)/mqadmin.1: $(BUILD)/mqadmin
 # version script exports only the three plugin entry points.
 $(BUILD)/mqcert.so: $(CORE_OBJ) $(PLUGIN_OBJ) plugin/mqcert.map
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=plugin/mqcert.map -o $@ \
-		$(CORE_OBJ) $(PLUGIN_OBJ) -lcrypto -lcjson -llmdb -lpthread
+		$(CORE_OBJ) $(PLUGIN_OBJ) -lcrypto -lcjson -llmdb
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
