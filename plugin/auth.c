@@ -357,7 +357,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		obs.recheck = recheck;
 		w.obs = &obs;
 	}
-	if (!st->rules) {
+	if (!st->rules || st->rl.bad_version) {
 		rc = auth_refuse(&w, "the store %s is not readable (%s)", st->opt.store_path,
 				 st->rl.last_err[0] ? st->rl.last_err : "not opened yet");
 		goto out;

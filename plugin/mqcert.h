@@ -179,6 +179,7 @@ struct mqrl {
 	bool applied_valid;     /* applied means something (a state was loaded) */
 	bool force;            /* SIGHUP: re-judge everything, re-read the CRL */
 	bool broken_logged;    /* the store's trouble was logged; quiet until it changes */
+	bool bad_version;      /* converted under us to a layout we do not know */
 	char last_err[512];
 	time_t last_open_try;
 	unsigned long ticks;
@@ -279,8 +280,9 @@ void mqaudit_refused(struct mqaudit *a, const char *reason, const char *device,
 void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t now);
 /* Also marks rec as leaving because it was kicked. */
 void mqaudit_kicked(struct mqaudit *a, struct mqcl_rec *rec, const char *why);
-/* The store's state at seq is in force (rules: how many rules). */
-void mqaudit_policy_loaded(struct mqaudit *a, unsigned long long seq, size_t rules);
+/* The store's state at seq is in force. */
+void mqaudit_policy_loaded(struct mqaudit *a, unsigned long long seq, size_t devices,
+			   size_t rules);
 void mqaudit_policy_rejected(struct mqaudit *a, const char *error, unsigned long kept);
 /* Rate-limited per client id: at most MQAUDIT_DENY_LIMIT lines per window,
  * then one acl_denied_suppressed line with the count. */

@@ -71,7 +71,7 @@ static void rl_trouble(struct mqcert *st, const char *err)
 static int rl_open(struct mqcert *st)
 {
 	struct mqrl *rl = &st->rl;
-	char err[512] = "", msg[1024];
+	char err[512] = "", msg[4800];
 	struct stat sb;
 
 	rl->last_open_try = time(NULL);
@@ -80,6 +80,20 @@ static int rl_open(struct mqcert *st)
 			 "owner: it creates the store from policy.json)", strerror(errno));
 		rl_trouble(st, msg);
 		return -1;
+	}
+	/* LMDB would open a FIFO in the store's place and wait in open() for
+	 * ever; nothing there may stop the broker from serving or exiting. */
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = i ? "lock.mdb" : "data.mdb";
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/%s", st->opt.store_path, name);
+		if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+			snprintf(msg, sizeof(msg), "%s is %s, not a regular file (run 'mqadmin "
+				 "doctor')", path, mq_file_kind(sb.st_mode));
+			rl_trouble(st, msg);
+			return -1;
+		}
 	}
 	if (mq_store_open(&rl->store, st->opt.store_path, MQ_STORE_RDONLY, err, sizeof(err))) {
 		rl->store = NULL;
@@ -294,7 +308,8 @@ static void rl_apply(struct mqcert *st, time_t now, bool kick)
 	struct rl_changes c = {0};
 	struct rl_kicks k = {0};
 	char err[512] = "";
-	uint64_t seq;
+	uint64_t seq, version = 0;
+	size_t ndev;
 	bool crl_file = mqcrl_changed(st), crl_new = false;
 
 	mq_strmap_init(&c.names);
@@ -312,6 +327,19 @@ static void rl_apply(struct mqcert *st, time_t now, bool kick)
 			rl_crl_sweep(st, &k);
 		goto out;
 	}
+	/* A newer mqadmin may have converted the store under us: apply
+	 * nothing of a layout this plugin does not know. */
+	if (mq_store_meta_get(rl->store, "version", &version) < 0 ||
+	    version != MQ_STORE_VERSION) {
+		snprintf(err, sizeof(err), "the store is now version %llu; this mqcert reads "
+			 "version %d: upgrade mqcert (or re-create the store with mqadmin policy "
+			 "import)", (unsigned long long)version, MQ_STORE_VERSION);
+		mq_store_read_end(rl->store);
+		rl->bad_version = true;
+		rl_trouble(st, err);
+		goto out;
+	}
+	rl->bad_version = false;
 	if (rl_collect(st, &c)) {
 		mq_store_read_end(rl->store);
 		goto out;
@@ -344,13 +372,14 @@ static void rl_apply(struct mqcert *st, time_t now, bool kick)
 		if (crl_new)
 			rl_crl_sweep(st, &k);
 	}
+	ndev = mq_store_device_count(rl->store);
 	mq_store_read_end(rl->store);
 	if (rl->broken_logged)
 		mqlog(MOSQ_LOG_NOTICE, "store %s is readable again", st->opt.store_path);
-	if (c.rules)
-		mqlog(MOSQ_LOG_NOTICE, "store %s: sequence %llu in force (%zu rules)",
-		      st->opt.store_path, (unsigned long long)seq, st->rules->policy->nrules);
-	mqaudit_policy_loaded(st->audit, (unsigned long long)seq, st->rules->policy->nrules);
+	mqlog(MOSQ_LOG_NOTICE, "store sequence %llu in force (%zu devices, %zu rules%s)",
+	      (unsigned long long)seq, ndev, st->rules->policy->nrules,
+	      c.all ? "; every client judged again" : c.rules ? "; rules recompiled" : "");
+	mqaudit_policy_loaded(st->audit, (unsigned long long)seq, ndev, st->rules->policy->nrules);
 	rl->broken_logged = false;
 	rl->applied = seq;
 	rl->applied_valid = true;

@@ -73,7 +73,7 @@ test_expect_success 'a restored policy is loaded again' '
 '
 
 test_expect_success 'a certificate expired in the policy drops dev3 live and keeps it out' '
-	policy_edit pki/policy.json dev3 not_before=2000-01-01T00:00:00Z \
+	policy_edit pki dev3 not_before=2000-01-01T00:00:00Z \
 		not_after=2001-01-01T00:00:00Z &&
 	wait_for 10 grep -q "^DISCONNECTED" dev3.out &&
 	log_has b "mqcert: disconnecting client .dev3. .*: certificate has expired" &&

@@ -158,9 +158,9 @@ test_expect_success 'setup: certificates signed by the CA key with CNs holding +
 	ca_sign_cn pki "/CN=dev#1" hash &&
 	ca_sign_cn pki "/CN=a\/b" slash &&
 	gen_loaded_count b >before &&
-	policy_add_cert pki/policy.json hplus plus.crt &&
-	policy_add_cert pki/policy.json hhash hash.crt &&
-	policy_add_cert pki/policy.json hslash slash.crt &&
+	policy_add_cert pki hplus plus.crt &&
+	policy_add_cert pki hhash hash.crt &&
+	policy_add_cert pki hslash slash.crt &&
 	wait_policy b pki
 '
 

@@ -68,7 +68,7 @@ test_expect_success 'a not_after shortened to a few seconds ahead drops the clie
 	stay_client na.out $P $(dev_args pki dev1) --id dev1 &&
 	test_grep "^READY" na.out &&
 	soon=$(date -u -d "+3 seconds" +%Y-%m-%dT%H:%M:%SZ) &&
-	policy_edit pki/policy.json dev1 not_after=$soon &&
+	policy_edit pki dev1 not_after=$soon &&
 	wait_policy b pki &&
 	wait_for 15 grep -q "^DISCONNECTED" na.out &&
 	log_has b "disconnecting client .dev1. from 127.0.0.1 \(device .dev1., serial [0-9a-f]+\): certificate has expired"
@@ -77,7 +77,7 @@ test_expect_success 'a not_after shortened to a few seconds ahead drops the clie
 test_expect_success 'a not_after moved into the past drops the client at the swap' '
 	stay_client past.out $P $(dev_args pki dev2) --id dev2 &&
 	test_grep "^READY" past.out &&
-	policy_edit pki/policy.json dev2 not_before=2019-01-01T00:00:00Z not_after=2020-01-01T00:00:00Z &&
+	policy_edit pki dev2 not_before=2019-01-01T00:00:00Z not_after=2020-01-01T00:00:00Z &&
 	wait_for 10 grep -q "^DISCONNECTED" past.out &&
 	log_has b "disconnecting client .dev2. .*: certificate has expired"
 '
