@@ -182,6 +182,10 @@ struct mqrl {
 	bool bad_version;      /* converted under us to a layout we do not know */
 	char last_err[512];
 	time_t last_open_try;
+	dev_t data_dev;        /* data.mdb as opened: a replaced file is reopened */
+	ino_t data_ino;
+	time_t last_file_check;
+	bool data_gone;        /* data.mdb was deleted under us */
 	unsigned long ticks;
 	time_t started;
 	bool no_tick_mode;     /* no TICK seen: poll from BASIC_AUTH instead */

@@ -67,14 +67,14 @@ static void rl_trouble(struct mqcert *st, const char *err)
 		      st->opt.store_path, err);
 }
 
-/* Opens the store read-only; logs why not, naming the fix. */
-static int rl_open(struct mqcert *st)
+/* Opens the store read-only into *out (the data.mdb opened in *sb); logs
+ * why not, naming the fix. */
+static int rl_open_into(struct mqcert *st, struct mq_store **out, struct stat *data)
 {
-	struct mqrl *rl = &st->rl;
 	char err[512] = "", msg[4800];
 	struct stat sb;
 
-	rl->last_open_try = time(NULL);
+	*out = NULL;
 	if (stat(st->opt.store_path, &sb)) {
 		snprintf(msg, sizeof(msg), "cannot open it: %s (run 'mqadmin doctor' as the PKI's "
 			 "owner: it creates the store from policy.json)", strerror(errno));
@@ -94,15 +94,67 @@ static int rl_open(struct mqcert *st)
 			rl_trouble(st, msg);
 			return -1;
 		}
+		if (!i)
+			*data = sb;
 	}
-	if (mq_store_open(&rl->store, st->opt.store_path, MQ_STORE_RDONLY, err, sizeof(err))) {
-		rl->store = NULL;
+	if (mq_store_open(out, st->opt.store_path, MQ_STORE_RDONLY, err, sizeof(err))) {
+		*out = NULL;
 		snprintf(msg, sizeof(msg), "%s (run 'mqadmin doctor': it checks the store and "
 			 "gives lock.mdb to the broker's user)", err);
 		rl_trouble(st, msg);
 		return -1;
 	}
 	return 0;
+}
+
+static int rl_open(struct mqcert *st)
+{
+	struct mqrl *rl = &st->rl;
+	struct stat sb = {0};
+
+	rl->last_open_try = time(NULL);
+	if (rl_open_into(st, &rl->store, &sb))
+		return -1;
+	rl->data_dev = sb.st_dev;
+	rl->data_ino = sb.st_ino;
+	return 0;
+}
+
+/* The open store keeps the data.mdb it opened: a store deleted, or
+ * replaced (a restored backup, a re-created store) under the broker would
+ * go unnoticed. Once a second, one stat: gone keeps the last state (and
+ * says so); replaced is opened afresh and judges everyone, unless it
+ * cannot be opened: then the open one, the last good state, stays. */
+static void rl_check_file(struct mqcert *st, time_t now)
+{
+	struct mqrl *rl = &st->rl;
+	char path[4096], msg[4800];
+	struct mq_store *fresh;
+	struct stat sb;
+
+	if (!rl->store || now == rl->last_file_check)
+		return;
+	rl->last_file_check = now;
+	snprintf(path, sizeof(path), "%s/data.mdb", st->opt.store_path);
+	rl->data_gone = stat(path, &sb) != 0;
+	if (rl->data_gone) {
+		snprintf(msg, sizeof(msg), "%s: %s (run 'mqadmin doctor')", path, strerror(errno));
+		rl_trouble(st, msg);
+		return;
+	}
+	if (sb.st_dev == rl->data_dev && sb.st_ino == rl->data_ino)
+		return;
+	if (rl_open_into(st, &fresh, &sb)) {
+		rl->data_gone = true; /* not the file we hold: apply nothing */
+		return;
+	}
+	mqlog(MOSQ_LOG_NOTICE, "store %s: data.mdb was replaced; opened it again",
+	      st->opt.store_path);
+	mq_store_close(rl->store);
+	rl->store = fresh;
+	rl->data_dev = sb.st_dev;
+	rl->data_ino = sb.st_ino;
+	rl->applied_valid = false;
 }
 
 /* The changes one TICK applies. Device names are collected in a set
@@ -313,6 +365,9 @@ static void rl_apply(struct mqcert *st, time_t now, bool kick)
 	bool crl_file = mqcrl_changed(st), crl_new = false;
 
 	mq_strmap_init(&c.names);
+	rl_check_file(st, now);
+	if (rl->data_gone)
+		goto out; /* the last state stays */
 	if (!rl->store && (now - rl->last_open_try < RL_REOPEN_SECONDS || rl_open(st)))
 		goto out;
 	if (mq_store_read_begin(rl->store, err, sizeof(err))) {
