@@ -186,6 +186,7 @@ struct mqrl {
 	ino_t data_ino;
 	time_t last_file_check;
 	bool data_gone;        /* data.mdb was deleted under us */
+	uint64_t replaced_seq; /* applied when data.mdb was replaced, or 0 */
 	unsigned long ticks;
 	time_t started;
 	bool no_tick_mode;     /* no TICK seen: poll from BASIC_AUTH instead */

@@ -148,13 +148,16 @@ static void rl_check_file(struct mqcert *st, time_t now)
 		rl->data_gone = true; /* not the file we hold: apply nothing */
 		return;
 	}
-	mqlog(MOSQ_LOG_NOTICE, "store %s: data.mdb was replaced; opened it again",
+	mqlog(MOSQ_LOG_NOTICE, "store %s: data.mdb was replaced; opening it again",
 	      st->opt.store_path);
+	/* Both share lock.mdb, whose fcntl locks closing either environment
+	 * drops for the whole process: close both, then open once more. */
+	mq_store_close(fresh);
 	mq_store_close(rl->store);
-	rl->store = fresh;
-	rl->data_dev = sb.st_dev;
-	rl->data_ino = sb.st_ino;
+	rl->store = NULL;
+	rl->replaced_seq = rl->applied;
 	rl->applied_valid = false;
+	(void)rl_open(st);
 }
 
 /* The changes one TICK applies. Device names are collected in a set
@@ -435,6 +438,16 @@ static void rl_apply(struct mqcert *st, time_t now, bool kick)
 	      (unsigned long long)seq, ndev, st->rules->policy->nrules,
 	      c.all ? "; every client judged again" : c.rules ? "; rules recompiled" : "");
 	mqaudit_policy_loaded(st->audit, (unsigned long long)seq, ndev, st->rules->policy->nrules);
+	/* mqadmin only ever counts up: a lower sequence is an old store put
+	 * back (a restored backup), which may re-admit revoked devices; the
+	 * CRL still refuses those it lists. */
+	if (rl->replaced_seq && seq < rl->replaced_seq)
+		mqlog(MOSQ_LOG_WARNING, "WARNING: store sequence %llu is older than sequence %llu "
+		      "it replaces: was an old backup restored? Devices revoked since then are "
+		      "active again unless the CRL (%s) lists them", (unsigned long long)seq,
+		      (unsigned long long)rl->replaced_seq,
+		      st->opt.crl_path ? st->opt.crl_path : "none");
+	rl->replaced_seq = 0;
 	rl->broken_logged = false;
 	rl->applied = seq;
 	rl->applied_valid = true;

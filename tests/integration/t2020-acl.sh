@@ -21,7 +21,7 @@ test_expect_success 'setup: devices, rules and a broker with the plugin' '
 	acl --all --topic "ou/%{ou}/#" --access read &&
 	acl --group ops --topic "ops/#" --access readwrite &&
 	plugin_broker b pki &&
-	log_has b "mqcert: policy generation [0-9]+ loaded \(9 devices, 9 rules\)"
+	log_has b "mqcert: store sequence [0-9]+ in force \(9 devices, 9 rules"
 '
 P="--port $(broker_port b)"
 

@@ -82,16 +82,18 @@ test_expect_success 'a not_after moved into the past drops the client at the swa
 	log_has b "disconnecting client .dev2. .*: certificate has expired"
 '
 
-test_expect_success 'revoke, then restore an old policy backup: still refused by the CRL, and warned' '
-	cp pki/policy.json backup.json &&
-	old_gen=$(/usr/bin/python3 -c "import json; print(json.load(open(\"backup.json\"))[\"generation\"])") &&
+# Before issue 15 the backup was an old policy.json; now it is an old copy
+# of the store's data.mdb put back in place.
+test_expect_success 'revoke, then restore an old store backup: still refused by the CRL, and warned' '
+	cp pki/store/data.mdb backup.mdb &&
+	old_gen=$(store_seq pki) &&
 	stay_client r.out $P $(dev_args pki dev3) --id dev3 &&
 	test_grep "^READY" r.out &&
 	M device revoke dev3 >/dev/null &&
 	wait_for 10 grep -q "^DISCONNECTED" r.out &&
 	wait_for 10 log_has b "mqcert: CRL $TRASH/pki/crl.pem number [0-9]+ loaded \(1 revoked serials\)" &&
-	cp backup.json pki/policy.json.tmp && mv pki/policy.json.tmp pki/policy.json &&
-	wait_for 10 log_has b "WARNING: policy generation $old_gen is older than generation [0-9]+ it replaces: was an old backup restored\?" &&
+	cp backup.mdb new.mdb && mv -T new.mdb pki/store/data.mdb &&
+	wait_for 10 log_has b "WARNING: store sequence $old_gen is older than sequence [0-9]+ it replaces: was an old backup restored\?" &&
 	connect_refused dev3 "certificate is revoked by the CA.s CRL \(device .dev3.\)"
 '
 
