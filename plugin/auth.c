@@ -358,8 +358,8 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		w.obs = &obs;
 	}
 	if (!st->rules || st->rl.bad_version) {
-		rc = auth_refuse(&w, "the store %s is not readable (%s)", st->opt.store_path,
-				 st->rl.last_err[0] ? st->rl.last_err : "not opened yet");
+		rc = auth_refuse(&w, "the store %s is not readable (see the line before)",
+				 st->opt.store_path);
 		goto out;
 	}
 	switch (mqrl_device_by_fpr(st, w.fingerprint, &dev, err, sizeof(err))) {

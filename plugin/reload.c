@@ -99,8 +99,10 @@ static int rl_open_into(struct mqcert *st, struct mq_store **out, struct stat *d
 	}
 	if (mq_store_open(out, st->opt.store_path, MQ_STORE_RDONLY, err, sizeof(err))) {
 		*out = NULL;
-		snprintf(msg, sizeof(msg), "%s (run 'mqadmin doctor': it checks the store and "
-			 "gives lock.mdb to the broker's user)", err);
+		/* An unknown version names its own fix (upgrade mqcert). */
+		snprintf(msg, sizeof(msg), "%s%s", err, strstr(err, "this mqcert reads version") ? "" :
+			 " (run 'mqadmin doctor': it checks the store and gives lock.mdb to the "
+			 "broker's user)");
 		rl_trouble(st, msg);
 		return -1;
 	}
