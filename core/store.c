@@ -24,6 +24,7 @@ struct mq_store {
 	unsigned flags;
 	uint64_t wseq; /* meta.seq as the write transaction will leave it */
 	uint64_t wseq0;
+	bool quiet; /* record writes append no log entry (import: one 'I') */
 	MDB_dbi devices, by_fp, by_user, by_serial, expiry, rules, meta, log;
 };
 
@@ -198,7 +199,8 @@ int mq_store_open(struct mq_store **out, const char *store_dir, unsigned flags,
 		  char *err, size_t errlen)
 {
 	struct mq_store *s = calloc(1, sizeof(*s));
-	unsigned eflags = MDB_NOTLS | ((flags & MQ_STORE_RDONLY) ? MDB_RDONLY : 0);
+	unsigned eflags = MDB_NOTLS | ((flags & MQ_STORE_RDONLY) ? MDB_RDONLY : 0) |
+			  ((flags & MQ_STORE_NOLOCK) ? MDB_NOLOCK : 0);
 	int rc, dead = 0;
 
 	*out = NULL;
@@ -218,7 +220,8 @@ int mq_store_open(struct mq_store **out, const char *store_dir, unsigned flags,
 		goto fail;
 	}
 	/* Slots of readers that died inside a transaction pin old pages. */
-	mdb_reader_check(s->env, &dead);
+	if (!(flags & MQ_STORE_NOLOCK))
+		mdb_reader_check(s->env, &dead);
 	if (store_init(s, store_dir, err, errlen))
 		goto fail;
 	*out = s;
@@ -519,6 +522,29 @@ int mq_store_devices_each(struct mq_store *s,
 	return store_walk(s, s->devices, NULL, store_each_cb, &x, err, errlen);
 }
 
+struct store_rules_each_ctx {
+	int (*cb)(void *arg, unsigned long id, const char *json, size_t len);
+	void *arg;
+};
+
+static int store_rules_each_cb(void *arg, MDB_val *k, MDB_val *v)
+{
+	struct store_rules_each_ctx *x = arg;
+
+	if (k->mv_size != 8)
+		return 0;
+	return x->cb(x->arg, (unsigned long)store_get_be64(k->mv_data), v->mv_data, v->mv_size);
+}
+
+int mq_store_rules_each(struct mq_store *s,
+			int (*cb)(void *arg, unsigned long id, const char *json, size_t len),
+			void *arg, char *err, size_t errlen)
+{
+	struct store_rules_each_ctx x = {cb, arg};
+
+	return store_walk(s, s->rules, NULL, store_rules_each_cb, &x, err, errlen);
+}
+
 struct store_expiry_ctx {
 	int (*cb)(void *arg, time_t not_after, const char *fpr, const char *name);
 	void *arg;
@@ -635,6 +661,7 @@ int mq_store_write_begin(struct mq_store *s, char *err, size_t errlen)
 	}
 	store_meta_get_txn(s, s->wtxn, "seq", &s->wseq);
 	s->wseq0 = s->wseq;
+	s->quiet = false;
 	return 0;
 }
 
@@ -701,6 +728,16 @@ int mq_store_log(struct mq_store *s, char kind, const char *key, char *err, size
 		return store_fail(err, errlen, rc, "log");
 	s->wseq++;
 	return 0;
+}
+
+static int store_log_change(struct mq_store *s, char kind, const char *key, char *err, size_t errlen)
+{
+	return s->quiet ? 0 : mq_store_log(s, kind, key, err, errlen);
+}
+
+void mq_store_write_quiet(struct mq_store *s, bool on)
+{
+	s->quiet = on;
 }
 
 static int store_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
@@ -865,7 +902,7 @@ int mq_store_put_device(struct mq_store *s, const struct mq_device *d, char *err
 		rc = store_fail(err, errlen, rc, "devices");
 		goto out;
 	}
-	rc = mq_store_log(s, 'D', d->name, err, errlen);
+	rc = store_log_change(s, 'D', d->name, err, errlen);
 out:
 	free(json);
 	return rc;
@@ -884,7 +921,7 @@ int mq_store_delete_device(struct mq_store *s, const char *name, char *err, size
 		return rc;
 	if ((rc = mdb_del(s->wtxn, s->devices, &k, NULL)))
 		return store_fail(err, errlen, rc, "devices");
-	return mq_store_log(s, 'D', name, err, errlen);
+	return store_log_change(s, 'D', name, err, errlen);
 }
 
 int mq_store_put_rule(struct mq_store *s, const struct mq_rule *r, char *err, size_t errlen)
@@ -912,7 +949,7 @@ int mq_store_put_rule(struct mq_store *s, const struct mq_rule *r, char *err, si
 	if (rc)
 		return store_fail(err, errlen, rc, "rules");
 	snprintf(id, sizeof(id), "%lu", r->id);
-	return mq_store_log(s, 'R', id, err, errlen);
+	return store_log_change(s, 'R', id, err, errlen);
 }
 
 int mq_store_delete_rule(struct mq_store *s, unsigned long id, char *err, size_t errlen)
@@ -931,7 +968,7 @@ int mq_store_delete_rule(struct mq_store *s, unsigned long id, char *err, size_t
 	if (rc)
 		return store_fail(err, errlen, rc, "rules");
 	snprintf(key, sizeof(key), "%lu", id);
-	return mq_store_log(s, 'R', key, err, errlen);
+	return store_log_change(s, 'R', key, err, errlen);
 }
 
 int mq_store_meta_set(struct mq_store *s, const char *key, uint64_t v, char *err, size_t errlen)

@@ -6,6 +6,7 @@
 #ifndef MQ_STORE_H
 #define MQ_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -15,7 +16,9 @@
 #define MQ_STORE_VERSION 1
 
 struct mq_store; /* an open environment: DIR/store/{data,lock}.mdb */
-enum { MQ_STORE_RDONLY = 1 };
+/* MQ_STORE_NOLOCK (with RDONLY): no reader table, for a reader that may
+ * not write lock.mdb and instead holds off writers by other means. */
+enum { MQ_STORE_RDONLY = 1, MQ_STORE_NOLOCK = 2 };
 
 /* Opens (read-write: creates when empty) the store in store_dir, which
  * must exist. Refuses a store of an unknown version, clearly. 0 or -1. */
@@ -54,6 +57,10 @@ int mq_store_changes(struct mq_store *s, uint64_t after,
 int mq_store_devices_each(struct mq_store *s,
 			  int (*cb)(void *arg, const char *name, const char *json, size_t len),
 			  void *arg, char *err, size_t errlen);
+/* Every rule record in id order, as mq_store_devices_each. */
+int mq_store_rules_each(struct mq_store *s,
+			int (*cb)(void *arg, unsigned long id, const char *json, size_t len),
+			void *arg, char *err, size_t errlen);
 /* Certificates with from <= not_after < to, in not_after order: cb gets
  * not_after, the fingerprint (hex) and the device's name. */
 int mq_store_expiry_range(struct mq_store *s, time_t from, time_t to,
@@ -87,6 +94,9 @@ int mq_store_delete_rule(struct mq_store *s, unsigned long id, char *err, size_t
 int mq_store_meta_set(struct mq_store *s, const char *key, uint64_t v, char *err, size_t errlen);
 int mq_store_meta_set_text(struct mq_store *s, const char *key, const char *text,
 			   char *err, size_t errlen);
+/* Until the transaction ends, record writes append no log entry (an
+ * import or migration adds one 'I' instead). */
+void mq_store_write_quiet(struct mq_store *s, bool on);
 /* Appends one log entry (kind and key as in mq_store_changes). 0 or -1. */
 int mq_store_log(struct mq_store *s, char kind, const char *key, char *err, size_t errlen);
 /* Drops log entries below seq `below` and raises log_floor to it. */
