@@ -80,11 +80,11 @@ test_expect_success 'a hand edit with a JSON error is refused by policy import; 
 	policy_json pki good.json &&
 	/usr/bin/python3 - <<-\PY &&
 	text = open("good.json").read()
-	open("broken.json", "w").write(text.replace("\"dev2\",\n", "\"dev2\"\n", 1))
+	open("broken.json", "w").write(text.replace("\"username\":\"dev2\",", "\"username\":\"dev2\"", 1))
 	PY
 	seq=$(store_seq pki) &&
 	test_must_fail "$MQADMIN" -d pki policy import broken.json 2>err &&
-	test_grep "broken.json:[0-9]+:[0-9]+" err &&
+	test_grep "broken.json:[0-9]*:[0-9]*: expected" err &&
 	test "$(store_seq pki)" = "$seq" &&
 	$MQCLIENT $P $(dev_args pki dev2) --id dev2 >out &&
 	test_grep "^CONNACK 0" out
@@ -93,12 +93,11 @@ test_expect_success 'a hand edit with a JSON error is refused by policy import; 
 test_expect_success 'an appended duplicate "status" is refused by policy import' '
 	/usr/bin/python3 - <<-\PY &&
 	text = open("good.json").read()
-	i = text.rindex("\"status\":")
-	j = text.index("\n", i)
-	open("dup.json", "w").write(text[:j] + ", \"status\": \"revoked\"" + text[j:])
+	j = text.rindex("\"status\":\"active\"") + len("\"status\":\"active\"")
+	open("dup.json", "w").write(text[:j] + ",\"status\":\"revoked\"" + text[j:])
 	PY
 	test_must_fail "$MQADMIN" -d pki policy import dup.json 2>err &&
-	test_grep "duplicate member" err &&
+	test_grep "duplicate member devices\[1\]\.certs\[0\]\.status: JSON readers disagree" err &&
 	$MQCLIENT $P $(dev_args pki dev2) --id dev2 >out &&
 	test_grep "^CONNACK 0" out
 '
