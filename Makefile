@@ -9,6 +9,9 @@ OPT      ?= -O2 -g
 SAN      ?=
 WERROR   ?=
 VERSION  := 0.1.0
+# Transition (issue 15): mqadmin also writes DIR/policy.json after every
+# commit while the plugin reads it; 0 once the plugin reads DIR/store.
+POLICY_JSON_MIRROR ?= 1
 
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -Wvla
@@ -16,7 +19,7 @@ WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 # the plugin beside mosquitto's own plugins, /usr/lib/TRIPLET/mosquitto/.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMQCERT_VERSION='"$(VERSION)"' \
-            -DMQCERT_MULTIARCH='"$(MULTIARCH)"'
+            -DMQCERT_MULTIARCH='"$(MULTIARCH)"' -DMQ_POLICY_JSON_MIRROR=$(POLICY_JSON_MIRROR)
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden $(SAN)
 LDFLAGS  += $(SAN)
 
@@ -54,7 +57,7 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/mqadmin: $(CORE_OBJ) $(ADMIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto -lssl -lcrypto -lcjson
+	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto -lssl -lcrypto -lcjson -llmdb
 
 # The reference device client of online renewal (examples/renew/): a
 # program of its own, built with the project's flags but none of its code.
@@ -70,11 +73,11 @@ $(BUILD)/mqadmin.1: $(BUILD)/mqadmin
 # version script exports only the three plugin entry points.
 $(BUILD)/mqcert.so: $(CORE_OBJ) $(PLUGIN_OBJ) plugin/mqcert.map
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=plugin/mqcert.map -o $@ \
-		$(CORE_OBJ) $(PLUGIN_OBJ) -lcrypto -lcjson -lpthread
+		$(CORE_OBJ) $(PLUGIN_OBJ) -lcrypto -lcjson -llmdb
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) -lcmocka -lssl -lcrypto -lcjson
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) -lcmocka -lssl -lcrypto -lcjson -llmdb
 
 unit: $(UNIT_BIN)
 
@@ -113,7 +116,7 @@ $(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) $(CFLAGS) -fsanitize=fuzzer -MMD -MP \
 		-MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ) \
-		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson
+		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson -llmdb
 
 fuzz: fuzz-build
 	FUZZ_ARGS="$(FUZZ_ARGS)" fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
@@ -131,7 +134,7 @@ bench-run: all
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/loadgen bench/loadgen.c $(LDFLAGS) \
 		-lmosquitto -lssl -lcrypto -lpthread
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/acl_bench bench/acl_bench.c $(CORE_OBJ) \
-		$(LDFLAGS) -lssl -lcrypto -lcjson
+		$(LDFLAGS) -lssl -lcrypto -lcjson -llmdb
 	@echo "== ACL check cost (bench/acl_bench.c)"
 	$(BUILD)/bench/acl_bench | tee $(BUILD)/bench/acl_bench.txt
 	bench/run $(BUILD)

@@ -136,6 +136,13 @@ bool doctor_user_can_write_dir(const struct doctor *d, const char *path)
 	       doctor_user_may(&d->user, &sb, 1);
 }
 
+bool doctor_user_can_write_file(const struct doctor *d, const char *path)
+{
+	struct stat sb;
+
+	return d->user.known && stat(path, &sb) == 0 && doctor_user_may(&d->user, &sb, 2);
+}
+
 void doctor_check_key_mode(struct doctor *d, const char *path, bool group_ok)
 {
 	struct stat sb;

@@ -89,6 +89,10 @@ bool doctor_user_can_read(const struct doctor *d, const char *path, char *why, s
  * the user is unknown. */
 bool doctor_user_can_write_dir(const struct doctor *d, const char *path);
 
+/* Whether the broker user can write the existing file path (its own mode
+ * only). False when the user is unknown. */
+bool doctor_user_can_write_file(const struct doctor *d, const char *path);
+
 /* Flags a private key file readable by group or others. A group that is
  * the broker user's own may read a server key (group_ok). */
 void doctor_check_key_mode(struct doctor *d, const char *path, bool group_ok);

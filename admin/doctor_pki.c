@@ -2,6 +2,7 @@
 #include "doctor.h"
 
 #include "mq_names.h"
+#include "mq_store.h"
 #include "store.h"
 #include "xinfo.h"
 
@@ -310,7 +311,7 @@ static void pki_check_audit_dir(struct doctor *d)
 	if (d->user.known && doctor_user_can_write_dir(d, d->dir)) {
 		snprintf(fix, sizeof(fix), "chown root %s && chmod 755 %s", d->dir, d->dir);
 		doctor_add(d, DOCTOR_ERROR, "dir-writable-by-broker", fix,
-			   "user %s can write %s: the broker could replace policy.json", d->user.name,
+			   "user %s can write %s: the broker could replace the policy store", d->user.name,
 			   d->dir);
 	}
 	if (stat(audit, &sb) || !S_ISDIR(sb.st_mode)) {
@@ -348,51 +349,124 @@ static void pki_check_leftovers(struct doctor *d)
 		return;
 	store_leftovers_describe(&lo, false, what, sizeof(what));
 	snprintf(fix, sizeof(fix),
-		 "the next mqadmin command that writes %s/policy.json removes them (device "
+		 "the next mqadmin command that writes %s/store removes them (device "
 		 "issue/renew/revoke/set/batch, acl add/remove, crl update)", d->dir);
 	doctor_add(d, DOCTOR_WARNING, "leftover-files", fix,
 		   "%s holds what an interrupted mqadmin run left behind: %s", d->dir, what);
 }
 
-/* The fix for a policy.json that does not load: the generation before the
- * last write, when there is one that loads. */
-static void pki_policy_fix(const struct doctor *d, char *fix, size_t len)
+/* DIR/store (docs/STORE.md): the broker reads data.mdb and must write
+ * lock.mdb (its reader slot), never data.mdb. A store of a version this
+ * mqadmin does not know is named as such (*bad). Returns whether it exists. */
+static bool pki_check_store(struct doctor *d, bool *bad)
 {
-	char err[256], *prev = pki_path(d, "policy.json.prev");
-	struct mq_policy *p = prev ? mq_policy_load(prev, err, sizeof(err)) : NULL;
+	char fix[3 * PATH_MAX], why[PATH_MAX + 128], blocker[PATH_MAX], err[512];
+	char *sdir = pki_path(d, "store"), *data = pki_path(d, "store/data.mdb"),
+	     *lock = pki_path(d, "store/lock.mdb"), *json = pki_path(d, "policy.json");
+	struct mq_store *s = NULL;
+	bool exists = false;
 
-	if (p)
-		snprintf(fix, len,
-			 "correct it, or go back to the generation before the last mqadmin write: "
-			 "cp %s %s/policy.json; the plugin refuses every client until it can load "
-			 "one", prev, d->dir);
-	else
-		snprintf(fix, len,
-			 "correct it (there is no loadable %s/policy.json.prev to go back to); the "
-			 "plugin refuses every client until it can load one", d->dir);
-	mq_policy_free(p);
-	free(prev);
+	if (!sdir || !data || !lock || !json) {
+		d->oom = true;
+		goto out;
+	}
+	if (access(data, F_OK)) {
+		snprintf(fix, sizeof(fix), "any mqadmin command creates it%s",
+			 access(json, F_OK) ? "" : " from policy.json (once)");
+		doctor_add(d, DOCTOR_WARNING, "store-missing", fix, "%s has no policy store (%s)",
+			   d->dir, data);
+		goto out;
+	}
+	exists = true;
+	if (mq_store_open(&s, sdir, MQ_STORE_RDONLY | MQ_STORE_NOLOCK, err, sizeof(err))) {
+		snprintf(fix, sizeof(fix), "a newer store needs a newer mqcert; otherwise move %s "
+			 "aside and restore the last backup: mqadmin -d %s policy import FILE (a file "
+			 "written by mqadmin policy export); the plugin keeps its last good state "
+			 "meanwhile", sdir, d->dir);
+		doctor_add(d, DOCTOR_ERROR, "store-invalid", fix, "%s", err);
+		*bad = true;
+	}
+	mq_store_close(s);
+	if (access(lock, F_OK)) {
+		snprintf(fix, sizeof(fix), "any mqadmin command that changes %s re-creates it (as root "
+			 "it also gives it to user %s)", d->dir, STORE_BROKER_USER);
+		doctor_add(d, DOCTOR_ERROR, "store-lock-missing", fix,
+			   "%s is missing: the broker cannot create it and cannot read the store", lock);
+	} else if (d->user.known && !doctor_user_can_write_file(d, lock)) {
+		snprintf(fix, sizeof(fix), "chown %s %s && chmod 600 %s", d->user.name, lock, lock);
+		doctor_add(d, DOCTOR_ERROR, "store-lock-not-writable", fix,
+			   "user %s cannot write %s: the broker cannot read the policy store",
+			   d->user.name, lock);
+	}
+	if (d->user.known && !doctor_user_can_read(d, data, why, sizeof(why), blocker)) {
+		snprintf(fix, sizeof(fix), "chmod 644 %s && chmod 755 %s", data, sdir);
+		doctor_add(d, DOCTOR_ERROR, "store-not-readable", fix,
+			   "user %s cannot read %s: %s", d->user.name, data, why);
+	}
+	if (d->user.known && d->user.uid != 0 &&
+	    (doctor_user_can_write_file(d, data) || doctor_user_can_write_dir(d, sdir))) {
+		snprintf(fix, sizeof(fix), "chown root %s %s && chmod 644 %s && chmod 755 %s", sdir,
+			 data, data, sdir);
+		doctor_add(d, DOCTOR_ERROR, "store-writable-by-broker", fix,
+			   "user %s can write %s or %s: the broker could change the policy",
+			   d->user.name, data, sdir);
+	}
+out:
+	free(sdir);
+	free(data);
+	free(lock);
+	free(json);
+	return exists;
+}
+
+/* The whole policy from the store, read-only; NULL after a finding. */
+static struct mq_policy *pki_load_policy(struct doctor *d)
+{
+	struct mq_policy *p = NULL;
+	struct store st;
+
+	if (!store_open(&st, d->dir, STORE_READ) && !store_load_policy(&st)) {
+		p = st.policy;
+		st.policy = NULL;
+	}
+	store_close(&st);
+	return p;
 }
 
 void doctor_check_pki(struct doctor *d)
 {
-	char err[1024], *pol = pki_path(d, "policy.json"),
-			*crl = pki_path(d, "crl.pem");
+	char *crl = pki_path(d, "crl.pem");
+	bool has_store, bad = false;
 
-	if (!pol || !crl) {
+	if (!crl) {
 		d->oom = true;
 		goto out;
 	}
 	pki_check_ca(d);
 	pki_check_audit_dir(d);
 	pki_load_servers(d);
-	d->policy = mq_policy_load(pol, err, sizeof(err));
-	if (!d->policy) {
+	has_store = pki_check_store(d, &bad);
+	/* Without a store yet, loading it would migrate policy.json: doctor
+	 * only looks, at policy.json itself. */
+	if (has_store) {
+		d->policy = bad ? NULL : pki_load_policy(d);
+	} else {
+		char err[512], *json = pki_path(d, "policy.json");
+
+		d->policy = json && !access(json, F_OK) ? mq_policy_load(json, err, sizeof(err)) : NULL;
+		if (json && !d->policy && !access(json, F_OK))
+			doctor_add(d, DOCTOR_ERROR, "policy-invalid", "correct it, then run any mqadmin "
+				   "command to move it into the policy store", "%s", err);
+		free(json);
+	}
+	if (has_store && !bad && !d->policy) {
 		char fix[3 * PATH_MAX];
 
-		pki_policy_fix(d, fix, sizeof(fix));
-		doctor_add(d, DOCTOR_ERROR, "policy-invalid", fix, "%s", err);
-	} else {
+		snprintf(fix, sizeof(fix), "restore the last backup: mqadmin -d %s policy import "
+			 "FILE (a file written by mqadmin policy export)", d->dir);
+		doctor_add(d, DOCTOR_ERROR, "policy-invalid", fix,
+			   "the policy in %s/store cannot be loaded (the reason is above)", d->dir);
+	} else if (d->policy) {
 		d->ndevices = d->policy->ndevices;
 		for (size_t i = 0; i < d->policy->ndevices; i++)
 			pki_check_device(d, d->policy->devices[i]);
@@ -405,6 +479,5 @@ void doctor_check_pki(struct doctor *d)
 			pki_check_crl_complete(d, crl);
 	}
 out:
-	free(pol);
 	free(crl);
 }

@@ -166,6 +166,16 @@ static const struct command commands[] = {
 	 "prints ok with its generation and numbers of devices and rules, or the first "
 	 "problem (a JSON error with its line and column, a duplicate member name with its "
 	 "path, a file that is not a regular file). Exit status 0 valid, 1 invalid."},
+	{"policy", "export", cmd_policy_export, "usage: mqadmin [-d DIR] policy export [FILE]\n",
+	 "Writes the policy store as one policy.json document (one device or rule a line) "
+	 "to standard output, or atomically to FILE: the backup and interchange format."},
+	{"policy", "import", cmd_policy_import, "usage: mqadmin [-d DIR] policy import FILE\n",
+	 "Replaces the whole policy in the store with FILE, first checked with the plugin's "
+	 "own reader, in one transaction: a running broker re-judges every client. The CRL "
+	 "number never goes down."},
+	{"policy", "diff", cmd_policy_diff, "usage: mqadmin [-d DIR] policy diff A B\n",
+	 "Compares two policies, each a file or - for the store: one line per device or rule "
+	 "removed (-), added (+) or changed (~) from A to B. Exit status 0 same, 1 different."},
 	{"crl", "update", crl_cmd,
 	 "usage: mqadmin [-d DIR] crl update [--days N] [--passphrase-file FILE]\n",
 	 "Re-signs DIR/crl.pem from the policy, valid for --days (default 30), with a CRL "

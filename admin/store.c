@@ -5,6 +5,8 @@
 #include "mq_fileio.h"
 #include "pkidir.h"
 #include "mq_names.h"
+#include "mq_err.h"
+#include "mq_strmap.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -138,6 +140,8 @@ int store_open(struct store *st, const char *dir, enum store_mode mode)
 
 	memset(st, 0, sizeof(*st));
 	st->lockfd = -1;
+	st->shlockfd = -1;
+	st->mode = mode;
 	st->dir = strdup(dir);
 	if (!st->dir) {
 		cli_err("out of memory");
@@ -196,94 +200,489 @@ void store_close(struct store *st)
 	if (st->lockfd >= 0)
 		close(st->lockfd); /* releases the lock */
 	st->lockfd = -1;
+	mq_store_close(st->db);
+	st->db = NULL;
+	if (st->shlockfd >= 0)
+		close(st->shlockfd);
+	st->shlockfd = -1;
 	mq_policy_free(st->policy);
 	st->policy = NULL;
 	free(st->dir);
 	st->dir = NULL;
 }
 
-int store_load_policy(struct store *st)
+/* ---- the policy store (DIR/store, docs/STORE.md) ----------------------- */
+
+/* lock.mdb: the broker's reader slots live there, so the broker's user
+ * must write it (data.mdb stays root's, 0644). As root, with the Debian
+ * broker user present, give it to that user, 0600 like a server key. */
+static int store_db_modes(const struct store *st)
 {
-	char err[512];
-	char *p = store_path(st, "policy.json");
+	const struct passwd *pw;
+	struct stat sb;
+	char *p = store_path(st, "store/lock.mdb");
+	int rc = 0;
 
 	if (!p)
 		return -1;
-	st->policy = mq_policy_load(p, err, sizeof(err));
-	if (!st->policy)
-		cli_err("cannot load the policy: %s", err);
+	if (geteuid() == 0 && (pw = getpwnam(STORE_BROKER_USER)) && !stat(p, &sb) &&
+	    (sb.st_uid != pw->pw_uid || (sb.st_mode & 07777) != 0600)) {
+		if (chown(p, pw->pw_uid, pw->pw_gid) || chmod(p, 0600)) {
+			cli_err("cannot give %s to user %s: %s; run 'chown %s %s && chmod 600 %s'", p,
+				STORE_BROKER_USER, strerror(errno), STORE_BROKER_USER, p, p);
+			rc = -1;
+		}
+	}
 	free(p);
-	return st->policy ? 0 : -1;
+	return rc;
 }
 
-/* policy.json.prev: the generation before this write, for doctor to point
- * at when a hand edit breaks policy.json. A hard link costs nothing
- * (rename gives policy.json a new inode); a copy where links fail. */
-static int store_keep_previous(const struct store *st, const char *cur)
+static int store_db_write_model(struct store *st, const struct mq_policy *p, bool quiet);
+
+/* DIR/policy.json of an installation from before the store: into the new
+ * store in one transaction (devices in name order), then renamed to
+ * policy.json.migrated. */
+static int store_migrate(struct store *st, const char *json)
 {
-	char err[512], *prev = store_path(st, "policy.json.prev"), *text = NULL;
-	size_t len = 0;
+	char err[512], *to = store_path(st, "policy.json.migrated");
+	struct mq_policy *p = NULL;
 	int rc = -1;
 
-	if (!prev)
+	if (!to)
 		return -1;
-	if (access(cur, F_OK) && errno == ENOENT) {
-		rc = 0; /* init: nothing before */
+	fprintf(stderr, "mqadmin: note: moving the policy of %s from policy.json into the policy store "
+		"%s/store (once; about 40 s per million devices)\n", st->dir, st->dir);
+	p = mq_policy_load(json, err, sizeof(err));
+	if (!p) {
+		cli_err("cannot migrate the policy: %s; fix it (mqadmin policy validate %s) and run the "
+			"command again", err, json);
 		goto out;
 	}
-	if (mq_file_link_atomic(cur, prev, err, sizeof(err)) == 0) {
+	if (store_db_write_model(st, p, true))
+		goto out;
+	/* While the plugin still reads policy.json (the mirror), keep it and
+	 * link the original to .migrated. */
+	if (MQ_POLICY_JSON_MIRROR ? mq_file_link_atomic(json, to, err, sizeof(err)) : rename(json, to)) {
+		cli_err("the policy is in %s/store, but renaming %s to %s failed: %s; rename it by hand",
+			st->dir, json, to, MQ_POLICY_JSON_MIRROR ? err : strerror(errno));
+		goto out;
+	}
+	fprintf(stderr, "mqadmin: note: migrated %zu device(s) and %zu rule(s); %s is kept as %s and "
+		"no longer read by mqadmin\n", p->ndevices, p->nrules, json, to);
+	rc = 0;
+out:
+	mq_policy_free(p);
+	free(to);
+	return rc;
+}
+
+/* A reader normally takes a slot in lock.mdb; one that may not write it
+ * (not root, not the broker user) reads without the reader table, under a
+ * shared lock on DIR/.lock that keeps mqadmin's writers out meanwhile. */
+static int store_reader_lock(struct store *st, unsigned *flags)
+{
+	char *lock = store_path(st, "store/lock.mdb"), *dl = store_path(st, ".lock");
+	int rc = -1;
+
+	*flags = MQ_STORE_RDONLY;
+	if (!lock || !dl)
+		goto out;
+	if (!access(lock, W_OK) || errno != EACCES) {
 		rc = 0;
 		goto out;
 	}
-	/* No size limit of our own: whatever policy.json holds was loaded. */
-	if (mq_file_read(cur, SIZE_MAX - 1, &text, &len, err, sizeof(err)) ||
-	    mq_file_write_atomic(prev, text, len, 0644, err, sizeof(err)) < 0) {
-		cli_err("cannot keep the previous policy as %s: %s; nothing was changed", prev, err);
+	st->shlockfd = open(dl, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (st->shlockfd < 0) {
+		cli_err("cannot read the policy store: no write access to %s nor read access to %s: %s; "
+			"run mqadmin as root or as user %s", lock, dl, strerror(errno), STORE_BROKER_USER);
 		goto out;
 	}
+	while (flock(st->shlockfd, LOCK_SH)) {
+		if (errno != EINTR) {
+			cli_err("cannot lock %s: %s", dl, strerror(errno));
+			goto out;
+		}
+	}
+	*flags |= MQ_STORE_NOLOCK;
 	rc = 0;
 out:
-	free(text);
-	free(prev);
+	free(lock);
+	free(dl);
 	return rc;
+}
+
+struct mq_store *store_db(struct store *st)
+{
+	char err[512], *sdir = NULL, *data = NULL, *json = NULL;
+	unsigned flags = 0;
+	bool created;
+	int rc = -1;
+
+	if (st->db)
+		return st->db;
+	if (!(sdir = store_path(st, "store")) || !(data = store_path(st, "store/data.mdb")) ||
+	    !(json = store_path(st, "policy.json")))
+		goto out;
+	if (access(data, F_OK)) {
+		/* Creating (and migrating) needs the lock even for a reader. */
+		if (st->lockfd < 0 && store_lock(st))
+			goto out;
+	}
+	created = access(data, F_OK) != 0;
+	if (created) {
+		bool made;
+
+		if (store_mkdir(st, "store", &made))
+			goto out;
+	}
+	if (st->lockfd < 0 && store_reader_lock(st, &flags))
+		goto out;
+	if (mq_store_open(&st->db, sdir, flags, err, sizeof(err))) {
+		cli_err("cannot open the policy store: %s", err);
+		goto out;
+	}
+	if (st->lockfd >= 0 && store_db_modes(st))
+		goto out;
+	if (created && st->mode != STORE_CREATE && !access(json, F_OK) && store_migrate(st, json))
+		goto out;
+	rc = 0;
+out:
+	if (rc && st->db) {
+		mq_store_close(st->db);
+		st->db = NULL;
+	}
+	free(sdir);
+	free(data);
+	free(json);
+	return st->db;
+}
+
+struct store_load_ctx {
+	struct mq_policy *p;
+	char *err;
+	size_t errlen;
+};
+
+static int store_load_device(void *arg, const char *name, const char *json, size_t len)
+{
+	struct store_load_ctx *x = arg;
+
+	(void)name;
+	return mq_policy_read_device_json(x->p, json, len, x->err, x->errlen) ? -1 : 0;
+}
+
+/* The whole policy in the current transaction. NULL + err. */
+static struct mq_policy *store_read_model(struct mq_store *db, char *err, size_t errlen)
+{
+	struct mq_policy *p = mq_policy_new();
+	struct store_load_ctx x = {p, err, errlen};
+	uint64_t v;
+	char *text = NULL;
+	size_t len, n = mq_store_device_count(db);
+
+	if (!p) {
+		mq_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (n != (size_t)-1 && (mq_strmap_reserve(&p->by_name, n) || mq_strmap_reserve(&p->by_username, n) ||
+				mq_strmap_reserve(&p->by_fingerprint, n))) {
+		mq_errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (mq_store_devices_each(db, store_load_device, &x, err, errlen) ||
+	    mq_store_rules_load(db, p, err, errlen))
+		goto fail;
+	if (mq_store_meta_get_text(db, "deleted", &text, &len)) {
+		mq_errf(err, errlen, "cannot read the deleted list");
+		goto fail;
+	}
+	if (text && mq_policy_read_deleted_json(p, text, len, err, errlen))
+		goto fail;
+	free(text);
+	text = NULL;
+	if (mq_store_meta_get(db, "generation", &v) == 0)
+		p->generation = (unsigned long)v;
+	if (mq_store_meta_get(db, "crl_number", &v) == 0)
+		p->crl_number = (unsigned long)v;
+	if (mq_store_meta_get(db, "next_rule_id", &v) == 0 && v > p->next_rule_id)
+		p->next_rule_id = (unsigned long)v;
+	return p;
+fail:
+	free(text);
+	mq_policy_free(p);
+	return NULL;
+}
+
+int store_load_policy(struct store *st)
+{
+	char err[512];
+	struct mq_store *db = store_db(st);
+
+	if (!db)
+		return -1;
+	if (mq_store_read_begin(db, err, sizeof(err)) ||
+	    !(st->policy = store_read_model(db, err, sizeof(err)))) {
+		mq_store_read_end(db);
+		cli_err("cannot load the policy from %s/store: %s", st->dir, err);
+		return -1;
+	}
+	mq_store_read_end(db);
+	return 0;
+}
+
+/* The names of stored devices the model no longer has. */
+struct store_gone {
+	const struct mq_policy *p;
+	char **names;
+	size_t n;
+};
+
+static int store_find_gone(void *arg, const char *name, const char *json, size_t len)
+{
+	struct store_gone *g = arg;
+	char **nv;
+
+	(void)json;
+	(void)len;
+	if (mq_policy_find_device(g->p, name))
+		return 0;
+	if (!(nv = realloc(g->names, (g->n + 1) * sizeof(*nv))) || !(nv[g->n] = strdup(name))) {
+		if (nv)
+			g->names = nv;
+		return -1;
+	}
+	g->names = nv;
+	g->n++;
+	return 0;
+}
+
+/* Writes p's differences against the store inside its write transaction:
+ * records compared as JSON, so an unchanged device costs a lookup and no
+ * write. quiet (migration, import): one 'I' log entry for everything. */
+static int store_db_diff(struct mq_store *db, const struct mq_policy *p, bool quiet,
+			 char *err, size_t errlen)
+{
+	struct store_gone g = {p, NULL, 0};
+	struct mq_policy *rules = mq_policy_new();
+	char *deleted = NULL, *old = NULL;
+	uint64_t crl = 0;
+	size_t len;
+	int rc = -1;
+
+	if (!rules || !(deleted = mq_deleted_json(p))) {
+		mq_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (quiet && mq_store_clear(db, err, errlen))
+		goto out;
+	mq_store_write_quiet(db, quiet);
+	for (size_t i = 0; i < p->ndevices; i++)
+		if (mq_store_put_device(db, p->devices[i], err, errlen))
+			goto out;
+	if (mq_store_devices_each(db, store_find_gone, &g, err, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < g.n; i++)
+		if (mq_store_delete_device(db, g.names[i], err, errlen) < 0)
+			goto out;
+	if (mq_store_rules_load(db, rules, err, errlen))
+		goto out;
+	for (size_t i = 0; i < rules->nrules; i++)
+		if (!mq_policy_find_rule(p, rules->rules[i]->id) &&
+		    mq_store_delete_rule(db, rules->rules[i]->id, err, errlen) < 0)
+			goto out;
+	for (size_t i = 0; i < p->nrules; i++)
+		if (mq_store_put_rule(db, p->rules[i], err, errlen))
+			goto out;
+	mq_store_meta_get(db, "crl_number", &crl);
+	if (mq_store_meta_get_text(db, "deleted", &old, &len)) {
+		mq_errf(err, errlen, "cannot read the deleted list");
+		goto out;
+	}
+	if (mq_store_meta_set(db, "generation", p->generation, err, errlen) ||
+	    mq_store_meta_set(db, "next_rule_id", p->next_rule_id, err, errlen) ||
+	    mq_store_meta_set(db, "crl_number", p->crl_number, err, errlen))
+		goto out;
+	if (!quiet && crl != p->crl_number && mq_store_log(db, 'C', "crl", err, errlen))
+		goto out;
+	if (strcmp(old ? old : "[]", deleted) &&
+	    (mq_store_meta_set_text(db, "deleted", p->ndeleted ? deleted : NULL, err, errlen) ||
+	     (!quiet && mq_store_log(db, 'C', "deleted", err, errlen))))
+		goto out;
+	if (quiet && mq_store_log(db, 'I', "", err, errlen))
+		goto out;
+	rc = 0;
+out:
+	for (size_t i = 0; i < g.n; i++)
+		free(g.names[i]);
+	free(g.names);
+	free(deleted);
+	free(old);
+	mq_policy_free(rules);
+	return rc;
+}
+
+/* Transition: DIR/policy.json for a plugin that still reads it. */
+static int store_mirror(struct store *st)
+{
+	char err[512], *text = NULL, *p = NULL;
+	struct mq_policy *model = st->policy;
+	int rc = -1;
+
+	if (!MQ_POLICY_JSON_MIRROR)
+		return 0;
+	if (!model) {
+		if (mq_store_read_begin(st->db, err, sizeof(err)) ||
+		    !(model = store_read_model(st->db, err, sizeof(err)))) {
+			mq_store_read_end(st->db);
+			cli_err("cannot write policy.json: %s", err);
+			return -1;
+		}
+		mq_store_read_end(st->db);
+	}
+	if (!(p = store_path(st, "policy.json")) || !(text = mq_policy_serialize(model))) {
+		cli_err("cannot write policy.json: out of memory");
+		goto out;
+	}
+	switch (mq_file_write_atomic(p, text, strlen(text), 0644, err, sizeof(err))) {
+	case 0:
+	case MQ_FILE_NOT_DURABLE:
+		rc = 0;
+		break;
+	default:
+		cli_err("the policy store is updated, but %s", err);
+	}
+out:
+	if (model != st->policy)
+		mq_policy_free(model);
+	free(text);
+	free(p);
+	return rc;
+}
+
+static int store_db_write_model(struct store *st, const struct mq_policy *p, bool quiet)
+{
+	char err[512];
+
+	if (mq_store_write_begin(st->db, err, sizeof(err)) ||
+	    store_db_diff(st->db, p, quiet, err, sizeof(err)) ||
+	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
+		mq_store_write_abort(st->db);
+		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
+		return -1;
+	}
+	return 0;
 }
 
 int store_save_policy(struct store *st)
 {
-	char err[512];
-	char *text = NULL, *p = store_path(st, "policy.json");
-	int rc = -1;
-
-	if (!p)
+	if (!store_db(st))
 		return -1;
 	st->policy->generation++;
-	text = mq_policy_serialize(st->policy);
-	if (!text) {
-		cli_err("cannot write %s: out of memory", p);
-		goto out;
-	}
-	if (store_keep_previous(st, p))
-		goto out;
-	switch (mq_file_write_atomic(p, text, strlen(text), 0644, err, sizeof(err))) {
-	case 0:
-		break;
-	case MQ_FILE_NOT_DURABLE:
-		/* Renamed into place: the plugin may already enforce it, so it
-		 * is done and must not be undone, only reported. */
-		fprintf(stderr, "mqadmin: warning: the new policy (generation %lu) is in place, but %s; "
-			"a crash before the system writes %s back could bring back the previous policy\n",
-			st->policy->generation, err, st->dir);
-		break;
-	default:
-		cli_err("%s; the previous policy is unchanged", err);
-		goto out;
+	if (store_db_write_model(st, st->policy, false)) {
+		st->policy->generation--;
+		return -1;
 	}
 	st->saved = true;
-	rc = 0;
-out:
-	free(text);
-	free(p);
-	return rc;
+	return store_mirror(st);
+}
+
+/* Nothing un-revokes: a certificate revoked in the store stays revoked
+ * when the imported file (an older backup) lists it as active or retired. */
+static int store_keep_revoked(const struct mq_policy *cur, struct mq_policy *p, size_t *kept)
+{
+	*kept = 0;
+	for (size_t i = 0; i < cur->ndevices; i++) {
+		for (size_t j = 0; j < cur->devices[i]->ncerts; j++) {
+			const struct mq_cert *c = cur->devices[i]->certs[j];
+			struct mq_cert *n;
+
+			if (c->status != MQ_CERT_REVOKED ||
+			    !(n = mq_policy_find_fingerprint(p, c->fingerprint)) ||
+			    n->status == MQ_CERT_REVOKED)
+				continue;
+			free(n->revoke_reason);
+			n->revoke_reason = c->revoke_reason ? strdup(c->revoke_reason) : NULL;
+			if (c->revoke_reason && !n->revoke_reason)
+				return -1;
+			n->status = MQ_CERT_REVOKED;
+			n->revoked_at = c->revoked_at;
+			(*kept)++;
+		}
+	}
+	return 0;
+}
+
+int store_import_policy(struct store *st, struct mq_policy *p)
+{
+	char err[512];
+	uint64_t gen = 0, crl = 0;
+	struct mq_policy *cur;
+	size_t kept = 0;
+
+	if (!store_db(st))
+		return -1;
+	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
+	    !(cur = store_read_model(st->db, err, sizeof(err)))) {
+		mq_store_read_end(st->db);
+		cli_err("cannot read the policy store: %s", err);
+		return -1;
+	}
+	mq_store_meta_get(st->db, "generation", &gen);
+	mq_store_meta_get(st->db, "crl_number", &crl);
+	mq_store_read_end(st->db);
+	if (store_keep_revoked(cur, p, &kept)) {
+		mq_policy_free(cur);
+		cli_err("out of memory");
+		return -1;
+	}
+	mq_policy_free(cur);
+	if (kept)
+		fprintf(stderr, "mqadmin: note: %zu certificate(s) the file lists as not revoked stay "
+			"revoked, as in the store: nothing un-revokes\n", kept);
+	if (p->generation <= gen)
+		p->generation = (unsigned long)gen + 1;
+	/* A CRL number below one already signed would make the next CRL
+	 * look older than the last to every client that saw it. */
+	if (p->crl_number < crl)
+		p->crl_number = (unsigned long)crl;
+	if (store_db_write_model(st, p, true))
+		return -1;
+	mq_policy_free(st->policy);
+	st->policy = p;
+	/* saved stays false: device directories the imported policy does not
+	 * know are not leftovers to clean. */
+	return store_mirror(st);
+}
+
+int store_begin(struct store *st)
+{
+	char err[512];
+
+	if (!store_db(st))
+		return -1;
+	if (mq_store_write_begin(st->db, err, sizeof(err))) {
+		cli_err("cannot write the policy store %s/store: %s", st->dir, err);
+		return -1;
+	}
+	return 0;
+}
+
+int store_commit(struct store *st)
+{
+	char err[512];
+	uint64_t gen = 0;
+
+	mq_store_meta_get(st->db, "generation", &gen);
+	if (mq_store_meta_set(st->db, "generation", gen + 1, err, sizeof(err)) ||
+	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
+		mq_store_write_abort(st->db);
+		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
+		return -1;
+	}
+	if (st->policy)
+		st->policy->generation = (unsigned long)gen + 1;
+	st->saved = st->policy != NULL;
+	return store_mirror(st);
 }
 
 static bool store_deferred;

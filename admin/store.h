@@ -6,23 +6,37 @@
 
 #include <stdbool.h>
 
+#include <stdint.h>
+
 #include "mq_policy.h"
-
-struct store {
-	char *dir;
-	int lockfd;
-	struct mq_policy *policy;
-	bool saved; /* st->policy is what policy.json holds (written by this run) */
-};
-
-/* The user mosquitto runs as on Debian; owns DIR/audit. */
-#define STORE_BROKER_USER "mosquitto"
+#include "mq_store.h"
 
 enum store_mode {
 	STORE_READ,   /* DIR must hold a CA; no lock (every write is atomic) */
 	STORE_WRITE,  /* DIR must hold a CA; exclusive lock */
 	STORE_CREATE, /* DIR is created when missing; exclusive lock */
 };
+
+struct store {
+	char *dir;
+	int lockfd;
+	int shlockfd; /* a reader's shared lock on DIR/.lock (no lock.mdb access) */
+	enum store_mode mode;
+	struct mq_policy *policy;
+	bool saved; /* st->policy is what the store holds (written by this run) */
+	/* DIR/store, opened on first use (store_db); read-only for STORE_READ. */
+	struct mq_store *db;
+	uint64_t seq; /* the store's sequence after this run's last commit */
+};
+
+/* Whether mqadmin also writes DIR/policy.json after every commit, for a
+ * plugin that still reads it (transition: 0 once the plugin reads DIR/store). */
+#ifndef MQ_POLICY_JSON_MIRROR
+#define MQ_POLICY_JSON_MIRROR 1
+#endif
+
+/* The user mosquitto runs as on Debian; owns DIR/audit. */
+#define STORE_BROKER_USER "mosquitto"
 
 /* Opens DIR. 0, or -1 after printing why. */
 int store_open(struct store *st, const char *dir, enum store_mode mode);
@@ -34,16 +48,32 @@ void store_close(struct store *st);
 char *store_path(const struct store *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Loads DIR/policy.json into st->policy. 0 or -1 after printing why. */
+/* The policy store DIR/store, opened (and on the first run over an
+ * installation that has only DIR/policy.json, created from it: the
+ * migration, once, with a note) on first use. NULL after printing why. */
+struct mq_store *store_db(struct store *st);
+
+/* Loads the whole policy from the store into st->policy (O(fleet): the
+ * commands that need every device). 0 or -1 after printing why. */
 int store_load_policy(struct store *st);
 
-/* Bumps the generation and writes st->policy atomically, keeping the
- * file it replaces as DIR/policy.json.prev. 0 or -1 after printing why
- * (the previous policy file is then untouched). When only the directory
- * fsync after the rename fails, the new policy is live: that is a success
- * (0) with a warning that a crash could lose it, and callers must not undo
- * anything. */
+/* Bumps the generation and writes what changed in st->policy against the
+ * store (each device and rule compared as JSON: O(change) writes and log
+ * entries) in one durable transaction. 0 or -1 after printing why (the
+ * store is then unchanged). */
 int store_save_policy(struct store *st);
+
+/* Replaces the whole store with p (validated by the caller), in one
+ * transaction with one 'I' log entry; st takes p (st->policy). The
+ * generation and the CRL number never go down. 0 or -1 after printing why
+ * (p is then still the caller's). */
+int store_import_policy(struct store *st, struct mq_policy *p);
+
+/* Single-record writes for the O(change) paths: begin, put/delete through
+ * mq_store_*, then store_commit (bumps the generation, commits, mirrors).
+ * 0 or -1 after printing why (store_commit aborts on failure). */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
 
 /* Creates DIR/<sub> with mode 0755 if missing; *created tells whether this
  * call made it. 0 or -1 after printing why. */

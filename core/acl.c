@@ -516,31 +516,44 @@ static void acl_client_add(struct mq_acl_client *c, const struct acl_node *t)
 	c->tries[c->ntries++] = t;
 }
 
+int mq_acl_client_init_member(struct mq_acl_client **out, const struct mq_acl_index *idx,
+			      const struct mq_acl_member *m, const struct mq_acl_ident *id)
+{
+	struct mq_acl_client *c;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return MQ_ACL_ENOMEM;
+	c->idx = idx;
+	c->tries = calloc(m->ngroups + 2, sizeof(*c->tries));
+	if (!c->tries || aclpat_vals_init(&c->vals, id, m->username)) {
+		mq_acl_client_free(c);
+		return MQ_ACL_ENOMEM;
+	}
+	acl_client_add(c, idx->all);
+	acl_client_add(c, mq_strmap_get(&idx->devices, m->name));
+	for (size_t i = 0; i < m->ngroups; i++)
+		acl_client_add(c, mq_strmap_get(&idx->groups, m->groups[i]));
+	*out = c;
+	return 0;
+}
+
 int mq_acl_client_init(struct mq_acl_client **out, const struct mq_acl_index *idx,
 		       const struct mq_acl_ident *id)
 {
 	const struct mq_device *d = id->device ? mq_policy_find_device(idx->policy, id->device)
 					       : NULL;
-	struct mq_acl_client *c;
+	struct mq_acl_member m;
 
 	*out = NULL;
 	if (!d)
 		return MQ_ACL_ENODEV;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return MQ_ACL_ENOMEM;
-	c->idx = idx;
-	c->tries = calloc(d->ngroups + 2, sizeof(*c->tries));
-	if (!c->tries || aclpat_vals_init(&c->vals, id, d->username)) {
-		mq_acl_client_free(c);
-		return MQ_ACL_ENOMEM;
-	}
-	acl_client_add(c, idx->all);
-	acl_client_add(c, mq_strmap_get(&idx->devices, d->name));
-	for (size_t i = 0; i < d->ngroups; i++)
-		acl_client_add(c, mq_strmap_get(&idx->groups, d->groups[i]));
-	*out = c;
-	return 0;
+	m.name = d->name;
+	m.username = d->username;
+	m.groups = (const char *const *)d->groups;
+	m.ngroups = d->ngroups;
+	return mq_acl_client_init_member(out, idx, &m, id);
 }
 
 void mq_acl_client_free(struct mq_acl_client *c)

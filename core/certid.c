@@ -53,7 +53,7 @@ const char *mq_id_result_str(enum mq_id_result r)
 	}
 }
 
-static void certid_hex(const unsigned char *in, size_t n, char *out)
+void mq_hex(const unsigned char *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 
@@ -71,7 +71,7 @@ int mq_cert_fingerprint(const X509 *cert, char out[MQ_FPR_LEN])
 
 	if (!cert || !X509_digest(cert, EVP_sha256(), md, &n) || n != 32)
 		return -1;
-	certid_hex(md, n, out);
+	mq_hex(md, n, out);
 	return 0;
 }
 
@@ -82,7 +82,7 @@ int mq_der_fingerprint(const unsigned char *der, size_t len, char out[MQ_FPR_LEN
 
 	if (!der || !EVP_Digest(der, len, md, &n, EVP_sha256(), NULL) || n != 32)
 		return -1;
-	certid_hex(md, n, out);
+	mq_hex(md, n, out);
 	return 0;
 }
 
@@ -249,7 +249,7 @@ int mq_serial_hex(const ASN1_INTEGER *sn, char out[MQ_SERIAL_LEN])
 		goto out;
 	}
 	BN_bn2bin(bn, buf);
-	certid_hex(buf, (size_t)n, out);
+	mq_hex(buf, (size_t)n, out);
 	rc = 0;
 out:
 	BN_free(bn);

@@ -238,7 +238,7 @@ fail_quiet:
 	return -1;
 }
 
-static const char *fileio_kind(mode_t mode)
+const char *mq_file_kind(mode_t mode)
 {
 	if (S_ISDIR(mode))
 		return "a directory";
@@ -277,7 +277,7 @@ int mq_file_read_regular(const char *path, size_t max, char **out, size_t *len,
 	}
 	if (!S_ISREG(sb.st_mode)) {
 		saved = EINVAL;
-		mq_errf(err, errlen, "%s is %s, not a regular file", path, fileio_kind(sb.st_mode));
+		mq_errf(err, errlen, "%s is %s, not a regular file", path, mq_file_kind(sb.st_mode));
 		goto out;
 	}
 	if ((unsigned long long)sb.st_size > max) {

@@ -1310,3 +1310,133 @@ out:
 	cJSON_Delete(root);
 	return out;
 }
+
+/* ---- one record at a time (the store's codec) ------------------------- */
+
+enum policy_one { POLICY_ONE_DEVICE, POLICY_ONE_RULE, POLICY_ONE_DELETED };
+
+static int policy_read_one(struct mq_policy *p, const char *buf, size_t len, enum policy_one what,
+			   char *err, size_t errlen)
+{
+	struct policy_reader rd = {err, errlen};
+	struct mq_jdom_error jerr;
+	struct mq_jdom *doc;
+	const struct mq_jdom_node *root, *it;
+	char *copy = malloc(len + 1);
+	size_t i = 0;
+	int rc = -1;
+
+	if (!copy) {
+		mq_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(copy, buf, len);
+	doc = mq_jdom_parse(copy, len, POLICY_TREE_BYTES(len), &jerr);
+	if (!doc) {
+		if (jerr.offset < 0)
+			mq_errf(err, errlen, "out of memory");
+		else
+			mq_errf(err, errlen, "line %lu, column %lu: %s", jerr.line, jerr.column, jerr.msg);
+		goto out;
+	}
+	root = mq_jdom_root(doc);
+	switch (what) {
+	case POLICY_ONE_DEVICE:
+		rc = policy_read_device(p, root, 0, false, &rd);
+		break;
+	case POLICY_ONE_RULE:
+		rc = policy_read_rule(p, root, 0, &rd);
+		break;
+	case POLICY_ONE_DELETED:
+		if (root->type != MQ_JDOM_ARRAY) {
+			mq_errf(err, errlen, "\"deleted\" must be an array");
+			break;
+		}
+		rc = 0;
+		for (it = root->child; it && !rc; it = it->next)
+			rc = policy_read_device(p, it, i++, true, &rd);
+		break;
+	}
+	mq_jdom_free(doc);
+out:
+	free(copy);
+	return rc;
+}
+
+int mq_policy_read_device_json(struct mq_policy *p, const char *buf, size_t len,
+			       char *err, size_t errlen)
+{
+	return policy_read_one(p, buf, len, POLICY_ONE_DEVICE, err, errlen);
+}
+
+int mq_policy_read_rule_json(struct mq_policy *p, const char *buf, size_t len,
+			     char *err, size_t errlen)
+{
+	return policy_read_one(p, buf, len, POLICY_ONE_RULE, err, errlen);
+}
+
+int mq_policy_read_deleted_json(struct mq_policy *p, const char *buf, size_t len,
+				char *err, size_t errlen)
+{
+	return policy_read_one(p, buf, len, POLICY_ONE_DELETED, err, errlen);
+}
+
+struct mq_device *mq_device_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct mq_policy *p = mq_policy_new();
+	struct mq_device *d = NULL;
+
+	if (!p) {
+		mq_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!policy_read_one(p, buf, len, POLICY_ONE_DEVICE, err, errlen) && p->ndevices == 1) {
+		d = p->devices[0];
+		/* Detach: the indexes only borrow its keys. */
+		p->ndevices = 0;
+	}
+	mq_policy_free(p);
+	return d;
+}
+
+void mq_device_free(struct mq_device *d)
+{
+	policy_device_free(d);
+}
+
+static char *policy_print_compact(cJSON *j)
+{
+	char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+	char *out = text ? strdup(text) : NULL;
+
+	/* cJSON may use its own allocator: hand out a malloc'd copy. */
+	cJSON_free(text);
+	cJSON_Delete(j);
+	return out;
+}
+
+char *mq_device_json(const struct mq_device *d)
+{
+	return policy_print_compact(policy_device_json(d));
+}
+
+char *mq_rule_json(const struct mq_rule *r)
+{
+	return policy_print_compact(policy_rule_json(r));
+}
+
+char *mq_deleted_json(const struct mq_policy *p)
+{
+	cJSON *ja = cJSON_CreateArray();
+
+	for (size_t i = 0; ja && i < p->ndeleted; i++) {
+		cJSON *jd = policy_deleted_json(p->deleted[i]);
+
+		if (!jd || !cJSON_AddItemToArray(ja, jd)) {
+			cJSON_Delete(jd);
+			cJSON_Delete(ja);
+			return NULL;
+		}
+	}
+	return policy_print_compact(ja);
+}

@@ -97,12 +97,12 @@ PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 # DIR/audit, where the plugin keeps its audit log and connected state (mqadmin
 # init, run as root, already gave it that directory; the chown shows the step).
 # The PKI directory itself stays root's, so the broker cannot replace
-# policy.json; the policy and certificates are world-readable already.
+# the store; its data.mdb and the certificates are world-readable already.
 if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
 	run chown mosquitto "$PKI/servers/localhost/localhost.key" "$PKI/audit" "$LOG"
 	# A checkout under a private directory (a 0700 home or temp dir) is out
 	# of that user's reach; a real install (make install, /etc/mqcert) is not.
-	if ! runuser -u mosquitto -- test -r "$PLUGIN" -a -r "$PKI/policy.json" -a -w "$PKI/audit"; then
+	if ! runuser -u mosquitto -- test -r "$PLUGIN" -a -r "$PKI/store/data.mdb" -a -w "$PKI/store/lock.mdb" -a -w "$PKI/audit"; then
 		note "user mosquitto cannot reach $PLUGIN or $PKI from here, so this demo runs"
 		note "the broker as root ('user root'); an installed mqcert does not need that"
 		echo "user root" >>"$DEMO/mosquitto.conf"
@@ -112,7 +112,7 @@ note "listener on 127.0.0.1:$PORT; config: $DEMO/mosquitto.conf"
 "$MOSQUITTO" -c "$DEMO/mosquitto.conf" >"$DEMO/mosquitto.out" 2>&1 &
 BROKER_PID=$!
 wait_for 10 log_has "mosquitto version .* running" || fail "mosquitto did not start (see $DEMO/mosquitto.out)"
-show_log "mqcert: policy generation" 1
+show_log "mqcert: store sequence" 1
 
 dev() { echo "-h localhost -p $PORT --cafile $PKI/ca.crt --cert $PKI/devices/$1/$1.crt --key $PKI/devices/$1/$1.key"; }
 
@@ -196,7 +196,7 @@ wait "$SUB_PID" || SUB_STATUS=$?
 SUB_PID=
 note "the dashboard's mosquitto_sub ended (exit status $SUB_STATUS); its last output:"
 tail -n 2 "$DEMO/dashboard.out" | sed 's/^/   | /'
-show_log "mqcert: policy generation" 1
+show_log "mqcert: store sequence" 1
 show_log "mqcert: disconnecting client 'dashboard'" ||
 	fail "no disconnect line in the broker log"
 # shellcheck disable=SC2046
@@ -217,6 +217,6 @@ BROKER_PID=
 show_log "mosquitto version .* terminating"
 
 say "Done. Everything is in $DEMO"
-note "pki/            CA, server and device certificates, policy.json (what the plugin enforces)"
+note "pki/            CA, server and device certificates, store/ (what the plugin enforces)"
 note "mosquitto.conf  the broker configuration (from mqadmin broker-config)"
 note "mosquitto.log   the broker log with every mqcert: line"

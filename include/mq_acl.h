@@ -76,6 +76,17 @@ void mq_acl_index_free(struct mq_acl_index *idx);
  * *out NULL. */
 int mq_acl_client_init(struct mq_acl_client **out, const struct mq_acl_index *idx,
 		       const struct mq_acl_ident *id);
+/* The same, for a device the caller looked up itself (the plugin reads
+ * devices from the store, not from the index's policy): an index built
+ * from rules only serves any device. Strings are borrowed for the call. */
+struct mq_acl_member {
+	const char *name;
+	const char *username;
+	const char *const *groups;
+	size_t ngroups;
+};
+int mq_acl_client_init_member(struct mq_acl_client **out, const struct mq_acl_index *idx,
+			      const struct mq_acl_member *m, const struct mq_acl_ident *id);
 void mq_acl_client_free(struct mq_acl_client *c);
 
 /* The decision for one READ/WRITE on a topic name, SUBSCRIBE on a raw

@@ -32,6 +32,9 @@ enum mq_id_result {
 int mq_idfield_parse(const char *s, enum mq_idfield *out);
 const char *mq_idfield_name(enum mq_idfield f);
 
+/* n bytes as 2n lowercase hex digits + NUL into out. */
+void mq_hex(const unsigned char *in, size_t n, char *out);
+
 /* SHA-256 of the DER encoding, lowercase hex. Returns 0 or -1. */
 int mq_cert_fingerprint(const X509 *cert, char out[MQ_FPR_LEN]);
 /* The same from the DER bytes of a certificate, for a caller that has

@@ -77,5 +77,7 @@ bool mq_file_sig_same(const struct mq_file_sig *a, const struct mq_file_sig *b);
 /* fsyncs the directory holding path (so a rename or unlink in it is
  * durable). 0 or -1. */
 int mq_file_sync_dir(const char *path);
+/* What a file of this mode is, for messages: "a FIFO", "a directory", ... */
+const char *mq_file_kind(mode_t mode);
 
 #endif

@@ -184,6 +184,30 @@ enum mq_cert_state mq_cert_state(const struct mq_cert *c, time_t now);
 const char *mq_cert_state_str(enum mq_cert_state s);
 bool mq_device_in_group(const struct mq_device *d, const char *group);
 
+/* One record at a time: the store keeps each device object and each rule
+ * object of policy.json as its own value (compact JSON, same members). */
+/* The device object as compact JSON (malloc'd), or NULL when out of memory. */
+char *mq_device_json(const struct mq_device *d);
+/* The rule object as compact JSON (malloc'd), or NULL when out of memory. */
+char *mq_rule_json(const struct mq_rule *r);
+/* The "deleted" array as compact JSON ("[]" when empty), or NULL (OOM). */
+char *mq_deleted_json(const struct mq_policy *p);
+/* Parses one device object into p, indexed and validated as in a policy
+ * file (a taken name, username or fingerprint is refused). 0 or -1 + err. */
+int mq_policy_read_device_json(struct mq_policy *p, const char *buf, size_t len,
+			       char *err, size_t errlen);
+/* Parses one rule object into p, its id kept (uniqueness is the caller's:
+ * the store's key). 0 or -1 + err. */
+int mq_policy_read_rule_json(struct mq_policy *p, const char *buf, size_t len,
+			     char *err, size_t errlen);
+/* Parses a "deleted" array (mq_deleted_json's) into p's deleted list. */
+int mq_policy_read_deleted_json(struct mq_policy *p, const char *buf, size_t len,
+				char *err, size_t errlen);
+/* One device object as a device of its own (in no policy; its certificates
+ * point to it). NULL + err. Free with mq_device_free. */
+struct mq_device *mq_device_parse(const char *buf, size_t len, char *err, size_t errlen);
+void mq_device_free(struct mq_device *d);
+
 const char *mq_access_str(enum mq_access a);
 int mq_access_parse(const char *s, enum mq_access *out);
 

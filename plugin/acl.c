@@ -17,10 +17,11 @@
 /* More OUs than this in one certificate are ignored. */
 #define ACL_MAX_OUS 32
 
-/* (Re)builds r->acl from r's identity and gen. A device missing from gen
- * leaves r->acl NULL, which denies everything (the client is about to be
- * kicked anyway). -1 only when out of memory. */
-static int acl_resolve(const struct mqrl_gen *gen, struct mqcl_rec *r)
+/* (Re)builds r->acl from r's identity, its device's groups (kept in r)
+ * and the current rules. An observe-mode stranger (no groups, not a
+ * device) or no rules leave r->acl NULL, which denies everything. -1 only
+ * when out of memory. */
+static int acl_resolve(const struct mqcert *st, struct mqcl_rec *r, bool device)
 {
 	const struct mq_acl_ident id = {
 		.device = r->device,
@@ -30,24 +31,70 @@ static int acl_resolve(const struct mqrl_gen *gen, struct mqcl_rec *r)
 		.ou = (const char *const *)r->ou,
 		.nou = r->nou,
 	};
+	const struct mq_acl_member m = {
+		.name = r->device,
+		.username = r->username,
+		.groups = (const char *const *)r->groups,
+		.ngroups = r->ngroups,
+	};
 
 	mq_acl_client_free(r->acl);
 	r->acl = NULL;
-	if (!gen)
+	if (!st->rules || !device)
 		return 0;
-	return mq_acl_client_init(&r->acl, gen->acl, &id) == MQ_ACL_ENOMEM ? -1 : 0;
+	return mq_acl_client_init_member(&r->acl, st->rules->acl, &m, &id) == MQ_ACL_ENOMEM ?
+		-1 : 0;
 }
 
-int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert)
+/* Copies d's groups into r (d NULL: none). 0 or -1. */
+static int acl_keep_groups(struct mqcl_rec *r, const struct mq_device *d)
+{
+	char **g = NULL;
+	size_t n = d ? d->ngroups : 0;
+
+	if (n && !(g = calloc(n, sizeof(*g))))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!(g[i] = strdup(d->groups[i]))) {
+			while (i--)
+				free(g[i]);
+			free(g);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < r->ngroups; i++)
+		free(r->groups[i]);
+	free(r->groups);
+	r->groups = g;
+	r->ngroups = n;
+	return 0;
+}
+
+int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert,
+		 const struct mq_device *d)
 {
 	/* The CN, whatever plugin_opt_identity is; NULL when missing or
 	 * unsafe, and then %{cn} matches nothing. */
 	rec->cn = mq_cert_cn(cert);
 	ERR_clear_error();
 	/* Only safe OU values are kept: the others could never match a level. */
-	if (mq_cert_ous(cert, ACL_MAX_OUS, &rec->ou, &rec->nou))
+	if (mq_cert_ous(cert, ACL_MAX_OUS, &rec->ou, &rec->nou) || acl_keep_groups(rec, d))
 		return -1;
-	return acl_resolve(st->gen, rec);
+	return acl_resolve(st, rec, d != NULL);
+}
+
+int mqacl_rebind(const struct mqcert *st, struct mqcl_rec *rec, const struct mq_device *d)
+{
+	bool same = d && d->ngroups == rec->ngroups;
+
+	for (size_t i = 0; same && i < d->ngroups; i++)
+		same = !strcmp(d->groups[i], rec->groups[i]);
+	/* The memo of a client whose groups stayed is still right. */
+	if (same && rec->acl)
+		return 0;
+	if (acl_keep_groups(rec, d))
+		return -1;
+	return acl_resolve(st, rec, d != NULL);
 }
 
 void mqacl_rebind_all(struct mqcert *st)
@@ -57,7 +104,7 @@ void mqacl_rebind_all(struct mqcert *st)
 	for (r = st->clients.head; r; r = r->next) {
 		if (r->deferred)
 			continue;
-		if (acl_resolve(st->gen, r))
+		if (acl_resolve(st, r, !r->observed || strcmp(r->device, "-")))
 			mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' "
 			      "(device '%s'): it is denied everything until the next policy change",
 			      r->client_id, r->device);
@@ -121,13 +168,15 @@ static __attribute__((noinline)) int acl_unknown(struct mqcert *st,
 {
 	const char *user = mosquitto_client_username(ev->client);
 	const char *cid = mosquitto_client_id(ev->client);
-	const struct mq_device *d = NULL;
+	struct mq_device *d = NULL;
 	struct mq_acl_client *acl = NULL;
 	struct mq_acl_ident id = {0};
+	struct mq_acl_member m = {0};
+	char err[512];
 	int rc;
 
-	if (st->gen && user)
-		d = mq_policy_find_username(st->gen->policy, user);
+	if (st->rules && user && mqrl_device_by_user(st, user, &d, err, sizeof(err)) < 0)
+		mqlog(MOSQ_LOG_ERR, "store %s: %s", st->opt.store_path, err);
 	/* With no_certificate defer, a username that is not a device's
 	 * belongs to a client another plugin or password_file let in. */
 	if (!d && st->opt.no_cert == MQOPT_NOCERT_DEFER)
@@ -135,20 +184,28 @@ static __attribute__((noinline)) int acl_unknown(struct mqcert *st,
 	if (!d)
 		return acl_denied(st, ev, cid ? cid : "", "-", NULL,
 				  "not connected, and no device has its username");
-	if (!acl_device_usable(d, time(NULL)))
-		return acl_denied(st, ev, cid ? cid : "", d->name, NULL,
-				  "not connected, and the device has no valid certificate");
-	id.device = d->name;
-	id.username = d->username;
+	if (!acl_device_usable(d, time(NULL))) {
+		rc = acl_denied(st, ev, cid ? cid : "", d->name, NULL,
+				"not connected, and the device has no valid certificate");
+		goto out;
+	}
+	id.device = m.name = d->name;
+	id.username = m.username = d->username;
 	id.client_id = cid;
 	id.cn = st->opt.identity == MQ_ID_CN ? d->name : NULL;
-	if (mq_acl_client_init(&acl, st->gen->acl, &id))
-		return acl_denied(st, ev, cid ? cid : "", d->name, NULL, "out of memory");
+	m.groups = (const char *const *)d->groups;
+	m.ngroups = d->ngroups;
+	if (mq_acl_client_init_member(&acl, st->rules->acl, &m, &id)) {
+		rc = acl_denied(st, ev, cid ? cid : "", d->name, NULL, "out of memory");
+		goto out;
+	}
 	if (mq_acl_check(acl, ev->topic, (enum mq_acl_access)ev->access, NULL))
 		rc = MOSQ_ERR_SUCCESS;
 	else
 		rc = acl_denied(st, ev, cid ? cid : "", d->name, acl, NULL);
 	mq_acl_client_free(acl);
+out:
+	mq_device_free(d);
 	return rc;
 }
 

@@ -509,14 +509,17 @@ void mqaudit_kicked(struct mqaudit *a, struct mqcl_rec *rec, const char *why)
 	au_end(a);
 }
 
-void mqaudit_policy_loaded(struct mqaudit *a, const struct mq_policy *p)
+void mqaudit_policy_loaded(struct mqaudit *a, unsigned long long seq, size_t devices,
+			   size_t rules)
 {
 	if (!au_begin(a, "policy"))
 		return;
 	au_str(a, "result", "loaded");
-	au_num(a, "generation", (long long)p->generation);
-	au_num(a, "devices", (long long)p->ndevices);
-	au_num(a, "rules", (long long)p->nrules);
+	/* The store's sequence, which only ever grows, as generations did. */
+	au_num(a, "generation", (long long)seq);
+	au_num(a, "seq", (long long)seq);
+	au_num(a, "devices", (long long)devices);
+	au_num(a, "rules", (long long)rules);
 	au_end(a);
 }
 

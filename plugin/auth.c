@@ -32,6 +32,7 @@ struct auth_who {
 	struct mqmet *met;
 	bool recheck; /* the SIGHUP re-check of a client we hold */
 	const char *device; /* once the fingerprint named it */
+	const struct mq_device *dev; /* the same, as the store holds it */
 	const char *client_id;
 	const char *address;
 	const char *identity;
@@ -100,6 +101,15 @@ static const char *auth_state_reason(enum mq_cert_state s)
 	return "certificate state unknown";
 }
 
+/* d's certificate with fingerprint fpr, or NULL (d may be NULL). */
+static const struct mq_cert *auth_find_cert(const struct mq_device *d, const char *fpr)
+{
+	for (size_t i = 0; d && i < d->ncerts; i++)
+		if (!strcmp(d->certs[i]->fingerprint, fpr))
+			return d->certs[i];
+	return NULL;
+}
+
 static char *auth_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -116,8 +126,8 @@ static int auth_remember(struct mqcert *st, struct mosquitto *client, const stru
 		return -1;
 	r->client = client;
 	r->client_id = auth_strdup(w->client_id);
-	r->device = auth_strdup(c->device->name);
-	r->username = auth_strdup(c->device->username);
+	r->device = auth_strdup(w->dev->name);
+	r->username = auth_strdup(w->dev->username);
 	r->identity = auth_strdup(w->identity);
 	r->address = auth_strdup(w->address);
 	if (!r->client_id || !r->device || !r->username || !r->identity || !r->address) {
@@ -129,7 +139,7 @@ static int auth_remember(struct mqcert *st, struct mosquitto *client, const stru
 	r->cert_not_after = cert_not_after;
 	r->not_after = c->not_after < cert_not_after ? c->not_after : cert_not_after;
 	r->since = old ? old->since : now;
-	if (mqacl_attach(st, r, cert)) {
+	if (mqacl_attach(st, r, cert, w->dev)) {
 		mqcl_rec_free(r);
 		return -1;
 	}
@@ -253,7 +263,7 @@ static int auth_observe(const struct auth_who *w, const char *why)
 	memcpy(r->fingerprint, w->fingerprint, sizeof(r->fingerprint));
 	r->cert_not_after = r->not_after = o->not_after;
 	r->since = o->now;
-	if (mqacl_attach(st, r, o->cert) || mqcl_put(&st->clients, r)) {
+	if (mqacl_attach(st, r, o->cert, w->dev) || mqcl_put(&st->clients, r)) {
 		r = NULL; /* mqcl_put frees it on failure */
 		goto oom;
 	}
@@ -320,7 +330,9 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	time_t now = time(NULL), nb = 0, na = 0;
 	X509 *cert = mosquitto_client_certificate(client);
 	char *identity = NULL;
+	struct mq_device *dev = NULL;
 	const struct mq_cert *c;
+	char err[512];
 	const char *why;
 	enum mq_id_result idr;
 	int rc;
@@ -351,24 +363,36 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		obs.recheck = recheck;
 		w.obs = &obs;
 	}
-	if (!st->gen) {
-		rc = auth_refuse(&w, "no valid policy is loaded (%s)", st->opt.policy_path);
+	if (!st->rules || st->rl.bad_version) {
+		rc = auth_refuse(&w, "the store %s is not readable (see the line before)",
+				 st->opt.store_path);
 		goto out;
 	}
-	c = mq_policy_find_fingerprint(st->gen->policy, w.fingerprint);
+	switch (mqrl_device_by_fpr(st, w.fingerprint, &dev, err, sizeof(err))) {
+	case 0:
+		break;
+	case 1:
+		rc = auth_refuse(&w, "certificate not on the allowlist");
+		goto out;
+	default:
+		rc = auth_refuse(&w, "cannot read the store: %s", err);
+		goto out;
+	}
+	c = auth_find_cert(dev, w.fingerprint);
 	if (!c) {
 		rc = auth_refuse(&w, "certificate not on the allowlist");
 		goto out;
 	}
-	w.device = c->device->name;
+	w.device = dev->name;
+	w.dev = dev;
 	why = auth_state_reason(mq_cert_state(c, now));
 	if (why) {
-		rc = auth_refuse(&w, "%s (device '%s')", why, c->device->name);
+		rc = auth_refuse(&w, "%s (device '%s')", why, dev->name);
 		goto out;
 	}
-	if (mqcrl_lists(st->gen->crl, w.serial)) {
+	if (mqcrl_lists(st->crl, w.serial)) {
 		rc = auth_refuse(&w, "certificate is revoked by the CA's CRL (device '%s')",
-				 c->device->name);
+				 dev->name);
 		goto out;
 	}
 	if (idr != MQ_IDR_OK) {
@@ -378,24 +402,24 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	}
 	/* The fingerprint already names the device; a CN that disagrees means
 	 * the policy and the certificate tell different stories. */
-	if (st->opt.identity == MQ_ID_CN && strcmp(identity, c->device->name)) {
-		rc = auth_refuse(&w, "certificate CN does not match its device '%s'", c->device->name);
+	if (st->opt.identity == MQ_ID_CN && strcmp(identity, dev->name)) {
+		rc = auth_refuse(&w, "certificate CN does not match its device '%s'", dev->name);
 		goto out;
 	}
-	if (ev->username && strcmp(ev->username, c->device->username)) {
+	if (ev->username && strcmp(ev->username, dev->username)) {
 		rc = auth_refuse(&w, "username spoofing: CONNECT says '%s', certificate is '%s'",
-				 ev->username, c->device->username);
+				 ev->username, dev->username);
 		goto out;
 	}
-	if (!auth_clientid_ok(st->opt.binding, mosquitto_client_id(client), c->device->username)) {
+	if (!auth_clientid_ok(st->opt.binding, mosquitto_client_id(client), dev->username)) {
 		rc = auth_refuse(&w, "client id does not match username '%s' "
-				 "(plugin_opt_clientid_binding %s)", c->device->username,
+				 "(plugin_opt_clientid_binding %s)", dev->username,
 				 mqopt_binding_name(st->opt.binding));
 		goto out;
 	}
 	/* From here on ev->username may be freed memory. */
 	w.obs = NULL;
-	if (mosquitto_set_username(client, c->device->username) != MOSQ_ERR_SUCCESS ||
+	if (mosquitto_set_username(client, dev->username) != MOSQ_ERR_SUCCESS ||
 	    auth_remember(st, client, &w, c, cert, na, now)) {
 		rc = auth_refuse(&w, "out of memory");
 		goto out;
@@ -410,39 +434,41 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	if (!recheck)
 		mqlog(MOSQ_LOG_INFO, "accepted client '%s' from %s as device '%s' (username '%s', "
 		      "identity '%s', serial %s, fingerprint %.16s)", w.client_id, w.address,
-		      c->device->name, c->device->username, w.identity, w.serial, w.fingerprint);
+		      dev->name, dev->username, w.identity, w.serial, w.fingerprint);
 	rc = MOSQ_ERR_SUCCESS;
 out:
+	mq_device_free(dev);
 	X509_free(cert);
 	free(identity);
 	return rc;
 }
 
-const char *mqauth_recheck(const struct mqcert *st, struct mqcl_rec *rec, time_t now)
+const char *mqauth_judge(const struct mqcert *st, struct mqcl_rec *rec,
+			 const struct mq_device *d, time_t now)
 {
 	const struct mq_cert *c;
 	const char *why;
 
 	/* Observe mode never drops anyone. */
-	if (rec->deferred || rec->observed || !st->gen)
+	if (rec->deferred || rec->observed)
 		return NULL;
-	c = mq_policy_find_fingerprint(st->gen->policy, rec->fingerprint);
+	c = auth_find_cert(d, rec->fingerprint);
 	if (!c)
 		return "certificate removed from the policy";
 	why = auth_state_reason(mq_cert_state(c, now));
 	if (why)
 		return why;
-	if (mqcrl_lists(st->gen->crl, rec->serial))
+	if (mqcrl_lists(st->crl, rec->serial))
 		return "certificate is revoked by the CA's CRL";
-	/* The new generation may have shortened (or lengthened) the validity:
-	 * from now on its date, bounded by the certificate's own, is the one
-	 * the expiry check waits for. */
+	/* The store may have shortened (or lengthened) the validity: from now
+	 * on its date, bounded by the certificate's own, is the one the
+	 * expiry check waits for. */
 	rec->not_after = c->not_after < rec->cert_not_after ? c->not_after : rec->cert_not_after;
 	if (now >= rec->not_after)
 		return "certificate has expired";
-	if (strcmp(c->device->name, rec->device))
+	if (strcmp(d->name, rec->device))
 		return "certificate now belongs to another device";
-	if (strcmp(c->device->username, rec->username))
+	if (strcmp(d->username, rec->username))
 		return "the device's username changed in the policy";
 	return NULL;
 }

@@ -13,6 +13,7 @@ void mqcl_init(struct mqcl_table *t)
 	t->shift = 0;
 	t->count = 0;
 	t->head = t->tail = NULL;
+	mq_strmap_init(&t->by_device);
 	t->earliest_expiry = 0;
 }
 
@@ -33,6 +34,9 @@ void mqcl_rec_free(struct mqcl_rec *r)
 	mq_acl_client_free(r->acl);
 	free(r->cn);
 	mq_cert_ous_free(r->ou, r->nou);
+	for (size_t i = 0; i < r->ngroups; i++)
+		free(r->groups[i]);
+	free(r->groups);
 	free(r);
 }
 
@@ -46,6 +50,7 @@ void mqcl_release(struct mqcl_table *t)
 		r = next;
 	}
 	free(t->buckets);
+	mq_strmap_release(&t->by_device);
 	mqcl_init(t);
 }
 
@@ -70,8 +75,53 @@ static int cl_grow(struct mqcl_table *t)
 	return 0;
 }
 
+/* The map's key is the first record's own name, so a new record goes
+ * second and a departing first record hands the key to the next. */
+static int cl_dev_link(struct mqcl_table *t, struct mqcl_rec *rec)
+{
+	struct mqcl_rec *first;
+
+	if (!rec->device)
+		return 0;
+	first = mq_strmap_get(&t->by_device, rec->device);
+	if (!first)
+		return mq_strmap_put(&t->by_device, rec->device, rec);
+	rec->dev_prev = first;
+	rec->dev_next = first->dev_next;
+	if (first->dev_next)
+		first->dev_next->dev_prev = rec;
+	first->dev_next = rec;
+	return 0;
+}
+
+static void cl_dev_unlink(struct mqcl_table *t, struct mqcl_rec *rec)
+{
+	if (!rec->device)
+		return;
+	if (rec->dev_prev) {
+		rec->dev_prev->dev_next = rec->dev_next;
+		if (rec->dev_next)
+			rec->dev_next->dev_prev = rec->dev_prev;
+		return;
+	}
+	if (mq_strmap_get(&t->by_device, rec->device) != rec)
+		return; /* never linked (out of memory at put) */
+	mq_strmap_del(&t->by_device, rec->device);
+	if (rec->dev_next) {
+		rec->dev_next->dev_prev = NULL;
+		/* Cannot fail: the slot just freed is reused. */
+		(void)mq_strmap_put(&t->by_device, rec->dev_next->device, rec->dev_next);
+	}
+}
+
+struct mqcl_rec *mqcl_by_device(const struct mqcl_table *t, const char *name)
+{
+	return mq_strmap_get(&t->by_device, name);
+}
+
 static void cl_unlink(struct mqcl_table *t, struct mqcl_rec *rec)
 {
+	cl_dev_unlink(t, rec);
 	struct mqcl_rec **pp = &t->buckets[mqcl_slot(t, rec->client)];
 
 	while (*pp && *pp != rec)
@@ -98,7 +148,7 @@ int mqcl_put(struct mqcl_table *t, struct mqcl_rec *rec)
 		cl_unlink(t, old);
 		mqcl_rec_free(old);
 	}
-	if ((t->count + 1) * 4 > t->nbuckets * 3 && cl_grow(t)) {
+	if (((t->count + 1) * 4 > t->nbuckets * 3 && cl_grow(t)) || cl_dev_link(t, rec)) {
 		mqcl_rec_free(rec);
 		return -1;
 	}

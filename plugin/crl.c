@@ -1,9 +1,10 @@
 /* The CA-signed CRL (DIR/crl.pem) as a second revocation list: a serial it
  * lists is refused whatever the policy says, so neither a restored backup
- * of policy.json nor a hand edit brings a revoked certificate back. It is
- * read with the policy (on the policy thread), verified against the CA
+ * of the store nor a hand edit brings a revoked certificate back. It is
+ * read on the broker thread (it is small) when its file or the CA's
+ * changes, or when the store logs a 'C' change, verified against the CA
  * certificate, and kept as a hash set of serials: one lookup per CONNECT,
- * none per message. The broker thread only stats the two files. */
+ * none per message. */
 #include "mqcert.h"
 
 #include <errno.h>
@@ -178,40 +179,43 @@ bool mqcrl_changed(struct mqcert *st)
 	return changed;
 }
 
-/* Which CRL the new generation g uses: its own, or the previous one when
- * its own could not be verified, is missing, or is older (a lower CRL
- * number: a restored backup). Broker thread, at a swap; old may be NULL. */
-void mqcrl_adopt(struct mqcert *st, struct mqrl_gen *g, struct mqrl_gen *old)
+/* Which CRL is in force after a re-read: the new one, or the current one
+ * when the new one cannot be verified, is missing, or is older (a lower
+ * CRL number: a restored backup). */
+bool mqcrl_reload(struct mqcert *st)
 {
-	struct mqcrl *prev = old ? old->crl : NULL;
+	struct mqcrl *prev = st->crl, *c = NULL;
+	char err[384] = "";
 
-	if (g->crl_err[0] || (!g->crl && prev)) {
-		if (g->crl_err[0])
-			mqlog(MOSQ_LOG_ERR, "CRL refused: %s; %s", g->crl_err, prev ?
+	if (mqcrl_load(st->opt.crl_path, st->opt.ca_path, &c, err, sizeof(err)) && !err[0])
+		snprintf(err, sizeof(err), "unknown error");
+	if (err[0] || (!c && prev)) {
+		if (err[0])
+			mqlog(MOSQ_LOG_ERR, "CRL refused: %s; %s", err, prev ?
 			      "keeping the last verified CRL" : "no CRL is enforced until it verifies");
 		else
 			mqlog(MOSQ_LOG_WARNING, "CRL %s is gone; keeping the last verified CRL "
 			      "(number %ld, %zu serials)", st->opt.crl_path, mqcrl_number(prev),
 			      mqcrl_count(prev));
-		if (prev) {
-			mqcrl_free(g->crl);
-			g->crl = prev;
-			old->crl = NULL;
-		}
-		return;
+		mqcrl_free(c);
+		return false;
 	}
-	if (!g->crl)
-		return;
-	if (prev && g->crl->number < prev->number) {
+	if (!c)
+		return false;
+	if (prev && c->number < prev->number) {
 		mqlog(MOSQ_LOG_ERR, "CRL refused: %s has CRL number %ld, older than the %ld in use "
 		      "(a restored backup?); keeping the newer one: run 'mqadmin crl' to re-sign it",
-		      st->opt.crl_path, g->crl->number, prev->number);
-		mqcrl_free(g->crl);
-		g->crl = prev;
-		old->crl = NULL;
-		return;
+		      st->opt.crl_path, c->number, prev->number);
+		mqcrl_free(c);
+		return false;
 	}
-	if (!prev || prev->number != g->crl->number || prev->n != g->crl->n)
-		mqlog(MOSQ_LOG_NOTICE, "CRL %s number %ld loaded (%zu revoked serials)",
-		      st->opt.crl_path, g->crl->number, g->crl->n);
+	if (prev && prev->number == c->number && prev->n == c->n) {
+		mqcrl_free(c);
+		return false;
+	}
+	mqlog(MOSQ_LOG_NOTICE, "CRL %s number %ld loaded (%zu revoked serials)",
+	      st->opt.crl_path, c->number, c->n);
+	st->crl = c;
+	mqcrl_free(prev);
+	return true;
 }

@@ -4,8 +4,6 @@
 #ifndef MQCERT_H
 #define MQCERT_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +18,8 @@
 #include "mq_certid.h"
 #include "mq_fileio.h"
 #include "mq_policy.h"
+#include "mq_store.h"
+#include "mq_strmap.h"
 
 /* ---- log.c: every line starts with "mqcert: " --------------------------- */
 
@@ -56,7 +56,11 @@ enum mqopt_sub {
 #define MQOPT_SEEN_MAX 10000
 
 struct mqopt {
+	/* plugin_opt_policy DIR/policy.json (the old spelling) or
+	 * plugin_opt_store DIR/store: either names DIR, where the plugin's
+	 * other files live by default. */
 	char *policy_path;
+	char *store_path; /* DIR/store */
 	enum mq_idfield identity;
 	enum mqopt_binding binding;
 	enum mqopt_nocert no_cert;
@@ -75,8 +79,8 @@ struct mqopt {
 };
 
 /* Parses the broker's option array into o (defaults first). Logs and
- * returns -1 on an unknown option, an empty or bad value, or a missing
- * plugin_opt_policy. */
+ * returns -1 on an unknown option, an empty or bad value, or neither
+ * plugin_opt_store nor plugin_opt_policy. */
 int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n);
 void mqopt_release(struct mqopt *o);
 const char *mqopt_binding_name(enum mqopt_binding b);
@@ -101,15 +105,19 @@ struct mqcl_rec {
 	char *address;
 	time_t since;
 	const char *leaving; /* audit: why it is about to go ("kicked"...), or NULL */
+	bool kick_queued; /* a kick is on its way (reload.c) */
 	/* ACL inputs kept for re-resolving after a policy swap (the
 	 * certificate is not at hand then), and the resolved rules: NULL
 	 * (deny everything) for deferred clients or when out of memory. */
 	char *cn;
 	char **ou;
 	size_t nou;
+	char **groups; /* the device's groups as the store said at the last judgement */
+	size_t ngroups;
 	struct mq_acl_client *acl;
 	struct mqcl_rec *bucket_next;
 	struct mqcl_rec *prev, *next; /* insertion order, for walks */
+	struct mqcl_rec *dev_prev, *dev_next; /* the other clients of this device */
 };
 
 struct mqcl_table {
@@ -118,6 +126,9 @@ struct mqcl_table {
 	unsigned shift; /* 64 - log2(nbuckets): see mqcl_slot */
 	size_t count;
 	struct mqcl_rec *head, *tail;
+	/* device name -> the first of its clients (dev_next for the rest):
+	 * a change to one device re-judges only its clients. */
+	struct mq_strmap by_device;
 	time_t earliest_expiry; /* lower bound of the records' not_after; 0: none */
 };
 
@@ -151,66 +162,69 @@ int mqcl_put(struct mqcl_table *t, struct mqcl_rec *rec);
 void mqcl_forget(struct mqcl_table *t, const struct mosquitto *client);
 struct mqcl_rec *mqcl_rec_new(void);
 void mqcl_rec_free(struct mqcl_rec *r);
+/* The first client of device name (dev_next for the others), or NULL. */
+struct mqcl_rec *mqcl_by_device(const struct mqcl_table *t, const char *name);
 /* Recomputes earliest_expiry from every record. */
 void mqcl_update_expiry(struct mqcl_table *t);
 
-/* ---- reload.c: policy generations ------------------------------------- */
+/* ---- reload.c: the store, read on the broker thread ------------------- */
 
-/* An immutable snapshot of the policy; the broker thread holds the current
- * one, the worker builds the next and frees the old ones. */
-struct mqrl_gen {
+/* The compiled rules: a policy holding only the store's rules, and the
+ * index built from it (which borrows them). */
+struct mqrl_rules {
 	struct mq_policy *policy;
-	struct mq_acl_index *acl; /* compiled from policy; borrows it */
-	struct mqcrl *crl;        /* NULL: none; see mqcrl_adopt */
-	char crl_err[384];        /* why the CRL read with it was refused, or "" */
+	struct mq_acl_index *acl;
 };
 
 struct mqrl {
-	/* Broker thread only. */
-	struct mq_file_sig seen; /* the file as last handed to the worker */
-	bool force;            /* SIGHUP: re-read even if the stat is unchanged */
-	bool missing_logged;
+	struct mq_store *store; /* NULL: not open (missing, unreadable, unknown version) */
+	uint64_t applied;       /* the last store sequence applied */
+	bool applied_valid;     /* applied means something (a state was loaded) */
+	bool force;            /* SIGHUP: re-judge everything, re-read the CRL */
+	bool broken_logged;    /* the store's trouble was logged; quiet until it changes */
+	bool bad_version;      /* converted under us to a layout we do not know */
+	char last_err[512];
+	time_t last_open_try;
+	dev_t data_dev;        /* data.mdb as opened: a replaced file is reopened */
+	ino_t data_ino;
+	time_t last_file_check;
+	bool data_gone;        /* data.mdb was deleted under us */
+	uint64_t replaced_seq; /* applied when data.mdb was replaced, or 0 */
 	unsigned long ticks;
 	time_t started;
 	bool no_tick_mode;     /* no TICK seen: poll from BASIC_AUTH instead */
 	time_t last_poll;
 	bool in_reload_apply;  /* between RELOAD and the next TICK */
-
-	/* Shared with the worker, under lock. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool thread_running;
-	bool quit;
-	bool want_load;
-	atomic_bool have_result; /* also read without the lock, see rl_collect */
-	struct mqrl_gen *result; /* NULL with have_result: rejected */
-	char result_err[512];
-	struct mqrl_gen **to_free;
-	size_t nto_free, cap_to_free;
 };
 
 struct mqcert;
 
-/* Loads the policy synchronously (init); the worker starts on the first
- * change. -1 only when out of resources; a bad policy leaves gen NULL (fail
- * closed). */
+/* Opens the store and loads the rules and the CRL (init). -1 only when out
+ * of resources; a missing or unknown store leaves st->rules NULL (every
+ * client refused) and is retried on TICK. */
 int mqrl_start(struct mqcert *st);
 void mqrl_stop(struct mqcert *st);
-/* MOSQ_EVT_TICK work: stat, swap, re-check, expiry. */
+/* MOSQ_EVT_TICK work: meta.seq, the changes since the last one applied,
+ * re-judging and kicking the clients they name, expiry. */
 void mqrl_tick(struct mqcert *st, time_t now);
-/* MOSQ_EVT_RELOAD: re-read the policy on the next tick. */
+/* MOSQ_EVT_RELOAD: re-judge everything on the next tick. */
 void mqrl_force(struct mqcert *st);
-/* From BASIC_AUTH: when TICK never fires, poll the file at most once a
- * second (swaps, but never kicks: kicking inside BASIC_AUTH is unsafe). */
+/* From BASIC_AUTH: when TICK never fires, apply changes at most once a
+ * second (never kicks: kicking inside BASIC_AUTH is unsafe). */
 void mqrl_connect_poll(struct mqcert *st, time_t now);
+/* The device holding fingerprint fpr, read in one read transaction: 0
+ * (*out set; mq_device_free), 1 not found, -1 store error (err set). */
+int mqrl_device_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out,
+		       char *err, size_t errlen);
+/* The same, by username. */
+int mqrl_device_by_user(struct mqcert *st, const char *user, struct mq_device **out,
+			char *err, size_t errlen);
 
 /* ---- crl.c: the CA-signed CRL as a second revocation list ----------------- */
 
 struct mqcrl;
 
-/* Reads and verifies crl_path against the CA certificate at ca_path (any
- * thread; no broker calls). 0 with *out set, or NULL when crl_path is NULL
+/* Reads and verifies crl_path against the CA certificate at ca_path. 0 with *out set, or NULL when crl_path is NULL
  * or the file does not exist; -1 with err set when it is refused. */
 int mqcrl_load(const char *crl_path, const char *ca_path, struct mqcrl **out, char *err,
 	       size_t errlen);
@@ -222,24 +236,32 @@ size_t mqcrl_count(const struct mqcrl *c);
 /* One stat of the CRL and one of the CA certificate: true when either
  * changed since the last call. Broker thread. */
 bool mqcrl_changed(struct mqcert *st);
-/* At a swap: keeps old's CRL in g when g's is refused, gone or older. */
-void mqcrl_adopt(struct mqcert *st, struct mqrl_gen *g, struct mqrl_gen *old);
+/* Re-reads the CRL into st->crl, keeping the current one when the new one
+ * is refused, gone or older. True when the list in force changed. */
+bool mqcrl_reload(struct mqcert *st);
 
 /* ---- auth.c: MOSQ_EVT_BASIC_AUTH ----------------------------------------- */
 
 int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev);
-/* Why the client behind rec is no longer allowed by the current generation
- * at now, or NULL; also moves rec->not_after to what that generation says,
- * so a shortened validity is enforced by the expiry check. */
-const char *mqauth_recheck(const struct mqcert *st, struct mqcl_rec *rec, time_t now);
+/* Why the client behind rec is no longer allowed, given d (the device the
+ * store now names for rec's fingerprint, NULL: none) at now, or NULL; also
+ * moves rec->not_after to what the store says, so a shortened validity is
+ * enforced by the expiry check. */
+const char *mqauth_judge(const struct mqcert *st, struct mqcl_rec *rec,
+			 const struct mq_device *d, time_t now);
 
 /* ---- acl.c: MOSQ_EVT_ACL_CHECK ------------------------------------------- */
 
-/* Reads the certificate's CN and OU values into rec and resolves its rules
- * against st->gen. 0, or -1 when out of memory. */
-int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert);
-/* After a swap: resolves every remaining client against st->gen, so that
- * the previous generation can be freed. */
+/* Reads the certificate's CN and OU values into rec, keeps d's groups and
+ * resolves its rules against st->rules (d NULL: observe mode's stranger,
+ * no rules). 0, or -1 when out of memory. */
+int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert,
+		 const struct mq_device *d);
+/* After the store changed d (rec's device): keeps its new groups and
+ * username and resolves rec's rules again. 0, or -1 when out of memory. */
+int mqacl_rebind(const struct mqcert *st, struct mqcl_rec *rec, const struct mq_device *d);
+/* After the rules changed: resolves every client against st->rules, so
+ * that the previous rules can be freed. */
 void mqacl_rebind_all(struct mqcert *st);
 int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
 
@@ -277,7 +299,9 @@ void mqaudit_refused(struct mqaudit *a, const char *reason, const char *device,
 void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t now);
 /* Also marks rec as leaving because it was kicked. */
 void mqaudit_kicked(struct mqaudit *a, struct mqcl_rec *rec, const char *why);
-void mqaudit_policy_loaded(struct mqaudit *a, const struct mq_policy *p);
+/* The store's state at seq is in force. */
+void mqaudit_policy_loaded(struct mqaudit *a, unsigned long long seq, size_t devices,
+			   size_t rules);
 void mqaudit_policy_rejected(struct mqaudit *a, const char *error, unsigned long kept);
 /* Rate-limited per client id: at most MQAUDIT_DENY_LIMIT lines per window,
  * then one acl_denied_suppressed line with the count. */
@@ -311,6 +335,9 @@ void mqstate_close(struct mqcert *st);
 void mqstate_connect(struct mqcert *st, struct mqcl_rec *r, time_t now);
 /* Before the record is forgotten. */
 void mqstate_disconnect(struct mqcert *st, const struct mosquitto *client);
+/* The store sequence now in force: goes into the file ("applied_seq") at
+ * the next tick. */
+void mqstate_applied(struct mqcert *st, uint64_t seq);
 /* Writes the file when it changed, at most once a second. */
 void mqstate_tick(struct mqcert *st, time_t now);
 
@@ -378,7 +405,8 @@ void mqmet_tick(struct mqcert *st, time_t now);
 struct mqcert {
 	mosquitto_plugin_id_t *id;
 	struct mqopt opt;
-	struct mqrl_gen *gen; /* current generation; NULL: no valid policy */
+	struct mqrl_rules *rules; /* NULL: no store readable yet: refuse everyone */
+	struct mqcrl *crl;        /* NULL: none */
 	struct mqcl_table clients;
 	struct mqrl rl;
 	struct mqaudit *audit; /* NULL: no audit log */

@@ -249,6 +249,21 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 		o->policy_path = p;
 		return 0;
 	}
+	if (!strcmp(key, "store")) {
+		char *p = opt_trimmed(val);
+		size_t n;
+
+		if (!p) {
+			mqlog(MOSQ_LOG_ERR, "out of memory");
+			return -1;
+		}
+		/* DIR/store/ and DIR/store are the same directory. */
+		for (n = strlen(p); n > 1 && p[n - 1] == '/'; n--)
+			p[n - 1] = '\0';
+		free(o->store_path);
+		o->store_path = p;
+		return 0;
+	}
 	if (!strcmp(key, "identity")) {
 		if (mq_idfield_parse(val, &o->identity)) {
 			mqlog(MOSQ_LOG_ERR, "invalid plugin_opt_identity '%s': use cn, dn, san-dns, "
@@ -333,7 +348,7 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 		}
 		return 0;
 	}
-	mqlog(MOSQ_LOG_ERR, "unknown option plugin_opt_%s: known are policy, identity, "
+	mqlog(MOSQ_LOG_ERR, "unknown option plugin_opt_%s: known are store, policy, identity, "
 	      "clientid_binding, no_certificate, audit_log, state_file, instance, crl, ca, mode, "
 	      "acl_mode, subscribe, metrics_file, metrics_interval, sys_interval", key);
 	return -1;
@@ -343,7 +358,9 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 {
 	int i;
 
-	o->policy_path = NULL;
+	const char *base;
+
+	o->policy_path = o->store_path = NULL;
 	o->identity = MQ_ID_CN;
 	o->binding = MQOPT_BIND_EXACT;
 	o->no_cert = MQOPT_NOCERT_REFUSE;
@@ -376,11 +393,16 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 		if (rc)
 			return -1;
 	}
-	if (!o->policy_path) {
-		mqlog(MOSQ_LOG_ERR, "plugin_opt_policy is missing: add 'plugin_opt_policy "
-		      "/path/to/policy.json' after the plugin line (mqadmin broker-config prints it)");
+	if (!o->policy_path && !o->store_path) {
+		mqlog(MOSQ_LOG_ERR, "plugin_opt_store is missing: add 'plugin_opt_store "
+		      "/path/to/DIR/store' after the plugin line (mqadmin broker-config prints it)");
 		return -1;
 	}
+	/* plugin_opt_policy DIR/policy.json, the old spelling, names DIR too:
+	 * its store is DIR/store. */
+	if (!o->store_path && !(o->store_path = opt_beside(o->policy_path, "store")))
+		goto oom;
+	base = o->policy_path ? o->policy_path : o->store_path;
 	/* In a subdirectory the broker's user owns: the state file is replaced
 	 * by rename, and write access to the policy's own directory would let
 	 * the broker replace policy.json. */
@@ -392,13 +414,13 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 		char name[sizeof("audit/connected-.json") + MQ_NAME_MAX];
 
 		snprintf(name, sizeof(name), "audit/connected-%s.json", o->instance);
-		if (!(o->state_path = opt_beside(o->policy_path, name)))
+		if (!(o->state_path = opt_beside(base, name)))
 			goto oom;
 	}
-	if ((!o->audit_set && !(o->audit_path = opt_beside(o->policy_path, "audit/audit.log"))) ||
-	    (!o->crl_set && !(o->crl_path = opt_beside(o->policy_path, "crl.pem"))) ||
-	    (!o->ca_set && !(o->ca_path = opt_beside(o->policy_path, "ca.crt"))) ||
-	    (o->mode == MQOPT_OBSERVE && !(o->seen_dir = opt_beside(o->policy_path, "audit/seen"))))
+	if ((!o->audit_set && !(o->audit_path = opt_beside(base, "audit/audit.log"))) ||
+	    (!o->crl_set && !(o->crl_path = opt_beside(base, "crl.pem"))) ||
+	    (!o->ca_set && !(o->ca_path = opt_beside(base, "ca.crt"))) ||
+	    (o->mode == MQOPT_OBSERVE && !(o->seen_dir = opt_beside(base, "audit/seen"))))
 		goto oom;
 	if (o->mode == MQOPT_OBSERVE || o->acl_mode == MQOPT_OBSERVE || o->subscribe == MQOPT_SUB_GRANT)
 		mqlog(MOSQ_LOG_NOTICE, "mode %s, acl_mode %s, subscribe %s%s",
@@ -415,6 +437,7 @@ oom:
 void mqopt_release(struct mqopt *o)
 {
 	free(o->policy_path);
+	free(o->store_path);
 	free(o->audit_path);
 	free(o->state_path);
 	free(o->instance);
@@ -423,6 +446,6 @@ void mqopt_release(struct mqopt *o)
 	free(o->seen_dir);
 	free(o->metrics_path);
 	o->seen_dir = o->metrics_path = NULL;
-	o->policy_path = o->audit_path = o->state_path = o->instance = NULL;
+	o->policy_path = o->store_path = o->audit_path = o->state_path = o->instance = NULL;
 	o->crl_path = o->ca_path = NULL;
 }

@@ -132,8 +132,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		plugin_free(st);
 		return MOSQ_ERR_INVAL;
 	}
-	mqlog(MOSQ_LOG_NOTICE, "version %s, policy %s, identity %s, clientid_binding %s, "
-	      "no_certificate %s", MQCERT_VERSION, st->opt.policy_path,
+	mqlog(MOSQ_LOG_NOTICE, "version %s, store %s, identity %s, clientid_binding %s, "
+	      "no_certificate %s", MQCERT_VERSION, st->opt.store_path,
 	      mq_idfield_name(st->opt.identity), mqopt_binding_name(st->opt.binding),
 	      st->opt.no_cert == MQOPT_NOCERT_DEFER ? "defer" : "refuse");
 	if (mqaudit_open(&st->audit, st->opt.audit_path, st->opt.instance) || mqstate_open(st)) {
@@ -146,8 +146,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	      st->opt.state_path ? st->opt.state_path : "none");
 	mqlog(MOSQ_LOG_NOTICE, "instance %s, CRL %s (signed by %s)", st->opt.instance,
 	      st->opt.crl_path ? st->opt.crl_path : "none", st->opt.ca_path);
-	/* A bad policy is not an init failure: the broker keeps running and
-	 * refuses every client until the file becomes valid. */
+	/* An unreadable store is not an init failure: the broker keeps
+	 * running and refuses every client until the store is readable. */
 	if (mqrl_start(st)) {
 		plugin_free(st);
 		return MOSQ_ERR_UNKNOWN;

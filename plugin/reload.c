@@ -1,297 +1,223 @@
-/* Policy generations. The broker thread notices a changed file with one
- * stat per TICK; a worker thread, started on the first change, parses it
- * (and frees old generations, which for 100k devices takes long enough to
- * stall the broker); the broker thread
- * swaps the pointer on a later TICK and drops the clients the new policy no
- * longer allows. The worker never calls the broker: it only touches the
- * fields of struct mqrl under rl->lock and the policy path. */
+/* The store (DIR/store, LMDB; docs/STORE.md), read in place on the broker
+ * thread: no thread, no parse of the fleet. Each TICK reads meta.seq (one
+ * get in a renewed read transaction); when it moved, the change log since
+ * the last sequence applied names what changed, and only the clients of
+ * the devices named are judged again ('D'); the rules are recompiled only
+ * on 'R'; 'I' (an import) or a gap in the log re-judges everyone. */
 #include "mqcert.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* How long to wait for the first TICK before assuming it never comes
  * (per_listener_settings true). */
 #define RL_NO_TICK_SECONDS 5
+/* How often a store that cannot be opened is tried again. */
+#define RL_REOPEN_SECONDS 1
 
-static void rl_gen_free(struct mqrl_gen *g)
+static void rl_rules_free(struct mqrl_rules *r)
 {
-	if (!g)
+	if (!r)
 		return;
-	mqcrl_free(g->crl);
-	mq_acl_index_free(g->acl);
-	mq_policy_free(g->policy);
-	free(g);
+	mq_acl_index_free(r->acl);
+	mq_policy_free(r->policy);
+	free(r);
 }
 
-static struct mqrl_gen *rl_gen_load(const char *path, char *err, size_t errlen)
+/* Inside a read transaction. */
+static struct mqrl_rules *rl_rules_load(struct mq_store *s, char *err, size_t errlen)
 {
-	struct mqrl_gen *g = calloc(1, sizeof(*g));
+	struct mqrl_rules *r = calloc(1, sizeof(*r));
 
-	if (!g) {
+	if (!r || !(r->policy = mq_policy_new())) {
+		free(r);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	g->policy = mq_policy_load(path, err, errlen);
-	if (!g->policy) {
-		free(g);
-		return NULL;
-	}
-	g->acl = mq_acl_index_build(g->policy);
-	if (!g->acl) {
+	if (mq_store_rules_load(s, r->policy, err, errlen))
+		goto fail;
+	if (!(r->acl = mq_acl_index_build(r->policy))) {
 		snprintf(err, errlen, "out of memory compiling the ACL rules");
-		rl_gen_free(g);
-		return NULL;
+		goto fail;
 	}
-	/* Loading a large policy frees much of what it used on the way (the
-	 * file buffer, the parse tree, outgrown arrays); without this glibc
-	 * may keep that peak as broker RSS for good. */
-	malloc_trim(0);
-	return g;
-}
-
-/* The policy and, with it, the CRL: both decide who is revoked, so they
- * are swapped in together. A refused CRL does not hold the policy back;
- * mqcrl_adopt then keeps the previous one. */
-static struct mqrl_gen *rl_gen_load_all(const struct mqcert *st, char *err, size_t errlen)
-{
-	struct mqrl_gen *g = rl_gen_load(st->opt.policy_path, err, errlen);
-
-	if (g && mqcrl_load(st->opt.crl_path, st->opt.ca_path, &g->crl, g->crl_err,
-			    sizeof(g->crl_err)) && !g->crl_err[0])
-		snprintf(g->crl_err, sizeof(g->crl_err), "unknown error");
-	return g;
-}
-
-static void *rl_worker(void *arg)
-{
-	struct mqcert *st = arg;
-	struct mqrl *rl = &st->rl;
-
-	/* The lowest priority for this thread alone: a 100k-device parse takes
-	 * a quarter of a second of CPU, and where the broker shares a core with
-	 * it (a small VM, a pinned broker) delivery must not wait for it.
-	 * Lowering one's own priority only fails under a seccomp filter, and
-	 * then only latency suffers; the broker log is not ours to write
-	 * from this thread. */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	pthread_mutex_lock(&rl->lock);
-	for (;;) {
-		struct mqrl_gen **junk, *g = NULL, *stale = NULL;
-		size_t njunk, i;
-		bool load, quit;
-		char err[sizeof(rl->result_err)] = "";
-
-		while (!rl->quit && !rl->want_load && !rl->nto_free)
-			pthread_cond_wait(&rl->cond, &rl->lock);
-		junk = rl->to_free;
-		njunk = rl->nto_free;
-		rl->to_free = NULL;
-		rl->nto_free = rl->cap_to_free = 0;
-		quit = rl->quit;
-		load = rl->want_load && !quit;
-		rl->want_load = false;
-		pthread_mutex_unlock(&rl->lock);
-
-		for (i = 0; i < njunk; i++)
-			rl_gen_free(junk[i]);
-		free(junk);
-		if (njunk)
-			malloc_trim(0); /* an old generation can be tens of MB */
-		if (load)
-			g = rl_gen_load_all(st, err, sizeof(err));
-
-		pthread_mutex_lock(&rl->lock);
-		if (load) {
-			/* The broker has not collected the previous answer yet;
-			 * the newer one describes the file better. */
-			stale = rl->result;
-			rl->result = g;
-			rl->have_result = true;
-			snprintf(rl->result_err, sizeof(rl->result_err), "%s", err);
-		}
-		if (stale) {
-			pthread_mutex_unlock(&rl->lock);
-			rl_gen_free(stale);
-			pthread_mutex_lock(&rl->lock);
-		}
-		if (quit)
-			break;
-	}
-	pthread_mutex_unlock(&rl->lock);
+	return r;
+fail:
+	rl_rules_free(r);
 	return NULL;
 }
 
-static unsigned long rl_gen_number(const struct mqcert *st)
-{
-	return st->gen ? st->gen->policy->generation : 0;
-}
-
-/* The worker is started on the first policy change, not at start-up: the
- * first thread switches glibc's malloc and system-call wrappers to their
- * thread-safe paths for the life of the process (about 190 instructions
- * more per delivered message, measured with callgrind), and a broker whose
- * policy never changes need not pay that. */
-static int rl_thread_start(struct mqcert *st)
+/* One clear line per distinct trouble (every tick retries). */
+static void rl_trouble(struct mqcert *st, const char *err)
 {
 	struct mqrl *rl = &st->rl;
-	int e;
 
-	if (rl->thread_running)
-		return 0;
-	e = pthread_create(&rl->thread, NULL, rl_worker, st);
-	if (e) {
-		mqlog(MOSQ_LOG_ERR, "cannot start the policy thread (%s); loading the policy on "
-		      "the broker thread, which stalls every client meanwhile", strerror(e));
+	if (rl->broken_logged && !strcmp(rl->last_err, err))
+		return;
+	snprintf(rl->last_err, sizeof(rl->last_err), "%s", err);
+	rl->broken_logged = true;
+	mqaudit_policy_rejected(st->audit, err, (unsigned long)rl->applied);
+	if (st->rules)
+		mqlog(MOSQ_LOG_ERR, "store %s: %s; keeping the state of sequence %llu",
+		      st->opt.store_path, err, (unsigned long long)rl->applied);
+	else
+		mqlog(MOSQ_LOG_ERR, "store %s: %s; refusing every client until it is readable",
+		      st->opt.store_path, err);
+}
+
+/* Opens the store read-only into *out (the data.mdb opened in *sb); logs
+ * why not, naming the fix. */
+static int rl_open_into(struct mqcert *st, struct mq_store **out, struct stat *data)
+{
+	char err[512] = "", msg[4800];
+	struct stat sb;
+
+	*out = NULL;
+	if (stat(st->opt.store_path, &sb)) {
+		snprintf(msg, sizeof(msg), "cannot open it: %s (run 'mqadmin doctor' as the PKI's "
+			 "owner: it creates the store from policy.json)", strerror(errno));
+		rl_trouble(st, msg);
 		return -1;
 	}
-	/* So that top -H and ps -L tell it from the broker's own thread. */
-	(void)pthread_setname_np(rl->thread, "mqcert-policy");
-	rl->thread_running = true;
+	/* LMDB would open a FIFO in the store's place and wait in open() for
+	 * ever; nothing there may stop the broker from serving or exiting. */
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = i ? "lock.mdb" : "data.mdb";
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/%s", st->opt.store_path, name);
+		if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+			snprintf(msg, sizeof(msg), "%s is %s, not a regular file (run 'mqadmin "
+				 "doctor')", path, mq_file_kind(sb.st_mode));
+			rl_trouble(st, msg);
+			return -1;
+		}
+		if (!i)
+			*data = sb;
+	}
+	if (mq_store_open(out, st->opt.store_path, MQ_STORE_RDONLY, err, sizeof(err))) {
+		*out = NULL;
+		/* An unknown version names its own fix (upgrade mqcert). */
+		snprintf(msg, sizeof(msg), "%s%s", err, strstr(err, "this mqcert reads version") ? "" :
+			 " (run 'mqadmin doctor': it checks the store and gives lock.mdb to the "
+			 "broker's user)");
+		rl_trouble(st, msg);
+		return -1;
+	}
 	return 0;
 }
 
-static void rl_request_load(struct mqcert *st)
+static int rl_open(struct mqcert *st)
 {
 	struct mqrl *rl = &st->rl;
+	struct stat sb = {0};
 
-	if (rl_thread_start(st)) {
-		/* Late but correct: a revocation must still take effect. */
-		rl_gen_free(rl->result);
-		rl->result = rl_gen_load_all(st, rl->result_err, sizeof(rl->result_err));
-		rl->have_result = true;
-		return;
-	}
-	pthread_mutex_lock(&rl->lock);
-	rl->want_load = true;
-	pthread_cond_signal(&rl->cond);
-	pthread_mutex_unlock(&rl->lock);
+	rl->last_open_try = time(NULL);
+	if (rl_open_into(st, &rl->store, &sb))
+		return -1;
+	rl->data_dev = sb.st_dev;
+	rl->data_ino = sb.st_ino;
+	return 0;
 }
 
-/* Hands an old generation to the worker to free. */
-static void rl_retire(struct mqrl *rl, struct mqrl_gen *g)
+/* The open store keeps the data.mdb it opened: a store deleted, or
+ * replaced (a restored backup, a re-created store) under the broker would
+ * go unnoticed. Once a second, one stat: gone keeps the last state (and
+ * says so); replaced is opened afresh and judges everyone, unless it
+ * cannot be opened: then the open one, the last good state, stays. */
+static void rl_check_file(struct mqcert *st, time_t now)
 {
-	bool done = false;
+	struct mqrl *rl = &st->rl;
+	char path[4096], msg[4800];
+	struct mq_store *fresh;
+	struct stat sb;
 
-	if (!g)
+	if (!rl->store || now == rl->last_file_check)
 		return;
-	if (!rl->thread_running) {
-		rl_gen_free(g);
+	rl->last_file_check = now;
+	snprintf(path, sizeof(path), "%s/data.mdb", st->opt.store_path);
+	rl->data_gone = stat(path, &sb) != 0;
+	if (rl->data_gone) {
+		snprintf(msg, sizeof(msg), "%s: %s (run 'mqadmin doctor')", path, strerror(errno));
+		rl_trouble(st, msg);
 		return;
 	}
-	pthread_mutex_lock(&rl->lock);
-	if (rl->nto_free == rl->cap_to_free) {
-		size_t cap = rl->cap_to_free ? rl->cap_to_free * 2 : 4;
-		struct mqrl_gen **n = realloc(rl->to_free, cap * sizeof(*n));
+	if (sb.st_dev == rl->data_dev && sb.st_ino == rl->data_ino)
+		return;
+	if (rl_open_into(st, &fresh, &sb)) {
+		rl->data_gone = true; /* not the file we hold: apply nothing */
+		return;
+	}
+	mqlog(MOSQ_LOG_NOTICE, "store %s: data.mdb was replaced; opening it again",
+	      st->opt.store_path);
+	/* Both share lock.mdb, whose fcntl locks closing either environment
+	 * drops for the whole process: close both, then open once more. */
+	mq_store_close(fresh);
+	mq_store_close(rl->store);
+	rl->store = NULL;
+	rl->replaced_seq = rl->applied;
+	rl->applied_valid = false;
+	(void)rl_open(st);
+}
 
-		if (n) {
-			rl->to_free = n;
-			rl->cap_to_free = cap;
+/* The changes one TICK applies. Device names are collected in a set
+ * (owned copies) so a device changed ten times is judged once. */
+struct rl_changes {
+	struct mq_strmap names;
+	char **owned;
+	size_t n, cap;
+	bool rules, all, crl, oom;
+};
+
+static int rl_change_cb(void *arg, uint64_t seq, char kind, const char *key)
+{
+	struct rl_changes *c = arg;
+	char *k;
+
+	(void)seq;
+	switch (kind) {
+	case 'D':
+		if (c->all || mq_strmap_get(&c->names, key))
+			return 0;
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 16;
+			char **o = realloc(c->owned, cap * sizeof(*o));
+
+			if (!o)
+				goto oom;
+			c->owned = o;
+			c->cap = cap;
 		}
+		if (!(k = strdup(key)))
+			goto oom;
+		c->owned[c->n++] = k;
+		if (mq_strmap_put(&c->names, k, k))
+			goto oom;
+		return 0;
+	case 'R':
+		c->rules = true;
+		return 0;
+	case 'C':
+		c->crl = true;
+		return 0;
+	default: /* 'I', or a kind this version does not know: everything */
+		c->all = c->rules = c->crl = true;
+		return 0;
 	}
-	if (rl->nto_free < rl->cap_to_free) {
-		rl->to_free[rl->nto_free++] = g;
-		pthread_cond_signal(&rl->cond);
-		done = true;
-	}
-	pthread_mutex_unlock(&rl->lock);
-	if (!done)
-		rl_gen_free(g); /* out of memory: free it here, late but correct */
+oom:
+	/* Judging everyone is always correct, only slower. */
+	c->all = true;
+	return 0;
 }
 
-/* Stats the policy file; asks the worker for a parse when it changed. */
-static void rl_watch(struct mqcert *st)
+static void rl_changes_release(struct rl_changes *c)
 {
-	struct mqrl *rl = &st->rl;
-	struct mq_file_sig now;
-	int err;
-
-	err = mq_file_sig_get(st->opt.policy_path, &now);
-	if (!now.present) {
-		if (rl->seen.present || rl->force || !rl->missing_logged) {
-			if (st->gen)
-				mqlog(MOSQ_LOG_WARNING, "policy %s is unreadable (%s); keeping "
-				      "generation %lu", st->opt.policy_path, strerror(err),
-				      rl_gen_number(st));
-			else
-				mqlog(MOSQ_LOG_WARNING, "policy %s is unreadable (%s); still refusing "
-				      "every client", st->opt.policy_path, strerror(err));
-			rl->missing_logged = true;
-		}
-		rl->seen = now;
-		rl->force = false;
-		return;
-	}
-	if (mq_file_sig_same(&now, &rl->seen) && !rl->force)
-		return;
-	rl->seen = now;
-	rl->force = false;
-	rl->missing_logged = false;
-	rl_request_load(st);
-}
-
-/* Takes the worker's answer, if any. Returns true when a new generation
- * was swapped in; the previous one is then in *old (maybe NULL), still
- * referenced by the clients' ACLs until rl_finish_swap. */
-static bool rl_collect(struct mqcert *st, struct mqrl_gen **old_out)
-{
-	struct mqrl *rl = &st->rl;
-	struct mqrl_gen *g, *old;
-	char err[sizeof(rl->result_err)];
-	bool have;
-
-	/* Every tick asks, and almost always there is nothing: a plain load
-	 * then, the lock only when the worker has set the flag (under it). */
-	if (!atomic_load_explicit(&rl->have_result, memory_order_acquire))
-		return false;
-	pthread_mutex_lock(&rl->lock);
-	have = rl->have_result;
-	g = rl->result;
-	memcpy(err, rl->result_err, sizeof(err));
-	rl->result = NULL;
-	rl->have_result = false;
-	pthread_mutex_unlock(&rl->lock);
-	if (!have)
-		return false;
-	if (!g) {
-		mqaudit_policy_rejected(st->audit, err, rl_gen_number(st));
-		if (st->gen)
-			mqlog(MOSQ_LOG_ERR, "policy %s rejected: %s; keeping generation %lu",
-			      st->opt.policy_path, err, rl_gen_number(st));
-		else
-			mqlog(MOSQ_LOG_ERR, "policy %s rejected: %s; still refusing every client",
-			      st->opt.policy_path, err);
-		return false;
-	}
-	old = st->gen;
-	st->gen = g;
-	mqcrl_adopt(st, g, old);
-	mqlog(MOSQ_LOG_NOTICE, "policy generation %lu loaded (%zu devices, %zu rules)",
-	      g->policy->generation, g->policy->ndevices, g->policy->nrules);
-	/* mqadmin only ever counts up: a lower number is an old file put back
-	 * (a restored backup), which may re-admit revoked devices; the CRL
-	 * still refuses those it lists. */
-	if (old && g->policy->generation < old->policy->generation)
-		mqlog(MOSQ_LOG_WARNING, "WARNING: policy generation %lu is older than generation %lu "
-		      "it replaces: was an old backup restored? Devices revoked since then are "
-		      "active again unless the CRL (%s) lists them", g->policy->generation,
-		      old->policy->generation, st->opt.crl_path ? st->opt.crl_path : "none");
-	mqaudit_policy_loaded(st->audit, g->policy);
-	*old_out = old;
-	return true;
-}
-
-/* Rules and group changes apply to connected clients too: re-resolve them
- * all against the new index; only then may the old one be freed. */
-static void rl_finish_swap(struct mqcert *st, struct mqrl_gen *old)
-{
-	mqacl_rebind_all(st);
-	rl_retire(&st->rl, old);
+	for (size_t i = 0; i < c->n; i++)
+		free(c->owned[i]);
+	free(c->owned);
+	mq_strmap_release(&c->names);
 }
 
 struct rl_kick {
@@ -299,127 +225,326 @@ struct rl_kick {
 	char *client_id;
 };
 
-/* Re-judges every connected client and drops the ones no longer allowed.
- * Kicking runs our DISCONNECT callback synchronously, which edits the
- * table: so first collect, then kick. */
-static void rl_enforce(struct mqcert *st, time_t now)
+struct rl_kicks {
+	struct rl_kick *v;
+	size_t n, cap;
+};
+
+static void rl_kick_add(struct mqcert *st, struct rl_kicks *k, struct mqcl_rec *r,
+			const char *why)
 {
-	struct rl_kick *kicks = NULL;
-	size_t n = 0, i;
-	struct mqcl_rec *r;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 8;
+		struct rl_kick *v = realloc(k->v, cap * sizeof(*v));
 
-	if (st->clients.count)
-		kicks = calloc(st->clients.count, sizeof(*kicks));
-	if (st->clients.count && !kicks) {
-		mqlog(MOSQ_LOG_ERR, "out of memory re-checking connected clients");
-		return;
+		if (!v)
+			goto oom;
+		k->v = v;
+		k->cap = cap;
 	}
-	for (r = st->clients.head; r; r = r->next) {
-		const char *why = mqauth_recheck(st, r, now);
+	if (!(k->v[k->n].client_id = strdup(r->client_id)))
+		goto oom;
+	k->v[k->n++].client = r->client;
+	r->kick_queued = true;
+	mqlog(MOSQ_LOG_NOTICE, "disconnecting client '%s' from %s (device '%s', serial %s): %s",
+	      r->client_id, r->address, r->device, r->serial, why);
+	mqaudit_kicked(st->audit, r, why);
+	mqmet_kicked(&st->met, why);
+	return;
+oom:
+	mqlog(MOSQ_LOG_ERR, "out of memory disconnecting client '%s' (%s): retrying at the next "
+	      "change", r->client_id, why);
+}
 
-		if (!why)
-			continue;
-		kicks[n].client = r->client;
-		kicks[n].client_id = strdup(r->client_id);
-		if (!kicks[n].client_id)
-			continue;
-		mqlog(MOSQ_LOG_NOTICE, "disconnecting client '%s' from %s (device '%s', serial %s): %s",
-		      r->client_id, r->address, r->device, r->serial, why);
-		mqaudit_kicked(st->audit, r, why);
-		mqmet_kicked(&st->met, why);
-		n++;
+/* From BASIC_AUTH nobody is kicked: they are judged again at the next
+ * change, or when TICK comes. */
+static void rl_kicks_drop(struct mqcert *st, struct rl_kicks *k)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		struct mqcl_rec *r = mqcl_find(&st->clients, k->v[i].client);
+
+		if (r)
+			r->kick_queued = false;
+		free(k->v[i].client_id);
 	}
-	for (i = 0; i < n; i++) {
-		if (mosquitto_kick_client_by_clientid(kicks[i].client_id, false) != MOSQ_ERR_SUCCESS ||
-		    mqcl_find(&st->clients, kicks[i].client)) {
+	free(k->v);
+	k->v = NULL;
+	k->n = k->cap = 0;
+}
+
+/* Kicking runs our DISCONNECT callback synchronously, which edits the
+ * table: so first collect, then kick. */
+static void rl_kick_all(struct mqcert *st, struct rl_kicks *k)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		if (mosquitto_kick_client_by_clientid(k->v[i].client_id, false) != MOSQ_ERR_SUCCESS ||
+		    mqcl_find(&st->clients, k->v[i].client)) {
 			/* Cannot happen for a connected client; never kick it
 			 * again on every tick. */
 			mqlog(MOSQ_LOG_WARNING, "client '%s' was not found by the broker to be kicked",
-			      kicks[i].client_id);
-			mqcl_forget(&st->clients, kicks[i].client);
+			      k->v[i].client_id);
+			mqcl_forget(&st->clients, k->v[i].client);
 		}
-		free(kicks[i].client_id);
+		free(k->v[i].client_id);
 	}
-	free(kicks);
+	free(k->v);
+	k->v = NULL;
+	k->n = k->cap = 0;
 	mqcl_update_expiry(&st->clients);
+}
+
+/* Judges r against the store (inside a read transaction): queues a kick,
+ * or keeps its groups and rules in step with the device. */
+static int rl_judge(struct mqcert *st, struct mqcl_rec *r, time_t now, struct rl_kicks *k)
+{
+	struct mq_device *d = NULL;
+	char err[512];
+	const char *why;
+	int rc;
+
+	if (r->deferred || r->observed)
+		return 0;
+	rc = mq_store_device_by_fpr(st->rl.store, r->fingerprint, &d, err, sizeof(err));
+	if (rc < 0) {
+		mqlog(MOSQ_LOG_ERR, "store %s: %s; client '%s' keeps its current state",
+		      st->opt.store_path, err, r->client_id);
+		return -1;
+	}
+	mqlog(MOSQ_LOG_DEBUG, "re-judging client '%s' (device '%s')", r->client_id, r->device);
+	why = mqauth_judge(st, r, rc == 0 ? d : NULL, now);
+	if (!why && mqcrl_lists(st->crl, r->serial))
+		why = "certificate is revoked by the CA's CRL";
+	if (why)
+		rl_kick_add(st, k, r, why);
+	else if (mqacl_rebind(st, r, d))
+		mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' (device '%s'): "
+		      "it is denied everything until the next change", r->client_id, r->device);
+	mq_device_free(d);
+	return 0;
+}
+
+/* The clients the CRL now lists (a kick queued at most once per client). */
+static void rl_crl_sweep(struct mqcert *st, struct rl_kicks *k)
+{
+	for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
+		if (!r->deferred && !r->observed && !r->kick_queued &&
+		    mqcrl_lists(st->crl, r->serial))
+			rl_kick_add(st, k, r, "certificate is revoked by the CA's CRL");
+}
+
+/* Reads the store's changes since rl->applied into c, inside a read
+ * transaction. 0, or -1 (logged). */
+static int rl_collect(struct mqcert *st, struct rl_changes *c)
+{
+	struct mqrl *rl = &st->rl;
+	char err[512] = "";
+	int rc;
+
+	if (!st->rules || !rl->applied_valid || rl->force) {
+		c->all = c->rules = c->crl = true;
+		return 0;
+	}
+	rc = mq_store_changes(rl->store, rl->applied, rl_change_cb, c, err, sizeof(err));
+	if (rc < 0) {
+		rl_trouble(st, err);
+		return -1;
+	}
+	if (rc == 1) {
+		mqlog(MOSQ_LOG_NOTICE, "store %s: the change log no longer reaches back to "
+		      "sequence %llu; judging every client again", st->opt.store_path,
+		      (unsigned long long)rl->applied);
+		c->all = c->rules = c->crl = true;
+	}
+	return 0;
+}
+
+/* Applies what changed since rl->applied. kick false (from BASIC_AUTH):
+ * the state is updated but nobody is dropped. */
+static void rl_apply(struct mqcert *st, time_t now, bool kick)
+{
+	struct mqrl *rl = &st->rl;
+	struct rl_changes c = {0};
+	struct rl_kicks k = {0};
+	char err[512] = "";
+	uint64_t seq, version = 0;
+	size_t ndev;
+	bool crl_file = mqcrl_changed(st), crl_new = false;
+
+	mq_strmap_init(&c.names);
+	rl_check_file(st, now);
+	if (rl->data_gone)
+		goto out; /* the last state stays */
+	if (!rl->store && (now - rl->last_open_try < RL_REOPEN_SECONDS || rl_open(st)))
+		goto out;
+	if (mq_store_read_begin(rl->store, err, sizeof(err))) {
+		rl_trouble(st, err);
+		goto out;
+	}
+	seq = mq_store_seq(rl->store);
+	/* The common case: one get, nothing to do. */
+	if (st->rules && rl->applied_valid && seq == rl->applied && !rl->force) {
+		mq_store_read_end(rl->store);
+		if (crl_file && mqcrl_reload(st))
+			rl_crl_sweep(st, &k);
+		goto out;
+	}
+	/* A newer mqadmin may have converted the store under us: apply
+	 * nothing of a layout this plugin does not know. */
+	if (mq_store_meta_get(rl->store, "version", &version) < 0 ||
+	    version != MQ_STORE_VERSION) {
+		snprintf(err, sizeof(err), "the store is now version %llu; this mqcert reads "
+			 "version %d: upgrade mqcert (or re-create the store with mqadmin policy "
+			 "import)", (unsigned long long)version, MQ_STORE_VERSION);
+		mq_store_read_end(rl->store);
+		rl->bad_version = true;
+		rl_trouble(st, err);
+		goto out;
+	}
+	rl->bad_version = false;
+	if (rl_collect(st, &c)) {
+		mq_store_read_end(rl->store);
+		goto out;
+	}
+	if (c.rules) {
+		struct mqrl_rules *old = st->rules, *fresh = rl_rules_load(rl->store, err,
+									   sizeof(err));
+
+		if (!fresh) {
+			mq_store_read_end(rl->store);
+			rl_trouble(st, err);
+			goto out;
+		}
+		/* Every client's rules point into old: resolve them all
+		 * against the new ones before freeing it. */
+		st->rules = fresh;
+		mqacl_rebind_all(st);
+		rl_rules_free(old);
+	}
+	if (c.crl || crl_file)
+		crl_new = mqcrl_reload(st);
+	if (c.all) {
+		for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
+			rl_judge(st, r, now, &k);
+	} else {
+		for (size_t i = 0; i < c.n; i++)
+			for (struct mqcl_rec *r = mqcl_by_device(&st->clients, c.owned[i]); r;
+			     r = r->dev_next)
+				rl_judge(st, r, now, &k);
+		if (crl_new)
+			rl_crl_sweep(st, &k);
+	}
+	ndev = mq_store_device_count(rl->store);
+	mq_store_read_end(rl->store);
+	if (rl->broken_logged)
+		mqlog(MOSQ_LOG_NOTICE, "store %s is readable again", st->opt.store_path);
+	mqlog(MOSQ_LOG_NOTICE, "store sequence %llu in force (%zu devices, %zu rules%s)",
+	      (unsigned long long)seq, ndev, st->rules->policy->nrules,
+	      c.all ? "; every client judged again" : c.rules ? "; rules recompiled" : "");
+	mqaudit_policy_loaded(st->audit, (unsigned long long)seq, ndev, st->rules->policy->nrules);
+	/* mqadmin only ever counts up: a lower sequence is an old store put
+	 * back (a restored backup), which may re-admit revoked devices; the
+	 * CRL still refuses those it lists. */
+	if (rl->replaced_seq && seq < rl->replaced_seq)
+		mqlog(MOSQ_LOG_WARNING, "WARNING: store sequence %llu is older than sequence %llu "
+		      "it replaces: was an old backup restored? Devices revoked since then are "
+		      "active again unless the CRL (%s) lists them", (unsigned long long)seq,
+		      (unsigned long long)rl->replaced_seq,
+		      st->opt.crl_path ? st->opt.crl_path : "none");
+	rl->replaced_seq = 0;
+	rl->broken_logged = false;
+	rl->applied = seq;
+	rl->applied_valid = true;
+	rl->force = false;
+	mqstate_applied(st, seq);
+out:
+	if (kick)
+		rl_kick_all(st, &k);
+	else
+		rl_kicks_drop(st, &k);
+	rl_changes_release(&c);
+}
+
+/* Clients past their validity: no store read needed. */
+static void rl_expire(struct mqcert *st, time_t now)
+{
+	struct rl_kicks k = {0};
+
+	for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
+		if (!r->deferred && !r->observed && !r->kick_queued && now >= r->not_after)
+			rl_kick_add(st, &k, r, "certificate has expired");
+	rl_kick_all(st, &k);
+}
+
+int mqrl_device_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out,
+		       char *err, size_t errlen)
+{
+	struct mq_store *s = st->rl.store;
+	int rc;
+
+	*out = NULL;
+	if (!s) {
+		snprintf(err, errlen, "the store %s is not open", st->opt.store_path);
+		return -1;
+	}
+	if (mq_store_read_begin(s, err, errlen))
+		return -1;
+	rc = mq_store_device_by_fpr(s, fpr, out, err, errlen);
+	mq_store_read_end(s);
+	return rc;
+}
+
+int mqrl_device_by_user(struct mqcert *st, const char *user, struct mq_device **out,
+			char *err, size_t errlen)
+{
+	struct mq_store *s = st->rl.store;
+	int rc;
+
+	*out = NULL;
+	if (!s) {
+		snprintf(err, errlen, "the store %s is not open", st->opt.store_path);
+		return -1;
+	}
+	if (mq_store_read_begin(s, err, errlen))
+		return -1;
+	rc = mq_store_device_by_user(s, user, out, err, errlen);
+	mq_store_read_end(s);
+	return rc;
 }
 
 int mqrl_start(struct mqcert *st)
 {
 	struct mqrl *rl = &st->rl;
-	char err[512] = "";
 
 	memset(rl, 0, sizeof(*rl));
 	rl->started = time(NULL);
-	if (pthread_mutex_init(&rl->lock, NULL))
-		return -1;
-	if (pthread_cond_init(&rl->cond, NULL)) {
-		pthread_mutex_destroy(&rl->lock);
-		return -1;
-	}
-	/* A missing policy shows as not present; the load below says why. */
-	mq_file_sig_get(st->opt.policy_path, &rl->seen);
 	(void)mqcrl_changed(st);
-	st->gen = rl_gen_load_all(st, err, sizeof(err));
-	if (st->gen) {
-		mqcrl_adopt(st, st->gen, NULL);
-		mqlog(MOSQ_LOG_NOTICE, "policy generation %lu loaded (%zu devices, %zu rules)",
-		      st->gen->policy->generation, st->gen->policy->ndevices,
-		      st->gen->policy->nrules);
-		mqaudit_policy_loaded(st->audit, st->gen->policy);
-	} else {
-		mqlog(MOSQ_LOG_ERR, "no valid policy (%s); refusing every client until %s is valid",
-		      err, st->opt.policy_path);
-		mqaudit_policy_rejected(st->audit, err, 0);
-		rl->missing_logged = !rl->seen.present;
-	}
+	rl->last_open_try = rl->started - RL_REOPEN_SECONDS;
+	rl_apply(st, rl->started, false);
 	return 0;
 }
 
 void mqrl_stop(struct mqcert *st)
 {
 	struct mqrl *rl = &st->rl;
-	size_t i;
 
-	if (rl->thread_running) {
-		pthread_mutex_lock(&rl->lock);
-		rl->quit = true;
-		pthread_cond_signal(&rl->cond);
-		pthread_mutex_unlock(&rl->lock);
-		pthread_join(rl->thread, NULL);
-		rl->thread_running = false;
-	}
-	for (i = 0; i < rl->nto_free; i++)
-		rl_gen_free(rl->to_free[i]);
-	free(rl->to_free);
-	rl->to_free = NULL;
-	rl->nto_free = rl->cap_to_free = 0;
-	rl_gen_free(rl->result);
-	rl->result = NULL;
-	rl_gen_free(st->gen);
-	st->gen = NULL;
-	pthread_cond_destroy(&rl->cond);
-	pthread_mutex_destroy(&rl->lock);
+	rl_rules_free(st->rules);
+	st->rules = NULL;
+	mqcrl_free(st->crl);
+	st->crl = NULL;
+	mq_store_close(rl->store);
+	rl->store = NULL;
 }
 
 void mqrl_tick(struct mqcert *st, time_t now)
 {
 	struct mqrl *rl = &st->rl;
-	struct mqrl_gen *old = NULL;
 	time_t exp = st->clients.earliest_expiry;
 
 	rl->ticks++;
 	rl->in_reload_apply = false;
-	rl_watch(st);
-	if (mqcrl_changed(st))
-		rl_request_load(st);
-	if (rl_collect(st, &old)) {
-		/* Kick first: fewer clients to re-resolve. */
-		rl_enforce(st, now);
-		rl_finish_swap(st, old);
-	} else if (exp && now >= exp) {
-		rl_enforce(st, now);
-	}
+	rl_apply(st, now, true);
+	if (exp && now >= exp)
+		rl_expire(st, now);
 }
 
 void mqrl_force(struct mqcert *st)
@@ -435,14 +560,13 @@ void mqrl_force(struct mqcert *st)
 void mqrl_connect_poll(struct mqcert *st, time_t now)
 {
 	struct mqrl *rl = &st->rl;
-	struct mqrl_gen *old = NULL;
 
 	if (!rl->no_tick_mode) {
 		if (now - rl->started < RL_NO_TICK_SECONDS)
 			return;
 		rl->no_tick_mode = true;
 		mqlog(MOSQ_LOG_WARNING, "WARNING: no MOSQ_EVT_TICK in %d seconds, so "
-		      "per_listener_settings is probably true: policy changes are now picked up "
+		      "per_listener_settings is probably true: rule changes are now picked up "
 		      "only when a client connects, and connected clients are NOT disconnected "
 		      "when revoked or expired; set per_listener_settings false",
 		      RL_NO_TICK_SECONDS);
@@ -450,9 +574,5 @@ void mqrl_connect_poll(struct mqcert *st, time_t now)
 	if (now - rl->last_poll < 1)
 		return;
 	rl->last_poll = now;
-	rl_watch(st);
-	if (mqcrl_changed(st))
-		rl_request_load(st);
-	if (rl_collect(st, &old))
-		rl_finish_swap(st, old);
+	rl_apply(st, now, false);
 }

@@ -41,6 +41,10 @@ struct st_fpr {
 struct mqstate {
 	char *path; /* NULL: no file */
 	bool dirty;
+	/* The store sequence in force; a change is written at the next tick,
+	 * whatever the once-a-second limit says: mqadmin --wait reads it. */
+	uint64_t applied_seq;
+	bool applied_dirty;
 	bool failing;
 	struct timespec last_write;
 	time_t last_gc;
@@ -231,6 +235,7 @@ static char *st_render(const struct mqcert *st, bool running, time_t now)
 	    !cJSON_AddStringToObject(doc, "host", s->host) ||
 	    !cJSON_AddStringToObject(doc, "instance", st->opt.instance) ||
 	    !cJSON_AddBoolToObject(doc, "running", running) ||
+	    !cJSON_AddNumberToObject(doc, "applied_seq", (double)s->applied_seq) ||
 	    !(clients = cJSON_AddArrayToObject(doc, "clients")) ||
 	    !(clones = cJSON_AddArrayToObject(doc, "suspected_clones")))
 		goto out;
@@ -286,6 +291,7 @@ static void st_write(struct mqcert *st, bool running, time_t now)
 			mqlog(MOSQ_LOG_NOTICE, "state file %s: writing again", s->path);
 		s->failing = false;
 		s->dirty = false;
+		s->applied_dirty = false;
 	}
 	cJSON_free(text);
 }
@@ -404,6 +410,16 @@ void mqstate_disconnect(struct mqcert *st, const struct mosquitto *client)
 		st_fpr_free(s, e);
 }
 
+void mqstate_applied(struct mqcert *st, uint64_t seq)
+{
+	struct mqstate *s = st->state;
+
+	if (!s || s->applied_seq == seq)
+		return;
+	s->applied_seq = seq;
+	s->applied_dirty = s->dirty = true;
+}
+
 void mqstate_tick(struct mqcert *st, time_t now)
 {
 	struct mqstate *s = st->state;
@@ -427,7 +443,7 @@ void mqstate_tick(struct mqcert *st, time_t now)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	ms = ((long long)t.tv_sec - s->last_write.tv_sec) * 1000 +
 	     (t.tv_nsec - s->last_write.tv_nsec) / 1000000;
-	if (s->last_write.tv_sec && ms < 1000)
+	if (s->last_write.tv_sec && ms < 1000 && !s->applied_dirty)
 		return;
 	if (!s->dirty && ms < STATE_HEARTBEAT * 1000LL)
 		return;

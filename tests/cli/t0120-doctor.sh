@@ -84,7 +84,7 @@ test_expect_success 'the broker user may write DIR/audit and nothing else in DIR
 	test_grep "no problems found" out &&
 	chmod o+w pki3 &&
 	test_must_fail "$MQADMIN" -d pki3 doctor >out &&
-	test_grep "^error \[dir-writable-by-broker\]: user mosquitto can write pki3: the broker could replace policy.json" out &&
+	test_grep "^error \[dir-writable-by-broker\]: user mosquitto can write pki3: the broker could replace the policy store" out &&
 	chmod o-w pki3 && chown root pki3/audit &&
 	"$MQADMIN" -d pki3 doctor >out &&
 	test_grep "^warning \[audit-dir-not-writable\]: user mosquitto cannot write pki3/audit" out &&
@@ -229,12 +229,23 @@ test_expect_success 'policy entries whose certificate file is missing or differs
 	test_grep "^error \[device-cert-not-in-policy\]: pki/devices/dev1/dev1.crt" out
 '
 
-test_expect_success 'an invalid policy' '
-	cp pki/policy.json policy.saved &&
-	echo "{" >pki/policy.json &&
-	test_must_fail doctor >out &&
-	cp policy.saved pki/policy.json &&
-	test_grep "^error \[policy-invalid\]" out
+test_expect_success 'a policy store of an unknown version is named, with the fix' '
+	cp -a pki/store store.saved &&
+	cat >v2.txt <<-\EOF &&
+	VERSION=3
+	format=print
+	type=btree
+	HEADER=END
+	 version
+	 \00\00\00\00\00\00\00\02
+	DATA=END
+	EOF
+	mdb_load -s meta -f v2.txt pki/store &&
+	test_must_fail doctor >out 2>err &&
+	rm -r pki/store && mv store.saved pki/store &&
+	test_grep "^error \[store-invalid\]: policy store pki/store is version 2; this mqcert reads version 1: upgrade mqcert" out &&
+	test_grep "fix: a newer store needs a newer mqcert; otherwise move pki/store aside and restore the last backup: mqadmin -d pki policy import FILE" out &&
+	! test_grep "policy-invalid" out
 '
 
 test_expect_success 'CRL near nextUpdate is a warning, past it an error (also as crlfile)' '

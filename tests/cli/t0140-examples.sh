@@ -72,7 +72,7 @@ test_expect_success 'mosquitto.conf: the real broker starts with it' '
 	grep -v "^#" ex.conf >ex.directives &&
 	test_grep ! -e /etc/ -e /usr/local -e /var/ ex.directives &&
 	broker_start ex "$(cat ex.conf)" &&
-	wait_for 10 grep -q "mqcert: policy generation" "$(broker_log ex)" &&
+	wait_for 10 grep -q "mqcert: store sequence" "$(broker_log ex)" &&
 	# The defaults written out in the comments are the ones the plugin uses.
 	audit=$(sed -n "s|^#plugin_opt_audit_log ||p" ex.conf) &&
 	state=$(sed -n "s|^#plugin_opt_state_file ||p" ex.conf) &&
@@ -439,7 +439,7 @@ test_expect_success 'node-red flow: its client id and topics work on the example
 	pub_topic=$(sed -n "s/^out //p" flow.txt)
 	id=$(sed -n "s/^clientid //p" flow.txt)
 	nr="--cafile pki/ca.crt --cert pki/devices/nodered-1/nodered-1.crt --key pki/devices/nodered-1/nodered-1.key"
-	wait_for 10 grep -q "policy generation [0-9]* loaded (4 devices" "$(broker_log ex)"
+	wait_for 10 grep -q "store sequence [0-9]* in force (4 devices" "$(broker_log ex)"
 	mosquitto_sub -h localhost -p "$port" $nr -i "$id" -t "$sub_topic" -v -C 1 -W 10 >nrgot 2>nrsub.err &
 	sub=$!
 	wait_for 10 grep -q "$id 0 $sub_topic" "$(broker_log ex)"

@@ -49,7 +49,7 @@ test_expect_success 'a bad crl_number is refused with its name' '
 	cp pki/policy.json good &&
 	sed -i -E "s/\"crl_number\":[[:space:]]*[0-9]+/\"crl_number\": -1/" pki/policy.json &&
 	test_grep "\"crl_number\": -1" pki/policy.json &&
-	test_must_fail "$MQADMIN" -d pki crl update 2>err &&
+	test_must_fail "$MQADMIN" -d pki policy import pki/policy.json 2>err &&
 	test_grep "crl_number" err &&
 	cp good pki/policy.json
 '

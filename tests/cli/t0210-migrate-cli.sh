@@ -3,7 +3,7 @@
 # input is refused with a reason and changes nothing.
 . "$(dirname "$0")/../lib.sh"
 
-snap() { (cd "$1" && find . -type f ! -name .lock -exec sha256sum {} + | sort); }
+snap() { (cd "$1" && find . -type f ! -name .lock ! -name lock.mdb -exec sha256sum {} + | sort); }
 
 # cert NAME CA DAYS [openssl x509 options]: a client certificate signed by CA.
 cert() {

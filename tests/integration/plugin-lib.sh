@@ -53,11 +53,18 @@ stay_client() {
 	wait_for 15 grep -Eq "^(READY|ERROR|CONNACK [1-9])" "$out"
 }
 
-# policy_edit FILE DEVICE FIELD=VALUE...: sets the fields of every
-# certificate of DEVICE in the policy FILE, written atomically like mqadmin.
+# policy_json DIR FILE: the policy of DIR (its store) exported to FILE.
+policy_json() { "$MQADMIN" -d "$1" policy export "$2" >/dev/null; }
+
+# policy_edit DIR DEVICE FIELD=VALUE...: sets the fields of every
+# certificate of DEVICE, through export, an edit and `mqadmin policy import`
+# (the store is never edited by hand; policy.json is the interchange form).
 policy_edit() {
-	/usr/bin/python3 - "$@" <<'PY'
-import json, os, sys
+	local dir=$1 f
+	f=$(mktemp "$TRASH/policy-edit.XXXXXX") &&
+	policy_json "$dir" "$f" &&
+	/usr/bin/python3 - "$f" "${@:2}" <<'PY' &&
+import json, sys
 path, dev = sys.argv[1:3]
 sets = [a.split("=", 1) for a in sys.argv[3:]]
 with open(path) as f:
@@ -71,25 +78,66 @@ for d in p["devices"]:
             hit = True
 if not hit:
     sys.exit("no device " + dev)
-p["generation"] += 1
-with open(path + ".tmp", "w") as f:
+with open(path, "w") as f:
     json.dump(p, f, indent=1)
-os.replace(path + ".tmp", path)
+PY
+	"$MQADMIN" -d "$dir" policy import "$f" >/dev/null
+}
+
+# store_seq DIR: the store's meta.seq (mdb_dump, read-only).
+store_seq() {
+	mdb_dump -s meta "$1/store" | /usr/bin/python3 -c '
+import sys
+lines = [l.strip() for l in sys.stdin if l.startswith(" ")]
+kv = dict(zip(lines[0::2], lines[1::2]))
+print(int(kv["seq".encode().hex()], 16))'
+}
+
+# store_meta_set DIR KEY N: sets the store's meta KEY to the integer N
+# (mdb_dump + mdb_load, one write transaction): to fake a store written by
+# another version.
+store_meta_set() {
+	mdb_dump -s meta "$1/store" >"$TRASH/meta.dump" &&
+	/usr/bin/python3 - "$TRASH/meta.dump" "$2" "$3" <<'PY' &&
+import sys
+path, key, val = sys.argv[1], sys.argv[2].encode().hex(), int(sys.argv[3])
+lines = open(path).read().split("\n")
+i = lines.index(" " + key)
+lines[i + 1] = " %016x" % val
+open(path, "w").write("\n".join(lines))
+PY
+	mdb_load -s meta -f "$TRASH/meta.dump" "$1/store" 2>"$TRASH/mdb_load.err"
+}
+
+# applied_seq NAME DIR: the store sequence broker NAME reports in force
+# (its state file in DIR/audit), or 0.
+applied_seq() {
+	/usr/bin/python3 - "$2/audit" "$(broker_pid "$1")" <<'PY'
+import glob, json, sys
+for f in glob.glob(sys.argv[1] + "/connected-*.json"):
+    try:
+        d = json.load(open(f))
+    except Exception:
+        continue
+    if str(d.get("broker_pid")) == sys.argv[2]:
+        print(d.get("applied_seq", 0))
+        break
+else:
+    print(0)
 PY
 }
 
-# wait_policy NAME DIR: waits (bounded) until broker NAME has swapped in
-# the generation DIR/policy.json now holds: a device issued a moment ago
-# is refused until then.
+# wait_policy NAME DIR: waits (bounded) until broker NAME has applied
+# what DIR's store holds now: a device issued a moment ago is refused
+# until then.
 wait_policy() {
-	local g
-	g=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["generation"])' \
-		"$2/policy.json") &&
-	wait_for 10 log_has "$1" "mqcert: policy generation $g loaded"
+	local want
+	want=$(store_seq "$2") &&
+	wait_for 10 eval "test \$(applied_seq $1 $2) -ge $want"
 }
 
-# gen_loaded_count NAME: how many policy generations the plugin loaded.
-gen_loaded_count() { log_count "$1" "mqcert: policy generation [0-9]+ loaded"; }
+# gen_loaded_count NAME: how many store states the plugin put in force.
+gen_loaded_count() { log_count "$1" "mqcert: store sequence [0-9]+ in force"; }
 
 # cmd_client NAME ARGS...: a client that stays connected and carries out the
 # lines later written to NAME.cmds (see mqclient.py --commands); output in
@@ -137,13 +185,16 @@ sub_until() {
 	return 1
 }
 
-# policy_add_cert FILE DEVICE CERT: puts the certificate file CERT on the
+# policy_add_cert DIR DEVICE CERT: puts the certificate file CERT on the
 # allowlist as a certificate of DEVICE (created with no groups when
-# missing), written atomically like mqadmin: for certificates that mqadmin
-# would never issue.
+# missing), through export, an edit and `mqadmin policy import`: for
+# certificates that mqadmin would never issue.
 policy_add_cert() {
-	/usr/bin/python3 - "$@" <<'PY'
-import hashlib, json, os, ssl, sys
+	local dir=$1 f
+	f=$(mktemp "$TRASH/policy-edit.XXXXXX") &&
+	policy_json "$dir" "$f" &&
+	/usr/bin/python3 - "$f" "${@:2}" <<'PY' &&
+import hashlib, json, ssl, sys
 path, dev, crt = sys.argv[1:4]
 der = ssl.PEM_cert_to_DER_cert(open(crt).read())
 from cryptography import x509
@@ -160,11 +211,10 @@ d["certs"].append({"serial": format(c.serial_number, "x"),
                    "fingerprint": hashlib.sha256(der).hexdigest(),
                    "not_before": fmt(c.not_valid_before), "not_after": fmt(c.not_valid_after),
                    "status": "active"})
-p["generation"] += 1
-with open(path + ".tmp", "w") as f:
+with open(path, "w") as f:
     json.dump(p, f, indent=1)
-os.replace(path + ".tmp", path)
 PY
+	"$MQADMIN" -d "$dir" policy import "$f" >/dev/null
 }
 
 # ca_sign_cn DIR SUBJECT OUT: a key and certificate OUT.key/OUT.crt with the

@@ -23,8 +23,8 @@ test_expect_success 'setup: PKI with two devices, a foreign CA, an unlisted cert
 
 test_expect_success 'the broker starts with the plugin and loads the policy' '
 	plugin_broker b pki &&
-	log_has b "mqcert: policy generation [0-9]+ loaded \(2 devices, 1 rules\)" &&
-	log_has b "mqcert: version [0-9.]+, policy .*, identity cn, clientid_binding exact, no_certificate refuse"
+	log_has b "mqcert: store sequence [0-9]+ in force \(2 devices, 1 rules" &&
+	log_has b "mqcert: version [0-9.]+, store .*/pki/store, identity cn, clientid_binding exact, no_certificate refuse"
 '
 port=$(broker_port b)
 

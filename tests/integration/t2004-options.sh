@@ -85,7 +85,7 @@ test_expect_success 'defer: a deferred client survives SIGHUP, judged again by p
 	stay_client legacy.out --port $port --cafile pki/ca.crt --id legacy --username legacy --password s3cret &&
 	test_grep "^READY" legacy.out &&
 	broker_hup defer &&
-	wait_for 10 eval "test \$(log_count defer \"mqcert: policy generation\") -ge 2" &&
+	wait_for 10 eval "test \$(log_count defer \"mqcert: store sequence\") -ge 2" &&
 	test_grep ! DISCONNECTED legacy.out &&
 	kill $(cat legacy.out.pid) &&
 	broker_stop defer

@@ -22,13 +22,16 @@ test_expect_success 'five cycles of issue, connect, SIGHUP, bad policy, revoke a
 	stay_client keeper.out --port '"$port"' $(dev_args pki keeper) --id keeper &&
 	for i in 1 2 3 4 5; do
 		"$MQADMIN" -d pki device issue c$i >/dev/null &&
-		wait_for 10 log_has b "mqcert: policy generation [0-9]+ loaded \($((i + 1)) devices" &&
+		wait_for 10 log_has b "mqcert: store sequence [0-9]+ in force \($((i + 1)) devices" &&
 		stay_client c$i.out --port '"$port"' $(dev_args pki c$i) --id c$i &&
 		test_grep "^READY" c$i.out &&
 		broker_hup b &&
-		cp pki/policy.json good.json && echo "[]" >pki/policy.json &&
-		wait_for 10 eval "test \$(log_count b \"mqcert: policy .* rejected\") -eq $i" &&
-		cp good.json pki/policy.json &&
+		cp pki/store/data.mdb good.mdb && echo "[]" >bad.mdb &&
+		mv -T bad.mdb pki/store/data.mdb &&
+		wait_for 10 eval "test \$(log_count b \"mqcert: store .*; keeping the state of sequence\") -eq $i" &&
+		n=$(gen_loaded_count b) &&
+		cp good.mdb new.mdb && mv -T new.mdb pki/store/data.mdb &&
+		wait_for 10 eval "test \$(gen_loaded_count b) -gt $n" &&
 		"$MQADMIN" -d pki device revoke c$i >/dev/null &&
 		wait_for 10 grep -q "^DISCONNECTED" c$i.out || return 1
 	done &&

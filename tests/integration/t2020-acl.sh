@@ -21,7 +21,7 @@ test_expect_success 'setup: devices, rules and a broker with the plugin' '
 	acl --all --topic "ou/%{ou}/#" --access read &&
 	acl --group ops --topic "ops/#" --access readwrite &&
 	plugin_broker b pki &&
-	log_has b "mqcert: policy generation [0-9]+ loaded \(9 devices, 9 rules\)"
+	log_has b "mqcert: store sequence [0-9]+ in force \(9 devices, 9 rules"
 '
 P="--port $(broker_port b)"
 
@@ -158,9 +158,9 @@ test_expect_success 'setup: certificates signed by the CA key with CNs holding +
 	ca_sign_cn pki "/CN=dev#1" hash &&
 	ca_sign_cn pki "/CN=a\/b" slash &&
 	gen_loaded_count b >before &&
-	policy_add_cert pki/policy.json hplus plus.crt &&
-	policy_add_cert pki/policy.json hhash hash.crt &&
-	policy_add_cert pki/policy.json hslash slash.crt &&
+	policy_add_cert pki hplus plus.crt &&
+	policy_add_cert pki hhash hash.crt &&
+	policy_add_cert pki hslash slash.crt &&
 	wait_policy b pki
 '
 

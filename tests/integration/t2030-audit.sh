@@ -131,11 +131,15 @@ test_expect_success 'refused connects are logged with the reason' '
 	log_is $A "all(len(o[\"fingerprint\"]) == 64 and o[\"serial\"] for o in ev(\"refused\"))"
 '
 
-test_expect_success 'a rejected policy is logged' '
-	cp pki/policy.json good.json &&
-	echo "{" >pki/policy.json.tmp && mv pki/policy.json.tmp pki/policy.json &&
+# Before issue 15 a broken policy.json was swapped in; now a broken
+# data.mdb is (the plugin keeps the store it has open).
+test_expect_success 'a rejected store is logged' '
+	cp pki/store/data.mdb good.mdb &&
+	echo "{" >bad.mdb && mv -T bad.mdb pki/store/data.mdb &&
 	wait_for 10 log_is $A "ev(\"policy\", result=\"rejected\")" &&
-	cp good.json pki/policy.json.tmp && mv pki/policy.json.tmp pki/policy.json
+	n=$(gen_loaded_count b) &&
+	cp good.mdb new.mdb && mv -T new.mdb pki/store/data.mdb &&
+	wait_for 10 eval "test \$(gen_loaded_count b) -gt $n"
 '
 
 test_expect_success 'repeated takeovers of its own session from other addresses: clone' '
@@ -264,8 +268,9 @@ test_expect_success 'as user mosquitto the plugin writes only DIR/audit; DIR sta
 	wait_for 10 state_is $US "len(c) == 1 and c[0][\"device\"] == \"dev1\"" &&
 	wait_for 10 log_is upki/audit/audit.log "ev(\"connect\", device=\"dev1\")" &&
 	test "$(stat -c %U $US upki/audit/audit.log | sort -u)" = mosquitto &&
-	test "$(stat -c %U:%a upki/policy.json)" = root:644 &&
-	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^policy.json.prev$" -e "^servers$" &&
+	test "$(stat -c %U:%a upki/store upki/store/data.mdb | paste -sd " ")" = "root:755 root:644" &&
+	test "$(stat -c %U upki/store/lock.mdb)" = mosquitto &&
+	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^policy.json.prev$" -e "^servers$" -e "^store$" &&
 	broker_stop u &&
 	broker_sanitizer_clean
 '

@@ -68,7 +68,7 @@ test_expect_success 'a not_after shortened to a few seconds ahead drops the clie
 	stay_client na.out $P $(dev_args pki dev1) --id dev1 &&
 	test_grep "^READY" na.out &&
 	soon=$(date -u -d "+3 seconds" +%Y-%m-%dT%H:%M:%SZ) &&
-	policy_edit pki/policy.json dev1 not_after=$soon &&
+	policy_edit pki dev1 not_after=$soon &&
 	wait_policy b pki &&
 	wait_for 15 grep -q "^DISCONNECTED" na.out &&
 	log_has b "disconnecting client .dev1. from 127.0.0.1 \(device .dev1., serial [0-9a-f]+\): certificate has expired"
@@ -77,21 +77,23 @@ test_expect_success 'a not_after shortened to a few seconds ahead drops the clie
 test_expect_success 'a not_after moved into the past drops the client at the swap' '
 	stay_client past.out $P $(dev_args pki dev2) --id dev2 &&
 	test_grep "^READY" past.out &&
-	policy_edit pki/policy.json dev2 not_before=2019-01-01T00:00:00Z not_after=2020-01-01T00:00:00Z &&
+	policy_edit pki dev2 not_before=2019-01-01T00:00:00Z not_after=2020-01-01T00:00:00Z &&
 	wait_for 10 grep -q "^DISCONNECTED" past.out &&
 	log_has b "disconnecting client .dev2. .*: certificate has expired"
 '
 
-test_expect_success 'revoke, then restore an old policy backup: still refused by the CRL, and warned' '
-	cp pki/policy.json backup.json &&
-	old_gen=$(/usr/bin/python3 -c "import json; print(json.load(open(\"backup.json\"))[\"generation\"])") &&
+# Before issue 15 the backup was an old policy.json; now it is an old copy
+# of the store's data.mdb put back in place.
+test_expect_success 'revoke, then restore an old store backup: still refused by the CRL, and warned' '
+	cp pki/store/data.mdb backup.mdb &&
+	old_gen=$(store_seq pki) &&
 	stay_client r.out $P $(dev_args pki dev3) --id dev3 &&
 	test_grep "^READY" r.out &&
 	M device revoke dev3 >/dev/null &&
 	wait_for 10 grep -q "^DISCONNECTED" r.out &&
 	wait_for 10 log_has b "mqcert: CRL $TRASH/pki/crl.pem number [0-9]+ loaded \(1 revoked serials\)" &&
-	cp backup.json pki/policy.json.tmp && mv pki/policy.json.tmp pki/policy.json &&
-	wait_for 10 log_has b "WARNING: policy generation $old_gen is older than generation [0-9]+ it replaces: was an old backup restored\?" &&
+	cp backup.mdb new.mdb && mv -T new.mdb pki/store/data.mdb &&
+	wait_for 10 log_has b "WARNING: store sequence $old_gen is older than sequence [0-9]+ it replaces: was an old backup restored\?" &&
 	connect_refused dev3 "certificate is revoked by the CA.s CRL \(device .dev3.\)"
 '
 

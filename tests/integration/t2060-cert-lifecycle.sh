@@ -95,7 +95,7 @@ test_expect_success 'device delete drops dev3 live; it is refused and no longer 
 test_expect_success 'a retired certificate is dropped and refused with its own reason' '
 	stay_client dev1.out $P $(dev_args pki dev1) --id dev1 &&
 	test_grep "^READY" dev1.out &&
-	policy_edit pki/policy.json dev1 status=retired retired_at=2026-01-01T00:00:00Z &&
+	policy_edit pki dev1 status=retired retired_at=2026-01-01T00:00:00Z &&
 	wait_for 10 grep -q "^DISCONNECTED" dev1.out &&
 	log_has b "mqcert: disconnecting client .dev1. .*: certificate is retired" &&
 	test_must_fail $MQCLIENT $P $(dev_args pki dev1) --id dev1 >out &&

@@ -33,7 +33,7 @@ test_expect_success 'every step of the story is in its output' '
 '
 
 test_expect_success 'the demo left its files and no broker behind' '
-	test -f demo/mosquitto.conf && test -f demo/pki/policy.json &&
+	test -f demo/mosquitto.conf && test -f demo/pki/store/data.mdb &&
 	! pgrep -f "mosquitto -c $TRASH/demo/mosquitto.conf"
 '
 
@@ -41,7 +41,7 @@ test_expect_success 'the broker ran as user mosquitto and wrote only DIR/audit' 
 	if [ "$(id -u)" != 0 ] || grep -qx "user root" demo/mosquitto.conf; then
 		echo "skipped: not root, or user mosquitto cannot reach this build"; exit 0
 	fi &&
-	test "$(stat -c %U:%a demo/pki demo/pki/policy.json | paste -sd " ")" = "root:755 root:644" &&
+	test "$(stat -c %U:%a demo/pki demo/pki/store/data.mdb | paste -sd " ")" = "root:755 root:644" &&
 	test "$(stat -c %U demo/pki/audit demo/pki/audit/audit.log demo/pki/audit/connected-*.json | sort -u)" = mosquitto
 '
 

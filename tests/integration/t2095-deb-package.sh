@@ -106,7 +106,7 @@ test_expect_success 'a real broker loads the installed plugin from the path brok
 	test_grep -x "plugin $MQCERT_SO" block &&
 	broker_start b "$(cat block)" &&
 	log_has b "Loading plugin: $MQCERT_SO" &&
-	log_has b "mqcert: version $VERSION, policy $TRASH/pki/policy.json" &&
+	log_has b "mqcert: version $VERSION, store $TRASH/pki/store" &&
 	$MQCLIENT --port $port $(dev_args pki dev1) --id dev1 --pub t/x hello >pub.out &&
 	test_grep "^CONNACK 0" pub.out &&
 	log_has b "mqcert: accepted client .dev1. from 127.0.0.1 as device .dev1." &&

@@ -675,11 +675,15 @@ static void index_should_agree_with_naive_scan(void **state)
 	rng_state = seed;
 	for (int round = 0; round < 400; round++) {
 		struct mq_policy *p = mq_policy_new();
-		struct mq_acl_index *idx;
+		/* The same rules alone, as the plugin loads them from the store:
+		 * its clients get their device from a lookup of their own. */
+		struct mq_policy *rules_only = mq_policy_new();
+		struct mq_acl_index *idx, *ridx;
 		char err[256], topic[128];
 		size_t nrules = rnd(12);
 
 		assert_non_null(p);
+		assert_non_null(rules_only);
 		for (int d = 0; d < 3; d++) {
 			char name[16], user[16], *groups[3];
 			size_t ng = 0;
@@ -706,12 +710,19 @@ static void index_should_agree_with_naive_scan(void **state)
 				random_levels(topic, sizeof(topic), names, 9, true, true);
 			while (mq_pattern_valid(topic, NULL, 0));
 			assert_int_equal(mq_access_parse(PICK(access), &acc), 0);
+			bool deny = rnd(3) == 0;
+
 			if (!mq_policy_add_rule(p, kind, kind == MQ_SUBJ_ALL ? NULL : strchr(s, ':') + 1,
-						topic, acc, rnd(3) == 0, err, sizeof(err)))
+						topic, acc, deny, err, sizeof(err)) ||
+			    !mq_policy_add_rule(rules_only, kind,
+						kind == MQ_SUBJ_ALL ? NULL : strchr(s, ':') + 1, topic, acc,
+						deny, err, sizeof(err)))
 				fail_msg("seed 0x%llx: rule '%s': %s", (unsigned long long)seed, topic, err);
 		}
 		idx = mq_acl_index_build(p);
 		assert_non_null(idx);
+		ridx = mq_acl_index_build(rules_only);
+		assert_non_null(ridx);
 		for (int c = 0; c < 8; c++) {
 			const char *ou[3] = { PICK(ous), PICK(ous), PICK(ous) };
 			struct mq_acl_ident id = {
@@ -721,9 +732,17 @@ static void index_should_agree_with_naive_scan(void **state)
 				.ou = ou,
 				.nou = rnd(4),
 			};
-			struct mq_acl_client *cl = NULL;
+			struct mq_acl_client *cl = NULL, *cm = NULL;
+			const struct mq_device *dv = mq_policy_find_device(p, id.device);
+			const struct mq_acl_member m = {
+				.name = dv->name,
+				.username = dv->username,
+				.groups = (const char *const *)dv->groups,
+				.ngroups = dv->ngroups,
+			};
 
 			assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
+			assert_int_equal(mq_acl_client_init_member(&cm, ridx, &m, &id), 0);
 			for (int t = 0; t < 40; t++) {
 				enum mq_acl_access a = t % 3 == 0 ? R : t % 3 == 1 ? W : S;
 				struct mq_acl_result ri, rn;
@@ -736,6 +755,16 @@ static void index_should_agree_with_naive_scan(void **state)
 				}
 				bi = mq_acl_check(cl, topic, a, &ri);
 				bn = mq_acl_check_naive(p, &id, topic, a, &rn);
+				{
+					struct mq_acl_result rm;
+
+					if (mq_acl_check(cm, topic, a, &rm) != bi ||
+					    rm.reason != ri.reason ||
+					    (rm.rule ? rm.rule->id : 0) != (ri.rule ? ri.rule->id : 0))
+						fail_msg("seed 0x%llx round %d: the rules-only index "
+							 "disagrees on %s '%s'", (unsigned long long)seed,
+							 round, mq_acl_access_str(a), topic);
+				}
 				checks++;
 				allowed += bi;
 				/* The topics repeat within a client: memo hits too. */
@@ -762,9 +791,12 @@ static void index_should_agree_with_naive_scan(void **state)
 				}
 			}
 			mq_acl_client_free(cl);
+			mq_acl_client_free(cm);
 		}
 		mq_acl_index_free(idx);
+		mq_acl_index_free(ridx);
 		mq_policy_free(p);
+		mq_policy_free(rules_only);
 	}
 	/* The generator must exercise both outcomes, or the test proves little. */
 	assert_true(allowed > checks / 20);
