@@ -154,7 +154,7 @@ void crl_reserve_number(const struct store *st)
 	free(path);
 }
 
-int crl_write(const struct store *st, const struct ca *ca, int days)
+int crl_write(struct store *st, const struct ca *ca, int days)
 {
 	char err[512], *path = store_path(st, "crl.pem"), *data = NULL;
 	X509_CRL *crl = NULL;
@@ -162,8 +162,10 @@ int crl_write(const struct store *st, const struct ca *ca, int days)
 	long len, file;
 	int rc = -1;
 
-	if (!path)
+	if (!path || store_load_revoked(st)) {
+		free(path);
 		return -1;
+	}
 	/* Never below the file's number (a policy from before crl_number)
 	 * nor the policy's (crl.pem lost or corrupt): a relying party that
 	 * saw CRL n ignores any CRL numbered n or lower. */

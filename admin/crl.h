@@ -18,7 +18,7 @@ void crl_reserve_number(const struct store *st);
  * not already: the caller saves the policy then, as init does). 0 or -1
  * after printing why; a failed directory fsync after the rename is a
  * success with a warning. */
-int crl_write(const struct store *st, const struct ca *ca, int days);
+int crl_write(struct store *st, const struct ca *ca, int days);
 
 /* The nextUpdate and number of DIR/crl.pem: 0, 1 when there is no
  * crl.pem, -1 after printing why it cannot be read. */
