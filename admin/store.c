@@ -768,6 +768,13 @@ static int store_mirror(struct store *st)
 	return 0;
 }
 
+static uint64_t store_last_seq;
+
+uint64_t store_committed_seq(void)
+{
+	return store_last_seq;
+}
+
 static int store_db_write_model(struct store *st, const struct mq_policy *p, bool quiet)
 {
 	char err[512];
@@ -779,6 +786,7 @@ static int store_db_write_model(struct store *st, const struct mq_policy *p, boo
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
 		return -1;
 	}
+	store_last_seq = st->seq;
 	return 0;
 }
 
@@ -888,6 +896,7 @@ int store_commit(struct store *st)
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
 		return -1;
 	}
+	store_last_seq = st->seq;
 	if (st->policy)
 		st->policy->generation = (unsigned long)gen + 1;
 	st->saved = st->policy != NULL;

@@ -91,6 +91,10 @@ int store_save_policy(struct store *st);
  * (p is then still the caller's). */
 int store_import_policy(struct store *st, struct mq_policy *p);
 
+/* The store's sequence after the last commit of this process (0: none):
+ * what --wait waits for the brokers to apply. */
+uint64_t store_committed_seq(void);
+
 /* Single-record writes for the O(change) paths: begin, put/delete through
  * mq_store_*, then store_commit (bumps the generation, commits, mirrors).
  * 0 or -1 after printing why (store_commit aborts on failure). */
