@@ -53,13 +53,23 @@ stay_client() {
 	wait_for 15 grep -Eq "^(READY|ERROR|CONNACK [1-9])" "$out"
 }
 
+# policy_in_store FILE: FILE is the policy.json of a PKI directory with a
+# policy store, which mqadmin reads instead: a hand edit goes in through
+# 'mqadmin policy import' (which also rewrites policy.json, once).
+policy_in_store() { [ "$(basename "$1")" = policy.json ] && [ -d "$(dirname "$1")/store" ]; }
+policy_import_edit() {
+	"$MQADMIN" -d "$(dirname "$1")" policy import "$1.edit" >/dev/null && rm -f "$1.edit"
+}
+
 # policy_edit FILE DEVICE FIELD=VALUE...: sets the fields of every
 # certificate of DEVICE in the policy FILE, written atomically like mqadmin.
 policy_edit() {
-	/usr/bin/python3 - "$@" <<'PY'
+	local out=$1
+	policy_in_store "$1" && out=$1.edit
+	/usr/bin/python3 - "$out" "$@" <<'PY' || return 1
 import json, os, sys
-path, dev = sys.argv[1:3]
-sets = [a.split("=", 1) for a in sys.argv[3:]]
+out, path, dev = sys.argv[1:4]
+sets = [a.split("=", 1) for a in sys.argv[4:]]
 with open(path) as f:
     p = json.load(f)
 hit = False
@@ -72,10 +82,11 @@ for d in p["devices"]:
 if not hit:
     sys.exit("no device " + dev)
 p["generation"] += 1
-with open(path + ".tmp", "w") as f:
+with open(out + ".tmp", "w") as f:
     json.dump(p, f, indent=1)
-os.replace(path + ".tmp", path)
+os.replace(out + ".tmp", out)
 PY
+	if policy_in_store "$1"; then policy_import_edit "$1"; fi
 }
 
 # wait_policy NAME DIR: waits (bounded) until broker NAME has swapped in
@@ -142,9 +153,11 @@ sub_until() {
 # missing), written atomically like mqadmin: for certificates that mqadmin
 # would never issue.
 policy_add_cert() {
-	/usr/bin/python3 - "$@" <<'PY'
+	local out=$1
+	policy_in_store "$1" && out=$1.edit
+	/usr/bin/python3 - "$out" "$@" <<'PY' || return 1
 import hashlib, json, os, ssl, sys
-path, dev, crt = sys.argv[1:4]
+out, path, dev, crt = sys.argv[1:5]
 der = ssl.PEM_cert_to_DER_cert(open(crt).read())
 from cryptography import x509
 c = x509.load_der_x509_certificate(der)
@@ -161,10 +174,11 @@ d["certs"].append({"serial": format(c.serial_number, "x"),
                    "not_before": fmt(c.not_valid_before), "not_after": fmt(c.not_valid_after),
                    "status": "active"})
 p["generation"] += 1
-with open(path + ".tmp", "w") as f:
+with open(out + ".tmp", "w") as f:
     json.dump(p, f, indent=1)
-os.replace(path + ".tmp", path)
+os.replace(out + ".tmp", out)
 PY
+	if policy_in_store "$1"; then policy_import_edit "$1"; fi
 }
 
 # ca_sign_cn DIR SUBJECT OUT: a key and certificate OUT.key/OUT.crt with the

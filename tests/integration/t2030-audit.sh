@@ -265,7 +265,7 @@ test_expect_success 'as user mosquitto the plugin writes only DIR/audit; DIR sta
 	wait_for 10 log_is upki/audit/audit.log "ev(\"connect\", device=\"dev1\")" &&
 	test "$(stat -c %U $US upki/audit/audit.log | sort -u)" = mosquitto &&
 	test "$(stat -c %U:%a upki/policy.json)" = root:644 &&
-	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^policy.json.prev$" -e "^servers$" &&
+	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^store$" -e "^servers$" &&
 	broker_stop u &&
 	broker_sanitizer_clean
 '
