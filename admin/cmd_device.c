@@ -1,5 +1,6 @@
 /* device issue and device renew. */
 #include "cmds.h"
+#include "crl.h"
 
 #include "ca.h"
 #include "device.h"
@@ -210,6 +211,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	if (store_save_policy(&st))
 		goto out;
 	wrote = false;
+	crl_catch_up(&st, &ca);
 	device_issued_print(&out);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:

@@ -199,6 +199,22 @@ out:
 	return rc;
 }
 
+void crl_catch_up(struct store *st, const struct ca *ca)
+{
+	char *path = store_path(st, "crl.pem");
+	long file = path ? crl_previous_number(path) : 0;
+
+	free(path);
+	if (!st->policy || (unsigned long)file >= st->policy->crl_number)
+		return;
+	fprintf(stderr, "mqadmin: note: %s/crl.pem (number %ld) is behind the policy (CRL number %lu): "
+		"a revocation was interrupted before its CRL; re-signing it\n", st->dir, file,
+		st->policy->crl_number);
+	if (crl_write(st, ca, CRL_DEFAULT_DAYS))
+		fprintf(stderr, "mqadmin: warning: %s/crl.pem is still behind the policy: run 'mqadmin "
+			"-d %s crl update'\n", st->dir, st->dir);
+}
+
 int crl_read_next_update(const struct store *st, time_t *next, long *number)
 {
 	char err[512], *path = store_path(st, "crl.pem");

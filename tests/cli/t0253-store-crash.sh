@@ -8,8 +8,19 @@
 
 KILLS=${MQ_TORTURE_KILLS:-30}
 
-# consistent DIR: the records parse, every index has one entry per record
-# and certificate, and doctor finds no device or CRL disagreement.
+# crl_behind DIR: crl.pem's number is below the one the store reserved: a
+# revocation killed between its commit and its CRL (in force through the
+# store already; the next device issue, batch or revoke re-signs it).
+crl_behind() {
+	local file store
+	file=$(openssl crl -in "$1/crl.pem" -noout -crlnumber | sed "s/^crlNumber=0x//") &&
+	store=$(sed -n "s/^{.*\"crl_number\":\([0-9]*\).*/\1/p" export.json) &&
+	test "$store" -gt $((16#$file))
+}
+
+# consistent DIR [strict]: the records parse, every index has one entry per
+# record and certificate, and doctor finds no device or CRL disagreement
+# (a CRL merely behind, see crl_behind, is allowed unless strict).
 consistent() {
 	"$MQADMIN" -d "$1" policy export >export.json &&
 	"$MQADMIN" -d "$1" policy validate export.json >/dev/null &&
@@ -31,7 +42,8 @@ consistent() {
 	assert entries("rules") == len(p["rules"]), "rules"
 	PY
 	{ "$MQADMIN" -d "$1" doctor >doctor.out 2>&1 || true; } &&
-	test_grep ! "device-cert-not-in-policy\|device-cert-missing\|crl-outdated\|policy-invalid\|store-invalid" doctor.out
+	test_grep ! "device-cert-not-in-policy\|device-cert-missing\|policy-invalid\|store-invalid" doctor.out &&
+	if [ -z "${2:-}" ] && crl_behind "$1"; then :; else test_grep ! "crl-outdated" doctor.out; fi
 }
 
 test_expect_success 'setup' '
@@ -57,8 +69,25 @@ test_expect_success "kill -9 at random moments ($KILLS times): the store stays c
 	echo "$landed of $KILLS runs finished before their kill" &&
 	# A whole-model write cleans what the kills left; then all agrees.
 	"$MQADMIN" -d pki crl update >/dev/null 2>&1 &&
-	consistent pki &&
+	consistent pki strict &&
 	test_grep ! "leftover-files" doctor.out
+'
+
+test_expect_success 'a CRL left behind by a killed revoke is re-signed by the next device issue' '
+	"$MQADMIN" -d pki policy export export.json &&
+	! crl_behind pki &&
+	/usr/bin/python3 - <<-\PY &&
+	import json
+	p = json.load(open("export.json"))
+	p["crl_number"] += 1
+	json.dump(p, open("ahead.json", "w"))
+	PY
+	"$MQADMIN" -d pki policy import ahead.json >/dev/null &&
+	"$MQADMIN" -d pki policy export export.json && crl_behind pki &&
+	"$MQADMIN" -d pki device issue catchup >/dev/null 2>err &&
+	test_grep "^mqadmin: note: pki/crl.pem (number [0-9]*) is behind the policy (CRL number [0-9]*): a revocation was interrupted before its CRL; re-signing it$" err &&
+	"$MQADMIN" -d pki policy export export.json && ! crl_behind pki &&
+	consistent pki strict
 '
 
 test_expect_success 'concurrent runs serialise and lose nothing' '
@@ -76,7 +105,7 @@ test_expect_success 'concurrent runs serialise and lose nothing' '
 	for w in 1 2 3 4 5 6; do for j in 1 2 3; do
 		grep -q "\"device:c$w-$j\",\"topic\":\"c/$w/$j\"" after.json || exit 1
 	done; done &&
-	consistent pki
+	consistent pki strict
 '
 
 test_done
