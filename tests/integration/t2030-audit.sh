@@ -270,7 +270,7 @@ test_expect_success 'as user mosquitto the plugin writes only DIR/audit; DIR sta
 	test "$(stat -c %U $US upki/audit/audit.log | sort -u)" = mosquitto &&
 	test "$(stat -c %U:%a upki/store upki/store/data.mdb | paste -sd " ")" = "root:755 root:644" &&
 	test "$(stat -c %U upki/store/lock.mdb)" = mosquitto &&
-	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^policy.json.prev$" -e "^servers$" -e "^store$" &&
+	! ls upki | grep -v -e "^audit$" -e "^ca\." -e "^crl.pem$" -e "^devices$" -e "^policy.json$" -e "^servers$" -e "^store$" &&
 	broker_stop u &&
 	broker_sanitizer_clean
 '
