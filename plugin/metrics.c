@@ -143,7 +143,7 @@ enum met_family {
 	MET_F_ACL_OBSERVED,
 	MET_F_CLONES,
 	MET_F_POLICY_VALID,
-	MET_F_POLICY_GEN,
+	MET_F_POLICY_SEQ,
 	MET_F_POLICY_LOADED,
 	MET_F_POLICY_AGE,
 	MET_F_POLICY_LOADS,
@@ -168,15 +168,15 @@ static const struct {
 	[MET_F_CLONES] = {"mqcert_clones_flagged_total", "counter",
 		"Certificates flagged as possibly cloned."},
 	[MET_F_POLICY_VALID] = {"mqcert_policy_valid", "gauge",
-		"1 when a valid policy is in force, 0 when every client is refused for want of one."},
-	[MET_F_POLICY_GEN] = {"mqcert_policy_generation", "gauge",
-		"Generation of the policy in force (0: none)."},
+		"1 when the policy store is readable, 0 when every client is refused for want of it."},
+	[MET_F_POLICY_SEQ] = {"mqcert_policy_sequence", "gauge",
+		"Store sequence in force, the state file's applied_seq (0: none)."},
 	[MET_F_POLICY_LOADED] = {"mqcert_policy_loaded_timestamp_seconds", "gauge",
-		"When the broker put the policy in force, seconds since the epoch (0: none)."},
+		"When the broker put the store state in force, seconds since the epoch (0: none)."},
 	[MET_F_POLICY_AGE] = {"mqcert_policy_age_seconds", "gauge",
-		"Seconds since the broker put the policy in force (0: none)."},
+		"Seconds since the broker put the store state in force (0: none)."},
 	[MET_F_POLICY_LOADS] = {"mqcert_policy_loads_total", "counter",
-		"Policy generations put in force since the broker started."},
+		"Store states put in force since the broker started."},
 	[MET_F_CLIENTS] = {"mqcert_clients_connected", "gauge",
 		"Connected clients mqcert let in by their certificate."},
 	[MET_F_EXPIRING] = {"mqcert_clients_expiring", "gauge",
@@ -272,19 +272,19 @@ static void met_by_access(struct met_out *o, enum met_family f, const char *dir,
 	}
 }
 
-/* The policy in force, as the broker thread sees it on this tick. After a
- * swap st->gen is a new pointer (the old generation is freed later), so a
- * change of pointer or generation is a load. */
+/* The store state in force, as the broker thread sees it on this tick: a
+ * new applied sequence (or the store becoming readable) is a load. */
 static void met_policy(struct mqcert *st, time_t now)
 {
 	struct mqmet *m = &st->met;
-	unsigned long gen = st->gen ? st->gen->policy->generation : 0;
+	bool valid = st->rules != NULL;
+	uint64_t seq = valid && st->rl.applied_valid ? st->rl.applied : 0;
 
-	if ((const void *)st->gen == m->gen_seen && gen == m->generation)
+	if (valid == m->valid_seen && seq == m->seq)
 		return;
-	m->gen_seen = st->gen;
-	m->generation = gen;
-	if (st->gen) {
+	m->valid_seen = valid;
+	m->seq = seq;
+	if (valid) {
 		m->loaded_at = now;
 		m->loads++;
 	}
@@ -304,11 +304,11 @@ static void met_all(struct met_out *o, time_t now)
 	met_by_access(o, MET_F_ACL_DENIED, "denied", m->acl_denied);
 	met_by_access(o, MET_F_ACL_OBSERVED, "observed", m->acl_observed);
 	met_fig(o, MET_F_CLONES, "", "clones/flagged", (int64_t)m->clones);
-	met_fig(o, MET_F_POLICY_VALID, "", "policy/valid", st->gen ? 1 : 0);
-	met_fig(o, MET_F_POLICY_GEN, "", "policy/generation", (int64_t)m->generation);
-	met_fig(o, MET_F_POLICY_LOADED, "", "policy/loaded_at", st->gen ? (int64_t)m->loaded_at : 0);
+	met_fig(o, MET_F_POLICY_VALID, "", "policy/valid", st->rules ? 1 : 0);
+	met_fig(o, MET_F_POLICY_SEQ, "", "policy/sequence", (int64_t)m->seq);
+	met_fig(o, MET_F_POLICY_LOADED, "", "policy/loaded_at", st->rules ? (int64_t)m->loaded_at : 0);
 	met_fig(o, MET_F_POLICY_AGE, "", "policy/age",
-		st->gen && now > m->loaded_at ? (int64_t)(now - m->loaded_at) : 0);
+		st->rules && now > m->loaded_at ? (int64_t)(now - m->loaded_at) : 0);
 	met_fig(o, MET_F_POLICY_LOADS, "", "policy/loads", (int64_t)m->loads);
 	/* One walk per update, never per connect: a fleet-wide expiry view
 	 * is mqadmin's (expiring, device list --expiring). */

@@ -376,9 +376,9 @@ struct mqmet {
 	uint64_t refused[MQMET_NREASONS], observed[MQMET_NREASONS], kicks[MQMET_NREASONS];
 	uint64_t acl_denied[MQMET_NACCESS], acl_observed[MQMET_NACCESS];
 	uint64_t clones;
-	/* The policy in force, noticed on TICK. */
-	const void *gen_seen;
-	unsigned long generation;
+	/* The store state in force, noticed on TICK. */
+	bool valid_seen;
+	uint64_t seq;
 	time_t loaded_at;
 	uint64_t loads;
 	time_t next_file, next_sys;

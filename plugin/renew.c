@@ -31,29 +31,47 @@ static bool renew_any(const char *s, const char *tail)
 	return n > 0 && !strcmp(s + n, tail);
 }
 
-/* The device behind a client: from its record, or (a session whose
- * connection is gone, e.g. serve's own while it restarts) by username. */
-static const struct mq_device *renew_device(const struct mqcert *st,
-					    const struct mosquitto *client)
+/* The device behind a client, read from the store (free with
+ * mq_device_free): by its record's fingerprint, or (a session whose
+ * connection is gone, e.g. serve's own while it restarts) by username.
+ * Only renewal topics come here, so the lookup is not on the hot path. */
+static struct mq_device *renew_device(struct mqcert *st, const struct mosquitto *client)
 {
 	const struct mqcl_rec *r = mqcl_find(&st->clients, client);
-	const struct mq_device *d;
+	struct mq_device *d = NULL;
 	const char *user;
+	char err[512];
 	time_t now;
+	int rc;
 
-	if (!st->gen)
+	if (!st->rules)
 		return NULL;
-	if (r)
-		return r->deferred ? NULL : mq_policy_find_device(st->gen->policy, r->device);
+	if (r) {
+		if (r->deferred)
+			return NULL;
+		rc = mqrl_device_by_fpr(st, r->fingerprint, &d, err, sizeof(err));
+		if (!rc && strcmp(d->name, r->device)) {
+			mq_device_free(d);
+			d = NULL;
+		}
+		goto out;
+	}
 	user = mosquitto_client_username(client);
-	d = user ? mq_policy_find_username(st->gen->policy, user) : NULL;
-	if (!d)
+	if (!user)
 		return NULL;
+	rc = mqrl_device_by_user(st, user, &d, err, sizeof(err));
+	if (rc)
+		goto out;
 	now = time(NULL);
 	for (size_t i = 0; i < d->ncerts; i++)
 		if (mq_cert_state(d->certs[i], now) == MQ_STATE_ACTIVE)
 			return d;
+	mq_device_free(d);
 	return NULL;
+out:
+	if (rc < 0)
+		mqlog(MOSQ_LOG_ERR, "store %s: %s", st->opt.store_path, err);
+	return rc ? NULL : d;
 }
 
 bool mqrenew_owns(const char *topic)
@@ -102,16 +120,21 @@ static bool renew_allowed(const struct mq_device *d, const char *topic, int acce
 
 int mqrenew_acl(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
 {
-	const struct mq_device *d = renew_device(st, ev->client);
+	struct mq_device *d = renew_device(st, ev->client);
 	const char *cid;
+	int rc = MOSQ_ERR_ACL_DENIED;
 
-	if (d && renew_allowed(d, ev->topic, ev->access))
-		return MOSQ_ERR_SUCCESS;
+	if (d && renew_allowed(d, ev->topic, ev->access)) {
+		rc = MOSQ_ERR_SUCCESS;
+		goto out;
+	}
 	cid = mosquitto_client_id(ev->client);
 	mqaudit_acl_denied(st->audit, cid ? cid : "", d ? d->name : "-", ev->topic, ev->access);
 	mqlog(MOSQ_LOG_DEBUG, "denied %s '%s' for client '%s': reserved for renewal (built-in grant)",
 	      mq_acl_access_str((enum mq_acl_access)ev->access), ev->topic, cid ? cid : "");
-	return MOSQ_ERR_ACL_DENIED;
+out:
+	mq_device_free(d);
+	return rc;
 }
 
 /* Keeps only the request's response topic and correlation data, then
@@ -159,25 +182,32 @@ oom:
 
 void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r)
 {
-	const struct mq_device *d;
-	const struct mq_cert *mine;
+	struct mq_device *d = NULL;
+	const struct mq_cert *mine = NULL;
 	bool pending = false;
-	char topic[512], payload[512];
+	char topic[512], payload[512], err[512];
 	int n;
 
-	if (!st->gen || r->deferred || !(mine = mq_policy_find_fingerprint(st->gen->policy,
-									  r->fingerprint)))
+	if (!st->rules || r->deferred)
 		return;
-	d = mine->device;
+	if (mqrl_device_by_fpr(st, r->fingerprint, &d, err, sizeof(err)) < 0) {
+		mqlog(MOSQ_LOG_ERR, "store %s: %s", st->opt.store_path, err);
+		return;
+	}
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->ncerts; i++)
+		if (!strcmp(d->certs[i]->fingerprint, r->fingerprint))
+			mine = d->certs[i];
 	/* Only a certificate that is itself not on its way out ends a rollover. */
-	if (mine->retire_after || mine->status != MQ_CERT_ACTIVE)
-		return;
+	if (!mine || mine->retire_after || mine->status != MQ_CERT_ACTIVE)
+		goto out;
 	for (size_t i = 0; i < d->ncerts; i++)
 		if (d->certs[i] != mine && d->certs[i]->status == MQ_CERT_ACTIVE &&
 		    d->certs[i]->retire_after)
 			pending = true;
 	if (!pending)
-		return;
+		goto out;
 	snprintf(topic, sizeof(topic), "%s%s", MQ_ROLLOVER_TOPIC, d->name);
 	n = snprintf(payload, sizeof(payload), "{\"device\":\"%s\",\"fingerprint\":\"%s\","
 		     "\"serial\":\"%s\",\"time\":%lld}", d->name, r->fingerprint, r->serial,
@@ -186,4 +216,6 @@ void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r)
 	if (mosquitto_broker_publish_copy(NULL, topic, n, payload, 1, false, NULL))
 		mqlog(MOSQ_LOG_WARNING, "cannot publish the rollover event of '%s': serve retires "
 		      "its old certificate at the grace deadline instead", d->name);
+out:
+	mq_device_free(d);
 }
