@@ -4,8 +4,10 @@
 # validate, and serve's usage and start-up errors. t2070 runs the service.
 . "$(dirname "$0")/../lib.sh"
 
-json_check() { /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); $2" "$1"; }
-generation() { /usr/bin/python3 -c "import json; print(json.load(open('pki/policy.json'))['generation'])"; }
+# The policy as the store holds it, exported to cur.json.
+cur() { "$MQADMIN" -d pki policy export cur.json >/dev/null; }
+json_check() { cur && /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); $1" cur.json; }
+generation() { cur && /usr/bin/python3 -c "import json; print(json.load(open('cur.json'))['generation'])"; }
 
 test_expect_success 'setup' '
 	"$MQADMIN" -d pki init >/dev/null 2>&1 &&
@@ -15,7 +17,7 @@ test_expect_success 'setup' '
 '
 
 test_expect_success '--role service is recorded; a device has no role member' '
-	json_check pki/policy.json "
+	json_check "
 d = {x[\"name\"]: x for x in j[\"devices\"]}
 assert d[\"svc\"][\"role\"] == \"service\", d[\"svc\"]
 assert \"role\" not in d[\"dev1\"] and \"role\" not in d[\"plain\"]
@@ -28,7 +30,7 @@ test_expect_success '--role with another value, or on renew: usage errors' '
 	test_grep "must be device or service" err &&
 	test_expect_code 2 "$MQADMIN" -d pki device renew dev1 --role service 2>err &&
 	test_grep "role" err &&
-	! grep -q "\"x\"" pki/policy.json
+	cur && ! grep -q "\"x\"" cur.json
 '
 
 test_expect_success '--renew-now sets renew_now once; again changes nothing' '
@@ -36,7 +38,7 @@ test_expect_success '--renew-now sets renew_now once; again changes nothing' '
 	"$MQADMIN" -d pki device set dev1 --renew-now >out &&
 	echo "dev1: renewal window open until its next renewal" >expect && test_cmp expect out &&
 	test $(generation) -eq $((g0 + 1)) &&
-	json_check pki/policy.json "assert [x for x in j[\"devices\"] if x[\"name\"] == \"dev1\"][0][\"renew_now\"] is True" &&
+	json_check "assert [x for x in j[\"devices\"] if x[\"name\"] == \"dev1\"][0][\"renew_now\"] is True" &&
 	"$MQADMIN" -d pki device set dev1 --renew-now >out &&
 	echo "dev1: unchanged" >expect && test_cmp expect out &&
 	test $(generation) -eq $((g0 + 1))
@@ -50,9 +52,10 @@ test_expect_success '--renew-now on a service identity or an unknown device: ref
 '
 
 test_expect_success 'policy validate: retired, retire_after, renewed_at accepted; bad values refused' '
+	cur &&
 	/usr/bin/python3 - <<-PY &&
 	import json
-	p = json.load(open("pki/policy.json"))
+	p = json.load(open("cur.json"))
 	d = [x for x in p["devices"] if x["name"] == "dev1"][0]
 	d["renewed_at"] = "2026-01-01T00:00:00Z"
 	c = dict(d["certs"][0])
@@ -81,9 +84,9 @@ test_expect_success 'policy validate: retired, retire_after, renewed_at accepted
 '
 
 test_expect_success 'a retired certificate survives an mqadmin write unchanged' '
-	cp good.json pki/policy.json &&
+	"$MQADMIN" -d pki policy import good.json >/dev/null &&
 	"$MQADMIN" -d pki device set dev1 --group g >/dev/null &&
-	json_check pki/policy.json "
+	json_check "
 c = [x for x in j[\"devices\"] if x[\"name\"] == \"dev1\"][0][\"certs\"][0]
 assert c[\"status\"] == \"retired\" and c[\"retire_reason\"] == \"renewed\", c
 assert c[\"retired_at\"] == \"2026-01-02T00:00:00Z\" and c[\"retire_after\"] == \"2026-01-03T00:00:00Z\", c

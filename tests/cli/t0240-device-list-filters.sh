@@ -1,5 +1,6 @@
 #!/bin/bash
 # device list --group, --state, --expiring, combined, and the total line.
+# Devices come in name order (the store's key order).
 . "$(dirname "$0")/../lib.sh"
 
 M() { "$MQADMIN" -d pki "$@"; }
@@ -19,7 +20,7 @@ test_expect_success 'setup: five devices in two groups, one suspended, one revok
 
 test_expect_success 'no filter: every device and a total line' '
 	M device list >out &&
-	test "$(names out | tr "\n" " ")" = "s1 s2 s3 c1 c2 " &&
+	test "$(names out | tr "\n" " ")" = "c1 c2 s1 s2 s3 " &&
 	tail -n 1 out >last && echo "5 devices (5 shown)" >expect && test_cmp expect last
 '
 
@@ -34,14 +35,14 @@ test_expect_success '--group keeps the members of a group' '
 test_expect_success '--state keeps one status' '
 	M device list --state suspended >out && test "$(names out)" = s3 &&
 	M device list --state revoked >out && test "$(names out)" = c1 &&
-	M device list --state active >out && test "$(names out | tr "\n" " ")" = "s1 s2 c2 " &&
+	M device list --state active >out && test "$(names out | tr "\n" " ")" = "c2 s1 s2 " &&
 	M device list --state expired >out &&
 	tail -n 1 out >last && echo "5 devices (0 shown)" >expect && test_cmp expect last
 '
 
 test_expect_success '--expiring keeps certificates ending within DURATION' '
 	M device list --expiring 7d >out && test "$(names out)" = s2 &&
-	M device list --expiring 30d >out && test "$(names out | tr "\n" " ")" = "s2 c2 " &&
+	M device list --expiring 30d >out && test "$(names out | tr "\n" " ")" = "c2 s2 " &&
 	M device list --expiring 12h >out && test -z "$(names out)"
 '
 
@@ -55,7 +56,7 @@ test_expect_success '--json stays a parseable array of the devices shown, no tot
 	M device list --group cams --json >j &&
 	test "$(jnames j)" = "c1 c2" &&
 	test_grep ! "shown" j &&
-	M device list --json >j && test "$(jnames j)" = "s1 s2 s3 c1 c2"
+	M device list --json >j && test "$(jnames j)" = "c1 c2 s1 s2 s3"
 '
 
 test_expect_success 'bad filters are usage errors that name the fix' '
