@@ -39,7 +39,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit demo bench bench-run clean install uninstall deb fuzz fuzz-build fuzz-bins
+.PHONY: all deps test unit demo bench bench-run clean install uninstall deb fuzz fuzz-build fuzz-bins torture
 all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1
 
 # `make deps` installs the Debian packages the build and the tests need (as
@@ -81,6 +81,13 @@ test: deps
 	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" WERROR=-Werror all unit
 	$(MAKE) fuzz-build
 	MQ_FUZZ_BUILD=$(CURDIR)/build/fuzz MQ_FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run build/asan
+
+# The store's crash test in full: 1,000 kill -9 of mqadmin mid-command
+# (make test runs 30). TORTURE_KILLS=N for another number.
+TORTURE_KILLS ?= 1000
+torture: deps
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" WERROR=-Werror all
+	MQ_BUILD=$(CURDIR)/build/asan MQ_TORTURE_KILLS=$(TORTURE_KILLS) bash tests/cli/t0253-store-crash.sh
 
 # libFuzzer targets (fuzz/fuzz_NAME.c, seeds in fuzz/corpus/NAME/), built by
 # clang into build/fuzz with the project's sources instrumented for coverage.

@@ -377,8 +377,9 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("invalid access '%s': use read, write or subscribe", argv[optind + 2]);
 		return CLI_FAIL;
 	}
+	/* The device and the rules, as the plugin holds them: not the fleet. */
 	if (!cli_name_ok("device", name) || store_open(&st, ctx->dir, STORE_READ) ||
-	    store_load_policy(&st))
+	    store_load_devices(&st, &name, 1) || store_load_rules(&st))
 		goto out;
 	d = mq_policy_find_device(st.policy, name);
 	if (!d) {

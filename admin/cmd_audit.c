@@ -1015,7 +1015,8 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	e.limit = e.now + secs;
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+	/* The expiry index's range, not the fleet. */
+	if (store_open(&st, ctx->dir, STORE_READ) || store_load_expiring(&st, e.limit))
 		goto out;
 	if (!(e.arr = cJSON_CreateArray()) || tbl_row(&e.t, head) ||
 	    !(ca = store_path(&st, "ca.crt"))) {

@@ -2,6 +2,7 @@
  * name is checked before the first key is made; an interrupt stops after
  * the current device and records exactly the devices whose files exist. */
 #include "cmds.h"
+#include "crl.h"
 
 #include "device.h"
 #include "export.h"
@@ -481,6 +482,8 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("nothing was issued");
 		goto out;
 	}
+	if (ndone)
+		crl_catch_up(&st, &ca);
 	for (size_t i = 0; i < ndone; i++)
 		printf("%s\n", done[i].dir);
 	if (cli_flush_stdout())

@@ -1,5 +1,6 @@
 /* device issue and device renew. */
 #include "cmds.h"
+#include "crl.h"
 
 #include "ca.h"
 #include "device.h"
@@ -183,7 +184,11 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 		.type = o.type, .csr = o.csr, .san = o.san, .days = o.days, .ex = &o.ex,
 	};
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+	/* O(change): the name, the device holding the username (to refuse it
+	 * with its name), the deleted list; never the fleet. */
+	if (store_open(&st, ctx->dir, STORE_WRITE) ||
+	    store_load_devices(&st, (const char *const *)&o.name, 1) ||
+	    store_load_user(&st, o.username ? o.username : o.name))
 		goto out;
 	if (mq_policy_find_device(st.policy, o.name)) {
 		cli_err("device '%s' already exists; use 'mqadmin device renew %s'", o.name, o.name);
@@ -206,6 +211,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	if (store_save_policy(&st))
 		goto out;
 	wrote = false;
+	crl_catch_up(&st, &ca);
 	device_issued_print(&out);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:

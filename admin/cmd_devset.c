@@ -100,7 +100,10 @@ int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+	/* O(change): the device, and the one holding the new username if any. */
+	if (store_open(&st, ctx->dir, STORE_WRITE) ||
+	    store_load_devices(&st, (const char *const *)&o.name, 1) ||
+	    (o.username && store_load_user(&st, o.username)))
 		goto out;
 	d = mq_policy_find_device(st.policy, o.name);
 	if (!d) {

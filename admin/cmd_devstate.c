@@ -78,7 +78,8 @@ static int devstate_set(struct cli_ctx *ctx, int argc, char **argv, bool suspend
 		return rc;
 	rc = CLI_FAIL;
 	name = argv[optind];
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
+	/* O(change): the one record (and the deleted list). */
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_devices(&st, &name, 1) ||
 	    !(d = devstate_find(&st, name)))
 		goto out;
 	/* Asking for the state it is in is not a failure: scripts (and an

@@ -263,10 +263,72 @@ static int devview_parse(struct cli_ctx *ctx, int argc, char **argv, bool want_n
 	return CLI_OK;
 }
 
+struct devview_stream {
+	time_t now;
+	bool first;
+	struct mq_policy *p; /* holds one device at a time: its maps are reused */
+	char err[512];
+};
+
+/* One element of list --json, straight from the store's cursor. */
+static int devview_stream_one(void *arg, const char *name, const char *json, size_t len)
+{
+	struct devview_stream *x = arg;
+	struct mq_device *d = !mq_policy_read_device_json(x->p, json, len, x->err, sizeof(x->err)) &&
+			      x->p->ndevices ? x->p->devices[0] : NULL;
+	cJSON *o = d ? devview_device_json(d, x->now) : NULL;
+	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+	int rc = -1;
+
+	if (!d) {
+		size_t n = strlen(x->err);
+
+		snprintf(x->err + n, sizeof(x->err) - n, " (record '%s')", name);
+		goto out;
+	}
+	if (!text) {
+		snprintf(x->err, sizeof(x->err), "out of memory");
+		goto out;
+	}
+	fputs(x->first ? "[\n" : ",\n", stdout);
+	fputs(text, stdout);
+	x->first = false;
+	rc = ferror(stdout) ? -1 : 0;
+out:
+	cJSON_free(text);
+	cJSON_Delete(o);
+	if (d)
+		mq_policy_remove_device(x->p, d);
+	return rc;
+}
+
+/* list --json: one device a line, streamed in name order from one read
+ * transaction (memory does not grow with the fleet). */
+static int devview_stream(struct store *st, time_t now)
+{
+	struct devview_stream x = {.now = now, .first = true, .p = mq_policy_new()};
+	struct mq_store *db = store_db(st);
+
+	if (!db || !x.p) {
+		mq_policy_free(x.p);
+		return -1;
+	}
+	if (mq_store_read_begin(db, x.err, sizeof(x.err)) ||
+	    mq_store_devices_each(db, devview_stream_one, &x, x.err, sizeof(x.err))) {
+		mq_store_read_end(db);
+		mq_policy_free(x.p);
+		cli_err("cannot list the devices: %s", *x.err ? x.err : "write error");
+		return -1;
+	}
+	mq_store_read_end(db);
+	mq_policy_free(x.p);
+	fputs(x.first ? "[]\n" : "\n]\n", stdout);
+	return cli_flush_stdout();
+}
+
 int cmd_device_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct store st = {.lockfd = -1};
-	cJSON *arr = NULL;
 	time_t now = time(NULL);
 	bool json = false;
 	int rc = devview_parse(ctx, argc, argv, false, NULL, &json);
@@ -274,28 +336,17 @@ int cmd_device_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+	if (store_open(&st, ctx->dir, STORE_READ))
 		goto out;
-	if (!json) {
-		rc = devview_table(st.policy, now) ? CLI_FAIL : CLI_OK;
+	if (json) {
+		rc = devview_stream(&st, now) ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
-	if (!(arr = cJSON_CreateArray()))
-		goto oom;
-	for (size_t i = 0; i < st.policy->ndevices; i++) {
-		cJSON *o = devview_device_json(st.policy->devices[i], now);
-
-		if (!o || !cJSON_AddItemToArray(arr, o)) {
-			cJSON_Delete(o);
-			goto oom;
-		}
-	}
-	rc = devview_print_json(arr) ? CLI_FAIL : CLI_OK;
-	goto out;
-oom:
-	cli_err("out of memory");
+	/* The table sizes its columns from every row: the whole model. */
+	if (store_load_policy(&st))
+		goto out;
+	rc = devview_table(st.policy, now) ? CLI_FAIL : CLI_OK;
 out:
-	cJSON_Delete(arr);
 	if (st.dir)
 		store_close(&st);
 	return rc;
@@ -314,8 +365,9 @@ int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
+	/* O(change): the one record and the deleted list. */
 	if (!cli_name_ok("device", name) || store_open(&st, ctx->dir, STORE_READ) ||
-	    store_load_policy(&st))
+	    store_load_devices(&st, &name, 1))
 		goto out;
 	d = mq_policy_find_device(st.policy, name);
 	gone = d ? NULL : mq_policy_find_deleted(st.policy, name);

@@ -107,7 +107,8 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	name = argv[optind];
 	if (!cli_name_ok("device", name) || !revoke_reason_ok(reason))
 		return CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+	/* O(change): the device, then (crl_write) those already in the CRL. */
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_devices(&st, &name, 1))
 		goto out;
 	d = mq_policy_find_device(st.policy, name);
 	if (!d) {

@@ -154,7 +154,7 @@ void crl_reserve_number(const struct store *st)
 	free(path);
 }
 
-int crl_write(const struct store *st, const struct ca *ca, int days)
+int crl_write(struct store *st, const struct ca *ca, int days)
 {
 	char err[512], *path = store_path(st, "crl.pem"), *data = NULL;
 	X509_CRL *crl = NULL;
@@ -162,8 +162,10 @@ int crl_write(const struct store *st, const struct ca *ca, int days)
 	long len, file;
 	int rc = -1;
 
-	if (!path)
+	if (!path || store_load_revoked(st)) {
+		free(path);
 		return -1;
+	}
 	/* Never below the file's number (a policy from before crl_number)
 	 * nor the policy's (crl.pem lost or corrupt): a relying party that
 	 * saw CRL n ignores any CRL numbered n or lower. */
@@ -195,6 +197,22 @@ out:
 	X509_CRL_free(crl);
 	free(path);
 	return rc;
+}
+
+void crl_catch_up(struct store *st, const struct ca *ca)
+{
+	char *path = store_path(st, "crl.pem");
+	long file = path ? crl_previous_number(path) : 0;
+
+	free(path);
+	if (!st->policy || (unsigned long)file >= st->policy->crl_number)
+		return;
+	fprintf(stderr, "mqadmin: note: %s/crl.pem (number %ld) is behind the policy (CRL number %lu): "
+		"a revocation was interrupted before its CRL; re-signing it\n", st->dir, file,
+		st->policy->crl_number);
+	if (crl_write(st, ca, CRL_DEFAULT_DAYS))
+		fprintf(stderr, "mqadmin: warning: %s/crl.pem is still behind the policy: run 'mqadmin "
+			"-d %s crl update'\n", st->dir, st->dir);
 }
 
 int crl_read_next_update(const struct store *st, time_t *next, long *number)

@@ -18,7 +18,11 @@ void crl_reserve_number(const struct store *st);
  * not already: the caller saves the policy then, as init does). 0 or -1
  * after printing why; a failed directory fsync after the rename is a
  * success with a warning. */
-int crl_write(const struct store *st, const struct ca *ca, int days);
+int crl_write(struct store *st, const struct ca *ca, int days);
+/* After a command's commit: when crl.pem's number is below the one the
+ * store reserved (a revocation killed between its commit and its CRL),
+ * re-signs it. Never fails the command: a warning says what to run. */
+void crl_catch_up(struct store *st, const struct ca *ca);
 
 /* The nextUpdate and number of DIR/crl.pem: 0, 1 when there is no
  * crl.pem, -1 after printing why it cannot be read. */

@@ -349,8 +349,8 @@ static void pki_check_leftovers(struct doctor *d)
 		return;
 	store_leftovers_describe(&lo, false, what, sizeof(what));
 	snprintf(fix, sizeof(fix),
-		 "the next mqadmin command that writes %s/store removes them (device "
-		 "issue/renew/revoke/set/batch, acl add/remove, crl update)", d->dir);
+		 "the next mqadmin command that loads the whole policy of %s removes them "
+		 "(device renew/batch/delete, acl add/remove, crl update)", d->dir);
 	doctor_add(d, DOCTOR_WARNING, "leftover-files", fix,
 		   "%s holds what an interrupted mqadmin run left behind: %s", d->dir, what);
 }

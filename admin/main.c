@@ -4,6 +4,8 @@
 #include "cmdtab.h"
 #include "crl.h"
 #include "pkidir.h"
+#include "store.h"
+#include "wait.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -47,7 +49,7 @@ static const struct command commands[] = {
 	 "                                     [--key-type ec|rsa|ed25519 | --csr FILE]\n"
 	 "                                     [--format pem|der|p12|c-header]...\n"
 	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
-	 "                                     [--passphrase-file FILE] [--force]\n",
+	 "                                     [--passphrase-file FILE] [--force] [--wait[=SECONDS]]\n",
 	 "Issues a client certificate with CN=NAME (one OU per group) into "
 	 "DIR/devices/NAME/ and records it in the policy with its serial, SHA-256 "
 	 "fingerprint, validity and SANs. --san adds a subjectAltName (for plugin_opt_identity "
@@ -62,18 +64,18 @@ static const struct command commands[] = {
 	{"device", "show", cmd_device_show, "usage: mqadmin [-d DIR] device show NAME [--json]\n",
 	 "Shows one device with every certificate it holds."},
 	{"device", "revoke", cmd_device_revoke,
-	 "usage: mqadmin [-d DIR] device revoke NAME [--reason TEXT] [--passphrase-file FILE]\n",
+	 "usage: mqadmin [-d DIR] device revoke NAME [--reason TEXT] [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Marks every certificate of the device revoked in the policy and re-signs "
 	 "crl.pem. A running plugin disconnects the device within a second."},
-	{"device", "suspend", cmd_device_suspend, "usage: mqadmin [-d DIR] device suspend NAME\n",
+	{"device", "suspend", cmd_device_suspend, "usage: mqadmin [-d DIR] device suspend NAME [--wait[=SECONDS]]\n",
 	 "Suspends a device: the plugin refuses it at CONNECT and disconnects it within a "
 	 "second, without putting its certificates in the CRL. 'device resume' undoes it. "
 	 "Suspending a suspended device changes nothing and exits 0."},
-	{"device", "resume", cmd_device_resume, "usage: mqadmin [-d DIR] device resume NAME\n",
+	{"device", "resume", cmd_device_resume, "usage: mqadmin [-d DIR] device resume NAME [--wait[=SECONDS]]\n",
 	 "Lets a suspended device connect again. Resuming an active device changes nothing "
 	 "and exits 0."},
 	{"device", "delete", cmd_device_delete,
-	 "usage: mqadmin [-d DIR] device delete NAME [--reason TEXT] [--passphrase-file FILE]\n",
+	 "usage: mqadmin [-d DIR] device delete NAME [--reason TEXT] [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Revokes every certificate of the device (re-signing crl.pem), removes it and the "
 	 "ACL rules naming it from the policy and moves DIR/devices/NAME to "
 	 "DIR/archive/NAME-TIMESTAMP/. A running plugin disconnects it within a second. Its "
@@ -83,7 +85,7 @@ static const struct command commands[] = {
 	 "                                     [--san DNS:name|email:addr|URI:uri]... [--no-san]\n"
 	 "                                     [--format pem|der|p12|c-header]...\n"
 	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
-	 "                                     [--passphrase-file FILE]\n",
+	 "                                     [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Issues a new certificate for an existing device, same identity and SANs (--san "
 	 "replaces them, --no-san drops them). The old one stays valid until it expires or "
 	 "is revoked, so the device can roll over."},
@@ -93,7 +95,7 @@ static const struct command commands[] = {
 	 "                                     [--days N] [--key-type ec|rsa|ed25519]\n"
 	 "                                     [--format pem|der|p12|c-header]...\n"
 	 "                                     [--p12-passphrase-file FILE] [--p12-modern]\n"
-	 "                                     [--passphrase-file FILE]\n",
+	 "                                     [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Issues many devices under one lock with one policy write: --count N names them "
 	 "PREFIX0001, PREFIX0002 and on; --from FILE takes one name per line (optionally with groups, "
 	 "a CSR path and san= SANs). --san gives every device a SAN, {name} standing for its name. "
@@ -101,17 +103,17 @@ static const struct command commands[] = {
 	 "passphrase for the whole batch from --p12-passphrase-file. "
 	 "Interrupting it never leaves a half-recorded device."},
 	{"device", "set", cmd_device_set,
-	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n",
+	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U] [--wait[=SECONDS]]\n",
 	 "Changes a device's groups or username in the policy; the plugin applies it live."},
 	{"device", "import", cmd_device_import,
-	 "usage: mqadmin [-d DIR] device import CERT... [--name NAME] [--group G]...\n",
+	 "usage: mqadmin [-d DIR] device import CERT... [--name NAME] [--group G]... [--wait[=SECONDS]]\n",
 	 "Registers device certificates issued elsewhere by this CA (PEM or DER; no key "
 	 "needed): each must be signed by DIR/ca.crt (the signature is verified), in date, "
 	 "and not registered yet. The device is named by the certificate's CN (--name for "
 	 "a single certificate); a certificate for an existing device is added to it. All "
 	 "or nothing: one refused file imports none."},
 	{"device", "adopt", cmd_device_adopt,
-	 "usage: mqadmin [-d DIR] device adopt --from-audit [--since TIME] [--dry-run]\n",
+	 "usage: mqadmin [-d DIR] device adopt --from-audit [--since TIME] [--dry-run] [--wait[=SECONDS]]\n",
 	 "Registers the certificates a broker with plugin_opt_mode observe let in that the "
 	 "policy does not hold: the fingerprints of the observe events in DIR/audit/audit.log* "
 	 "(since an ISO 8601 UTC time or an age like 2h), the certificates from "
@@ -124,26 +126,26 @@ static const struct command commands[] = {
 	 "then a total line."},
 	{"cert", "revoke", cmd_cert_revoke,
 	 "usage: mqadmin [-d DIR] cert revoke SERIAL|FINGERPRINT [--reason TEXT]\n"
-	 "                                   [--passphrase-file FILE]\n",
+	 "                                   [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Revokes one certificate, named by its serial or fingerprint or a unique prefix of "
 	 "either (at least 4 hex digits, any case, colons allowed), and re-signs crl.pem. "
 	 "The device's other certificates keep working; a client connected with this one "
 	 "is disconnected within a second. An ambiguous prefix lists the candidates."},
 	{"acl", "add", cmd_acl_add,
 	 "usage: mqadmin [-d DIR] acl add (--device NAME | --group G | --all) --topic PATTERN\n"
-	 "                               --access read|write|readwrite [--deny]\n",
+	 "                               --access read|write|readwrite [--deny] [--wait[=SECONDS]]\n",
 	 "Adds an ACL rule for a device, a group or all devices. PATTERN is an MQTT topic "
 	 "filter in which %u is the client's username and %c its client id. Rules deny by "
 	 "default; --deny beats an allow of the same or lower specificity."},
 	{"acl", "list", cmd_acl_list, "usage: mqadmin [-d DIR] acl list [--json]\n",
 	 "Lists the ACL rules with their ids."},
-	{"acl", "remove", cmd_acl_remove, "usage: mqadmin [-d DIR] acl remove ID\n",
+	{"acl", "remove", cmd_acl_remove, "usage: mqadmin [-d DIR] acl remove ID [--wait[=SECONDS]]\n",
 	 "Removes the rule with this id."},
 	{"acl", "check", cmd_acl_check,
 	 "usage: mqadmin [-d DIR] acl check NAME TOPIC read|write|subscribe [--client-id ID]\n",
 	 "Prints the decision the plugin would make for this device, topic and access, and "
 	 "the rule that made it."},
-	{"acl", "import", cmd_acl_import, "usage: mqadmin [-d DIR] acl import FILE [--dry-run]\n",
+	{"acl", "import", cmd_acl_import, "usage: mqadmin [-d DIR] acl import FILE [--dry-run] [--wait[=SECONDS]]\n",
 	 "Translates a mosquitto acl_file (user, topic, pattern lines; use_identity_as_username "
 	 "fleets, where the username is the CN) into rules: a user's topic lines become "
 	 "device rules, pattern lines rules for all, deny lines deny readwrite. Lines with no "
@@ -158,7 +160,7 @@ static const struct command commands[] = {
 	{"policy", "export", cmd_policy_export, "usage: mqadmin [-d DIR] policy export [FILE]\n",
 	 "Writes the policy store as one policy.json document (one device or rule a line) "
 	 "to standard output, or atomically to FILE: the backup and interchange format."},
-	{"policy", "import", cmd_policy_import, "usage: mqadmin [-d DIR] policy import FILE\n",
+	{"policy", "import", cmd_policy_import, "usage: mqadmin [-d DIR] policy import FILE [--wait[=SECONDS]]\n",
 	 "Replaces the whole policy in the store with FILE, first checked with the plugin's "
 	 "own reader, in one transaction: a running broker re-judges every client. The CRL "
 	 "number never goes down."},
@@ -166,7 +168,7 @@ static const struct command commands[] = {
 	 "Compares two policies, each a file or - for the store: one line per device or rule "
 	 "removed (-), added (+) or changed (~) from A to B. Exit status 0 same, 1 different."},
 	{"crl", "update", crl_cmd,
-	 "usage: mqadmin [-d DIR] crl update [--days N] [--passphrase-file FILE]\n",
+	 "usage: mqadmin [-d DIR] crl update [--days N] [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Re-signs DIR/crl.pem from the policy, valid for --days (default 30), with a CRL "
 	 "number above every earlier one (kept in the policy). Run it when 'device revoke' "
 	 "could not re-sign the CRL, and from a timer well before nextUpdate when a broker "
@@ -317,6 +319,21 @@ static void main_suggest_group(const char *word, char *buf, size_t len)
 		snprintf(buf + used, len - used, "?");
 }
 
+/* Runs c; a command that changes the policy takes --wait[=SECONDS] (its
+ * usage says so): after it committed, wait until the brokers applied it. */
+static int main_run(struct cli_ctx *ctx, const struct command *c, int argc, char **argv)
+{
+	long secs = -1;
+	int rc;
+
+	if (strstr(c->usage, "[--wait[=SECONDS]]") && wait_take_option(&argc, argv, &secs))
+		return CLI_USAGE;
+	rc = c->run(ctx, argc, argv);
+	if (rc == CLI_OK && secs >= 0 && wait_applied(ctx->dir, store_committed_seq(), secs))
+		rc = CLI_FAIL;
+	return rc;
+}
+
 static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *group = argv[0], *name = argc > 1 ? argv[1] : NULL;
@@ -345,7 +362,7 @@ static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 		snprintf(label, sizeof(label), "mqadmin %s%s%s", c->group, c->name ? " " : "",
 			 c->name ? c->name : "");
 		argv[skip] = label;
-		return c->run(ctx, argc - skip, argv + skip);
+		return main_run(ctx, c, argc - skip, argv + skip);
 	}
 	if (!known_group) {
 		main_suggest_group(group, hint, sizeof(hint));

@@ -182,13 +182,34 @@ int store_open(struct store *st, const char *dir, enum store_mode mode)
  * left behind can go. After the command's own work (a revocation is live
  * before this scan of every device directory starts), and only when the
  * policy in memory is the one on disk. */
+static void store_clean_temps(const char *dir, bool fix, struct store_leftovers *lo);
+
 static void store_clean_leftovers(const struct store *st)
 {
 	struct store_leftovers lo;
 	char what[512];
 
-	if (st->lockfd < 0 || !st->saved || !st->policy ||
-	    store_leftovers(st->dir, st->policy, true, &lo) || !lo.total)
+	if (st->lockfd < 0 || !st->saved || !st->policy)
+		return;
+	if (st->partial) {
+		/* A partial model cannot tell recorded devices from leftovers,
+		 * and the scan of every device directory is O(fleet): that is
+		 * left to whole-model commands and doctor. Temporary files in
+		 * DIR and in the touched devices' directories go. */
+		memset(&lo, 0, sizeof(lo));
+		store_clean_temps(st->dir, true, &lo);
+		for (size_t i = 0; i < st->policy->ndevices; i++) {
+			char *ddir = store_path(st, "devices/%s", st->policy->devices[i]->name);
+
+			if (ddir)
+				store_clean_temps(ddir, true, &lo);
+			free(ddir);
+		}
+		lo.total = lo.temps;
+	} else if (store_leftovers(st->dir, st->policy, true, &lo)) {
+		return;
+	}
+	if (!lo.total)
 		return;
 	store_leftovers_describe(&lo, true, what, sizeof(what));
 	fprintf(stderr, "mqadmin: note: cleaned up after an interrupted mqadmin run: %s\n", what);
@@ -207,6 +228,11 @@ void store_close(struct store *st)
 	st->shlockfd = -1;
 	mq_policy_free(st->policy);
 	st->policy = NULL;
+	for (size_t i = 0; i < st->nloaded; i++)
+		free(st->loaded[i]);
+	free(st->loaded);
+	st->loaded = NULL;
+	st->nloaded = 0;
 	free(st->dir);
 	st->dir = NULL;
 }
@@ -371,14 +397,38 @@ static int store_load_device(void *arg, const char *name, const char *json, size
 	return mq_policy_read_device_json(x->p, json, len, x->err, x->errlen) ? -1 : 0;
 }
 
+/* The meta values and the deleted list into p. 0 or -1 + err. */
+static int store_read_meta(struct mq_store *db, struct mq_policy *p, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len;
+	uint64_t v;
+	int rc = -1;
+
+	if (mq_store_meta_get_text(db, "deleted", &text, &len)) {
+		mq_errf(err, errlen, "cannot read the deleted list");
+		return -1;
+	}
+	if (text && mq_policy_read_deleted_json(p, text, len, err, errlen))
+		goto out;
+	if (mq_store_meta_get(db, "generation", &v) == 0)
+		p->generation = (unsigned long)v;
+	if (mq_store_meta_get(db, "crl_number", &v) == 0)
+		p->crl_number = (unsigned long)v;
+	if (mq_store_meta_get(db, "next_rule_id", &v) == 0 && v > p->next_rule_id)
+		p->next_rule_id = (unsigned long)v;
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
 /* The whole policy in the current transaction. NULL + err. */
 static struct mq_policy *store_read_model(struct mq_store *db, char *err, size_t errlen)
 {
 	struct mq_policy *p = mq_policy_new();
 	struct store_load_ctx x = {p, err, errlen};
-	uint64_t v;
-	char *text = NULL;
-	size_t len, n = mq_store_device_count(db);
+	size_t n = mq_store_device_count(db);
 
 	if (!p) {
 		mq_errf(err, errlen, "out of memory");
@@ -390,25 +440,10 @@ static struct mq_policy *store_read_model(struct mq_store *db, char *err, size_t
 		goto fail;
 	}
 	if (mq_store_devices_each(db, store_load_device, &x, err, errlen) ||
-	    mq_store_rules_load(db, p, err, errlen))
+	    mq_store_rules_load(db, p, err, errlen) || store_read_meta(db, p, err, errlen))
 		goto fail;
-	if (mq_store_meta_get_text(db, "deleted", &text, &len)) {
-		mq_errf(err, errlen, "cannot read the deleted list");
-		goto fail;
-	}
-	if (text && mq_policy_read_deleted_json(p, text, len, err, errlen))
-		goto fail;
-	free(text);
-	text = NULL;
-	if (mq_store_meta_get(db, "generation", &v) == 0)
-		p->generation = (unsigned long)v;
-	if (mq_store_meta_get(db, "crl_number", &v) == 0)
-		p->crl_number = (unsigned long)v;
-	if (mq_store_meta_get(db, "next_rule_id", &v) == 0 && v > p->next_rule_id)
-		p->next_rule_id = (unsigned long)v;
 	return p;
 fail:
-	free(text);
 	mq_policy_free(p);
 	return NULL;
 }
@@ -430,6 +465,182 @@ int store_load_policy(struct store *st)
 	return 0;
 }
 
+/* Appends a copy of name to the array *v of *n names. 0 or -1 (OOM). */
+static int store_push_name(char ***v, size_t *n, const char *name)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -1;
+	*v = nv;
+	if (!(nv[*n] = strdup(name)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static int store_note_loaded(struct store *st, const char *name)
+{
+	return store_push_name(&st->loaded, &st->nloaded, name);
+}
+
+int store_load_devices(struct store *st, const char *const *names, size_t n)
+{
+	char err[512] = "";
+	struct mq_store *db = store_db(st);
+	int rc = -1;
+
+	if (!db)
+		return -1;
+	if (mq_store_read_begin(db, err, sizeof(err)))
+		goto out;
+	if (!st->policy) {
+		if (!(st->policy = mq_policy_new())) {
+			mq_errf(err, sizeof(err), "out of memory");
+			goto out;
+		}
+		st->partial = true;
+		if (store_read_meta(db, st->policy, err, sizeof(err)))
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *json;
+		size_t len;
+		int got;
+
+		if (mq_policy_find_device(st->policy, names[i]))
+			continue;
+		got = mq_store_device_json(db, names[i], &json, &len, err, sizeof(err));
+		if (got < 0)
+			goto out;
+		if (got == 1)
+			continue;
+		if (mq_policy_read_device_json(st->policy, json, len, err, sizeof(err)) ||
+		    store_note_loaded(st, names[i])) {
+			if (!*err)
+				mq_errf(err, sizeof(err), "out of memory");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	mq_store_read_end(db);
+	if (rc)
+		cli_err("cannot load the policy from %s/store: %s", st->dir, err);
+	return rc;
+}
+
+int store_load_user(struct store *st, const char *username)
+{
+	char err[512] = "", name[256];
+	const char *one = name;
+	struct mq_store *db = store_db(st);
+	int got;
+
+	if (!db || mq_store_read_begin(db, err, sizeof(err)))
+		goto fail;
+	got = mq_store_name_by_user(db, username, name, sizeof(name), err, sizeof(err));
+	mq_store_read_end(db);
+	if (got < 0)
+		goto fail;
+	return got ? store_load_devices(st, NULL, 0) : store_load_devices(st, &one, 1);
+fail:
+	if (db)
+		cli_err("cannot read the policy store %s/store: %s", st->dir, err);
+	return -1;
+}
+
+struct store_names {
+	char **v;
+	size_t n;
+};
+
+static int store_collect_name(void *arg, const char *name)
+{
+	struct store_names *x = arg;
+
+	if (x->n && !strcmp(x->v[x->n - 1], name))
+		return 0;
+	return store_push_name(&x->v, &x->n, name);
+}
+
+int store_load_revoked(struct store *st)
+{
+	char err[512] = "";
+	struct store_names x = {NULL, 0};
+	int rc = -1;
+
+	if (!st->partial)
+		return 0;
+	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
+	    mq_store_revoked_each(st->db, store_collect_name, &x, err, sizeof(err))) {
+		mq_store_read_end(st->db);
+		cli_err("cannot read the policy store %s/store: %s", st->dir, *err ? err : "out of memory");
+		goto out;
+	}
+	mq_store_read_end(st->db);
+	rc = store_load_devices(st, (const char *const *)x.v, x.n);
+out:
+	for (size_t i = 0; i < x.n; i++)
+		free(x.v[i]);
+	free(x.v);
+	return rc;
+}
+
+int store_load_rules(struct store *st)
+{
+	char err[512] = "";
+
+	if (store_load_devices(st, NULL, 0))
+		return -1;
+	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
+	    mq_store_rules_load(st->db, st->policy, err, sizeof(err))) {
+		mq_store_read_end(st->db);
+		cli_err("cannot load the rules from %s/store: %s", st->dir, err);
+		return -1;
+	}
+	mq_store_read_end(st->db);
+	return 0;
+}
+
+static int store_collect_expiring(void *arg, time_t not_after, const char *fpr, const char *name)
+{
+	(void)not_after;
+	(void)fpr;
+	return store_collect_name(arg, name);
+}
+
+static int store_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_load_expiring(struct store *st, time_t before)
+{
+	char err[512] = "";
+	struct store_names x = {NULL, 0};
+	int rc = -1;
+
+	if (store_load_devices(st, NULL, 0))
+		return -1;
+	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
+	    mq_store_expiry_range(st->db, 0, before, store_collect_expiring, &x, err, sizeof(err))) {
+		mq_store_read_end(st->db);
+		cli_err("cannot read the policy store %s/store: %s", st->dir, *err ? err : "out of memory");
+		goto out;
+	}
+	mq_store_read_end(st->db);
+	/* Name order, as the whole model lists them. */
+	if (x.n)
+		qsort(x.v, x.n, sizeof(*x.v), store_cmp_str);
+	rc = store_load_devices(st, (const char *const *)x.v, x.n);
+out:
+	for (size_t i = 0; i < x.n; i++)
+		free(x.v[i]);
+	free(x.v);
+	return rc;
+}
+
 /* The names of stored devices the model no longer has. */
 struct store_gone {
 	const struct mq_policy *p;
@@ -440,27 +651,19 @@ struct store_gone {
 static int store_find_gone(void *arg, const char *name, const char *json, size_t len)
 {
 	struct store_gone *g = arg;
-	char **nv;
 
 	(void)json;
 	(void)len;
 	if (mq_policy_find_device(g->p, name))
 		return 0;
-	if (!(nv = realloc(g->names, (g->n + 1) * sizeof(*nv))) || !(nv[g->n] = strdup(name))) {
-		if (nv)
-			g->names = nv;
-		return -1;
-	}
-	g->names = nv;
-	g->n++;
-	return 0;
+	return store_push_name(&g->names, &g->n, name);
 }
 
 /* Writes p's differences against the store inside its write transaction:
  * records compared as JSON, so an unchanged device costs a lookup and no
  * write. quiet (migration, import): one 'I' log entry for everything. */
-static int store_db_diff(struct mq_store *db, const struct mq_policy *p, bool quiet,
-			 char *err, size_t errlen)
+static int store_db_diff(struct store *st, struct mq_store *db, const struct mq_policy *p,
+			 bool quiet, char *err, size_t errlen)
 {
 	struct store_gone g = {p, NULL, 0};
 	struct mq_policy *rules = mq_policy_new();
@@ -479,6 +682,14 @@ static int store_db_diff(struct mq_store *db, const struct mq_policy *p, bool qu
 	for (size_t i = 0; i < p->ndevices; i++)
 		if (mq_store_put_device(db, p->devices[i], err, errlen))
 			goto out;
+	if (st->partial) {
+		/* Only what was loaded can have gone; the rules were not loaded. */
+		for (size_t i = 0; i < st->nloaded; i++)
+			if (!mq_policy_find_device(p, st->loaded[i]) &&
+			    mq_store_delete_device(db, st->loaded[i], err, errlen) < 0)
+				goto out;
+		goto meta;
+	}
 	if (mq_store_devices_each(db, store_find_gone, &g, err, errlen) < 0)
 		goto out;
 	for (size_t i = 0; i < g.n; i++)
@@ -493,6 +704,7 @@ static int store_db_diff(struct mq_store *db, const struct mq_policy *p, bool qu
 	for (size_t i = 0; i < p->nrules; i++)
 		if (mq_store_put_rule(db, p->rules[i], err, errlen))
 			goto out;
+meta:
 	mq_store_meta_get(db, "crl_number", &crl);
 	if (mq_store_meta_get_text(db, "deleted", &old, &len)) {
 		mq_errf(err, errlen, "cannot read the deleted list");
@@ -521,7 +733,9 @@ out:
 	return rc;
 }
 
-/* Transition: DIR/policy.json for a plugin that still reads it. */
+/* Transition: DIR/policy.json for a plugin that still reads it. The
+ * store is the truth and already committed: a mirror that cannot be
+ * written is a warning, never a failure of the command. */
 static int store_mirror(struct store *st)
 {
 	char err[512], *text = NULL, *p = NULL;
@@ -530,33 +744,35 @@ static int store_mirror(struct store *st)
 
 	if (!MQ_POLICY_JSON_MIRROR)
 		return 0;
-	if (!model) {
+	if (!model || st->partial) {
 		if (mq_store_read_begin(st->db, err, sizeof(err)) ||
 		    !(model = store_read_model(st->db, err, sizeof(err)))) {
 			mq_store_read_end(st->db);
-			cli_err("cannot write policy.json: %s", err);
-			return -1;
+			fprintf(stderr, "mqadmin: warning: the change is in the policy store, but "
+				"policy.json was not rewritten: %s\n", err);
+			return 0;
 		}
 		mq_store_read_end(st->db);
 	}
-	if (!(p = store_path(st, "policy.json")) || !(text = mq_policy_serialize(model))) {
-		cli_err("cannot write policy.json: out of memory");
-		goto out;
-	}
-	switch (mq_file_write_atomic(p, text, strlen(text), 0644, err, sizeof(err))) {
-	case 0:
-	case MQ_FILE_NOT_DURABLE:
+	if (!(p = store_path(st, "policy.json")) || !(text = mq_policy_serialize(model)))
+		snprintf(err, sizeof(err), "out of memory");
+	else if (mq_file_write_atomic(p, text, strlen(text), 0644, err, sizeof(err)) >= 0)
 		rc = 0;
-		break;
-	default:
-		cli_err("the policy store is updated, but %s", err);
-	}
-out:
+	if (rc)
+		fprintf(stderr, "mqadmin: warning: the change is in the policy store, but "
+			"policy.json was not rewritten: %s\n", err);
 	if (model != st->policy)
 		mq_policy_free(model);
 	free(text);
 	free(p);
-	return rc;
+	return 0;
+}
+
+static uint64_t store_last_seq;
+
+uint64_t store_committed_seq(void)
+{
+	return store_last_seq;
 }
 
 static int store_db_write_model(struct store *st, const struct mq_policy *p, bool quiet)
@@ -564,12 +780,13 @@ static int store_db_write_model(struct store *st, const struct mq_policy *p, boo
 	char err[512];
 
 	if (mq_store_write_begin(st->db, err, sizeof(err)) ||
-	    store_db_diff(st->db, p, quiet, err, sizeof(err)) ||
+	    store_db_diff(st, st->db, p, quiet, err, sizeof(err)) ||
 	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
 		mq_store_write_abort(st->db);
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
 		return -1;
 	}
+	store_last_seq = st->seq;
 	return 0;
 }
 
@@ -679,6 +896,7 @@ int store_commit(struct store *st)
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
 		return -1;
 	}
+	store_last_seq = st->seq;
 	if (st->policy)
 		st->policy->generation = (unsigned long)gen + 1;
 	st->saved = st->policy != NULL;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include <stdint.h>
+#include <time.h>
 
 #include "mq_policy.h"
 #include "mq_store.h"
@@ -27,6 +28,11 @@ struct store {
 	/* DIR/store, opened on first use (store_db); read-only for STORE_READ. */
 	struct mq_store *db;
 	uint64_t seq; /* the store's sequence after this run's last commit */
+	/* st->policy holds only the devices loaded by name (store_load_devices):
+	 * saving writes those, never scans the fleet. */
+	bool partial;
+	char **loaded;
+	size_t nloaded;
 };
 
 /* Whether mqadmin also writes DIR/policy.json after every commit, for a
@@ -57,6 +63,22 @@ struct mq_store *store_db(struct store *st);
  * commands that need every device). 0 or -1 after printing why. */
 int store_load_policy(struct store *st);
 
+/* The O(change) paths: st->policy gets only the named devices (those that
+ * exist), the meta values and the deleted list, no rules. Callable again
+ * to add more. 0 or -1 after printing why. */
+int store_load_devices(struct store *st, const char *const *names, size_t n);
+/* Adds the device that holds username, if any. */
+int store_load_user(struct store *st, const char *username);
+/* Adds every device with a certificate in the CRL (revoked or retired):
+ * what crl_write needs. Nothing to do on a whole model. */
+int store_load_revoked(struct store *st);
+
+/* Adds every rule (acl check on a partial model). */
+int store_load_rules(struct store *st);
+/* Adds every device with a certificate whose not_after is before `before`
+ * (the expiry index's range: expiring --within). */
+int store_load_expiring(struct store *st, time_t before);
+
 /* Bumps the generation and writes what changed in st->policy against the
  * store (each device and rule compared as JSON: O(change) writes and log
  * entries) in one durable transaction. 0 or -1 after printing why (the
@@ -68,6 +90,10 @@ int store_save_policy(struct store *st);
  * generation and the CRL number never go down. 0 or -1 after printing why
  * (p is then still the caller's). */
 int store_import_policy(struct store *st, struct mq_policy *p);
+
+/* The store's sequence after the last commit of this process (0: none):
+ * what --wait waits for the brokers to apply. */
+uint64_t store_committed_seq(void);
 
 /* Single-record writes for the O(change) paths: begin, put/delete through
  * mq_store_*, then store_commit (bumps the generation, commits, mirrors).

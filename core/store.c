@@ -26,6 +26,7 @@ struct mq_store {
 	uint64_t wseq0;
 	bool quiet; /* record writes append no log entry (import: one 'I') */
 	MDB_dbi devices, by_fp, by_user, by_serial, expiry, rules, meta, log;
+	MDB_dbi revoked; /* serial -> device name, certificates not active (the CRL) */
 };
 
 static int store_fail(char *err, size_t errlen, int rc, const char *what)
@@ -125,7 +126,7 @@ static int store_open_dbs(struct mq_store *s, MDB_txn *txn, unsigned dflags)
 	} dbs[] = {
 		{"devices", &s->devices}, {"by_fp", &s->by_fp}, {"by_user", &s->by_user},
 		{"by_serial", &s->by_serial}, {"expiry", &s->expiry}, {"rules", &s->rules},
-		{"meta", &s->meta}, {"log", &s->log},
+		{"meta", &s->meta}, {"log", &s->log}, {"revoked", &s->revoked},
 	};
 
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
@@ -522,6 +523,57 @@ int mq_store_devices_each(struct mq_store *s,
 	return store_walk(s, s->devices, NULL, store_each_cb, &x, err, errlen);
 }
 
+int mq_store_device_json(struct mq_store *s, const char *name, const char **json, size_t *len,
+			 char *err, size_t errlen)
+{
+	MDB_val v;
+	int rc = store_get_raw(s, name, &v, err, errlen);
+
+	*json = NULL;
+	*len = 0;
+	if (rc)
+		return rc;
+	*json = v.mv_data;
+	*len = v.mv_size;
+	return 0;
+}
+
+int mq_store_name_by_user(struct mq_store *s, const char *username, char *name, size_t len,
+			  char *err, size_t errlen)
+{
+	MDB_val k = store_str(username);
+
+	if (!*username)
+		return 1;
+	return store_index_get(s, s->by_user, &k, name, len, err, errlen);
+}
+
+struct store_revoked_ctx {
+	int (*cb)(void *arg, const char *name);
+	void *arg;
+};
+
+static int store_revoked_cb(void *arg, MDB_val *k, MDB_val *v)
+{
+	struct store_revoked_ctx *x = arg;
+	char name[256];
+
+	(void)k;
+	if (v->mv_size >= sizeof(name))
+		return 0;
+	memcpy(name, v->mv_data, v->mv_size);
+	name[v->mv_size] = '\0';
+	return x->cb(x->arg, name);
+}
+
+int mq_store_revoked_each(struct mq_store *s, int (*cb)(void *arg, const char *name), void *arg,
+			  char *err, size_t errlen)
+{
+	struct store_revoked_ctx x = {cb, arg};
+
+	return store_walk(s, s->revoked, NULL, store_revoked_cb, &x, err, errlen);
+}
+
 struct store_rules_each_ctx {
 	int (*cb)(void *arg, unsigned long id, const char *json, size_t len);
 	void *arg;
@@ -788,7 +840,7 @@ static int store_unindex(struct mq_store *s, const struct mq_device *old)
 		ks.mv_size = (size_t)ck.serial_len;
 		ks.mv_data = ck.serial;
 		if ((rc = store_del(s->wtxn, s->by_fp, &kf)) || (rc = store_del(s->wtxn, s->by_serial, &ks)) ||
-		    (rc = store_del(s->wtxn, s->expiry, &ke)))
+		    (rc = store_del(s->wtxn, s->expiry, &ke)) || (rc = store_del(s->wtxn, s->revoked, &ks)))
 			return rc;
 	}
 	return 0;
@@ -842,7 +894,8 @@ static int store_index(struct mq_store *s, const struct mq_device *d, char *err,
 			return -1;
 		}
 		if (rc || (rc = mdb_put(s->wtxn, s->by_serial, &ks, &vf, 0)) ||
-		    (rc = mdb_put(s->wtxn, s->expiry, &ke, &vn, 0)))
+		    (rc = mdb_put(s->wtxn, s->expiry, &ke, &vn, 0)) ||
+		    (c->status != MQ_CERT_ACTIVE && (rc = mdb_put(s->wtxn, s->revoked, &ks, &vn, 0))))
 			return store_fail(err, errlen, rc, "index");
 	}
 	return 0;
@@ -1030,7 +1083,8 @@ int mq_store_log_trim(struct mq_store *s, uint64_t below, char *err, size_t errl
 
 int mq_store_clear(struct mq_store *s, char *err, size_t errlen)
 {
-	MDB_dbi dbs[] = {s->devices, s->by_fp, s->by_user, s->by_serial, s->expiry, s->rules};
+	MDB_dbi dbs[] = {s->devices, s->by_fp, s->by_user, s->by_serial, s->expiry, s->rules,
+			 s->revoked};
 	MDB_val k = store_str("deleted");
 	int rc;
 

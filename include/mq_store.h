@@ -40,6 +40,17 @@ int mq_store_device_get(struct mq_store *s, const char *name, struct mq_device *
 			char *err, size_t errlen);
 int mq_store_device_by_user(struct mq_store *s, const char *username, struct mq_device **out,
 			    char *err, size_t errlen);
+/* name's stored JSON, pointing into the map (valid until the transaction
+ * ends): 0, 1 absent, -1. */
+int mq_store_device_json(struct mq_store *s, const char *name, const char **json, size_t *len,
+			 char *err, size_t errlen);
+/* The name of username's device into name (len bytes): 0, 1 absent, -1. */
+int mq_store_name_by_user(struct mq_store *s, const char *username, char *name, size_t len,
+			  char *err, size_t errlen);
+/* The device name of every certificate that is not active (revoked or
+ * retired: the CRL's entries), in serial order; a name may repeat. */
+int mq_store_revoked_each(struct mq_store *s, int (*cb)(void *arg, const char *name), void *arg,
+			  char *err, size_t errlen);
 /* All rules into p (a policy holding only rules; ids kept). 0 or -1. */
 int mq_store_rules_load(struct mq_store *s, struct mq_policy *p, char *err, size_t errlen);
 

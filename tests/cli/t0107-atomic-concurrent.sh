@@ -22,7 +22,7 @@ test_expect_success 'eight device issue runs started at once all succeed and all
 	done
 	test "$(count_devices)" = 8 &&
 	for i in 1 2 3 4 5 6 7 8; do
-		test_grep "\"name\":	\"par$i\"" list.json &&
+		test_grep "\"name\":[[:space:]]*\"par$i\"" list.json &&
 		openssl verify -CAfile pki/ca.crt "pki/devices/par$i/par$i.crt" >/dev/null || exit 1
 	done &&
 	/usr/bin/python3 -c "import json; print(json.load(open(\"pki/policy.json\"))[\"generation\"])" >gen &&

@@ -54,7 +54,7 @@ test_expect_success 'doctor reports them with the fix' '
 	{ "$MQADMIN" -d pki doctor >out 2>&1 || true; } &&
 	n=$(wc -l <killed.dirs) &&
 	test_grep "^warning \[leftover-files\]: pki holds what an interrupted mqadmin run left behind: 3 temporary file(s), $n device director(ies) never recorded in the policy (with their keys), 3 staged renew file(s) never recorded, 2 staged renew file(s) the policy records (to be moved into place)$" out &&
-	test_grep "fix: the next mqadmin command that writes pki/store removes them" out
+	test_grep "fix: the next mqadmin command that loads the whole policy of pki removes them" out
 '
 
 test_expect_success 'the next write cleans exactly the leftovers' '

@@ -248,6 +248,7 @@ test_expect_success 'kill -9 with every format: the next write removes the unrec
 	rc=0 && wait $pid || rc=$? &&
 	test "$rc" -eq 137 &&
 	"$MQADMIN" -d k9 device issue after $ALL >/dev/null 2>&1 &&
+	"$MQADMIN" -d k9 crl update >/dev/null 2>&1 &&
 	test "$(policy_matches_files k9)" -eq 1
 '
 
