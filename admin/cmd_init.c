@@ -268,7 +268,7 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	    crl_write(&st, &ca, CRL_DEFAULT_DAYS) || store_save_policy(&st) ||
 	    init_write(&st, "ca.crt", crtpem, crtlen, 0644, &written[3]))
 		goto out;
-	printf("%s/ca.crt\n%s/ca.key\n%s/policy.json\n%s/crl.pem\n", st.dir, st.dir, st.dir, st.dir);
+	printf("%s/ca.crt\n%s/ca.key\n%s/store\n%s/crl.pem\n", st.dir, st.dir, st.dir, st.dir);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 	/* The CA is complete: a default that cannot be recorded is said but
 	 * undoes nothing. */

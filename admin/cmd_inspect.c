@@ -84,9 +84,22 @@ static void inspect_dir_load(struct inspect_dir *id, const char *dir)
 	if (access(path, F_OK) == 0 && (id->ca = xinfo_load_cert(path, err, sizeof(err))) &&
 	    mq_cert_fingerprint(id->ca, id->ca_fpr))
 		id->ca_fpr[0] = '\0';
-	snprintf(path, sizeof(path), "%s/policy.json", dir);
-	if (access(path, F_OK) == 0)
-		id->policy = mq_policy_load(path, err, sizeof(err));
+	/* The policy store; policy.json only where there is none yet (an
+	 * installation not migrated: inspect only looks). */
+	snprintf(path, sizeof(path), "%s/store/data.mdb", dir);
+	if (access(path, F_OK) == 0) {
+		struct store st;
+
+		if (!store_open(&st, dir, STORE_READ) && !store_load_policy(&st)) {
+			id->policy = st.policy;
+			st.policy = NULL;
+		}
+		store_close(&st);
+	} else {
+		snprintf(path, sizeof(path), "%s/policy.json", dir);
+		if (access(path, F_OK) == 0)
+			id->policy = mq_policy_load(path, err, sizeof(err));
+	}
 	ERR_clear_error();
 }
 

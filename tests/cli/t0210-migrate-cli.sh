@@ -61,7 +61,7 @@ test_expect_success 'setup: CAs as the common recipes make them' '
 
 test_expect_success 'init adopts an OwnTracks-style CA: key copied 0600, never printed' '
 	"$MQADMIN" -d pki init --ca-cert ot.crt --ca-key ot.key --no-default >out 2>err &&
-	printf "%s\n" pki/ca.crt pki/ca.key pki/policy.json pki/crl.pem >expect &&
+	printf "%s\n" pki/ca.crt pki/ca.key pki/store pki/crl.pem >expect &&
 	test_cmp expect out &&
 	test_grep ! "PRIVATE" out err &&
 	test "$(stat -c %a pki/ca.key)" = 600 &&

@@ -53,19 +53,14 @@ stay_client() {
 	wait_for 15 grep -Eq "^(READY|ERROR|CONNACK [1-9])" "$out"
 }
 
-# pki_of DIR|DIR/policy.json: the PKI directory (tests written before the
-# store name its policy.json; the store is what counts).
-pki_of() { case $1 in */policy.json) dirname "$1" ;; *) echo "$1" ;; esac; }
-
 # policy_json DIR FILE: the policy of DIR (its store) exported to FILE.
-policy_json() { "$MQADMIN" -d "$(pki_of "$1")" policy export "$2" >/dev/null; }
+policy_json() { "$MQADMIN" -d "$1" policy export "$2" >/dev/null; }
 
 # policy_edit DIR DEVICE FIELD=VALUE...: sets the fields of every
 # certificate of DEVICE, through export, an edit and `mqadmin policy import`
 # (the store is never edited by hand; policy.json is the interchange form).
 policy_edit() {
-	local dir f
-	dir=$(pki_of "$1") &&
+	local dir=$1 f
 	f=$(mktemp "$TRASH/policy-edit.XXXXXX") &&
 	policy_json "$dir" "$f" &&
 	/usr/bin/python3 - "$f" "${@:2}" <<'PY' &&
@@ -195,8 +190,7 @@ sub_until() {
 # missing), through export, an edit and `mqadmin policy import`: for
 # certificates that mqadmin would never issue.
 policy_add_cert() {
-	local dir f
-	dir=$(pki_of "$1") &&
+	local dir=$1 f
 	f=$(mktemp "$TRASH/policy-edit.XXXXXX") &&
 	policy_json "$dir" "$f" &&
 	/usr/bin/python3 - "$f" "${@:2}" <<'PY' &&

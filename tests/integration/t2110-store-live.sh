@@ -42,6 +42,13 @@ test_expect_success 'a device issued is accepted right after device issue return
 	wait_policy b pki
 '
 
+test_expect_success 'device issue --wait returns once the broker applied it: accepted at once' '
+	"$MQADMIN" -d pki device issue new2 --wait=10 >/dev/null &&
+	test "$(applied_seq b pki)" -ge "$(store_seq pki)" &&
+	$MQCLIENT $P $(dev_args pki new2) --id new2 >out &&
+	test_grep "^CONNACK 0" out
+'
+
 test_expect_success 'dev1 and dev2 subscribe and stay' '
 	stay_client dev1.out $P $(dev_args pki dev1) --id dev1 --sub "q/#" &&
 	stay_client dev2.out $P $(dev_args pki dev2) --id dev2 --sub "q/#" &&
