@@ -85,9 +85,34 @@ const char *fz_file(const char *name, const void *data, size_t len)
 	return fz_paths[fz_npaths++];
 }
 
+static char fz_pki_copy[PATH_MAX];
+
+static void fz_pki_cleanup(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fz_pki_copy);
+	if (system(cmd))
+		fprintf(stderr, "fuzz: cannot remove %s\n", fz_pki_copy);
+}
+
+/* A private copy of the fixture: mqadmin moves a policy.json into a policy
+ * store (under DIR's lock) on its first use, which must not change the
+ * source tree. */
 const char *fz_pki_dir(void)
 {
-	const char *env = getenv("MQCERT_FUZZ_PKI");
+	const char *env = getenv("MQCERT_FUZZ_PKI"), *base = getenv("TMPDIR");
+	char cmd[3 * PATH_MAX];
 
-	return env && *env ? env : FUZZ_PKI_DIR;
+	if (fz_pki_copy[0])
+		return fz_pki_copy;
+	snprintf(fz_pki_copy, sizeof(fz_pki_copy), "%s/mqcert-fuzz-pki.XXXXXX",
+		 base && *base ? base : "/tmp");
+	if (!mkdtemp(fz_pki_copy))
+		fz_fail("cannot make a temporary directory %s: %s", fz_pki_copy, strerror(errno));
+	atexit(fz_pki_cleanup);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s'", env && *env ? env : FUZZ_PKI_DIR, fz_pki_copy);
+	if (system(cmd))
+		fz_fail("cannot copy the fixture PKI: %s", cmd);
+	return fz_pki_copy;
 }
