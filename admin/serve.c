@@ -388,6 +388,7 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 	time_t now = time(NULL);
 	size_t n = 0, nret;
 	char **pems;
+	const char **names;
 	const struct mq_cert *retired[SERVE_RETIRE_LOG];
 
 	double t = serve_clock();
@@ -395,13 +396,21 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 	for (r = list; r; r = r->next)
 		n++;
 	pems = calloc(n ? n : 1, sizeof(*pems));
-	if (!pems || store_open(&st, c->dir, STORE_WRITE)) {
+	names = calloc(n ? n : 1, sizeof(*names));
+	if (!pems || !names || store_open(&st, c->dir, STORE_WRITE)) {
 		for (r = list; r; r = r->next)
 			serve_fail(r, "internal", "cannot open the PKI directory");
 		free(pems);
+		free(names);
 		return n;
 	}
-	if (store_load_policy(&st)) {
+	n = 0;
+	for (r = list; r; r = r->next)
+		if (mq_name_valid(r->device)) /* else unknown_device below */
+			names[n++] = r->device;
+	/* O(batch): only the requesting devices, never the fleet (the sweep
+	 * retires the others' deadlines). */
+	if (store_load_devices(&st, names, n)) {
 		for (r = list; r; r = r->next)
 			serve_fail(r, "internal", "cannot read the policy");
 		goto out;
@@ -453,6 +462,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free(pems[i]);
 	free(pems);
+	free(names);
 	for (n = 0, r = list; r; r = r->next)
 		n++;
 	return n;
@@ -467,7 +477,9 @@ static int serve_retire_locked(const struct serve_conf *c, const char *device, c
 
 	if (store_open(&st, c->dir, STORE_WRITE))
 		return -1;
-	if (store_load_policy(&st))
+	/* A rollover names its device: that record only. The sweep needs
+	 * every deadline, so the whole model. */
+	if (device ? store_load_devices(&st, &device, 1) : store_load_policy(&st))
 		goto out;
 	rc = 0;
 	n = serve_retire(st.policy, device, fpr, time(NULL), retired, SERVE_RETIRE_LOG);
