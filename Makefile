@@ -9,9 +9,6 @@ OPT      ?= -O2 -g
 SAN      ?=
 WERROR   ?=
 VERSION  := 0.1.0
-# Transition (issue 15): mqadmin also writes DIR/policy.json after every
-# commit while the plugin reads it; 0 once the plugin reads DIR/store.
-POLICY_JSON_MIRROR ?= 1
 
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -Wvla
@@ -19,7 +16,7 @@ WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 # the plugin beside mosquitto's own plugins, /usr/lib/TRIPLET/mosquitto/.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMQCERT_VERSION='"$(VERSION)"' \
-            -DMQCERT_MULTIARCH='"$(MULTIARCH)"' -DMQ_POLICY_JSON_MIRROR=$(POLICY_JSON_MIRROR)
+            -DMQCERT_MULTIARCH='"$(MULTIARCH)"'
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden $(SAN)
 LDFLAGS  += $(SAN)
 

@@ -260,7 +260,7 @@ static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_
 		cli_err("SHOULD NEVER HAPPEN: client '%s' (device '%s') is connected with a "
 			"certificate that is not in the policy (fingerprint %s); the plugin would "
 			"have refused or dropped it: is this broker running mqcert with this "
-			"DIR's policy.json?", e1, e2, ESC(e3, fpr));
+			"DIR's policy store?", e1, e2, ESC(e3, fpr));
 	} else if (c->status == MQ_CERT_REVOKED && c->revoked_at >= a->updated) {
 		f[n++] = "revoked";
 		fprintf(stderr, "mqadmin: warning: device '%s' was revoked after the state file was "
@@ -271,7 +271,7 @@ static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_
 		a->bad++;
 		cli_err("SHOULD NEVER HAPPEN: client '%s' (device '%s', serial %s) is connected with "
 			"a revoked certificate; the plugin would have dropped it: is this broker "
-			"running mqcert with this DIR's policy.json?", e1, e2, c->serial);
+			"running mqcert with this DIR's policy store?", e1, e2, c->serial);
 	} else if (c->not_after <= a->updated) {
 		f[n++] = "expired";
 		a->bad++;
@@ -713,7 +713,7 @@ static bool alog_device_known(const struct cli_ctx *ctx, const char *name)
 	}
 	known = mq_policy_find_device(st.policy, name) != NULL;
 	if (!known)
-		cli_err("no device '%s' in %s/policy.json and no event of it in the log: check the "
+		cli_err("no device '%s' in the policy of %s and no event of it in the log: check the "
 			"name ('mqadmin device list' shows them all)", name, st.dir);
 	store_close(&st);
 	return known;

@@ -192,7 +192,7 @@ static void broker_print(const char *dir, const char *server, const char *plugin
 	printf("# #2999) and every certificate signed by the CA would get in. mqcert\n");
 	printf("# maps the certificate to its username itself.\n\n");
 	printf("plugin %s\n", plugin);
-	printf("plugin_opt_policy %s/policy.json\n", dir);
+	printf("plugin_opt_store %s/store\n", dir);
 	printf("# The plugin writes its audit log and connected state to %s/audit,\n", dir);
 	printf("# the one place the broker's user may write (mqadmin gives it to user\n");
 	printf("# mosquitto when run as root; else: chown mosquitto %s/audit).\n", dir);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -35,7 +36,7 @@ struct conf_listener {
 
 struct conf_plugin {
 	char *path, *where;
-	char *policy, *bad_opt;
+	char *policy, *store, *bad_opt;
 	bool bad_value;
 	enum mq_idfield identity; /* plugin_opt_identity, default cn */
 };
@@ -66,10 +67,25 @@ static void conf_plugin_opt(struct doctor *d, struct conf_plugin *p, const char 
 {
 	enum mq_idfield f;
 
+	/* The options the plugin knows whose values doctor does not check. */
+	static const char *const other[] = {
+		"plugin_opt_audit_log", "plugin_opt_state_file", "plugin_opt_instance",
+		"plugin_opt_crl", "plugin_opt_ca", "plugin_opt_mode", "plugin_opt_acl_mode",
+		"plugin_opt_subscribe", "plugin_opt_metrics_file", "plugin_opt_metrics_interval",
+		"plugin_opt_sys_interval",
+	};
+
 	if (!strcmp(key, "plugin_opt_policy")) {
 		conf_set(d, &p->policy, v);
 		return;
 	}
+	if (!strcmp(key, "plugin_opt_store")) {
+		conf_set(d, &p->store, v);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		if (!strcmp(key, other[i]))
+			return;
 	if (!strcmp(key, "plugin_opt_identity")) {
 		p->bad_value |= mq_idfield_parse(v, &f) != 0;
 		if (!p->bad_value)
@@ -447,7 +463,7 @@ static void conf_check_identity(struct doctor *d, const struct conf_plugin *p)
 
 static void conf_check_plugins(struct doctor *d, const struct conf *c)
 {
-	char fix[PATH_MAX + 80], pol[PATH_MAX + 16];
+	char fix[PATH_MAX + 80], pol[PATH_MAX + 16], eff[PATH_MAX + 32];
 	const struct conf_plugin *p = NULL;
 
 	snprintf(fix, sizeof(fix), "add the plugin lines 'mqadmin -d %s broker-config' prints",
@@ -462,25 +478,47 @@ static void conf_check_plugins(struct doctor *d, const struct conf *c)
 	}
 	conf_broker_read(d, p->path, "plugin");
 	conf_check_identity(d, p);
-	snprintf(pol, sizeof(pol), "%s/policy.json", d->dir);
+	snprintf(pol, sizeof(pol), "%s/store", d->dir);
 	if (p->bad_opt)
 		doctor_add(d, DOCTOR_ERROR, "config-plugin-option", "see the README, Plugin reference, for the options",
 			   "%s: %s option %s: the plugin refuses to load and the broker does not start",
 			   p->where, p->bad_value ? "bad value for" : "unknown", p->bad_opt);
-	if (!p->policy) {
+	if (!p->policy && !p->store) {
 		doctor_add(d, DOCTOR_ERROR, "config-no-policy", fix,
-			   "the mqcert plugin (%s) has no plugin_opt_policy: the broker does not start",
+			   "the mqcert plugin (%s) has no plugin_opt_store: the broker does not start",
 			   p->where);
 		return;
 	}
-	conf_broker_read(d, p->policy, "policy");
-	if (!conf_same_file(p->policy, pol)) {
-		snprintf(fix, sizeof(fix), "plugin_opt_policy %s", pol);
-		doctor_add(d, DOCTOR_ERROR, "config-policy-mismatch", fix,
-			   "plugin_opt_policy %s (%s) is not %s: the broker enforces another policy "
-			   "than the one mqadmin writes",
-			   p->policy, p->where, pol);
+	/* The plugin reads plugin_opt_store; without it, the store beside
+	 * plugin_opt_policy (the old spelling, naming DIR/policy.json, which
+	 * no longer exists once migrated). */
+	if (p->store)
+		snprintf(eff, sizeof(eff), "%s", p->store);
+	else {
+		const char *slash = strrchr(p->policy, '/');
+
+		if (!slash)
+			snprintf(eff, sizeof(eff), "store");
+		else
+			snprintf(eff, sizeof(eff), "%.*s/store", (int)(slash - p->policy) + (slash == p->policy),
+				 p->policy);
 	}
+	if (!conf_same_file(eff, pol)) {
+		snprintf(fix, sizeof(fix), "plugin_opt_store %s", pol);
+		if (p->store)
+			doctor_add(d, DOCTOR_ERROR, "config-policy-mismatch", fix,
+				   "plugin_opt_store %s (%s) is not %s: the broker enforces another policy "
+				   "than the one mqadmin writes", p->store, p->where, pol);
+		else
+			doctor_add(d, DOCTOR_ERROR, "config-policy-mismatch", fix,
+				   "plugin_opt_policy %s (%s) makes the plugin read the policy store %s, "
+				   "not %s: the broker enforces another policy than the one mqadmin writes",
+				   p->policy, p->where, eff, pol);
+		return;
+	}
+	snprintf(eff, sizeof(eff), "%s/data.mdb", pol);
+	if (!access(eff, F_OK))
+		conf_broker_read(d, eff, "policy store");
 }
 
 static void conf_release(struct conf *c)
@@ -500,6 +538,7 @@ static void conf_release(struct conf *c)
 		free(c->p[i].path);
 		free(c->p[i].where);
 		free(c->p[i].policy);
+		free(c->p[i].store);
 		free(c->p[i].bad_opt);
 	}
 }
@@ -595,8 +634,9 @@ void doctor_check_broker_access(struct doctor *d)
 	}
 	if (d->config_read && !any_used)
 		return;
-	if (!d->config_read && asprintf(&pol, "%s/policy.json", d->dir) >= 0) {
-		conf_broker_read(d, pol, "policy");
+	if (!d->config_read && asprintf(&pol, "%s/store/data.mdb", d->dir) >= 0) {
+		if (!access(pol, F_OK))
+			conf_broker_read(d, pol, "policy store");
 		free(pol);
 	}
 }

@@ -169,7 +169,7 @@ static const struct command commands[] = {
 	 "problem (a JSON error with its line and column, a duplicate member name with its "
 	 "path, a file that is not a regular file). Exit status 0 valid, 1 invalid."},
 	{"policy", "export", cmd_policy_export, "usage: mqadmin [-d DIR] policy export [FILE]\n",
-	 "Writes the policy store as one policy.json document (one device or rule a line) "
+	 "Writes the policy store as one JSON document (one device or rule a line) "
 	 "to standard output, or atomically to FILE: the backup and interchange format."},
 	{"policy", "import", cmd_policy_import, "usage: mqadmin [-d DIR] policy import FILE [--wait[=SECONDS]]\n",
 	 "Replaces the whole policy in the store with FILE, first checked with the plugin's "
@@ -251,7 +251,7 @@ static const struct command commands[] = {
 	 "Prints a mosquitto.conf block that works as printed: a TLS listener (on every "
 	 "interface, or the IPv4 or IPv6 address --bind) requiring "
 	 "client certificates, TLS 1.2 or newer, the CA, server certificate and key of "
-	 "DIR, and the plugin lines pointing at DIR/policy.json."},
+	 "DIR, and the plugin lines pointing at the policy store DIR/store."},
 	{"doctor", NULL, cmd_doctor,
 	 "usage: mqadmin [-d DIR] doctor [--config FILE] [--host NAME|IP]... [--within DURATION]\n"
 	 "                              [--broker-user USER] [--strict] [--json]\n",

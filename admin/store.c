@@ -286,11 +286,9 @@ static int store_migrate(struct store *st, const char *json)
 	}
 	if (store_db_write_model(st, p, true))
 		goto out;
-	/* While the plugin still reads policy.json (the mirror), keep it and
-	 * link the original to .migrated. */
-	if (MQ_POLICY_JSON_MIRROR ? mq_file_link_atomic(json, to, err, sizeof(err)) : rename(json, to)) {
+	if (rename(json, to)) {
 		cli_err("the policy is in %s/store, but renaming %s to %s failed: %s; rename it by hand",
-			st->dir, json, to, MQ_POLICY_JSON_MIRROR ? err : strerror(errno));
+			st->dir, json, to, strerror(errno));
 		goto out;
 	}
 	fprintf(stderr, "mqadmin: note: migrated %zu device(s) and %zu rule(s); %s is kept as %s and "
@@ -733,41 +731,6 @@ out:
 	return rc;
 }
 
-/* Transition: DIR/policy.json for a plugin that still reads it. The
- * store is the truth and already committed: a mirror that cannot be
- * written is a warning, never a failure of the command. */
-static int store_mirror(struct store *st)
-{
-	char err[512], *text = NULL, *p = NULL;
-	struct mq_policy *model = st->policy;
-	int rc = -1;
-
-	if (!MQ_POLICY_JSON_MIRROR)
-		return 0;
-	if (!model || st->partial) {
-		if (mq_store_read_begin(st->db, err, sizeof(err)) ||
-		    !(model = store_read_model(st->db, err, sizeof(err)))) {
-			mq_store_read_end(st->db);
-			fprintf(stderr, "mqadmin: warning: the change is in the policy store, but "
-				"policy.json was not rewritten: %s\n", err);
-			return 0;
-		}
-		mq_store_read_end(st->db);
-	}
-	if (!(p = store_path(st, "policy.json")) || !(text = mq_policy_serialize(model)))
-		snprintf(err, sizeof(err), "out of memory");
-	else if (mq_file_write_atomic(p, text, strlen(text), 0644, err, sizeof(err)) >= 0)
-		rc = 0;
-	if (rc)
-		fprintf(stderr, "mqadmin: warning: the change is in the policy store, but "
-			"policy.json was not rewritten: %s\n", err);
-	if (model != st->policy)
-		mq_policy_free(model);
-	free(text);
-	free(p);
-	return 0;
-}
-
 static uint64_t store_last_seq;
 
 uint64_t store_committed_seq(void)
@@ -800,7 +763,7 @@ int store_save_policy(struct store *st)
 		return -1;
 	}
 	st->saved = true;
-	return store_mirror(st);
+	return 0;
 }
 
 /* Nothing un-revokes: a certificate revoked in the store stays revoked
@@ -868,7 +831,7 @@ int store_import_policy(struct store *st, struct mq_policy *p)
 	st->policy = p;
 	/* saved stays false: device directories the imported policy does not
 	 * know are not leftovers to clean. */
-	return store_mirror(st);
+	return 0;
 }
 
 int store_begin(struct store *st)
@@ -900,7 +863,7 @@ int store_commit(struct store *st)
 	if (st->policy)
 		st->policy->generation = (unsigned long)gen + 1;
 	st->saved = st->policy != NULL;
-	return store_mirror(st);
+	return 0;
 }
 
 static bool store_deferred;

@@ -35,12 +35,6 @@ struct store {
 	size_t nloaded;
 };
 
-/* Whether mqadmin also writes DIR/policy.json after every commit, for a
- * plugin that still reads it (transition: 0 once the plugin reads DIR/store). */
-#ifndef MQ_POLICY_JSON_MIRROR
-#define MQ_POLICY_JSON_MIRROR 1
-#endif
-
 /* The user mosquitto runs as on Debian; owns DIR/audit. */
 #define STORE_BROKER_USER "mosquitto"
 

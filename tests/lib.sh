@@ -82,6 +82,11 @@ test_must_fail() { test_expect_code 1 "$@"; }
 # test_cmp EXPECTED ACTUAL
 test_cmp() { diff -u "$1" "$2"; }
 
+# policy_cat [DIR]: the policy of DIR (default pki) as `mqadmin policy
+# export` prints it (compact JSON, the same bytes while the store is
+# unchanged). DIR/policy.json exists only before the migration.
+policy_cat() { "$MQADMIN" -d "${1:-pki}" policy export; }
+
 # test_grep [-v] [grep options] PATTERN FILE: like grep, but shows the file
 # when the expectation fails.
 test_grep() {

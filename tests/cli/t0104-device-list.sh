@@ -71,15 +71,16 @@ test_expect_success 'show of an unknown or invalid device fails' '
 '
 
 test_expect_success 'expired certificates show as expired' '
+	policy_cat >edit.json &&
 	/usr/bin/python3 - <<-\PY &&
 	import json
-	p = json.load(open("pki/policy.json"))
+	p = json.load(open("edit.json"))
 	c = p["devices"][1]["certs"][0]
 	c["not_before"] = "2020-01-01T00:00:00Z"
 	c["not_after"] = "2020-01-04T00:00:00Z"
-	json.dump(p, open("pki/policy.json", "w"))
+	json.dump(p, open("edit.json", "w"))
 	PY
-	"$MQADMIN" -d pki policy import pki/policy.json >/dev/null &&
+	"$MQADMIN" -d pki policy import edit.json >/dev/null &&
 	"$MQADMIN" -d pki device list >out &&
 	test_grep "^beta-long-name  bee *- *expired  expired [0-9]*d ago" out &&
 	"$MQADMIN" -d pki device show beta-long-name --json >out &&

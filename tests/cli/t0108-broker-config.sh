@@ -24,7 +24,8 @@ test_expect_success 'prints a complete listener block with absolute paths' '
 	test_grep "^require_certificate true$" conf &&
 	test_grep "^tls_version tlsv1.2$" conf &&
 	test_grep "^plugin $TRASH/fake.so$" conf &&
-	test_grep "^plugin_opt_policy $dir/policy.json$" conf &&
+	test_grep "^plugin_opt_store $dir/store$" conf &&
+	test_grep ! "policy.json" conf &&
 	test_grep "^# root, gives it to user mosquitto (--broker-user USER for another), and$" conf &&
 	test_grep "^# --force keeps its owner. Else: chown mosquitto $dir/servers/localhost/localhost.key$" conf &&
 	test_grep "^# The plugin writes its audit log and connected state to $dir/audit,$" conf &&

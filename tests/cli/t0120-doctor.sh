@@ -127,8 +127,18 @@ test_expect_success 'no require_certificate, no plugin, another policy, bad plug
 	bad_conf config-no-require-certificate "/^require_certificate/d" &&
 	bad_conf config-no-plugin "/^plugin/d" &&
 	test_grep "loads no mqcert plugin" out &&
-	cp pki/policy.json other.json &&
-	bad_conf config-policy-mismatch "s|^plugin_opt_policy .*|plugin_opt_policy $TRASH/other.json|" &&
+	bad_conf config-policy-mismatch "s|^plugin_opt_store .*|plugin_opt_store $TRASH/elsewhere/store|" &&
+	test_grep "plugin_opt_store $TRASH/elsewhere/store (bad.conf:[0-9]*) is not $TRASH/pki/store" out &&
+	test_grep "fix: plugin_opt_store $TRASH/pki/store" out &&
+	bad_conf config-policy-mismatch "s|^plugin_opt_store .*|plugin_opt_policy $TRASH/other.json|" &&
+	test_grep "plugin_opt_policy $TRASH/other.json (bad.conf:[0-9]*) makes the plugin read the policy store $TRASH/store" out &&
+	# The old spelling naming this DIR (its policy.json long migrated):
+	# the plugin reads this store.
+	sed "s|^plugin_opt_store .*|plugin_opt_policy $TRASH/pki/policy.json|" good.conf >old.conf &&
+	! test -e pki/policy.json &&
+	doctor --config old.conf >out &&
+	test_grep ! "config-policy-mismatch\|config-no-policy" out &&
+	bad_conf config-no-policy "/^plugin_opt_store/d" &&
 	bad_conf config-plugin-option "\$a plugin_opt_identity nosuchfield" &&
 	bad_conf config-plugin-option "\$a plugin_opt_frobnicate 1" &&
 	test_grep "unknown option plugin_opt_frobnicate" out

@@ -99,7 +99,7 @@ test_expect_success 'escape sequences and bad UTF-8 from the files never reach t
 test_expect_success 'audit log --device of no such device: exit 1 and says so' '
 	printf "{\"ts\":\"2026-01-01T10:00:00Z\",\"event\":\"connect\",\"device\":\"dev1\",\"client_id\":\"dev1\"}\n" >a.log &&
 	test_must_fail M audit log --file a.log --device ghost >out 2>err &&
-	test_grep "no device .ghost. in pki/policy.json and no event of it in the log" err &&
+	test_grep "no device .ghost. in the policy of pki and no event of it in the log" err &&
 	test ! -s out &&
 	M audit log --file a.log --device dev2 >out 2>err &&
 	test ! -s err &&

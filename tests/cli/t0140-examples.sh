@@ -59,7 +59,7 @@ test_expect_success 'mosquitto.conf: the settings mqcert relies on are there' '
 	test_grep -x "require_certificate true" "$conf" &&
 	test_grep -x "tls_version tlsv1.2" "$conf" &&
 	test_grep -x "plugin /usr/local/lib/mqcert/mqcert.so" "$conf" &&
-	test_grep -x "plugin_opt_policy /etc/mqcert/pki/policy.json" "$conf" &&
+	test_grep -x "plugin_opt_store /etc/mqcert/pki/store" "$conf" &&
 	test_grep -x "persistence true" "$conf" &&
 	test_grep "^log_dest " "$conf" &&
 	test_grep ! -E "^[[:space:]]*use_(identity|subject)_as_username" "$conf" &&

@@ -12,15 +12,17 @@ test_expect_success 'setup: a PKI with two devices and a rule' '
 '
 
 test_expect_success 'a valid policy: ok and a summary on stdout, exit 0' '
-	"$MQADMIN" policy validate pki/policy.json >out 2>err &&
-	echo "ok: pki/policy.json: generation 4, 2 devices, 1 rule" >expect &&
+	# A file laid out as by hand (indented), from the store.
+	policy_cat | /usr/bin/python3 -c "import json,sys; json.dump(json.load(sys.stdin), open(\"policy.json\", \"w\"), indent=2)" &&
+	"$MQADMIN" policy validate policy.json >out 2>err &&
+	echo "ok: policy.json: generation 4, 2 devices, 1 rule" >expect &&
 	test_cmp expect out &&
 	test ! -s err
 '
 
 test_expect_success 'a syntax error: FILE:LINE:COLUMN and what was expected, exit 1' '
 	/usr/bin/python3 - <<-\PY &&
-	text = open("pki/policy.json").read()
+	text = open("policy.json").read()
 	# The hand edit that loses a comma: the second member of the first device.
 	open("broken.json", "w").write(text.replace("\"dev1\",\n", "\"dev1\"\n", 1))
 	PY

@@ -21,12 +21,12 @@ test_expect_success 'setup: a PKI with two devices' '
 '
 
 test_expect_success 'kill -9 of a device batch mid-way leaves unrecorded keys' '
-	cp pki/policy.json before &&
+	policy_cat >before &&
 	{ "$MQADMIN" -d pki device batch --count 50000 --prefix k >/dev/null 2>&1 & pid=$!; } &&
 	test_at_end "kill -9 $pid 2>/dev/null" &&
 	wait_for 60 enough_dirs &&
 	kill -9 $pid && { wait $pid || true; } &&
-	cmp before pki/policy.json &&
+	policy_cat >before.now && cmp before before.now &&
 	test "$(ndirs)" -ge 12 &&
 	test "$(stat -c %a pki/devices/k0001/k0001.key)" = 600 &&
 	mkdir pki/devices/k99999 &&

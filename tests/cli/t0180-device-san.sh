@@ -6,10 +6,10 @@
 chmod 755 "$TRASH"
 ME=$(id -un)
 
-policy_py() { /usr/bin/python3 -c "import json,sys; p=json.load(open(\"pki/policy.json\")); d={x[\"name\"]: x for x in p[\"devices\"]}; $1"; }
+policy_py() { policy_cat >policy.now && /usr/bin/python3 -c "import json,sys; p=json.load(open(\"policy.now\")); d={x[\"name\"]: x for x in p[\"devices\"]}; $1"; }
 san_of() { openssl x509 -in "pki/devices/$1/$1.crt" -noout -ext subjectAltName | sed 1d | sed "s/^ *//"; }
-snapshot() { cp pki/policy.json policy.before && ls pki/devices >devices.before; }
-unchanged() { cmp policy.before pki/policy.json && ls pki/devices >devices.after && test_cmp devices.before devices.after; }
+snapshot() { policy_cat >policy.before && ls pki/devices >devices.before; }
+unchanged() { policy_cat >policy.before.now && cmp policy.before policy.before.now && ls pki/devices >devices.after && test_cmp devices.before devices.after; }
 
 test_expect_success 'setup' '
 	"$MQADMIN" -d pki init >/dev/null &&
@@ -165,9 +165,9 @@ test_expect_success 'batch: bad SANs are refused before the first key, nothing w
 '
 
 test_expect_success 'a hand-edited policy with a bad san is refused with its place' '
-	cp pki/policy.json good.json &&
-	/usr/bin/python3 -c "import json; p=json.load(open(\"pki/policy.json\")); [d for d in p[\"devices\"] if d[\"name\"]==\"s1\"][0][\"certs\"][0][\"san\"]=[\"URI:http://x/y\"]; json.dump(p, open(\"pki/policy.json\", \"w\"))" &&
-	test_must_fail "$MQADMIN" -d pki policy import pki/policy.json 2>err &&
+	policy_cat >good.json &&
+	policy_cat >edit.json && /usr/bin/python3 -c "import json; p=json.load(open(\"edit.json\")); [d for d in p[\"devices\"] if d[\"name\"]==\"s1\"][0][\"certs\"][0][\"san\"]=[\"URI:http://x/y\"]; json.dump(p, open(\"edit.json\", \"w\"))" &&
+	test_must_fail "$MQADMIN" -d pki policy import edit.json 2>err &&
 	test_grep "device .s1. certificate 0: san .URI:http://x/y.: holds ./., .+. or .#." err &&
 	cp good.json pki/policy.json
 '

@@ -46,7 +46,7 @@ test_expect_success 'cert list of an unknown device fails, a bad option is a usa
 '
 
 test_expect_success 'cert revoke of an unknown serial fails and changes nothing' '
-	cp pki/policy.json before.json &&
+	policy_cat >before.json &&
 	test_must_fail "$MQADMIN" -d pki cert revoke 00000000ffff 2>err &&
 	test_grep "no certificate has a serial or fingerprint starting with .00000000ffff." err &&
 	test_must_fail "$MQADMIN" -d pki cert revoke 1 2>err &&
@@ -54,7 +54,7 @@ test_expect_success 'cert revoke of an unknown serial fails and changes nothing'
 	test_must_fail "$MQADMIN" -d pki cert revoke "not-hex" 2>err &&
 	test_grep "invalid serial or fingerprint .not-hex.: use its hex digits" err &&
 	test_expect_code 2 "$MQADMIN" -d pki cert revoke 2>err &&
-	cmp pki/policy.json before.json
+	policy_cat >before.json.now && cmp before.json before.json.now
 '
 
 test_expect_success 'cert revoke with a bad reason fails and changes nothing' '
@@ -62,26 +62,26 @@ test_expect_success 'cert revoke with a bad reason fails and changes nothing' '
 	test_grep "invalid --reason: control characters are not allowed" err &&
 	test_must_fail "$MQADMIN" -d pki cert revoke "$(cat s1)" --reason "" 2>err &&
 	test_grep "invalid --reason: use 1-200 characters" err &&
-	cmp pki/policy.json before.json
+	policy_cat >before.json.now && cmp before.json before.json.now
 '
 
 test_expect_success 'an ambiguous prefix lists the candidates and changes nothing' '
 	cat >amb.py <<-\EOF &&
 	import json, sys
-	p = json.load(open("pki/policy.json"))
+	p = json.load(open("edit.json"))
 	# Two serials that share a prefix: hand-made, as a CA rarely makes them.
 	p["devices"][0]["certs"][0]["serial"] = "abcd0001"
 	p["devices"][1]["certs"][0]["serial"] = "abcd0002"
-	json.dump(p, open("pki/policy.json", "w"))
+	json.dump(p, open("edit.json", "w"))
 	EOF
-	/usr/bin/python3 amb.py && "$MQADMIN" -d pki policy import pki/policy.json >/dev/null &&
-	cp pki/policy.json amb.json &&
+	policy_cat >edit.json && /usr/bin/python3 amb.py && "$MQADMIN" -d pki policy import edit.json >/dev/null &&
+	policy_cat >amb.json &&
 	test_must_fail "$MQADMIN" -d pki cert revoke ABCD 2>err &&
 	test_grep ".ABCD. matches 2 certificates; give more digits" err &&
 	test_grep "^  abcd0001  .*  dev1$" err &&
 	test_grep "^  abcd0002  .*  dev2$" err &&
-	cmp pki/policy.json amb.json &&
-	cp before.json pki/policy.json && "$MQADMIN" -d pki policy import pki/policy.json >/dev/null
+	policy_cat >amb.json.now && cmp amb.json amb.json.now &&
+	"$MQADMIN" -d pki policy import before.json >/dev/null
 '
 
 test_expect_success 'cert revoke of a fingerprint prefix (colons, upper case) revokes that one only' '
@@ -118,7 +118,7 @@ test_expect_success 'device suspend: suspended everywhere, not in the CRL; again
 	"$MQADMIN" -d pki cert list --device dev2 >out && test_grep "^dev2  *suspended  $(cat s3)" out &&
 	test_grep "1 certificate: 1 suspended" out &&
 	"$MQADMIN" -d pki device show dev2 >out && test_grep "^status:      suspended$" out &&
-	json_check pki/policy.json "
+	policy_cat >edit.json && json_check edit.json "
 d=[d for d in j[\"devices\"] if d[\"name\"]==\"dev2\"][0]
 assert d[\"status\"]==\"suspended\" and d[\"suspended_at\"].endswith(\"Z\")
 "
@@ -130,7 +130,7 @@ test_expect_success 'device resume: active again; again: exit 0' '
 	"$MQADMIN" -d pki device resume dev2 >out &&
 	test_grep "^device .dev2. is already active (not suspended); nothing changed$" out &&
 	"$MQADMIN" -d pki device list >out && test_grep "^dev2  .*  active  " out &&
-	json_check pki/policy.json "
+	policy_cat >edit.json && json_check edit.json "
 d=[d for d in j[\"devices\"] if d[\"name\"]==\"dev2\"][0]
 assert \"status\" not in d and \"suspended_at\" not in d
 "
@@ -161,7 +161,7 @@ test_expect_success 'device delete: revoked, out of the listings and the rules, 
 	test_grep -i "Serial Number: $(cat s1)" crl &&
 	test_must_fail "$MQADMIN" -d pki device show dev2 2>err &&
 	test_grep "device .dev2. was deleted" err &&
-	json_check pki/policy.json "
+	policy_cat >edit.json && json_check edit.json "
 assert [d[\"name\"] for d in j[\"devices\"]]==[\"dev1\"]
 x=j[\"deleted\"][0]
 assert x[\"name\"]==\"dev2\" and x[\"archive\"].startswith(\"archive/dev2-\") and x[\"deleted_at\"].endswith(\"Z\")
@@ -195,18 +195,19 @@ test_expect_success 'device issue of a deleted name needs --force' '
 	"$MQADMIN" -d pki crl update >/dev/null &&
 	openssl crl -in pki/crl.pem -noout -text >crl &&
 	test_grep -i "Serial Number: $(cat s3)" crl &&
-	"$MQADMIN" -d pki policy validate pki/policy.json >out && test_grep "^ok" out
+	policy_cat >edit.json && "$MQADMIN" -d pki policy validate edit.json >out && test_grep "^ok" out
 '
 
 test_expect_success 'the CRL lists a retired certificate as superseded, a suspension never' '
+	policy_cat >edit.json &&
 	/usr/bin/python3 - <<-\EOF &&
 	import json
-	p = json.load(open("pki/policy.json"))
+	p = json.load(open("edit.json"))
 	c = p["devices"][0]["certs"][1]
 	c.update(status="retired", retired_at="2026-01-01T00:00:00Z", retire_reason="renewed")
-	json.dump(p, open("pki/policy.json", "w"))
+	json.dump(p, open("edit.json", "w"))
 	EOF
-	"$MQADMIN" -d pki policy import pki/policy.json >/dev/null &&
+	"$MQADMIN" -d pki policy import edit.json >/dev/null &&
 	"$MQADMIN" -d pki cert list --device dev1 >out &&
 	test_grep "^dev1  *retired  *$(cat s2)" out &&
 	test_grep "2 certificates: 1 revoked, 1 retired" out &&
