@@ -463,7 +463,7 @@ static void conf_check_identity(struct doctor *d, const struct conf_plugin *p)
 
 static void conf_check_plugins(struct doctor *d, const struct conf *c)
 {
-	char fix[PATH_MAX + 80], pol[PATH_MAX + 16], eff[PATH_MAX + 32];
+	char fix[PATH_MAX + 80], pol[PATH_MAX + 16], eff[PATH_MAX + 32], real[PATH_MAX];
 	const struct conf_plugin *p = NULL;
 
 	snprintf(fix, sizeof(fix), "add the plugin lines 'mqadmin -d %s broker-config' prints",
@@ -478,7 +478,11 @@ static void conf_check_plugins(struct doctor *d, const struct conf *c)
 	}
 	conf_broker_read(d, p->path, "plugin");
 	conf_check_identity(d, p);
-	snprintf(pol, sizeof(pol), "%s/store", d->dir);
+	/* Absolute: the fix goes into a mosquitto.conf. */
+	if (realpath(d->dir, real))
+		snprintf(pol, sizeof(pol), "%s/store", real);
+	else
+		snprintf(pol, sizeof(pol), "%s/store", d->dir);
 	if (p->bad_opt)
 		doctor_add(d, DOCTOR_ERROR, "config-plugin-option", "see the README, Plugin reference, for the options",
 			   "%s: %s option %s: the plugin refuses to load and the broker does not start",

@@ -365,6 +365,13 @@ struct mq_store *store_db(struct store *st)
 		cli_err("cannot open the policy store: %s", err);
 		goto out;
 	}
+	/* LMDB creates data.mdb through our umask: the broker's user reads it,
+	 * as it read policy.json (docs/STORE.md, Modes). */
+	if (created && chmod(data, 0644)) {
+		cli_err("cannot make %s readable (mode 644): %s; run 'chmod 644 %s'", data,
+			strerror(errno), data);
+		goto out;
+	}
 	if (st->lockfd >= 0 && store_db_modes(st))
 		goto out;
 	if (created && st->mode != STORE_CREATE && !access(json, F_OK) && store_migrate(st, json))
