@@ -27,10 +27,12 @@ test_expect_success 'a syntax error: FILE:LINE:COLUMN and what was expected, exi
 	open("broken.json", "w").write(text.replace("\"dev1\",\n", "\"dev1\"\n", 1))
 	PY
 	line=$(grep -n "\"username\":.*\"dev1\"" broken.json | cut -d: -f1) &&
+	# The column of that next member: its indentation plus one.
+	col=$(sed -n "${line}p" broken.json | sed "s/[^ ].*//" | wc -c) &&
 	test_must_fail "$MQADMIN" policy validate broken.json >out 2>err &&
 	test ! -s out &&
 	cat >expect <<-EOF &&
-	mqadmin: broken.json:$line:4: expected '"'"','"'"' or '"'"'}'"'"'
+	mqadmin: broken.json:$line:$col: expected '"'"','"'"' or '"'"'}'"'"'
 	mqadmin: invalid: the plugin would refuse this file and keep its last good policy
 	EOF
 	test_cmp expect err
@@ -39,7 +41,7 @@ test_expect_success 'a syntax error: FILE:LINE:COLUMN and what was expected, exi
 test_expect_success 'the same error from policy import, which changes nothing' '
 	"$MQADMIN" -d pki policy export before.json &&
 	test_must_fail "$MQADMIN" -d pki policy import broken.json 2>err &&
-	test_grep "^mqadmin: broken.json:[0-9]*:4: expected .,. or .}.$" err &&
+	test_grep "^mqadmin: broken.json:[0-9]*:[0-9]*: expected .,. or .}.$" err &&
 	"$MQADMIN" -d pki policy diff before.json - &&
 	"$MQADMIN" -d pki device list >out &&
 	test_grep "^dev2 " out

@@ -92,12 +92,15 @@ test_expect_success 'an installation with only policy.json is migrated once, wit
 	"$MQADMIN" -d old device issue m1 --group g >/dev/null &&
 	"$MQADMIN" -d old acl add --group g --topic "m/#" --access read >/dev/null &&
 	"$MQADMIN" -d old policy export expect.json &&
+	! test -e old/policy.json &&
+	# What an installation from before the store has: policy.json alone.
+	cp expect.json old/policy.json &&
 	rm -r old/store &&
 	"$MQADMIN" -d old device list >list 2>err &&
 	test_grep "^m1 " list &&
 	test_grep "^mqadmin: note: moving the policy of old from policy.json into the policy store old/store" err &&
 	test_grep "^mqadmin: note: migrated 1 device(s) and 1 rule(s); old/policy.json is kept as old/policy.json.migrated" err &&
-	test -f old/policy.json.migrated &&
+	test -f old/policy.json.migrated && ! test -e old/policy.json &&
 	"$MQADMIN" -d old policy diff expect.json - &&
 	mdb_dump -p -s log old/store | grep -q "^ I$" &&
 	"$MQADMIN" -d old device list >list 2>err &&
