@@ -65,7 +65,8 @@ command -v mosquitto_pub >/dev/null || fail "no mosquitto_pub: apt-get install m
 say "1. A demo PKI in $DEMO"
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
-run "$MQADMIN" -d "$PKI" init
+# --no-default: a demo never becomes the system's default PKI (/etc/mqcert/mqadmin.conf).
+run "$MQADMIN" -d "$PKI" init --no-default
 run "$MQADMIN" -d "$PKI" server issue localhost --san DNS:localhost --san IP:127.0.0.1
 run "$MQADMIN" -d "$PKI" device issue sensor1
 run "$MQADMIN" -d "$PKI" device issue dashboard

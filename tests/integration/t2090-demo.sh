@@ -32,6 +32,11 @@ test_expect_success 'every step of the story is in its output' '
 	test_grep "Done. Everything is in $TRASH/demo" demo.out
 '
 
+test_expect_success 'the demo never makes its PKI the system default (make demo runs as root)' '
+	test_grep "mqadmin -d .*/demo/pki init --no-default" demo.out &&
+	! test -e "$MQADMIN_CONFIG"
+'
+
 test_expect_success 'the demo left its files and no broker behind' '
 	test -f demo/mosquitto.conf && test -f demo/pki/store/data.mdb &&
 	! pgrep -f "mosquitto -c $TRASH/demo/mosquitto.conf"
