@@ -533,8 +533,10 @@ void mqaudit_policy_rejected(struct mqaudit *a, const char *error, unsigned long
 	au_end(a);
 }
 
-void mqaudit_acl_denied(struct mqaudit *a, const char *client_id, const char *device,
-			const char *topic, int access)
+/* An ACL line (denied, or what observe mode let through), rate-limited per
+ * client so that a flood costs a counter, not the disk. */
+static void au_acl_line(struct mqaudit *a, const char *event, const char *client_id,
+			const char *device, const char *topic, int access, const char *why)
 {
 	time_t now = time(NULL);
 	struct au_rate *r;
@@ -550,13 +552,21 @@ void mqaudit_acl_denied(struct mqaudit *a, const char *client_id, const char *de
 	}
 	if (r)
 		r->lines++;
-	if (!au_begin(a, "acl_denied"))
+	if (!au_begin(a, event))
 		return;
 	au_str(a, "device", device);
 	au_str(a, "client_id", client_id);
 	au_str(a, "topic", topic);
 	au_str(a, "access", mq_acl_access_str((enum mq_acl_access)access));
+	if (why)
+		au_str(a, "would", why);
 	au_end(a);
+}
+
+void mqaudit_acl_denied(struct mqaudit *a, const char *client_id, const char *device,
+			const char *topic, int access)
+{
+	au_acl_line(a, "acl_denied", client_id, device, topic, access, NULL);
 }
 
 void mqaudit_observe(struct mqaudit *a, const char *reason, const char *device,
@@ -581,28 +591,7 @@ void mqaudit_observe(struct mqaudit *a, const char *reason, const char *device,
 void mqaudit_acl_observed(struct mqaudit *a, const char *client_id, const char *device,
 			  const char *topic, int access, const char *why)
 {
-	time_t now = time(NULL);
-	struct au_rate *r;
-
-	if (!a)
-		return;
-	if (!client_id)
-		client_id = "";
-	r = au_rate_get(a, client_id, device, now);
-	if (r && r->lines >= MQAUDIT_DENY_LIMIT) {
-		r->suppressed++;
-		return;
-	}
-	if (r)
-		r->lines++;
-	if (!au_begin(a, "acl_observe"))
-		return;
-	au_str(a, "device", device);
-	au_str(a, "client_id", client_id);
-	au_str(a, "topic", topic);
-	au_str(a, "access", mq_acl_access_str((enum mq_acl_access)access));
-	au_str(a, "would", why);
-	au_end(a);
+	au_acl_line(a, "acl_observe", client_id, device, topic, access, why);
 }
 
 void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind,

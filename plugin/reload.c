@@ -475,8 +475,11 @@ static void rl_expire(struct mqcert *st, time_t now)
 	rl_kick_all(st, &k);
 }
 
-int mqrl_device_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out,
-		       char *err, size_t errlen)
+/* One lookup in its own short read transaction (never held between events). */
+static int rl_device_lookup(struct mqcert *st,
+			    int (*lookup)(struct mq_store *, const char *, struct mq_device **,
+					  char *, size_t),
+			    const char *key, struct mq_device **out, char *err, size_t errlen)
 {
 	struct mq_store *s = st->rl.store;
 	int rc;
@@ -488,27 +491,21 @@ int mqrl_device_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **ou
 	}
 	if (mq_store_read_begin(s, err, errlen))
 		return -1;
-	rc = mq_store_device_by_fpr(s, fpr, out, err, errlen);
+	rc = lookup(s, key, out, err, errlen);
 	mq_store_read_end(s);
 	return rc;
+}
+
+int mqrl_device_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out,
+		       char *err, size_t errlen)
+{
+	return rl_device_lookup(st, mq_store_device_by_fpr, fpr, out, err, errlen);
 }
 
 int mqrl_device_by_user(struct mqcert *st, const char *user, struct mq_device **out,
 			char *err, size_t errlen)
 {
-	struct mq_store *s = st->rl.store;
-	int rc;
-
-	*out = NULL;
-	if (!s) {
-		snprintf(err, errlen, "the store %s is not open", st->opt.store_path);
-		return -1;
-	}
-	if (mq_store_read_begin(s, err, errlen))
-		return -1;
-	rc = mq_store_device_by_user(s, user, out, err, errlen);
-	mq_store_read_end(s);
-	return rc;
+	return rl_device_lookup(st, mq_store_device_by_user, user, out, err, errlen);
 }
 
 int mqrl_start(struct mqcert *st)
