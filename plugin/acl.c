@@ -175,7 +175,7 @@ static __attribute__((noinline)) int acl_unknown(struct mqcert *st,
 	char err[512];
 	int rc;
 
-	if (st->rules && user && mqrl_device_by_user(st, user, &d, err, sizeof(err)) < 0)
+	if (st->rules && user && mqlook_by_user(st, user, &d, err, sizeof(err)) < 0)
 		mqlog(MOSQ_LOG_ERR, "store %s: %s", st->opt.store_path, err);
 	/* With no_certificate defer, a username that is not a device's
 	 * belongs to a client another plugin or password_file let in. */

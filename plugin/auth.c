@@ -289,7 +289,7 @@ oom:
 static int auth_no_cert(struct mqcert *st, struct mosquitto *client, const struct auth_who *w,
 			time_t now)
 {
-	if (st->rl.in_reload_apply) {
+	if (mqrl_rechecking(st)) {
 		const struct mqcl_rec *r = mqcl_find(&st->clients, client);
 
 		/* After SIGHUP the broker re-runs BASIC_AUTH over every session
@@ -326,7 +326,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		.address = addr ? addr : "?",
 		.identity = "-",
 	};
-	bool recheck = st->rl.in_reload_apply && mqcl_find(&st->clients, client);
+	bool recheck = mqrl_rechecking(st) && mqcl_find(&st->clients, client);
 	time_t now = time(NULL), nb = 0, na = 0;
 	X509 *cert = mosquitto_client_certificate(client);
 	char *identity = NULL;
@@ -340,8 +340,6 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	w.recheck = recheck;
 	if (!w.client_id)
 		w.client_id = "";
-	if (!st->rl.ticks)
-		mqrl_connect_poll(st, now);
 	if (!cert) {
 		rc = auth_no_cert(st, client, &w, now);
 		goto out;
@@ -363,12 +361,12 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		obs.recheck = recheck;
 		w.obs = &obs;
 	}
-	if (!st->rules || st->rl.bad_version) {
+	if (!mqrl_in_force(st)) {
 		rc = auth_refuse(&w, "the store %s is not readable (see the line before)",
 				 st->opt.store_path);
 		goto out;
 	}
-	switch (mqrl_device_by_fpr(st, w.fingerprint, &dev, err, sizeof(err))) {
+	switch (mqlook_by_fpr(st, w.fingerprint, &dev, err, sizeof(err))) {
 	case 0:
 		break;
 	case 1:

@@ -278,8 +278,10 @@ static void met_policy(struct mqcert *st, time_t now)
 {
 	struct mqmet *m = &st->met;
 	bool valid = st->rules != NULL;
-	uint64_t seq = valid && st->rl.applied_valid ? st->rl.applied : 0;
+	uint64_t seq = 0;
 
+	if (valid)
+		(void)mqrl_applied(st, &seq);
 	if (valid == m->valid_seen && seq == m->seq)
 		return;
 	m->valid_seen = valid;

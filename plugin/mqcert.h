@@ -105,7 +105,7 @@ struct mqcl_rec {
 	char *address;
 	time_t since;
 	const char *leaving; /* audit: why it is about to go ("kicked"...), or NULL */
-	bool kick_queued; /* a kick is on its way (reload.c) */
+	bool kick_queued; /* a kick is on its way (enforce.c) */
 	/* ACL inputs kept for re-resolving after a policy swap (the
 	 * certificate is not at hand then), and the resolved rules: NULL
 	 * (deny everything) for deferred clients or when out of memory. */
@@ -177,7 +177,6 @@ struct mqrl_rules {
 };
 
 struct mqrl {
-	struct mq_store *store; /* NULL: not open (missing, unreadable, unknown version) */
 	uint64_t applied;       /* the last store sequence applied */
 	bool applied_valid;     /* applied means something (a state was loaded) */
 	bool force;            /* SIGHUP: re-judge everything, re-read the CRL */
@@ -197,6 +196,18 @@ struct mqrl {
 	bool in_reload_apply;  /* between RELOAD and the next TICK */
 };
 
+/* What one apply of the store's changes found: the clients enforcement
+ * must judge again (enforce.c). Release with mqrl_delta_release. */
+struct mqrl_delta {
+	struct mq_strmap names; /* device name -> its entry of owned */
+	char **owned;           /* the devices changed, each once */
+	size_t n, cap;
+	bool all;               /* judge every client */
+	bool rules;             /* the rules were recompiled */
+	bool crl_changes;       /* the store's CRL/meta changed: re-read the CRL */
+	bool crl;               /* the CRL in force changed: sweep the clients it lists */
+};
+
 struct mqcert;
 
 /* Opens the store and loads the rules and the CRL (init). -1 only when out
@@ -205,20 +216,41 @@ struct mqcert;
 int mqrl_start(struct mqcert *st);
 void mqrl_stop(struct mqcert *st);
 /* MOSQ_EVT_TICK work: meta.seq, the changes since the last one applied,
- * re-judging and kicking the clients they name, expiry. */
-void mqrl_tick(struct mqcert *st, time_t now);
+ * the rules and the CRL swapped; *out names the clients to judge again. */
+void mqrl_tick(struct mqcert *st, time_t now, struct mqrl_delta *out);
+void mqrl_delta_release(struct mqrl_delta *d);
 /* MOSQ_EVT_RELOAD: re-judge everything on the next tick. */
 void mqrl_force(struct mqcert *st);
 /* From BASIC_AUTH: when TICK never fires, apply changes at most once a
- * second (never kicks: kicking inside BASIC_AUTH is unsafe). */
-void mqrl_connect_poll(struct mqcert *st, time_t now);
+ * second. True when *out was filled (the caller judges, never kicks:
+ * kicking inside BASIC_AUTH is unsafe). */
+bool mqrl_connect_poll(struct mqcert *st, time_t now, struct mqrl_delta *out);
+/* Whether rules are in force and the store's layout is one we read. */
+bool mqrl_in_force(const struct mqcert *st);
+/* Between MOSQ_EVT_RELOAD and the next TICK: the broker re-runs
+ * BASIC_AUTH over every session. */
+bool mqrl_rechecking(const struct mqcert *st);
+/* The store sequence in force (*seq, 0 when none); false when none. */
+bool mqrl_applied(const struct mqcert *st, uint64_t *seq);
+
+/* ---- lookup.c: device records from the store -------------------------- */
+
 /* The device holding fingerprint fpr, read in one read transaction: 0
  * (*out set; mq_device_free), 1 not found, -1 store error (err set). */
-int mqrl_device_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out,
-		       char *err, size_t errlen);
+int mqlook_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out, char *err,
+		  size_t errlen);
 /* The same, by username. */
-int mqrl_device_by_user(struct mqcert *st, const char *user, struct mq_device **out,
-			char *err, size_t errlen);
+int mqlook_by_user(struct mqcert *st, const char *user, struct mq_device **out, char *err,
+		   size_t errlen);
+
+/* ---- enforce.c: judging connected clients again, the kick list --------- */
+
+/* Judges the clients d names (with d->crl, also those the CRL lists) and
+ * disconnects those no longer allowed; kick false (from BASIC_AUTH): the
+ * survivors' state is updated, nobody is dropped. */
+void mqenf_judge(struct mqcert *st, const struct mqrl_delta *d, time_t now, bool kick);
+/* Disconnects the clients past their validity (cheap when none is). */
+void mqenf_expire(struct mqcert *st, time_t now);
 
 /* ---- crl.c: the CA-signed CRL as a second revocation list ----------------- */
 
@@ -405,6 +437,7 @@ void mqmet_tick(struct mqcert *st, time_t now);
 struct mqcert {
 	mosquitto_plugin_id_t *id;
 	struct mqopt opt;
+	struct mq_store *store;   /* opened and replaced by reload.c; NULL: not open */
 	struct mqrl_rules *rules; /* NULL: no store readable yet: refuse everyone */
 	struct mqcrl *crl;        /* NULL: none */
 	struct mqcl_table clients;

@@ -18,8 +18,17 @@ static int plugin_on_basic_auth(int event, void *data, void *userdata)
 	struct mosquitto_evt_basic_auth *ev = data;
 	struct mqcert *st = userdata;
 	const struct mqcl_rec *r;
-	int rc = mqauth_basic(st, ev);
+	struct mqrl_delta d;
+	time_t now = time(NULL);
+	int rc;
 
+	/* Without TICK (per_listener_settings true) changes are applied
+	 * here, and judged without kicking. */
+	if (mqrl_connect_poll(st, now, &d)) {
+		mqenf_judge(st, &d, now, false);
+		mqrl_delta_release(&d);
+	}
+	rc = mqauth_basic(st, ev);
 	if (rc == MOSQ_ERR_SUCCESS && (r = mqcl_find(&st->clients, ev->client)))
 		mqrenew_connected(st, r);
 	return rc;
@@ -40,8 +49,15 @@ static int plugin_on_tick(int event, void *data, void *userdata)
 	/* The event's time fields are zero in 2.0.11. */
 	struct mqcert *st = userdata;
 	time_t now = time(NULL);
+	struct mqrl_delta d;
 
-	mqrl_tick(st, now);
+	/* The order of work: apply the store's changes (rules and CRL
+	 * swapped), judge the clients they name and kick the refused, kick
+	 * the expired, then write what the others report. */
+	mqrl_tick(st, now, &d);
+	mqenf_judge(st, &d, now, true);
+	mqrl_delta_release(&d);
+	mqenf_expire(st, now);
 	mqstate_tick(st, now);
 	mqaudit_tick(st->audit, now);
 	mqmet_tick(st, now);

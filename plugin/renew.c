@@ -49,7 +49,7 @@ static struct mq_device *renew_device(struct mqcert *st, const struct mosquitto 
 	if (r) {
 		if (r->deferred)
 			return NULL;
-		rc = mqrl_device_by_fpr(st, r->fingerprint, &d, err, sizeof(err));
+		rc = mqlook_by_fpr(st, r->fingerprint, &d, err, sizeof(err));
 		if (!rc && strcmp(d->name, r->device)) {
 			mq_device_free(d);
 			d = NULL;
@@ -59,7 +59,7 @@ static struct mq_device *renew_device(struct mqcert *st, const struct mosquitto 
 	user = mosquitto_client_username(client);
 	if (!user)
 		return NULL;
-	rc = mqrl_device_by_user(st, user, &d, err, sizeof(err));
+	rc = mqlook_by_user(st, user, &d, err, sizeof(err));
 	if (rc)
 		goto out;
 	now = time(NULL);
@@ -190,7 +190,7 @@ void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r)
 
 	if (!st->rules || r->deferred)
 		return;
-	if (mqrl_device_by_fpr(st, r->fingerprint, &d, err, sizeof(err)) < 0) {
+	if (mqlook_by_fpr(st, r->fingerprint, &d, err, sizeof(err)) < 0) {
 		mqlog(MOSQ_LOG_ERR, "store %s: %s", st->opt.store_path, err);
 		return;
 	}
