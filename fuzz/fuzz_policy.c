@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "naive.h"
 #include "mq_acl.h"
 #include "mq_policy.h"
 
@@ -65,7 +66,7 @@ static void fzp_compare(struct mq_acl_client *cl, const struct mq_policy *p,
 	if (!*topic)
 		return;
 	mq_acl_check(cl, topic, a, &ri);
-	mq_acl_check_naive(p, id, topic, a, &rn);
+	naive_acl_check(p, id, topic, a, &rn);
 	memo = mq_acl_allowed(cl, topic, a);
 	if (ri.allow != rn.allow || ri.reason != rn.reason || ri.rule != rn.rule ||
 	    memo != ri.allow) {

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "naive.h"
 #include "mq_acl.h"
 #include "mq_policy.h"
 #include "mq_topic.h"
@@ -114,7 +115,7 @@ static void run_table(const struct rspec *rules, size_t nrules, const struct csp
 		assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
 		assert_int_equal(mq_acl_check(cl, c->topic, c->access, &res), c->allow);
 		expect(&res, c, "index");
-		assert_int_equal(mq_acl_check_naive(p, &id, c->topic, c->access, &res), c->allow);
+		assert_int_equal(naive_acl_check(p, &id, c->topic, c->access, &res), c->allow);
 		expect(&res, c, "naive");
 		mq_acl_client_free(cl);
 	}
@@ -202,7 +203,7 @@ static void long_topics_with_many_levels(void **state)
 	assert_int_equal(res.rule->id, 1);
 	assert_true(mq_acl_check(cl, topic, W, &res));
 	assert_int_equal(res.rule->id, 2);
-	assert_true(mq_acl_check_naive(p, &id, topic, W, &res));
+	assert_true(naive_acl_check(p, &id, topic, W, &res));
 	topic[4] = 'm'; /* l/l/m/...: the third level no longer matches */
 	assert_false(mq_acl_check(cl, topic, W, &res));
 	snprintf(t2, 5020, "l/%s/l", longid);
@@ -257,7 +258,7 @@ static void patterns_at_the_level_limit(void **state)
 					   : depth[i] >= MQ_PATTERN_MAX_LEVELS - 1;
 
 			if (mq_acl_check(cl, t, a, NULL) != want ||
-			    mq_acl_check_naive(p, &id, t, a, NULL) != want ||
+			    naive_acl_check(p, &id, t, a, NULL) != want ||
 			    mq_acl_allowed(cl, t, a) != want)
 				fail_msg("%s on %zu levels: expected %s", mq_acl_access_str(a),
 					 depth[i], want ? "allow" : "deny");
@@ -447,7 +448,7 @@ static void client_init_should_refuse_unknown_devices(void **state)
 
 	assert_int_equal(mq_acl_client_init(&cl, idx, &id), MQ_ACL_ENODEV);
 	assert_null(cl);
-	assert_false(mq_acl_check_naive(p, &id, "x", R, &res));
+	assert_false(naive_acl_check(p, &id, "x", R, &res));
 	assert_int_equal(res.reason, MQ_ACL_NO_DEVICE);
 	mq_acl_index_free(idx);
 	mq_policy_free(p);
@@ -754,7 +755,7 @@ static void index_should_agree_with_naive_scan(void **state)
 					memcpy(topic, "$share/g/", 9);
 				}
 				bi = mq_acl_check(cl, topic, a, &ri);
-				bn = mq_acl_check_naive(p, &id, topic, a, &rn);
+				bn = naive_acl_check(p, &id, topic, a, &rn);
 				{
 					struct mq_acl_result rm;
 

@@ -1,0 +1,30 @@
+#!/bin/bash
+# core/ holds the product only: the reference implementations the tests
+# check against (tests/support/naive.c) are not linked into the plugin or
+# mqadmin, and both link core/ as one static library.
+. "$(dirname "$0")/../lib.sh"
+
+test_expect_success 'setup: nm reads the plugin and mqadmin' '
+	command -v nm >/dev/null &&
+	nm "$MQ_BUILD/mqcert.so" >so.syms &&
+	nm "$MQ_BUILD/mqadmin" >admin.syms &&
+	test_grep " mq_acl_check$" so.syms &&
+	test_grep " mq_acl_check$" admin.syms
+'
+
+test_expect_success 'the naive ACL scan and topic matcher are not in mqcert.so' '
+	! grep -E " (naive_|mq_acl_check_naive|mq_topic_match)" so.syms
+'
+
+test_expect_success 'nor in mqadmin' '
+	! grep -E " (naive_|mq_acl_check_naive|mq_topic_match)" admin.syms
+'
+
+test_expect_success 'core/ is built as a static library' '
+	test -f "$MQ_BUILD/libmqcore.a" &&
+	ar t "$MQ_BUILD/libmqcore.a" >members &&
+	test_grep "^acl.o$" members &&
+	! test_grep "naive" members
+'
+
+test_done
