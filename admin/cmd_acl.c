@@ -2,6 +2,7 @@
  * (mq_acl.h), the same code the plugin runs on every message. */
 #include "cmds.h"
 
+#include "mq_certid.h"
 #include "mq_acl.h"
 #include "mq_topic.h"
 #include "store.h"

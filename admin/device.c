@@ -2,6 +2,7 @@
 
 #include "cli.h"
 #include "issue.h"
+#include "mq_certid.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,7 @@
 #include "doctor.h"
 
 #include "xinfo.h"
+#include "mq_certid.h"
 
 #include <errno.h>
 #include <grp.h>

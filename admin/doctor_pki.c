@@ -1,6 +1,7 @@
 /* doctor: the PKI directory itself. */
 #include "doctor.h"
 
+#include "mq_certid.h"
 #include "mq_names.h"
 #include "mq_store.h"
 #include "store.h"

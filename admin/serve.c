@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "mq_certid.h"
 #include "mq_names.h"
 #include "mq_renew.h"
 #include "mq_time.h"

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "mq_certid.h"
+#include "mq_ident.h"
 #include "mq_strmap.h"
 
 #define MQ_POLICY_VERSION 1

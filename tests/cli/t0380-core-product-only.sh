@@ -27,4 +27,15 @@ test_expect_success 'core/ is built as a static library' '
 	! test_grep "naive" members
 '
 
+test_expect_success 'mq_policy.h, mq_store.h and mq_acl.h do not pull OpenSSL in' '
+	for h in mq_policy.h mq_store.h mq_acl.h; do
+		printf "#include \"%s\"\n" "$h" >inc.c &&
+		${CC:-cc} -I"$MQ_ROOT/include" -E inc.c >pre.i &&
+		! grep -q "openssl/" pre.i || { echo "$h includes OpenSSL"; exit 1; }
+	done &&
+	printf "#include \"mq_certid.h\"\n" >inc.c &&
+	${CC:-cc} -I"$MQ_ROOT/include" -E inc.c >pre.i &&
+	grep -q "openssl/" pre.i
+'
+
 test_done
