@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mq_names.h"
 #include "mq_strmap.h"
 #include "mq_time.h"
 
@@ -77,52 +78,24 @@ static void au_puts(struct mqaudit *a, const char *s)
 	au_put(a, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0. s is NUL-terminated, and
- * NUL is never a continuation byte, so this never reads past the end. */
-static size_t au_utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f; /* no UTF-16 surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* A JSON string: quotes, backslashes and control characters escaped,
- * invalid UTF-8 replaced by U+FFFD, NULL as null. */
+ * invalid UTF-8 (and C1 controls, see mq_utf8_seq) replaced by U+FFFD,
+ * NULL as null. The audit log is written into a bounded buffer on the
+ * broker thread, one line per event without an allocation; every other
+ * JSON the plugin writes (state file, rollover events) goes through cJSON. */
 static void au_json_str(struct mqaudit *a, const char *v)
 {
 	const unsigned char *s = (const unsigned char *)v;
+	const unsigned char *end;
 
 	if (!v) {
 		au_puts(a, "null");
 		return;
 	}
 	au_put(a, "\"", 1);
+	end = s + strlen(v);
 	while (*s) {
-		size_t n = au_utf8_len(s);
+		size_t n = mq_utf8_seq(s, (size_t)(end - s));
 		char esc[8];
 
 		if (!n) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <mqtt_protocol.h>
 
 #include "mq_renew.h"
@@ -185,8 +186,9 @@ void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r)
 	struct mq_device *d = NULL;
 	const struct mq_cert *mine = NULL;
 	bool pending = false;
-	char topic[512], payload[512], err[512];
-	int n;
+	char topic[512], err[512];
+	char *payload = NULL;
+	cJSON *o = NULL;
 
 	if (!st->rules || r->deferred)
 		return;
@@ -209,13 +211,22 @@ void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r)
 	if (!pending)
 		goto out;
 	snprintf(topic, sizeof(topic), "%s%s", MQ_ROLLOVER_TOPIC, d->name);
-	n = snprintf(payload, sizeof(payload), "{\"device\":\"%s\",\"fingerprint\":\"%s\","
-		     "\"serial\":\"%s\",\"time\":%lld}", d->name, r->fingerprint, r->serial,
-		     (long long)time(NULL));
+	if (!(o = cJSON_CreateObject()) || !cJSON_AddStringToObject(o, "device", d->name) ||
+	    !cJSON_AddStringToObject(o, "fingerprint", r->fingerprint) ||
+	    !cJSON_AddStringToObject(o, "serial", r->serial) ||
+	    !cJSON_AddNumberToObject(o, "time", (double)time(NULL)) ||
+	    !(payload = cJSON_PrintUnformatted(o))) {
+		mqlog(MOSQ_LOG_ERR, "out of memory announcing the rollover of '%s': serve retires "
+		      "its old certificate at the grace deadline instead", d->name);
+		goto out;
+	}
 	/* QoS 1: a serve that is restarting gets it from its persistent session. */
-	if (mosquitto_broker_publish_copy(NULL, topic, n, payload, 1, false, NULL))
+	if (mosquitto_broker_publish_copy(NULL, topic, (int)strlen(payload), payload, 1, false,
+					  NULL))
 		mqlog(MOSQ_LOG_WARNING, "cannot publish the rollover event of '%s': serve retires "
 		      "its old certificate at the grace deadline instead", d->name);
 out:
+	cJSON_free(payload);
+	cJSON_Delete(o);
 	mq_device_free(d);
 }
