@@ -415,7 +415,7 @@ void mqaudit_reopen(struct mqaudit *a)
 		a->reopen = true;
 }
 
-void mqaudit_connect(struct mqaudit *a, const struct mqcl_rec *r)
+void mqaudit_connect(struct mqaudit *a, const struct mqclients_rec *r)
 {
 	if (!au_begin(a, "connect"))
 		return;
@@ -446,7 +446,7 @@ void mqaudit_refused(struct mqaudit *a, const char *reason, const char *device,
 	au_end(a);
 }
 
-void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t now)
+void mqaudit_disconnect(struct mqaudit *a, const struct mqclients_rec *rec, time_t now)
 {
 	struct au_rate *r;
 
@@ -468,7 +468,7 @@ void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t no
 	au_end(a);
 }
 
-void mqaudit_kicked(struct mqaudit *a, struct mqcl_rec *rec, const char *why)
+void mqaudit_kicked(struct mqaudit *a, struct mqclients_rec *rec, const char *why)
 {
 	rec->leaving = "kicked";
 	if (!au_begin(a, "kicked"))
@@ -567,7 +567,7 @@ void mqaudit_acl_observed(struct mqaudit *a, const char *client_id, const char *
 	au_acl_line(a, "acl_observe", client_id, device, topic, access, why);
 }
 
-void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind,
+void mqaudit_clone(struct mqaudit *a, const struct mqclients_rec *r, const char *kind,
 		   char *const *addresses, size_t naddresses, unsigned takeovers)
 {
 	size_t i;

@@ -1,6 +1,6 @@
 /* Enforcement: judging connected clients again and disconnecting those no
  * longer allowed (as mosquitto's dynamic-security keeps its kick list).
- * reload.c says what changed (struct mqrl_delta); this module looks the
+ * reload.c says what changed (struct mqreload_delta); this module looks the
  * named clients' devices up, asks authentication's verdict (mqauth_judge),
  * keeps the survivors' ACL rules in step and kicks the rest. Kicking runs
  * our DISCONNECT callback synchronously, which edits the client table: so
@@ -20,7 +20,7 @@ struct enf_kicks {
 	size_t n, cap;
 };
 
-static void enf_kick_add(struct mqcert *st, struct enf_kicks *k, struct mqcl_rec *r,
+static void enf_kick_add(struct mqcert *st, struct enf_kicks *k, struct mqclients_rec *r,
 			 const char *why)
 {
 	if (k->n == k->cap) {
@@ -51,7 +51,7 @@ oom:
 static void enf_kicks_drop(struct mqcert *st, struct enf_kicks *k)
 {
 	for (size_t i = 0; i < k->n; i++) {
-		struct mqcl_rec *r = mqcl_find(&st->clients, k->v[i].client);
+		struct mqclients_rec *r = mqclients_find(&st->clients, k->v[i].client);
 
 		if (r)
 			r->kick_queued = false;
@@ -66,24 +66,24 @@ static void enf_kick_all(struct mqcert *st, struct enf_kicks *k)
 {
 	for (size_t i = 0; i < k->n; i++) {
 		if (mosquitto_kick_client_by_clientid(k->v[i].client_id, false) != MOSQ_ERR_SUCCESS ||
-		    mqcl_find(&st->clients, k->v[i].client)) {
+		    mqclients_find(&st->clients, k->v[i].client)) {
 			/* Cannot happen for a connected client; never kick it
 			 * again on every tick. */
 			mqlog(MOSQ_LOG_WARNING, "client '%s' was not found by the broker to be kicked",
 			      k->v[i].client_id);
-			mqcl_forget(&st->clients, k->v[i].client);
+			mqclients_forget(&st->clients, k->v[i].client);
 		}
 		free(k->v[i].client_id);
 	}
 	free(k->v);
 	k->v = NULL;
 	k->n = k->cap = 0;
-	mqcl_update_expiry(&st->clients);
+	mqclients_update_expiry(&st->clients);
 }
 
 /* Judges r against the store: queues a kick, or keeps its groups and
  * rules in step with the device. */
-static void enf_judge(struct mqcert *st, struct mqcl_rec *r, time_t now, struct enf_kicks *k)
+static void enf_judge(struct mqcert *st, struct mqclients_rec *r, time_t now, struct enf_kicks *k)
 {
 	struct mq_device *d = NULL;
 	char err[512];
@@ -104,7 +104,7 @@ static void enf_judge(struct mqcert *st, struct mqcl_rec *r, time_t now, struct 
 		why = "certificate is revoked by the CA's CRL";
 	if (why)
 		enf_kick_add(st, k, r, why);
-	else if (mqacl_rebind(st, r, d))
+	else if (mqaccess_rebind(st, r, d))
 		mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' (device '%s'): "
 		      "it is denied everything until the next change", r->client_id, r->device);
 	mq_device_free(d);
@@ -113,22 +113,22 @@ static void enf_judge(struct mqcert *st, struct mqcl_rec *r, time_t now, struct 
 /* The clients the CRL now lists (a kick queued at most once per client). */
 static void enf_crl_sweep(struct mqcert *st, struct enf_kicks *k)
 {
-	for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
+	for (struct mqclients_rec *r = st->clients.head; r; r = r->next)
 		if (!r->deferred && !r->observed && !r->kick_queued &&
 		    mqcrl_lists(st->crl, r->serial))
 			enf_kick_add(st, k, r, "certificate is revoked by the CA's CRL");
 }
 
-void mqenf_judge(struct mqcert *st, const struct mqrl_delta *d, time_t now, bool kick)
+void mqenf_judge(struct mqcert *st, const struct mqreload_delta *d, time_t now, bool kick)
 {
 	struct enf_kicks k = {0};
 
 	if (d->all) {
-		for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
+		for (struct mqclients_rec *r = st->clients.head; r; r = r->next)
 			enf_judge(st, r, now, &k);
 	} else {
 		for (size_t i = 0; i < d->n; i++)
-			for (struct mqcl_rec *r = mqcl_by_device(&st->clients, d->owned[i]); r;
+			for (struct mqclients_rec *r = mqclients_by_device(&st->clients, d->owned[i]); r;
 			     r = r->dev_next)
 				enf_judge(st, r, now, &k);
 		if (d->crl)
@@ -148,7 +148,7 @@ void mqenf_expire(struct mqcert *st, time_t now)
 	/* No store read needed: the earliest not_after is kept up to date. */
 	if (!exp || now < exp)
 		return;
-	for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
+	for (struct mqclients_rec *r = st->clients.head; r; r = r->next)
 		if (!r->deferred && !r->observed && !r->kick_queued && now >= r->not_after)
 			enf_kick_add(st, &k, r, "certificate has expired");
 	enf_kick_all(st, &k);

@@ -281,7 +281,7 @@ static void met_policy(struct mqcert *st, time_t now)
 	uint64_t seq = 0;
 
 	if (valid)
-		(void)mqrl_applied(st, &seq);
+		(void)mqreload_applied(st, &seq);
 	if (valid == m->valid_seen && seq == m->seq)
 		return;
 	m->valid_seen = valid;
@@ -314,7 +314,7 @@ static void met_all(struct met_out *o, time_t now)
 	met_fig(o, MET_F_POLICY_LOADS, "", "policy/loads", (int64_t)m->loads);
 	/* One walk per update, never per connect: a fleet-wide expiry view
 	 * is mqadmin's (expiring, device list --expiring). */
-	for (const struct mqcl_rec *r = st->clients.head; r; r = r->next) {
+	for (const struct mqclients_rec *r = st->clients.head; r; r = r->next) {
 		if (r->deferred)
 			continue;
 		connected++;

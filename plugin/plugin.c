@@ -17,19 +17,19 @@ static int plugin_on_basic_auth(int event, void *data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ev = data;
 	struct mqcert *st = userdata;
-	const struct mqcl_rec *r;
-	struct mqrl_delta d;
+	const struct mqclients_rec *r;
+	struct mqreload_delta d;
 	time_t now = time(NULL);
 	int rc;
 
 	/* Without TICK (per_listener_settings true) changes are applied
 	 * here, and judged without kicking. */
-	if (mqrl_connect_poll(st, now, &d)) {
+	if (mqreload_connect_poll(st, now, &d)) {
 		mqenf_judge(st, &d, now, false);
-		mqrl_delta_release(&d);
+		mqreload_delta_release(&d);
 	}
 	rc = mqauth_basic(st, ev);
-	if (rc == MOSQ_ERR_SUCCESS && (r = mqcl_find(&st->clients, ev->client)))
+	if (rc == MOSQ_ERR_SUCCESS && (r = mqclients_find(&st->clients, ev->client)))
 		mqrenew_connected(st, r);
 	return rc;
 }
@@ -41,7 +41,7 @@ static int plugin_on_message(int event, void *data, void *userdata)
 
 static int plugin_on_acl_check(int event, void *data, void *userdata)
 {
-	return mqacl_check(userdata, data);
+	return mqaccess_check(userdata, data);
 }
 
 static int plugin_on_tick(int event, void *data, void *userdata)
@@ -49,14 +49,14 @@ static int plugin_on_tick(int event, void *data, void *userdata)
 	/* The event's time fields are zero in 2.0.11. */
 	struct mqcert *st = userdata;
 	time_t now = time(NULL);
-	struct mqrl_delta d;
+	struct mqreload_delta d;
 
 	/* The order of work: apply the store's changes (rules and CRL
 	 * swapped), judge the clients they name and kick the refused, kick
 	 * the expired, then write what the others report. */
-	mqrl_tick(st, now, &d);
+	mqreload_tick(st, now, &d);
 	mqenf_judge(st, &d, now, true);
-	mqrl_delta_release(&d);
+	mqreload_delta_release(&d);
 	mqenf_expire(st, now);
 	mqstate_tick(st, now);
 	mqaudit_tick(st->audit, now);
@@ -71,7 +71,7 @@ static int plugin_on_reload(int event, void *data, void *userdata)
 {
 	struct mqcert *st = userdata;
 
-	mqrl_force(st);
+	mqreload_force(st);
 	mqaudit_reopen(st->audit);
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
@@ -83,9 +83,9 @@ static int plugin_on_disconnect(int event, void *data, void *userdata)
 
 	/* Also fires for clients refused at CONNECT: they are not in the
 	 * table, and forgetting them is a no-op. */
-	mqaudit_disconnect(st->audit, mqcl_find(&st->clients, ev->client), time(NULL));
+	mqaudit_disconnect(st->audit, mqclients_find(&st->clients, ev->client), time(NULL));
 	mqstate_disconnect(st, ev->client);
-	mqcl_forget(&st->clients, ev->client);
+	mqclients_forget(&st->clients, ev->client);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -115,8 +115,8 @@ static void plugin_free(struct mqcert *st)
 	if (!st)
 		return;
 	mqstate_close(st);
-	mqrl_stop(st);
-	mqcl_release(&st->clients);
+	mqreload_stop(st);
+	mqclients_release(&st->clients);
 	mqaudit_close(st->audit);
 	mqopt_release(&st->opt);
 	free(st);
@@ -143,7 +143,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		return MOSQ_ERR_NOMEM;
 	}
 	st->id = identifier;
-	mqcl_init(&st->clients);
+	mqclients_init(&st->clients);
 	if (mqopt_parse(&st->opt, options, option_count)) {
 		plugin_free(st);
 		return MOSQ_ERR_INVAL;
@@ -164,7 +164,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	      st->opt.crl_path ? st->opt.crl_path : "none", st->opt.ca_path);
 	/* An unreadable store is not an init failure: the broker keeps
 	 * running and refuses every client until the store is readable. */
-	if (mqrl_start(st)) {
+	if (mqreload_start(st)) {
 		plugin_free(st);
 		return MOSQ_ERR_UNKNOWN;
 	}

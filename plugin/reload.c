@@ -3,7 +3,7 @@
  * get in a renewed read transaction); when it moved, the change log since
  * the last sequence applied names what changed: the rules are recompiled
  * only on 'R', the CRL re-read on 'C'; the devices named ('D') go into a
- * struct mqrl_delta for enforce.c, which judges only their clients again
+ * struct mqreload_delta for enforce.c, which judges only their clients again
  * ('I', an import, or a gap in the log: everyone). This module never calls
  * authentication or kicks anyone; plugin.c runs the two in order. */
 #include "mqcert.h"
@@ -20,7 +20,7 @@
 /* How often a store that cannot be opened is tried again. */
 #define RL_REOPEN_SECONDS 1
 
-static void rl_rules_free(struct mqrl_rules *r)
+static void rl_rules_free(struct mqreload_rules *r)
 {
 	if (!r)
 		return;
@@ -30,9 +30,9 @@ static void rl_rules_free(struct mqrl_rules *r)
 }
 
 /* Inside a read transaction. */
-static struct mqrl_rules *rl_rules_load(struct mq_store *s, char *err, size_t errlen)
+static struct mqreload_rules *rl_rules_load(struct mq_store *s, char *err, size_t errlen)
 {
-	struct mqrl_rules *r = calloc(1, sizeof(*r));
+	struct mqreload_rules *r = calloc(1, sizeof(*r));
 
 	if (!r || !(r->policy = mq_policy_new())) {
 		free(r);
@@ -54,7 +54,7 @@ fail:
 /* One clear line per distinct trouble (every tick retries). */
 static void rl_trouble(struct mqcert *st, const char *err)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 
 	if (rl->broken_logged && !strcmp(rl->last_err, err))
 		return;
@@ -113,7 +113,7 @@ static int rl_open_into(struct mqcert *st, struct mq_store **out, struct stat *d
 
 static int rl_open(struct mqcert *st)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 	struct stat sb = {0};
 
 	rl->last_open_try = time(NULL);
@@ -131,7 +131,7 @@ static int rl_open(struct mqcert *st)
  * cannot be opened: then the open one, the last good state, stays. */
 static void rl_check_file(struct mqcert *st, time_t now)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 	char path[4096], msg[4800];
 	struct mq_store *fresh;
 	struct stat sb;
@@ -166,7 +166,7 @@ static void rl_check_file(struct mqcert *st, time_t now)
 
 static int rl_change_cb(void *arg, uint64_t seq, char kind, const char *key)
 {
-	struct mqrl_delta *c = arg;
+	struct mqreload_delta *c = arg;
 	char *k;
 
 	(void)seq;
@@ -205,7 +205,7 @@ oom:
 	return 0;
 }
 
-void mqrl_delta_release(struct mqrl_delta *c)
+void mqreload_delta_release(struct mqreload_delta *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		free(c->owned[i]);
@@ -215,9 +215,9 @@ void mqrl_delta_release(struct mqrl_delta *c)
 
 /* Reads the store's changes since rl->applied into c, inside a read
  * transaction. 0, or -1 (logged). */
-static int rl_collect(struct mqcert *st, struct mqrl_delta *c)
+static int rl_collect(struct mqcert *st, struct mqreload_delta *c)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 	char err[512] = "";
 	int rc;
 
@@ -242,10 +242,10 @@ static int rl_collect(struct mqcert *st, struct mqrl_delta *c)
 /* Applies what changed since rl->applied: swaps the rules and the CRL in
  * force and names, in *out, the clients that must be judged again (the
  * enforcement module's work, see plugin.c). */
-static void rl_apply(struct mqcert *st, time_t now, struct mqrl_delta *out)
+static void rl_apply(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
-	struct mqrl *rl = &st->rl;
-	struct mqrl_delta c = {0};
+	struct mqreload *rl = &st->rl;
+	struct mqreload_delta c = {0};
 	char err[512] = "";
 	uint64_t seq, version = 0;
 	size_t ndev;
@@ -287,7 +287,7 @@ static void rl_apply(struct mqcert *st, time_t now, struct mqrl_delta *out)
 		goto out;
 	}
 	if (c.rules) {
-		struct mqrl_rules *old = st->rules, *fresh = rl_rules_load(st->store, err,
+		struct mqreload_rules *old = st->rules, *fresh = rl_rules_load(st->store, err,
 									   sizeof(err));
 
 		if (!fresh) {
@@ -298,7 +298,7 @@ static void rl_apply(struct mqcert *st, time_t now, struct mqrl_delta *out)
 		/* Every client's rules point into old: resolve them all
 		 * against the new ones before freeing it. */
 		st->rules = fresh;
-		mqacl_rebind_all(st);
+		mqaccess_rebind_all(st);
 		rl_rules_free(old);
 	}
 	if (c.crl_changes || crl_file)
@@ -330,23 +330,23 @@ out:
 	*out = c;
 }
 
-int mqrl_start(struct mqcert *st)
+int mqreload_start(struct mqcert *st)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 
 	memset(rl, 0, sizeof(*rl));
-	struct mqrl_delta d;
+	struct mqreload_delta d;
 
 	rl->started = time(NULL);
 	(void)mqcrl_changed(st);
 	rl->last_open_try = rl->started - RL_REOPEN_SECONDS;
 	/* No client is connected yet: nothing to judge. */
 	rl_apply(st, rl->started, &d);
-	mqrl_delta_release(&d);
+	mqreload_delta_release(&d);
 	return 0;
 }
 
-void mqrl_stop(struct mqcert *st)
+void mqreload_stop(struct mqcert *st)
 {
 	rl_rules_free(st->rules);
 	st->rules = NULL;
@@ -356,16 +356,16 @@ void mqrl_stop(struct mqcert *st)
 	st->store = NULL;
 }
 
-void mqrl_tick(struct mqcert *st, time_t now, struct mqrl_delta *out)
+void mqreload_tick(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 
 	rl->ticks++;
 	rl->in_reload_apply = false;
 	rl_apply(st, now, out);
 }
 
-void mqrl_force(struct mqcert *st)
+void mqreload_force(struct mqcert *st)
 {
 	st->rl.force = true;
 	/* The broker re-runs BASIC_AUTH for every session right after this
@@ -375,9 +375,9 @@ void mqrl_force(struct mqcert *st)
 		st->rl.in_reload_apply = true;
 }
 
-bool mqrl_connect_poll(struct mqcert *st, time_t now, struct mqrl_delta *out)
+bool mqreload_connect_poll(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 
 	if (rl->ticks)
 		return false;
@@ -399,17 +399,17 @@ bool mqrl_connect_poll(struct mqcert *st, time_t now, struct mqrl_delta *out)
 	return true;
 }
 
-bool mqrl_in_force(const struct mqcert *st)
+bool mqreload_in_force(const struct mqcert *st)
 {
 	return st->rules && !st->rl.bad_version;
 }
 
-bool mqrl_rechecking(const struct mqcert *st)
+bool mqreload_rechecking(const struct mqcert *st)
 {
 	return st->rl.in_reload_apply;
 }
 
-bool mqrl_applied(const struct mqcert *st, uint64_t *seq)
+bool mqreload_applied(const struct mqcert *st, uint64_t *seq)
 {
 	*seq = st->rl.applied_valid ? st->rl.applied : 0;
 	return st->rl.applied_valid;

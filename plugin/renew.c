@@ -38,7 +38,7 @@ static bool renew_any(const char *s, const char *tail)
  * Only renewal topics come here, so the lookup is not on the hot path. */
 static struct mq_device *renew_device(struct mqcert *st, const struct mosquitto *client)
 {
-	const struct mqcl_rec *r = mqcl_find(&st->clients, client);
+	const struct mqclients_rec *r = mqclients_find(&st->clients, client);
 	struct mq_device *d = NULL;
 	const char *user;
 	char err[512];
@@ -143,7 +143,7 @@ out:
  * mqcert-device property (or anything else) to serve. */
 int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev)
 {
-	const struct mqcl_rec *r;
+	const struct mqclients_rec *r;
 	const mosquitto_property *p;
 	mosquitto_property *out = NULL;
 	const char *rest;
@@ -154,7 +154,7 @@ int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev)
 	if (!ev->topic || strncmp(ev->topic, MQ_RENEW_TOPIC, MQ_RENEW_TOPIC_LEN))
 		return MOSQ_ERR_SUCCESS;
 	rest = ev->topic + MQ_RENEW_TOPIC_LEN;
-	r = mqcl_find(&st->clients, ev->client);
+	r = mqclients_find(&st->clients, ev->client);
 	/* The ACL check let only the device itself publish here. */
 	if (!renew_any(rest, "/req") || !r || r->deferred || !renew_is(rest, r->device, "/req"))
 		return MOSQ_ERR_SUCCESS;
@@ -181,7 +181,7 @@ oom:
 	return MOSQ_ERR_ACL_DENIED;
 }
 
-void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r)
+void mqrenew_connected(struct mqcert *st, const struct mqclients_rec *r)
 {
 	struct mq_device *d = NULL;
 	const struct mq_cert *mine = NULL;

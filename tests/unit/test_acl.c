@@ -582,7 +582,7 @@ static void memo_should_tell_topics_apart_at_every_byte(void **state)
 }
 
 /* The plugin's swap: every client is re-initialised against the new index
- * (mqacl_rebind_all) before the old one is freed. What the memo learnt
+ * (mqaccess_rebind_all) before the old one is freed. What the memo learnt
  * under the old rules must not answer under the new ones. */
 static void memo_should_not_outlive_a_policy_swap(void **state)
 {
