@@ -237,8 +237,10 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	if (o.passfile && pass_read_file(o.passfile, pass, sizeof(pass)))
 		return CLI_FAIL;
 	if (o.ca_cert && init_adopt_check(&o, &ca, now)) {
+		/* Refused before the store is opened: no lock to release. */
 		memset(&st, 0, sizeof(st));
 		st.lockfd = -1;
+		st.shlockfd = -1;
 		goto out;
 	}
 	if (store_open(&st, ctx->dir, STORE_CREATE) || init_check_free(&st))

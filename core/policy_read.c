@@ -355,7 +355,8 @@ static int policy_read_rule(struct mq_policy *p, const struct mq_jdom_node *jr, 
 	if (bad)
 		return -1;
 	/* Uniqueness is checked once all rules are read (policy_check_rule_ids):
-	 * a search per rule made 100,000 rules take 10 s. */
+	 * a search per rule is quadratic (docs/BENCHMARKS.md, "Figures the
+	 * code relies on"). */
 	if (id == 0) {
 		mq_errf(rd->err, rd->errlen, "%s: id must be unique and greater than 0", where);
 		return -1;

@@ -12,9 +12,10 @@
 
 #define MQ_POLICY_VERSION 1
 
-/* A policy file larger than this is refused before it is read (100k
- * devices take about 40 MB); reading one takes at most about 5 times its
- * size in memory (the text plus a parse tree bounded to 4 times its size). */
+/* A policy file larger than this is refused before it is read (about three
+ * times the largest fleet measured, see docs/BENCHMARKS.md); reading one
+ * takes at most about 5 times its size in memory (the text plus a parse
+ * tree bounded to 4 times its size). */
 #define MQ_POLICY_MAX_BYTES (128L * 1024 * 1024)
 
 enum mq_cert_status {

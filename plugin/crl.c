@@ -22,7 +22,7 @@
 #include "mq_fileio.h"
 #include "mq_strmap.h"
 
-/* A CRL of a million entries is about 40 MB. */
+/* Room for a CRL of over a million entries (docs/BENCHMARKS.md). */
 #define CRL_FILE_MAX ((size_t)64 << 20)
 
 struct mqcrl {

@@ -360,8 +360,8 @@ void mqaudit_clone(struct mqaudit *a, const struct mqclients_rec *r, const char 
 
 struct mqstate;
 
-/* NULL path: no state file (clone detection still runs). -1 when out of
- * memory. */
+/* st->opt.state_path NULL (plugin_opt_state_file none): no file, clone
+ * detection still runs. -1 when out of memory. */
 int mqstate_open(struct mqcert *st);
 /* Writes the file with an empty client list, frees everything. */
 void mqstate_close(struct mqcert *st);
