@@ -1004,10 +1004,10 @@ int mq_acl_result_str(const struct mq_acl_result *res, char *buf, size_t len)
 			break;
 		if (r->kind == MQ_SUBJ_ALL)
 			return snprintf(buf, len, "%s (rule %lu: all %s %s %s)", verdict, r->id,
-					r->deny ? "deny" : "allow", mq_access_str(r->access), r->topic);
+					r->deny ? "deny" : "allow", mq_rule_access_str(r->access), r->topic);
 		return snprintf(buf, len, "%s (rule %lu: %s:%s %s %s %s)", verdict, r->id,
 				r->kind == MQ_SUBJ_DEVICE ? "device" : "group", r->subject,
-				r->deny ? "deny" : "allow", mq_access_str(r->access), r->topic);
+				r->deny ? "deny" : "allow", mq_rule_access_str(r->access), r->topic);
 	case MQ_ACL_NO_MATCH:
 		return snprintf(buf, len, "%s (no rule matches: deny by default)", verdict);
 	case MQ_ACL_NOT_COVERED:

@@ -485,7 +485,7 @@ const char *mq_cert_state_str(enum mq_cert_state s)
 	return "?";
 }
 
-const char *mq_access_str(enum mq_access a)
+const char *mq_rule_access_str(enum mq_access a)
 {
 	switch (a) {
 	case MQ_ACCESS_READ:
@@ -498,7 +498,7 @@ const char *mq_access_str(enum mq_access a)
 	return "?";
 }
 
-int mq_access_parse(const char *s, enum mq_access *out)
+int mq_rule_access_parse(const char *s, enum mq_access *out)
 {
 	if (!s)
 		return -1;

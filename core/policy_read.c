@@ -375,7 +375,7 @@ static int policy_read_rule(struct mq_policy *p, const struct mq_jdom_node *jr, 
 			   where, subject);
 		return -1;
 	}
-	if (mq_access_parse(access, &acc)) {
+	if (mq_rule_access_parse(access, &acc)) {
 		mq_errf(rd->err, rd->errlen, "%s: access '%s' must be read, write or readwrite", where, access);
 		return -1;
 	}

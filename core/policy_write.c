@@ -137,7 +137,7 @@ static cJSON *policy_rule_json(const struct mq_rule *r)
 	if (!jr || !cJSON_AddNumberToObject(jr, "id", (double)r->id) ||
 	    !cJSON_AddStringToObject(jr, "subject", subject) ||
 	    !cJSON_AddStringToObject(jr, "topic", r->topic) ||
-	    !cJSON_AddStringToObject(jr, "access", mq_access_str(r->access)) ||
+	    !cJSON_AddStringToObject(jr, "access", mq_rule_access_str(r->access)) ||
 	    !cJSON_AddStringToObject(jr, "effect", r->deny ? "deny" : "allow")) {
 		cJSON_Delete(jr);
 		return NULL;

@@ -209,8 +209,8 @@ int mq_policy_read_deleted_json(struct mq_policy *p, const char *buf, size_t len
 struct mq_device *mq_device_parse(const char *buf, size_t len, char *err, size_t errlen);
 void mq_device_free(struct mq_device *d);
 
-const char *mq_access_str(enum mq_access a);
-int mq_access_parse(const char *s, enum mq_access *out);
+const char *mq_rule_access_str(enum mq_access a);
+int mq_rule_access_parse(const char *s, enum mq_access *out);
 
 
 #endif

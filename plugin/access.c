@@ -75,10 +75,10 @@ int mqaccess_attach(const struct mqcert *st, struct mqclients_rec *rec, X509 *ce
 {
 	/* The CN, whatever plugin_opt_identity is; NULL when missing or
 	 * unsafe, and then %{cn} matches nothing. */
-	rec->cn = mq_cert_cn(cert);
+	rec->cn = mq_x509_cn(cert);
 	ERR_clear_error();
 	/* Only safe OU values are kept: the others could never match a level. */
-	if (mq_cert_ous(cert, ACL_MAX_OUS, &rec->ou, &rec->nou) || acl_keep_groups(rec, d))
+	if (mq_x509_ous(cert, ACL_MAX_OUS, &rec->ou, &rec->nou) || acl_keep_groups(rec, d))
 		return -1;
 	return acl_resolve(st, rec, d != NULL);
 }

@@ -344,12 +344,12 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		rc = auth_no_cert(st, client, &w, now);
 		goto out;
 	}
-	if (mq_cert_fingerprint(cert, w.fingerprint) || mq_cert_serial(cert, w.serial) ||
-	    mq_cert_validity(cert, &nb, &na)) {
+	if (mq_x509_fingerprint(cert, w.fingerprint) || mq_x509_serial(cert, w.serial) ||
+	    mq_x509_validity(cert, &nb, &na)) {
 		rc = auth_refuse(&w, "cannot read the certificate");
 		goto out;
 	}
-	idr = mq_cert_identity(cert, st->opt.identity, &identity);
+	idr = mq_x509_identity(cert, st->opt.identity, &identity);
 	if (idr == MQ_IDR_OK)
 		w.identity = identity;
 	/* Observe mode needs the identity as the username: a certificate

@@ -33,7 +33,7 @@ void mqclients_rec_free(struct mqclients_rec *r)
 	free(r->address);
 	mq_acl_client_free(r->acl);
 	free(r->cn);
-	mq_cert_ous_free(r->ou, r->nou);
+	mq_x509_ous_free(r->ou, r->nou);
 	for (size_t i = 0; i < r->ngroups; i++)
 		free(r->groups[i]);
 	free(r->groups);

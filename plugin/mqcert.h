@@ -15,7 +15,7 @@
 #include <mosquitto_plugin.h>
 
 #include "mq_acl.h"
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_fileio.h"
 #include "mq_policy.h"
 #include "mq_store.h"

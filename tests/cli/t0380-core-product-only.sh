@@ -33,7 +33,7 @@ test_expect_success 'mq_policy.h, mq_store.h and mq_acl.h do not pull OpenSSL in
 		${CC:-cc} -I"$MQ_ROOT/include" -E inc.c >pre.i &&
 		! grep -q "openssl/" pre.i || { echo "$h includes OpenSSL"; exit 1; }
 	done &&
-	printf "#include \"mq_certid.h\"\n" >inc.c &&
+	printf "#include \"mq_x509.h\"\n" >inc.c &&
 	${CC:-cc} -I"$MQ_ROOT/include" -E inc.c >pre.i &&
 	grep -q "openssl/" pre.i
 '

@@ -67,7 +67,7 @@ static struct mq_policy *fixture(const struct rspec *rules, size_t n)
 									 : MQ_SUBJ_GROUP;
 		enum mq_access acc;
 
-		assert_int_equal(mq_access_parse(rules[i].access, &acc), 0);
+		assert_int_equal(mq_rule_access_parse(rules[i].access, &acc), 0);
 		if (!mq_policy_add_rule(p, kind, kind == MQ_SUBJ_ALL ? NULL : strchr(s, ':') + 1,
 					rules[i].topic, acc, rules[i].deny, err, sizeof(err)))
 			fail_msg("rule %zu '%s': %s", i + 1, rules[i].topic, err);
@@ -710,7 +710,7 @@ static void index_should_agree_with_naive_scan(void **state)
 			do
 				random_levels(topic, sizeof(topic), names, 9, true, true);
 			while (mq_pattern_valid(topic, NULL, 0));
-			assert_int_equal(mq_access_parse(PICK(access), &acc), 0);
+			assert_int_equal(mq_rule_access_parse(PICK(access), &acc), 0);
 			bool deny = rnd(3) == 0;
 
 			if (!mq_policy_add_rule(p, kind, kind == MQ_SUBJ_ALL ? NULL : strchr(s, ':') + 1,
@@ -783,7 +783,7 @@ static void index_should_agree_with_naive_scan(void **state)
 							      p->rules[i]->id, p->rules[i]->kind,
 							      p->rules[i]->subject ? p->rules[i]->subject : "-",
 							      p->rules[i]->deny ? "deny" : "allow",
-							      mq_access_str(p->rules[i]->access),
+							      mq_rule_access_str(p->rules[i]->access),
 							      p->rules[i]->topic);
 					fail_msg("seed 0x%llx round %d: %s %s '%s' client id '%s' nou %zu: index says %s, naive says %s",
 						 (unsigned long long)seed, round, id.device,

@@ -551,14 +551,14 @@ static void access_parse_should_round_trip_with_str(void **state)
 	enum mq_access a = MQ_ACCESS_READ;
 
 	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(mq_access_parse(names[i], &a), 0);
+		assert_int_equal(mq_rule_access_parse(names[i], &a), 0);
 		assert_int_equal(a, (enum mq_access)(i + 1));
-		assert_string_equal(mq_access_str(a), names[i]);
+		assert_string_equal(mq_rule_access_str(a), names[i]);
 	}
-	assert_int_equal(mq_access_parse("READ", &a), -1);
-	assert_int_equal(mq_access_parse("rw", &a), -1);
-	assert_int_equal(mq_access_parse("", &a), -1);
-	assert_int_equal(mq_access_parse(NULL, &a), -1);
+	assert_int_equal(mq_rule_access_parse("READ", &a), -1);
+	assert_int_equal(mq_rule_access_parse("rw", &a), -1);
+	assert_int_equal(mq_rule_access_parse("", &a), -1);
+	assert_int_equal(mq_rule_access_parse(NULL, &a), -1);
 	assert_int_equal(a, MQ_ACCESS_READWRITE);
 }
 
