@@ -129,6 +129,11 @@ void mqmet_acl_denied(struct mqmet *m, int access, bool observed)
 		m->acl_denied[a]++;
 }
 
+void mqmet_applied(struct mqmet *m, uint64_t seq)
+{
+	m->applied_seq = seq;
+}
+
 void mqmet_clone(struct mqmet *m)
 {
 	m->clones++;
@@ -281,7 +286,7 @@ static void met_policy(struct mqcert *st, time_t now)
 	uint64_t seq = 0;
 
 	if (valid)
-		(void)mqreload_applied(st, &seq);
+		seq = m->applied_seq;
 	if (valid == m->valid_seen && seq == m->seq)
 		return;
 	m->valid_seen = valid;

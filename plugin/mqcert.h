@@ -207,14 +207,19 @@ struct mqreload_delta {
 	bool rules;             /* the rules were recompiled */
 	bool crl_changes;       /* the store's CRL/meta changed: re-read the CRL */
 	bool crl;               /* the CRL in force changed: sweep the clients it lists */
+	/* The rules replaced: freed by mqreload_delta_release, once every
+	 * client was resolved against the new ones (mqaccess_rebind_all). */
+	struct mqreload_rules *old_rules;
+	bool applied;           /* a store sequence was applied: seq */
+	uint64_t seq;
 };
 
 struct mqcert;
 
-/* Opens the store and loads the rules and the CRL (init). -1 only when out
- * of resources; a missing or unknown store leaves st->rules NULL (every
- * client refused) and is retried on TICK. */
-int mqreload_start(struct mqcert *st);
+/* Opens the store and loads the rules and the CRL (init; *out as for
+ * mqreload_tick). -1 only when out of resources; a missing or unknown store
+ * leaves st->rules NULL (every client refused) and is retried on TICK. */
+int mqreload_start(struct mqcert *st, struct mqreload_delta *out);
 void mqreload_stop(struct mqcert *st);
 /* MOSQ_EVT_TICK work: meta.seq, the changes since the last one applied,
  * the rules and the CRL swapped; *out names the clients to judge again. */
@@ -231,8 +236,6 @@ bool mqreload_in_force(const struct mqcert *st);
 /* Between MOSQ_EVT_RELOAD and the next TICK: the broker re-runs
  * BASIC_AUTH over every session. */
 bool mqreload_rechecking(const struct mqcert *st);
-/* The store sequence in force (*seq, 0 when none); false when none. */
-bool mqreload_applied(const struct mqcert *st, uint64_t *seq);
 
 /* ---- lookup.c: device records from the store -------------------------- */
 
@@ -411,6 +414,7 @@ struct mqmet {
 	uint64_t acl_denied[MQMET_NACCESS], acl_observed[MQMET_NACCESS];
 	uint64_t clones;
 	/* The store state in force, noticed on TICK. */
+	uint64_t applied_seq; /* told by plugin.c (mqmet_applied) */
 	bool valid_seen;
 	uint64_t seq;
 	time_t loaded_at;
@@ -430,6 +434,8 @@ void mqmet_refused(struct mqmet *m, const char *why, bool observed, bool recheck
 void mqmet_kicked(struct mqmet *m, const char *why);
 void mqmet_acl_denied(struct mqmet *m, int access, bool observed);
 void mqmet_clone(struct mqmet *m);
+/* The store sequence now in force. */
+void mqmet_applied(struct mqmet *m, uint64_t seq);
 /* On every TICK: notices a new policy, writes the file and publishes the
  * $SYS topics when due. */
 void mqmet_tick(struct mqcert *st, time_t now);

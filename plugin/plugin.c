@@ -13,6 +13,22 @@ MQCERT_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 MQCERT_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
 					   int option_count);
 
+/* What follows every apply of the store's changes, in this order: every
+ * client off the replaced rules, the clients the changes name judged again
+ * (kicked, unless kick is false: inside BASIC_AUTH kicking is unsafe), the
+ * new sequence reported, the replaced rules freed. */
+static void plugin_applied(struct mqcert *st, struct mqreload_delta *d, time_t now, bool kick)
+{
+	if (d->old_rules)
+		mqaccess_rebind_all(st);
+	mqenf_judge(st, d, now, kick);
+	if (d->applied) {
+		mqstate_applied(st, d->seq);
+		mqmet_applied(&st->met, d->seq);
+	}
+	mqreload_delta_release(d);
+}
+
 static int plugin_on_basic_auth(int event, void *data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ev = data;
@@ -24,10 +40,8 @@ static int plugin_on_basic_auth(int event, void *data, void *userdata)
 
 	/* Without TICK (per_listener_settings true) changes are applied
 	 * here, and judged without kicking. */
-	if (mqreload_connect_poll(st, now, &d)) {
-		mqenf_judge(st, &d, now, false);
-		mqreload_delta_release(&d);
-	}
+	if (mqreload_connect_poll(st, now, &d))
+		plugin_applied(st, &d, now, false);
 	rc = mqauth_basic(st, ev);
 	if (rc == MOSQ_ERR_SUCCESS && (r = mqclients_find(&st->clients, ev->client)))
 		mqrenew_connected(st, r);
@@ -51,12 +65,11 @@ static int plugin_on_tick(int event, void *data, void *userdata)
 	time_t now = time(NULL);
 	struct mqreload_delta d;
 
-	/* The order of work: apply the store's changes (rules and CRL
-	 * swapped), judge the clients they name and kick the refused, kick
-	 * the expired, then write what the others report. */
+	/* The order of work: read the store's changes (rules and CRL
+	 * swapped), re-resolve and judge the clients they touch and kick the
+	 * refused, kick the expired, then write what the others report. */
 	mqreload_tick(st, now, &d);
-	mqenf_judge(st, &d, now, true);
-	mqreload_delta_release(&d);
+	plugin_applied(st, &d, now, true);
 	mqenf_expire(st, now);
 	mqstate_tick(st, now);
 	mqaudit_tick(st->audit, now);
@@ -136,6 +149,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			  struct mosquitto_opt *options, int option_count)
 {
 	struct mqcert *st = calloc(1, sizeof(*st));
+	struct mqreload_delta d;
 	size_t i;
 
 	if (!st) {
@@ -164,10 +178,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	      st->opt.crl_path ? st->opt.crl_path : "none", st->opt.ca_path);
 	/* An unreadable store is not an init failure: the broker keeps
 	 * running and refuses every client until the store is readable. */
-	if (mqreload_start(st)) {
+	if (mqreload_start(st, &d)) {
 		plugin_free(st);
 		return MOSQ_ERR_UNKNOWN;
 	}
+	plugin_applied(st, &d, time(NULL), false); /* no client yet: nothing to judge */
 	for (i = 0; i < PLUGIN_NCALLBACKS; i++) {
 		int rc = mosquitto_callback_register(identifier, plugin_callbacks[i].event,
 						     plugin_callbacks[i].cb, NULL, st);

@@ -207,6 +207,8 @@ oom:
 
 void mqreload_delta_release(struct mqreload_delta *c)
 {
+	rl_rules_free(c->old_rules);
+	c->old_rules = NULL;
 	for (size_t i = 0; i < c->n; i++)
 		free(c->owned[i]);
 	free(c->owned);
@@ -295,11 +297,10 @@ static void rl_apply(struct mqcert *st, time_t now, struct mqreload_delta *out)
 			rl_trouble(st, err);
 			goto out;
 		}
-		/* Every client's rules point into old: resolve them all
-		 * against the new ones before freeing it. */
+		/* Every client's rules point into old: it lives in the delta
+		 * until the clients are resolved against the new ones. */
 		st->rules = fresh;
-		mqaccess_rebind_all(st);
-		rl_rules_free(old);
+		c.old_rules = old;
 	}
 	if (c.crl_changes || crl_file)
 		c.crl = mqcrl_reload(st);
@@ -325,24 +326,22 @@ static void rl_apply(struct mqcert *st, time_t now, struct mqreload_delta *out)
 	rl->applied = seq;
 	rl->applied_valid = true;
 	rl->force = false;
-	mqstate_applied(st, seq);
+	c.applied = true;
+	c.seq = seq;
 out:
 	*out = c;
 }
 
-int mqreload_start(struct mqcert *st)
+int mqreload_start(struct mqcert *st, struct mqreload_delta *out)
 {
 	struct mqreload *rl = &st->rl;
 
 	memset(rl, 0, sizeof(*rl));
-	struct mqreload_delta d;
 
 	rl->started = time(NULL);
 	(void)mqcrl_changed(st);
 	rl->last_open_try = rl->started - RL_REOPEN_SECONDS;
-	/* No client is connected yet: nothing to judge. */
-	rl_apply(st, rl->started, &d);
-	mqreload_delta_release(&d);
+	rl_apply(st, rl->started, out);
 	return 0;
 }
 
@@ -407,10 +406,4 @@ bool mqreload_in_force(const struct mqcert *st)
 bool mqreload_rechecking(const struct mqcert *st)
 {
 	return st->rl.in_reload_apply;
-}
-
-bool mqreload_applied(const struct mqcert *st, uint64_t *seq)
-{
-	*seq = st->rl.applied_valid ? st->rl.applied : 0;
-	return st->rl.applied_valid;
 }
