@@ -1,6 +1,7 @@
 /* Private to the policy module (core/policy.c the model, policy_read.c
  * the JSON reader, policy_write.c the JSON writer): the model's internals
- * the reader builds a policy with. */
+ * the reader builds a policy with, and the reader's in-memory entry that
+ * the tests and fuzz targets call (tests/support/policy_parse.c). */
 #ifndef MQ_POLICY_INT_H
 #define MQ_POLICY_INT_H
 
@@ -16,5 +17,11 @@ int policy_rule_check(enum mq_subject_kind kind, const char *subject, const char
 struct mq_rule *policy_rule_append(struct mq_policy *p, unsigned long id,
 				   enum mq_subject_kind kind, const char *subject,
 				   const char *topic, enum mq_access access, bool deny);
+
+/* Parses buf[0..len), a private copy: the tree unescapes strings in it and
+ * buf[len] is overwritten. name (the file, or NULL) starts a JSON error.
+ * NULL + err. */
+struct mq_policy *policy_parse_owned(char *buf, size_t len, const char *name, char *err,
+				     size_t errlen);
 
 #endif

@@ -1,4 +1,4 @@
-/* The policy's JSON reader: a whole policy.json (mq_policy_load/parse)
+/* The policy's JSON reader: a whole policy.json (mq_policy_load)
  * and one record at a time (the store's codec), through the project's own
  * bounded parse tree (mq_jdom.h). Every member is validated; errors name
  * the offending element. */
@@ -455,8 +455,8 @@ static int policy_presize(struct mq_policy *p, size_t ndevices, size_t len)
 
 /* Parses buf[0..len), a private copy: the tree unescapes strings in it and
  * buf[len] is overwritten. name (the file, or NULL) starts a JSON error. */
-static struct mq_policy *policy_parse_owned(char *buf, size_t len, const char *name,
-					    char *err, size_t errlen)
+struct mq_policy *policy_parse_owned(char *buf, size_t len, const char *name, char *err,
+				     size_t errlen)
 {
 	struct policy_reader rd = {err, errlen};
 	struct mq_policy *p = NULL;
@@ -550,31 +550,9 @@ fail:
 	return NULL;
 }
 
-struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t errlen)
-{
-	struct mq_policy *p;
-	char *copy;
-
-	if (len > (size_t)MQ_POLICY_MAX_BYTES) {
-		mq_errf(err, errlen, "the policy is %zu bytes, over the limit of %ld (%ld MB)", len,
-			MQ_POLICY_MAX_BYTES, MQ_POLICY_MAX_BYTES >> 20);
-		return NULL;
-	}
-	copy = malloc(len + 1);
-	if (!copy) {
-		mq_errf(err, errlen, "out of memory");
-		return NULL;
-	}
-	memcpy(copy, buf, len);
-	p = policy_parse_owned(copy, len, NULL, err, errlen);
-	free(copy);
-	return p;
-}
-
 /* Reads path with the reader for files someone else may control: a FIFO
- * at the policy path must never stall the plugin's policy thread (and with
- * it the broker's exit), nor /dev/zero behind a symbolic link fill memory.
- * 0 or -1 + err. */
+ * at the policy path must never stall mqadmin (doctor, import), nor
+ * /dev/zero behind a symbolic link fill memory. 0 or -1 + err. */
 static int policy_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
 	if (!mq_file_read_regular(path, MQ_POLICY_MAX_BYTES, out, len, err, errlen))

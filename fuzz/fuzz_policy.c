@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "naive.h"
+#include "support.h"
 #include "mq_acl.h"
 #include "mq_policy.h"
 
@@ -128,7 +129,7 @@ static void fzp_round_trip(const struct mq_policy *p)
 
 	if (!s1)
 		fz_fail("serialize failed (out of memory?)");
-	p2 = mq_policy_parse(s1, strlen(s1), err, sizeof(err));
+	p2 = support_policy_parse(s1, strlen(s1), err, sizeof(err));
 	if (!p2)
 		fz_fail("the serialized policy does not parse: %s\n--- serialized:\n%s", err, s1);
 	s2 = mq_policy_serialize(p2);
@@ -145,7 +146,7 @@ static void fzp_round_trip(const struct mq_policy *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512];
-	struct mq_policy *p = mq_policy_parse((const char *)data, size, err, sizeof(err));
+	struct mq_policy *p = support_policy_parse((const char *)data, size, err, sizeof(err));
 	struct mq_acl_index *idx;
 
 	if (!p)

@@ -131,10 +131,6 @@ struct mq_policy {
 struct mq_policy *mq_policy_new(void);
 void mq_policy_free(struct mq_policy *p);
 
-/* Parses a policy document. On failure returns NULL and writes a one-line
- * reason naming the offending element into err. */
-struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t errlen);
-
 /* Reads and parses path. Same error convention; a missing file is reported
  * as such, a JSON error as "PATH:LINE:COLUMN: what". Only a regular file
  * (or a symbolic link to one) of at most MQ_POLICY_MAX_BYTES is read, and

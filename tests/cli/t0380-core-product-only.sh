@@ -12,12 +12,12 @@ test_expect_success 'setup: nm reads the plugin and mqadmin' '
 	test_grep " mq_acl_check$" admin.syms
 '
 
-test_expect_success 'the naive ACL scan and topic matcher are not in mqcert.so' '
-	! grep -E " (naive_|mq_acl_check_naive|mq_topic_match)" so.syms
+test_expect_success 'the naive ACL scan, topic matcher and in-memory policy parser are not in mqcert.so' '
+	! grep -E " (naive_\w+|support_\w+|mq_acl_check_naive|mq_topic_match|mq_policy_parse)$" so.syms
 '
 
 test_expect_success 'nor in mqadmin' '
-	! grep -E " (naive_|mq_acl_check_naive|mq_topic_match)" admin.syms
+	! grep -E " (naive_\w+|support_\w+|mq_acl_check_naive|mq_topic_match|mq_policy_parse)$" admin.syms
 '
 
 test_expect_success 'core/ is built as a static library' '
