@@ -1,3 +1,5 @@
+/* MQTT topic syntax: names, filters and ACL patterns (validity only; the
+ * ACL engine matches them). */
 #include "mq_topic.h"
 #include "mq_err.h"
 

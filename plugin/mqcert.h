@@ -177,6 +177,8 @@ struct mqreload_rules {
 	struct mq_acl_index *acl;
 };
 
+/* reload.c's own state: no other module reads it (they ask through the
+ * functions below). */
 struct mqreload {
 	uint64_t applied;       /* the last store sequence applied */
 	bool applied_valid;     /* applied means something (a state was loaded) */
