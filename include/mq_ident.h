@@ -1,6 +1,6 @@
 /* Certificate identity as text, without OpenSSL: which field names a
  * client, and the fingerprint and serial text that policy, audit and logs
- * use for a certificate. The X509 side is mq_certid.h. */
+ * use for a certificate. The X509 side is mq_x509.h. */
 #ifndef MQ_IDENT_H
 #define MQ_IDENT_H
 
