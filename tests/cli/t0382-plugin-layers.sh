@@ -43,4 +43,12 @@ test_expect_success 'no module but reload.c reads the loader state (st->rl)' '
 	test_cmp expect readers
 '
 
+test_expect_success 'the plugin writes JSON one way (cJSON), never by hand' '
+	! grep -nE "\\\\\"[a-z_]+\\\\\":" "$P"/*.c &&
+	grep -l "cJSON_Print" "$P"/*.c >writers &&
+	test_grep "audit.c" writers &&
+	test_grep "state.c" writers &&
+	test_grep "renew.c" writers
+'
+
 test_done
