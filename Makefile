@@ -28,10 +28,17 @@ CORE_SRC   := $(wildcard core/*.c)
 ADMIN_SRC  := $(wildcard admin/*.c)
 PLUGIN_SRC := $(wildcard plugin/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+# Reference implementations the tests, fuzz targets and bench check the
+# product against; never linked into mqcert.so or mqadmin.
+SUPPORT_SRC := $(wildcard tests/support/*.c)
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 ADMIN_OBJ  := $(ADMIN_SRC:%.c=$(BUILD)/obj/%.o)
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+# core/ as a static library both binaries (and the tests) link: each takes
+# only the members it uses.
+CORE_LIB   := $(BUILD)/libmqcore.a
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP := build/.deps-ok
@@ -53,8 +60,14 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/mqadmin: $(CORE_OBJ) $(ADMIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto -lssl -lcrypto -lcjson -llmdb
+$(CORE_LIB): $(CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/obj/tests/support/%.o: CPPFLAGS += -Icore
+
+$(BUILD)/mqadmin: $(ADMIN_OBJ) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(CORE_LIB) -lmosquitto -lssl -lcrypto -lcjson -llmdb
 
 # The reference device client of online renewal (examples/renew/): a
 # program of its own, built with the project's flags but none of its code.
@@ -68,13 +81,14 @@ $(BUILD)/mqadmin.1: $(BUILD)/mqadmin
 
 # Broker symbols (mosquitto_*) resolve against the running mosquitto; the
 # version script exports only the three plugin entry points.
-$(BUILD)/mqcert.so: $(CORE_OBJ) $(PLUGIN_OBJ) plugin/mqcert.map
+$(BUILD)/mqcert.so: $(PLUGIN_OBJ) $(CORE_LIB) plugin/mqcert.map
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=plugin/mqcert.map -o $@ \
-		$(CORE_OBJ) $(PLUGIN_OBJ) -lcrypto -lcjson -llmdb
+		$(PLUGIN_OBJ) $(CORE_LIB) -lcrypto -lcjson -llmdb
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJ) $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) -lcmocka -lssl -lcrypto -lcjson -llmdb
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -o $@ $< $(SUPPORT_OBJ) $(CORE_LIB) $(LDFLAGS) \
+		-lcmocka -lssl -lcrypto -lcjson -llmdb
 
 unit: $(UNIT_BIN)
 
@@ -116,10 +130,10 @@ fuzz-bins: $(FUZZ_BIN)
 .SECONDARY: $(FUZZ_LIBOBJ)
 
 $(BUILD)/obj/fuzz/%.o: CPPFLAGS += $(CPPFLAGS_FUZZ)
-$(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ)
+$(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(SUPPORT_OBJ) $(CORE_LIB) $(ADMIN_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) $(CFLAGS) -fsanitize=fuzzer -MMD -MP \
-		-MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ) \
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) -Itests/support $(CFLAGS) -fsanitize=fuzzer -MMD -MP \
+		-MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) $(SUPPORT_OBJ) $(ADMIN_LIB_OBJ) $(CORE_LIB) \
 		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson -llmdb
 
 fuzz: fuzz-build
@@ -133,12 +147,12 @@ demo: deps
 bench: deps
 	@scripts/ensure-deps valgrind gnuplot-nox
 	$(MAKE) bench-run
-bench-run: all
+bench-run: all $(SUPPORT_OBJ)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/loadgen bench/loadgen.c $(LDFLAGS) \
 		-lmosquitto -lssl -lcrypto -lpthread
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/acl_bench bench/acl_bench.c $(CORE_OBJ) \
-		$(LDFLAGS) -lssl -lcrypto -lcjson -llmdb
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -o $(BUILD)/bench/acl_bench bench/acl_bench.c \
+		$(SUPPORT_OBJ) $(CORE_LIB) $(LDFLAGS) -lssl -lcrypto -lcjson -llmdb
 	@echo "== ACL check cost (bench/acl_bench.c)"
 	$(BUILD)/bench/acl_bench | tee $(BUILD)/bench/acl_bench.txt
 	bench/run $(BUILD)

@@ -1,7 +1,7 @@
 #include "ca.h"
 
 #include "cli.h"
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_fileio.h"
 #include "mq_time.h"
 #include "passphrase.h"
@@ -317,7 +317,7 @@ int ca_cert_pem_fpr(X509 *cert, char **out, size_t *len, char *fpr)
 	/* One encoding for both: each i2d_X509 encodes the whole certificate
 	 * again. */
 	if (b && n > 0 && PEM_write_bio(b, PEM_STRING_X509, "", der, n) &&
-	    (!fpr || !mq_der_fingerprint(der, (size_t)n, fpr)))
+	    (!fpr || !mq_x509_der_fingerprint(der, (size_t)n, fpr)))
 		rc = ca_bio_take(b, out, len);
 	if (rc)
 		cli_err("cannot encode a certificate: %s", ca_ossl_reason());

@@ -70,7 +70,7 @@ int ca_key_pem(EVP_PKEY *key, const char *pass, const X509 *cert, char **out, si
 
 /* The certificate as PEM (malloc'd). 0 or -1 after printing why. */
 int ca_cert_pem(X509 *cert, char **out, size_t *len);
-/* The same, and its fingerprint (mq_cert_fingerprint) into fpr when that
+/* The same, and its fingerprint (mq_x509_fingerprint) into fpr when that
  * is not NULL. */
 int ca_cert_pem_fpr(X509 *cert, char **out, size_t *len, char *fpr);
 

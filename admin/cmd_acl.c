@@ -2,6 +2,7 @@
  * (mq_acl.h), the same code the plugin runs on every message. */
 #include "cmds.h"
 
+#include "mq_x509.h"
 #include "mq_acl.h"
 #include "mq_topic.h"
 #include "store.h"
@@ -33,7 +34,7 @@ static void acl_rule_str(const struct mq_rule *r, char *buf, size_t len)
 
 	acl_subject_str(r, subj, sizeof(subj));
 	snprintf(buf, len, "rule %lu: %s %s %s %s", r->id, subj, r->deny ? "deny" : "allow",
-		 mq_access_str(r->access), r->topic);
+		 mq_rule_access_str(r->access), r->topic);
 }
 
 static bool acl_same_rule(const struct mq_rule *r, enum mq_subject_kind kind, const char *subject,
@@ -109,7 +110,7 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, "missing --access read|write|readwrite");
 	if (subject && !cli_name_ok(kind == MQ_SUBJ_DEVICE ? "device" : "group", subject))
 		return CLI_FAIL;
-	if (mq_access_parse(access_s, &access)) {
+	if (mq_rule_access_parse(access_s, &access)) {
 		cli_err("invalid --access '%s': use read, write or readwrite", access_s);
 		return CLI_FAIL;
 	}
@@ -159,7 +160,7 @@ static cJSON *acl_rule_json(const struct mq_rule *r)
 	if (!o || !cJSON_AddNumberToObject(o, "id", (double)r->id) ||
 	    !cJSON_AddStringToObject(o, "subject", subj) ||
 	    !cJSON_AddStringToObject(o, "effect", r->deny ? "deny" : "allow") ||
-	    !cJSON_AddStringToObject(o, "access", mq_access_str(r->access)) ||
+	    !cJSON_AddStringToObject(o, "access", mq_rule_access_str(r->access)) ||
 	    !cJSON_AddStringToObject(o, "topic", r->topic)) {
 		cJSON_Delete(o);
 		return NULL;
@@ -214,8 +215,8 @@ static int acl_list_table(const struct mq_policy *p)
 			w[0] = strlen(id);
 		if (strlen(subj) > w[1])
 			w[1] = strlen(subj);
-		if (strlen(mq_access_str(r->access)) > w[3])
-			w[3] = strlen(mq_access_str(r->access));
+		if (strlen(mq_rule_access_str(r->access)) > w[3])
+			w[3] = strlen(mq_rule_access_str(r->access));
 	}
 	w[2] = strlen("EFFECT");
 	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], head[0], (int)w[1], head[1], (int)w[2],
@@ -226,7 +227,7 @@ static int acl_list_table(const struct mq_policy *p)
 		snprintf(id, sizeof(id), "%lu", r->id);
 		acl_subject_str(r, subj, sizeof(subj));
 		printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], id, (int)w[1], subj, (int)w[2],
-		       r->deny ? "deny" : "allow", (int)w[3], mq_access_str(r->access), r->topic);
+		       r->deny ? "deny" : "allow", (int)w[3], mq_rule_access_str(r->access), r->topic);
 	}
 	return cli_flush_stdout();
 }
@@ -315,12 +316,12 @@ static int acl_ous_from_cert(struct acl_ous *o, const struct store *st, const st
 	BIO *b = path ? BIO_new_file(path, "rb") : NULL;
 	int rc = 0;
 
-	if (!b || !(cert = PEM_read_bio_X509(b, NULL, NULL, NULL)) || mq_cert_fingerprint(cert, fpr))
+	if (!b || !(cert = PEM_read_bio_X509(b, NULL, NULL, NULL)) || mq_x509_fingerprint(cert, fpr))
 		goto out;
 	c = mq_policy_find_fingerprint(st->policy, fpr);
 	if (!c || c->device != d)
 		goto out;
-	rc = mq_cert_ous(cert, ACL_MAX_OUS, &o->v, &o->n);
+	rc = mq_x509_ous(cert, ACL_MAX_OUS, &o->v, &o->n);
 	o->from_cert = rc == 0;
 out:
 	ERR_clear_error();
@@ -411,7 +412,7 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 out:
 	mq_acl_client_free(cl);
 	mq_acl_index_free(idx);
-	mq_cert_ous_free(ous.v, ous.n);
+	mq_x509_ous_free(ous.v, ous.n);
 	if (st.dir)
 		store_close(&st);
 	return rc;

@@ -193,7 +193,7 @@ static int ai_parse(const char *file, char *buf, const struct mq_policy *p, stru
 		r.access = MQ_ACCESS_READWRITE;
 		if (acc && !strcmp(acc, "deny"))
 			r.deny = true;
-		else if (acc && mq_access_parse(acc, &r.access)) {
+		else if (acc && mq_rule_access_parse(acc, &r.access)) {
 			cli_err("%s:%u: invalid access '%s': mosquitto takes read, write, readwrite or "
 				"deny (and refuses this file)", file, no, acc);
 			return -1;
@@ -311,10 +311,10 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 		added++;
 		if (dry)
 			printf("line %u: %s %s %s %s\n", r->line, subj, r->deny ? "deny" : "allow",
-			       mq_access_str(r->access), r->topic);
+			       mq_rule_access_str(r->access), r->topic);
 		else
 			printf("added rule %lu (line %u): %s %s %s %s\n", nr->id, r->line, subj,
-			       r->deny ? "deny" : "allow", mq_access_str(r->access), r->topic);
+			       r->deny ? "deny" : "allow", mq_rule_access_str(r->access), r->topic);
 	}
 	if (!dry && added && store_save_policy(&st))
 		goto out;

@@ -6,7 +6,7 @@
 #include "crl.h"
 #include "doctor.h"
 
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_fileio.h"
 #include "mq_names.h"
 #include "mq_policy.h"
@@ -1126,7 +1126,7 @@ static int exp_file(struct exp_ctx *e, const char *kind, const char *name, const
 	}
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	if (!x || mq_cert_serial(x, serial) || mq_cert_validity(x, &nb, &na)) {
+	if (!x || mq_x509_serial(x, serial) || mq_x509_validity(x, &nb, &na)) {
 		ERR_clear_error();
 		X509_free(x);
 		cli_err("cannot read the certificate in %s", path);

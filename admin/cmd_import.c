@@ -6,7 +6,7 @@
 
 #include "ca.h"
 #include "store.h"
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_fileio.h"
 #include "mq_time.h"
 
@@ -97,7 +97,7 @@ static int imp_judge(X509 *cert, X509 *ca, time_t now, char *why, size_t len)
 		snprintf(why, len, "a CA certificate, not a device's");
 		return -1;
 	}
-	if (mq_cert_validity(cert, &nb, &na)) {
+	if (mq_x509_validity(cert, &nb, &na)) {
 		snprintf(why, len, "its validity cannot be read");
 		return -1;
 	}
@@ -123,7 +123,7 @@ static char *imp_name(const struct imp_item *it, const char *given)
 
 	if (given)
 		return strdup(given);
-	if (mq_cert_identity(it->cert, MQ_ID_CN, &cn) != MQ_IDR_OK) {
+	if (mq_x509_identity(it->cert, MQ_ID_CN, &cn) != MQ_IDR_OK) {
 		cli_err("%s: the certificate has no usable CN to name the device; pass --name NAME",
 			it->src);
 		free(cn);
@@ -154,7 +154,7 @@ static int imp_add(struct imp_list *l, const char *src, X509 *cert)
 	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
 	l->v[l->n].src = src;
 	l->v[l->n].cert = cert;
-	if (mq_cert_fingerprint(cert, l->v[l->n].fpr)) {
+	if (mq_x509_fingerprint(cert, l->v[l->n].fpr)) {
 		cli_err("%s: cannot compute the fingerprint", src);
 		X509_free(cert);
 		return -1;
@@ -184,8 +184,8 @@ static int imp_record(struct store *st, const struct imp_list *l, char *const *g
 			return -1;
 		}
 		memcpy(rec.fingerprint, it->fpr, sizeof(rec.fingerprint));
-		if (mq_cert_serial(it->cert, rec.serial) ||
-		    mq_cert_validity(it->cert, &rec.not_before, &rec.not_after)) {
+		if (mq_x509_serial(it->cert, rec.serial) ||
+		    mq_x509_validity(it->cert, &rec.not_before, &rec.not_after)) {
 			cli_err("%s: cannot read the certificate's serial or validity", it->src);
 			return -1;
 		}
@@ -477,7 +477,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 		x = imp_read(p);
 		/* The file is named by the fingerprint the broker saw; a file
 		 * that does not hash to its name is not that certificate. */
-		if (x && (mq_cert_fingerprint(x, got) || strcmp(got, fprs[i]))) {
+		if (x && (mq_x509_fingerprint(x, got) || strcmp(got, fprs[i]))) {
 			cli_err("%s is not the certificate its name says; skipped", p);
 			X509_free(x);
 			x = NULL;
@@ -490,7 +490,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 		it = &l.v[l.n - 1];
 		it->src = "seen in observe mode"; /* p is freed below */
 		if (imp_judge(it->cert, ca, now, why, sizeof(why)) || !(it->name = imp_name(it, NULL))) {
-			char *cn = mq_cert_cn(it->cert);
+			char *cn = mq_x509_cn(it->cert);
 
 			if (why[0])
 				cli_err("certificate %.16s (CN '%s'): refused: %s", fprs[i],

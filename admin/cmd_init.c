@@ -18,7 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_time.h"
 
 #define INIT_DEFAULT_DAYS 3650
@@ -187,7 +187,7 @@ static int init_adopt_check(const struct init_opts *o, struct ca *ca, time_t now
 			o->ca_cert);
 		goto out;
 	}
-	if (mq_cert_validity(ca->cert, &nb, &na)) {
+	if (mq_x509_validity(ca->cert, &nb, &na)) {
 		cli_err("cannot read the validity of %s", o->ca_cert);
 		goto out;
 	}
@@ -237,8 +237,10 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	if (o.passfile && pass_read_file(o.passfile, pass, sizeof(pass)))
 		return CLI_FAIL;
 	if (o.ca_cert && init_adopt_check(&o, &ca, now)) {
+		/* Refused before the store is opened: no lock to release. */
 		memset(&st, 0, sizeof(st));
 		st.lockfd = -1;
+		st.shlockfd = -1;
 		goto out;
 	}
 	if (store_open(&st, ctx->dir, STORE_CREATE) || init_check_free(&st))

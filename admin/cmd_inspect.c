@@ -2,7 +2,7 @@
  * DIR knows about it. One model (a cJSON object) printed two ways. */
 #include "cmds.h"
 
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_fileio.h"
 #include "mq_names.h"
 #include "mq_policy.h"
@@ -82,7 +82,7 @@ static void inspect_dir_load(struct inspect_dir *id, const char *dir)
 	id->now = time(NULL);
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);
 	if (access(path, F_OK) == 0 && (id->ca = xinfo_load_cert(path, err, sizeof(err))) &&
-	    mq_cert_fingerprint(id->ca, id->ca_fpr))
+	    mq_x509_fingerprint(id->ca, id->ca_fpr))
 		id->ca_fpr[0] = '\0';
 	/* The policy store; policy.json only where there is none yet (an
 	 * installation not migrated: inspect only looks). */
@@ -122,7 +122,7 @@ static bool inspect_find_server(const struct inspect_dir *id, const char *fpr, c
 		snprintf(path, sizeof(path), "%s/servers/%s/%s.crt", id->dir, e->d_name, e->d_name);
 		if (access(path, F_OK) || !(x = xinfo_load_cert(path, err, sizeof(err))))
 			continue;
-		if (!mq_cert_fingerprint(x, f) && !strcmp(f, fpr)) {
+		if (!mq_x509_fingerprint(x, f) && !strcmp(f, fpr)) {
 			snprintf(name, len, "%.*s", MQ_NAME_MAX, e->d_name);
 			found = true;
 		}
@@ -260,8 +260,8 @@ static cJSON *inspect_cert(X509 *x, const struct inspect_dir *id)
 	bool ok;
 
 	xinfo_key_desc(X509_get0_pubkey(x), key, sizeof(key));
-	ok = o && sans && !mq_cert_fingerprint(x, fpr) && !mq_cert_serial(x, serial) &&
-	     !mq_cert_validity(x, &nb, &na) && cJSON_AddStringToObject(o, "type", "certificate") &&
+	ok = o && sans && !mq_x509_fingerprint(x, fpr) && !mq_x509_serial(x, serial) &&
+	     !mq_x509_validity(x, &nb, &na) && cJSON_AddStringToObject(o, "type", "certificate") &&
 	     inspect_add_name(o, "subject", X509_get_subject_name(x)) &&
 	     inspect_add_name(o, "issuer", X509_get_issuer_name(x)) &&
 	     inspect_add_list(o, "sans", sans) && cJSON_AddStringToObject(o, "serial", serial) &&

@@ -2,6 +2,7 @@
 
 #include "cli.h"
 #include "issue.h"
+#include "mq_x509.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -166,8 +167,8 @@ int device_certify(struct mq_policy *p, struct mq_device *d, const struct ca *ca
 	*pem = NULL;
 	if (ca_cert_pem_fpr(cert, pem, pemlen, rec.fingerprint))
 		goto fail;
-	if (mq_cert_serial(cert, rec.serial) ||
-	    mq_cert_validity(cert, &rec.not_before, &rec.not_after)) {
+	if (mq_x509_serial(cert, rec.serial) ||
+	    mq_x509_validity(cert, &rec.not_before, &rec.not_after)) {
 		cli_err("cannot read back the certificate issued for '%s'", d->name);
 		goto fail;
 	}

@@ -1,6 +1,7 @@
 #include "doctor.h"
 
 #include "xinfo.h"
+#include "mq_x509.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -175,7 +176,7 @@ void doctor_check_cert(struct doctor *d, X509 *cert, const char *what, const cha
 	char key[64];
 	long left;
 
-	if (mq_cert_validity(cert, &nb, &na) == 0) {
+	if (mq_x509_validity(cert, &nb, &na) == 0) {
 		left = xinfo_days_left(na, d->now);
 		if (na <= d->now)
 			doctor_add(d, DOCTOR_ERROR, "cert-expired", renew_fix,

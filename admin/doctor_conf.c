@@ -3,7 +3,7 @@
  * the file is mosquitto's business. */
 #include "doctor.h"
 
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_names.h"
 #include "xinfo.h"
 
@@ -300,9 +300,9 @@ static void conf_check_cafile(struct doctor *d, const struct conf_listener *l)
 	}
 	conf_broker_read(d, l->cafile, "cafile");
 	sk = xinfo_load_certs(l->cafile, err, sizeof(err));
-	if (sk && d->ca && !mq_cert_fingerprint(d->ca, cafpr))
+	if (sk && d->ca && !mq_x509_fingerprint(d->ca, cafpr))
 		for (int i = 0; i < sk_X509_num(sk); i++)
-			if (!mq_cert_fingerprint(sk_X509_value(sk, i), fpr) && !strcmp(fpr, cafpr))
+			if (!mq_x509_fingerprint(sk_X509_value(sk, i), fpr) && !strcmp(fpr, cafpr))
 				found = true;
 	if (!sk)
 		doctor_add(d, DOCTOR_ERROR, "config-cafile-mismatch", fix, "cafile of %s: %s",
@@ -333,9 +333,9 @@ static void conf_check_certkey(struct doctor *d, const struct conf_listener *l)
 	if (!x) {
 		doctor_add(d, DOCTOR_ERROR, "config-certfile-mismatch", fix, "certfile of %s: %s",
 			   l->label, err);
-	} else if (!mq_cert_fingerprint(x, fpr)) {
+	} else if (!mq_x509_fingerprint(x, fpr)) {
 		for (size_t i = 0; i < d->nservers; i++)
-			if (!mq_cert_fingerprint(d->servers[i].cert, sf) && !strcmp(sf, fpr)) {
+			if (!mq_x509_fingerprint(d->servers[i].cert, sf) && !strcmp(sf, fpr)) {
 				d->servers[i].used = true;
 				match = true;
 			}

@@ -1,6 +1,7 @@
 /* doctor: the PKI directory itself. */
 #include "doctor.h"
 
+#include "mq_x509.h"
 #include "mq_names.h"
 #include "mq_store.h"
 #include "store.h"
@@ -209,7 +210,7 @@ static void pki_check_device_files(struct doctor *d, const struct mq_device *dev
 		doctor_add(d, DOCTOR_ERROR, "device-cert-invalid", fix, "%s", err);
 		goto out;
 	}
-	if (mq_cert_fingerprint(x, fpr)) {
+	if (mq_x509_fingerprint(x, fpr)) {
 		d->oom = true;
 		goto out;
 	}

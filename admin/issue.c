@@ -1,7 +1,7 @@
 #include "issue.h"
 
 #include "cli.h"
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_fileio.h"
 #include "mq_time.h"
 

@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "mq_x509.h"
 #include "mq_names.h"
 #include "mq_renew.h"
 #include "mq_time.h"
@@ -288,7 +289,7 @@ static void serve_one(const struct serve_conf *c, const struct ca *ca, struct st
 	if (cur && EVP_PKEY_eq(X509_get0_pubkey(cur), pub) == 1) {
 		/* The same request again (its answer was lost, or a second
 		 * delivery): the certificate this key already got, once. */
-		if (d->renewed_at && !mq_cert_fingerprint(cur, fpr) &&
+		if (d->renewed_at && !mq_x509_fingerprint(cur, fpr) &&
 		    !strcmp(fpr, current->fingerprint) && current->not_before + ISSUE_SKEW >= d->renewed_at) {
 			r->old_serial[0] = '\0';
 			serve_ok(r, current, curpem, ca, true);

@@ -1,7 +1,7 @@
 #include "store.h"
 
 #include "cli.h"
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_fileio.h"
 #include "pkidir.h"
 #include "mq_names.h"
@@ -1047,7 +1047,7 @@ static bool store_staged_recorded(const char *ddir, const struct mq_device *dev)
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	ERR_clear_error();
-	if (x && !mq_cert_fingerprint(x, fpr))
+	if (x && !mq_x509_fingerprint(x, fpr))
 		for (size_t i = 0; i < dev->ncerts && !c; i++)
 			if (!strcmp(dev->certs[i]->fingerprint, fpr))
 				c = dev->certs[i];

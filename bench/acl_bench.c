@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "naive.h"
 #include "mq_acl.h"
 #include "mq_policy.h"
 
@@ -122,7 +123,7 @@ static void bench_one(size_t ndev, size_t nrules)
 	niters = nrules > 1000 ? 2000 : 200000;
 	t0 = now_ns();
 	for (unsigned long i = 0; i < niters; i++)
-		allowed += mq_acl_check_naive(p, &id, topics[i % NTOPICS],
+		allowed += naive_acl_check(p, &id, topics[i % NTOPICS],
 					      i & 1 ? MQ_ACL_WRITE : MQ_ACL_READ, NULL);
 	t_naive = (now_ns() - t0) / (double)niters;
 	printf("%7zu devices %6zu rules: index %6.1f ns/check, memo %5.1f (repeated topics) %6.1f (new), naive %10.1f, build %8.2f ms (%lu allowed)\n",

@@ -1,9 +1,10 @@
 /* The compiled ACL index: one trie per subject (all, each device, each
  * group), walked level by level with the topic. See README.md (Access control) for the
- * semantics; aclnaive.c states the same decisions as a plain scan. */
+ * semantics; tests/support/naive.c states the same decisions as a plain scan. */
 #include "mq_acl.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -959,4 +960,67 @@ bool mq_acl_allowed(struct mq_acl_client *c, const char *topic, enum mq_acl_acce
 		}
 	}
 	return acl_memo_fill(c, topic, len, tag, head, tail);
+}
+
+/* ---- names and one-line explanations, for logs and mqadmin ---------- */
+
+const char *mq_acl_access_str(enum mq_acl_access a)
+{
+	switch (a) {
+	case MQ_ACL_READ:
+		return "read";
+	case MQ_ACL_WRITE:
+		return "write";
+	case MQ_ACL_SUBSCRIBE:
+		return "subscribe";
+	case MQ_ACL_UNSUBSCRIBE:
+		return "unsubscribe";
+	}
+	return "?";
+}
+
+int mq_acl_access_parse(const char *s, enum mq_acl_access *out)
+{
+	static const enum mq_acl_access all[] = { MQ_ACL_READ, MQ_ACL_WRITE, MQ_ACL_SUBSCRIBE,
+						  MQ_ACL_UNSUBSCRIBE };
+
+	for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++) {
+		if (!strcmp(s, mq_acl_access_str(all[i]))) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int mq_acl_result_str(const struct mq_acl_result *res, char *buf, size_t len)
+{
+	const char *verdict = res->allow ? "allow" : "deny";
+	const struct mq_rule *r = res->rule;
+
+	switch (res->reason) {
+	case MQ_ACL_BY_RULE:
+		if (!r)
+			break;
+		if (r->kind == MQ_SUBJ_ALL)
+			return snprintf(buf, len, "%s (rule %lu: all %s %s %s)", verdict, r->id,
+					r->deny ? "deny" : "allow", mq_rule_access_str(r->access), r->topic);
+		return snprintf(buf, len, "%s (rule %lu: %s:%s %s %s %s)", verdict, r->id,
+				r->kind == MQ_SUBJ_DEVICE ? "device" : "group", r->subject,
+				r->deny ? "deny" : "allow", mq_rule_access_str(r->access), r->topic);
+	case MQ_ACL_NO_MATCH:
+		return snprintf(buf, len, "%s (no rule matches: deny by default)", verdict);
+	case MQ_ACL_NOT_COVERED:
+		return snprintf(buf, len, "%s (no allow-read rule covers the whole filter: deny by default)",
+				verdict);
+	case MQ_ACL_BAD_TOPIC:
+		return snprintf(buf, len, "%s (malformed topic or filter)", verdict);
+	case MQ_ACL_BAD_ACCESS:
+		return snprintf(buf, len, "%s (unknown access)", verdict);
+	case MQ_ACL_NO_DEVICE:
+		return snprintf(buf, len, "%s (no such device in the policy)", verdict);
+	case MQ_ACL_UNSUBSCRIBE_OK:
+		return snprintf(buf, len, "%s (unsubscribe is always allowed)", verdict);
+	}
+	return snprintf(buf, len, "%s", verdict);
 }

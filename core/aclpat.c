@@ -1,3 +1,6 @@
+/* The ACL engine's pattern levels: a client's substitution values (%u, %c,
+ * %{cn}, %{ou}) and the match of one pattern level against one topic level,
+ * shared by the index (acl.c) and the reference scan of the tests. */
 #include "aclpat.h"
 
 #include <stdlib.h>

@@ -1,5 +1,6 @@
-/* Private to the ACL engine (acl.c, aclnaive.c): a client's substitution
- * values and the matching of one pattern level against one topic level. */
+/* Private to the ACL engine (acl.c; tests/support/naive.c, the reference
+ * scan, too): a client's substitution values and the matching of one
+ * pattern level against one topic level. */
 #ifndef MQ_ACLPAT_H
 #define MQ_ACLPAT_H
 

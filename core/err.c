@@ -1,3 +1,5 @@
+/* mq_errf: the one-line error text every core function that can fail
+ * leaves for its caller. */
 #include "mq_err.h"
 
 #include <stdarg.h>

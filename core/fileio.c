@@ -1,3 +1,5 @@
+/* Whole-file I/O that never leaves a half-written file behind, and reads
+ * that never block on a FIFO or fill memory from a device. */
 #include "mq_fileio.h"
 #include "mq_err.h"
 

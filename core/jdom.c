@@ -1,3 +1,5 @@
+/* The project's own JSON reader: an in-place, bounded, strict parse tree
+ * for the policy reader (see mq_jdom.h for why not cJSON). */
 #include "mq_jdom.h"
 #include "mq_strmap.h"
 

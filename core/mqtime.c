@@ -1,3 +1,5 @@
+/* ISO 8601 UTC timestamps and durations, the only time formats in policy,
+ * audit and command lines. */
 #include "mq_time.h"
 
 #include <stdio.h>

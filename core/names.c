@@ -1,3 +1,5 @@
+/* Name rules: device and group names, identities safe as MQTT usernames
+ * and topic levels, UTF-8 sequences. */
 #include "mq_names.h"
 
 #include <string.h>

@@ -1,3 +1,5 @@
+/* A string-keyed open-addressing hash map with borrowed keys: the
+ * policy's and the plugin's indexes. */
 #include "mq_strmap.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* MQTT topic syntax: names, filters and ACL patterns (validity only; the
+ * ACL engine matches them). */
 #include "mq_topic.h"
 #include "mq_err.h"
 
@@ -77,39 +79,6 @@ int mq_pattern_valid(const char *pattern, char *err, size_t errlen)
 		i += plen - 1;
 	}
 	return 0;
-}
-
-bool mq_topic_match(const char *filter, const char *topic)
-{
-	const char *f = filter, *t = topic;
-
-	if (*t == '$' && (*f == '+' || *f == '#'))
-		return false;
-	for (;;) {
-		if (*f == '#')
-			return true;
-		if (*f == '+') {
-			while (*t && *t != '/')
-				t++;
-			f++;
-		} else {
-			while (*f && *f != '/' && *f == *t) {
-				f++;
-				t++;
-			}
-			if ((*f && *f != '/') || (*t && *t != '/'))
-				return false;
-		}
-		/* Both at a level end. */
-		if (!*f && !*t)
-			return true;
-		if (!*f || !*t) {
-			/* "a/#" matches "a": the parent level. */
-			return !*t && f[0] == '/' && f[1] == '#' && !f[2];
-		}
-		f++;
-		t++;
-	}
 }
 
 bool mq_topic_name_valid(const char *topic)

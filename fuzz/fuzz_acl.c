@@ -550,7 +550,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					fprintf(stderr, "  %lu %s %s %s %s %s\n", p->rules[i]->id,
 						p->rules[i]->subject ? p->rules[i]->subject : "all",
 						p->rules[i]->deny ? "deny" : "allow",
-						mq_access_str(p->rules[i]->access), p->rules[i]->topic,
+						mq_rule_access_str(p->rules[i]->access), p->rules[i]->topic,
 						"");
 				fprintf(stderr, "fuzz: identity: u=%s c=%s cn=%s groups=%zu nou=%zu\n",
 					oid.u ? oid.u : "(null)", oid.c ? oid.c : "(null)",

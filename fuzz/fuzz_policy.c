@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "naive.h"
+#include "support.h"
 #include "mq_acl.h"
 #include "mq_policy.h"
 
@@ -65,7 +67,7 @@ static void fzp_compare(struct mq_acl_client *cl, const struct mq_policy *p,
 	if (!*topic)
 		return;
 	mq_acl_check(cl, topic, a, &ri);
-	mq_acl_check_naive(p, id, topic, a, &rn);
+	naive_acl_check(p, id, topic, a, &rn);
 	memo = mq_acl_allowed(cl, topic, a);
 	if (ri.allow != rn.allow || ri.reason != rn.reason || ri.rule != rn.rule ||
 	    memo != ri.allow) {
@@ -127,7 +129,7 @@ static void fzp_round_trip(const struct mq_policy *p)
 
 	if (!s1)
 		fz_fail("serialize failed (out of memory?)");
-	p2 = mq_policy_parse(s1, strlen(s1), err, sizeof(err));
+	p2 = support_policy_parse(s1, strlen(s1), err, sizeof(err));
 	if (!p2)
 		fz_fail("the serialized policy does not parse: %s\n--- serialized:\n%s", err, s1);
 	s2 = mq_policy_serialize(p2);
@@ -144,7 +146,7 @@ static void fzp_round_trip(const struct mq_policy *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512];
-	struct mq_policy *p = mq_policy_parse((const char *)data, size, err, sizeof(err));
+	struct mq_policy *p = support_policy_parse((const char *)data, size, err, sizeof(err));
 	struct mq_acl_index *idx;
 
 	if (!p)

@@ -105,12 +105,6 @@ bool mq_acl_check(const struct mq_acl_client *c, const char *topic,
  * invalidation. Allocation-free; not for concurrent use of one c. */
 bool mq_acl_allowed(struct mq_acl_client *c, const char *topic, enum mq_acl_access access);
 
-/* The same decision by a linear scan of p's rules (reference for tests and
- * tools; not for the message path). A device not in p: MQ_ACL_NO_DEVICE. */
-bool mq_acl_check_naive(const struct mq_policy *p, const struct mq_acl_ident *id,
-			const char *topic, enum mq_acl_access access,
-			struct mq_acl_result *res);
-
 /* "read", "write", "subscribe", "unsubscribe"; "?" otherwise. */
 const char *mq_acl_access_str(enum mq_acl_access a);
 /* Parses those four names. 0, or -1. */

@@ -1,4 +1,5 @@
-/* Name rules shared by mqadmin and the plugin (see CLI.md "Names"). */
+/* Name rules shared by mqadmin and the plugin: device, group and file
+ * names (README.md, the reference for every command, spells them out). */
 #ifndef MQ_NAMES_H
 #define MQ_NAMES_H
 

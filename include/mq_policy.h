@@ -7,14 +7,15 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "mq_certid.h"
+#include "mq_ident.h"
 #include "mq_strmap.h"
 
 #define MQ_POLICY_VERSION 1
 
-/* A policy file larger than this is refused before it is read (100k
- * devices take about 40 MB); reading one takes at most about 5 times its
- * size in memory (the text plus a parse tree bounded to 4 times its size). */
+/* A policy file larger than this is refused before it is read (about three
+ * times the largest fleet measured, see docs/BENCHMARKS.md); reading one
+ * takes at most about 5 times its size in memory (the text plus a parse
+ * tree bounded to 4 times its size). */
 #define MQ_POLICY_MAX_BYTES (128L * 1024 * 1024)
 
 enum mq_cert_status {
@@ -130,10 +131,6 @@ struct mq_policy {
 struct mq_policy *mq_policy_new(void);
 void mq_policy_free(struct mq_policy *p);
 
-/* Parses a policy document. On failure returns NULL and writes a one-line
- * reason naming the offending element into err. */
-struct mq_policy *mq_policy_parse(const char *buf, size_t len, char *err, size_t errlen);
-
 /* Reads and parses path. Same error convention; a missing file is reported
  * as such, a JSON error as "PATH:LINE:COLUMN: what". Only a regular file
  * (or a symbolic link to one) of at most MQ_POLICY_MAX_BYTES is read, and
@@ -208,8 +205,8 @@ int mq_policy_read_deleted_json(struct mq_policy *p, const char *buf, size_t len
 struct mq_device *mq_device_parse(const char *buf, size_t len, char *err, size_t errlen);
 void mq_device_free(struct mq_device *d);
 
-const char *mq_access_str(enum mq_access a);
-int mq_access_parse(const char *s, enum mq_access *out);
+const char *mq_rule_access_str(enum mq_access a);
+int mq_rule_access_parse(const char *s, enum mq_access *out);
 
 
 #endif

@@ -19,11 +19,6 @@
  * Returns 0, or -1 with a one-line reason in err. */
 int mq_pattern_valid(const char *pattern, char *err, size_t errlen);
 
-/* Whether topic name (no wildcards) matches filter, with MQTT's rule that
- * '+' and '#' at the first level never match a topic starting with '$'.
- * Plain MQTT: no placeholders (see mq_acl.h for those). */
-bool mq_topic_match(const char *filter, const char *topic);
-
 /* A topic name a client may publish to or receive on: 1..MQ_TOPIC_MAX
  * bytes, no '+' or '#'. */
 bool mq_topic_name_valid(const char *topic);

@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "mq_names.h"
 #include "mq_strmap.h"
 #include "mq_time.h"
 
@@ -37,8 +40,8 @@ struct mqaudit {
 	bool reopen;
 	char *buf;
 	size_t len, cap;
-	size_t line_start;
-	bool line_lost;        /* the line being built did not fit */
+	cJSON *line;           /* the line being built (au_begin .. au_end) */
+	bool line_lost;        /* it could not be built, or did not fit */
 	unsigned long dropped; /* events lost and not yet reported */
 	bool failing;          /* the broker was told writing fails */
 	time_t next_try;       /* while failing: retry once a second */
@@ -72,108 +75,88 @@ static void au_put(struct mqaudit *a, const char *s, size_t n)
 	a->len += n;
 }
 
-static void au_puts(struct mqaudit *a, const char *s)
+/* Every line is one cJSON object, like every other JSON the plugin writes
+ * (state file, rollover events), printed into the bounded buffer by
+ * au_end. Client-chosen strings may hold invalid UTF-8, which cJSON would
+ * copy through: such bytes (and C1 controls, see mq_utf8_seq) become
+ * U+FFFD first. A line that cannot be built or does not fit is dropped
+ * and counted. */
+static cJSON *au_string(const char *v)
 {
-	au_put(a, s, strlen(s));
-}
+	const unsigned char *s = (const unsigned char *)v, *end = s + strlen(v);
+	char *clean, *w;
+	cJSON *j;
 
-/* Length of the valid UTF-8 sequence at s, or 0. s is NUL-terminated, and
- * NUL is never a continuation byte, so this never reads past the end. */
-static size_t au_utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
+	for (const unsigned char *p = s; p < end;) {
+		size_t n = mq_utf8_seq(p, (size_t)(end - p));
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f; /* no UTF-16 surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped,
- * invalid UTF-8 replaced by U+FFFD, NULL as null. */
-static void au_json_str(struct mqaudit *a, const char *v)
-{
-	const unsigned char *s = (const unsigned char *)v;
-
-	if (!v) {
-		au_puts(a, "null");
-		return;
+		if (!n)
+			goto clean;
+		p += n;
 	}
-	au_put(a, "\"", 1);
-	while (*s) {
-		size_t n = au_utf8_len(s);
-		char esc[8];
+	return cJSON_CreateString(v);
+clean:
+	/* At most three bytes (U+FFFD) for each byte in. */
+	if (!(clean = malloc(3 * (size_t)(end - s) + 1)))
+		return NULL;
+	for (w = clean; s < end;) {
+		size_t n = mq_utf8_seq(s, (size_t)(end - s));
 
 		if (!n) {
-			au_puts(a, "\\ufffd");
+			memcpy(w, "\xef\xbf\xbd", 3);
+			w += 3;
 			s++;
-		} else if (*s == '"' || *s == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*s++;
-			au_put(a, esc, 2);
-		} else if (*s < 0x20 || *s == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *s++);
-			au_put(a, esc, 6);
 		} else {
-			au_put(a, (const char *)s, n);
+			memcpy(w, s, n);
+			w += n;
 			s += n;
 		}
 	}
-	au_put(a, "\"", 1);
+	*w = '\0';
+	j = cJSON_CreateString(clean);
+	free(clean);
+	return j;
 }
 
-static void au_key(struct mqaudit *a, const char *key)
+static void au_add(struct mqaudit *a, const char *key, cJSON *v)
 {
-	au_put(a, ",\"", 2);
-	au_puts(a, key);
-	au_put(a, "\":", 2);
+	if (!v || !a->line || !cJSON_AddItemToObject(a->line, key, v)) {
+		cJSON_Delete(v);
+		a->line_lost = true;
+	}
 }
 
 static void au_str(struct mqaudit *a, const char *key, const char *v)
 {
-	au_key(a, key);
-	au_json_str(a, v);
+	au_add(a, key, v ? au_string(v) : cJSON_CreateNull());
 }
 
 static void au_num(struct mqaudit *a, const char *key, long long v)
 {
-	char n[32];
-
-	au_key(a, key);
-	snprintf(n, sizeof(n), "%lld", v);
-	au_puts(a, n);
+	au_add(a, key, cJSON_CreateNumber((double)v));
 }
 
 static void au_time(struct mqaudit *a, const char *key, time_t t)
 {
 	char ts[MQ_TIME_LEN];
 
-	au_key(a, key);
-	if (mq_time_format(t, ts))
-		au_puts(a, "null");
-	else
-		au_json_str(a, ts);
+	au_add(a, key, mq_time_format(t, ts) ? cJSON_CreateNull() : cJSON_CreateString(ts));
+}
+
+static void au_strings(struct mqaudit *a, const char *key, char *const *v, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		cJSON *s = au_string(v[i]);
+
+		if (!s || !cJSON_AddItemToArray(arr, s)) {
+			cJSON_Delete(s);
+			cJSON_Delete(arr);
+			arr = NULL;
+		}
+	}
+	au_add(a, key, arr);
 }
 
 /* Starts a line {"ts":...,"event":...; false when auditing is off. */
@@ -183,25 +166,33 @@ static bool au_begin(struct mqaudit *a, const char *event)
 
 	if (!a)
 		return false;
-	a->line_start = a->len;
 	a->line_lost = false;
+	a->line = cJSON_CreateObject();
 	if (mq_time_format(time(NULL), ts))
 		strcpy(ts, "1970-01-01T00:00:00Z");
-	au_puts(a, "{\"ts\":\"");
-	au_puts(a, ts);
-	au_puts(a, "\",\"event\":");
-	au_json_str(a, event);
+	au_add(a, "ts", cJSON_CreateString(ts));
+	au_str(a, "event", event);
 	au_str(a, "broker", a->instance);
 	return true;
 }
 
 static void au_end(struct mqaudit *a)
 {
-	au_put(a, "}\n", 2);
-	if (a->line_lost) {
-		a->len = a->line_start;
-		a->dropped++;
+	char *text = a->line_lost ? NULL : cJSON_PrintUnformatted(a->line);
+
+	if (text) {
+		size_t n = strlen(text);
+
+		text[n] = '\n'; /* over the NUL: one put, all or nothing */
+		au_put(a, text, n + 1);
+		cJSON_free(text);
+	} else {
+		a->line_lost = true;
 	}
+	cJSON_Delete(a->line);
+	a->line = NULL;
+	if (a->line_lost)
+		a->dropped++;
 }
 
 /* ---- the file ----------------------------------------------------------- */
@@ -442,7 +433,7 @@ void mqaudit_reopen(struct mqaudit *a)
 		a->reopen = true;
 }
 
-void mqaudit_connect(struct mqaudit *a, const struct mqcl_rec *r)
+void mqaudit_connect(struct mqaudit *a, const struct mqclients_rec *r)
 {
 	if (!au_begin(a, "connect"))
 		return;
@@ -473,7 +464,7 @@ void mqaudit_refused(struct mqaudit *a, const char *reason, const char *device,
 	au_end(a);
 }
 
-void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t now)
+void mqaudit_disconnect(struct mqaudit *a, const struct mqclients_rec *rec, time_t now)
 {
 	struct au_rate *r;
 
@@ -495,7 +486,7 @@ void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t no
 	au_end(a);
 }
 
-void mqaudit_kicked(struct mqaudit *a, struct mqcl_rec *rec, const char *why)
+void mqaudit_kicked(struct mqaudit *a, struct mqclients_rec *rec, const char *why)
 {
 	rec->leaving = "kicked";
 	if (!au_begin(a, "kicked"))
@@ -594,11 +585,9 @@ void mqaudit_acl_observed(struct mqaudit *a, const char *client_id, const char *
 	au_acl_line(a, "acl_observe", client_id, device, topic, access, why);
 }
 
-void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind,
+void mqaudit_clone(struct mqaudit *a, const struct mqclients_rec *r, const char *kind,
 		   char *const *addresses, size_t naddresses, unsigned takeovers)
 {
-	size_t i;
-
 	if (!au_begin(a, "clone"))
 		return;
 	au_str(a, "device", r->device);
@@ -609,12 +598,6 @@ void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind
 	au_str(a, "kind", kind);
 	if (takeovers)
 		au_num(a, "takeovers", takeovers);
-	au_put(a, ",\"addresses\":[", 14);
-	for (i = 0; i < naddresses; i++) {
-		if (i)
-			au_put(a, ",", 1);
-		au_json_str(a, addresses[i]);
-	}
-	au_put(a, "]", 1);
+	au_strings(a, "addresses", addresses, naddresses);
 	au_end(a);
 }

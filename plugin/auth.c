@@ -119,8 +119,8 @@ static char *auth_strdup(const char *s)
 static int auth_remember(struct mqcert *st, struct mosquitto *client, const struct auth_who *w,
 			 const struct mq_cert *c, X509 *cert, time_t cert_not_after, time_t now)
 {
-	struct mqcl_rec *old = mqcl_find(&st->clients, client);
-	struct mqcl_rec *r = mqcl_rec_new();
+	struct mqclients_rec *old = mqclients_find(&st->clients, client);
+	struct mqclients_rec *r = mqclients_rec_new();
 
 	if (!r)
 		return -1;
@@ -131,7 +131,7 @@ static int auth_remember(struct mqcert *st, struct mosquitto *client, const stru
 	r->identity = auth_strdup(w->identity);
 	r->address = auth_strdup(w->address);
 	if (!r->client_id || !r->device || !r->username || !r->identity || !r->address) {
-		mqcl_rec_free(r);
+		mqclients_rec_free(r);
 		return -1;
 	}
 	memcpy(r->serial, w->serial, sizeof(r->serial));
@@ -139,11 +139,11 @@ static int auth_remember(struct mqcert *st, struct mosquitto *client, const stru
 	r->cert_not_after = cert_not_after;
 	r->not_after = c->not_after < cert_not_after ? c->not_after : cert_not_after;
 	r->since = old ? old->since : now;
-	if (mqacl_attach(st, r, cert, w->dev)) {
-		mqcl_rec_free(r);
+	if (mqaccess_attach(st, r, cert, w->dev)) {
+		mqclients_rec_free(r);
 		return -1;
 	}
-	return mqcl_put(&st->clients, r);
+	return mqclients_put(&st->clients, r);
 }
 
 /* A client without a certificate that another plugin or password_file
@@ -151,7 +151,7 @@ static int auth_remember(struct mqcert *st, struct mosquitto *client, const stru
 static int auth_remember_deferred(struct mqcert *st, struct mosquitto *client,
 				  const struct auth_who *w, time_t now)
 {
-	struct mqcl_rec *r = mqcl_rec_new();
+	struct mqclients_rec *r = mqclients_rec_new();
 
 	if (!r)
 		return -1;
@@ -160,11 +160,11 @@ static int auth_remember_deferred(struct mqcert *st, struct mosquitto *client,
 	r->client_id = auth_strdup(w->client_id);
 	r->address = auth_strdup(w->address);
 	if (!r->client_id || !r->address) {
-		mqcl_rec_free(r);
+		mqclients_rec_free(r);
 		return -1;
 	}
 	r->since = now;
-	return mqcl_put(&st->clients, r);
+	return mqclients_put(&st->clients, r);
 }
 
 /* Keeps the certificate of a client observe mode let in as
@@ -241,14 +241,14 @@ static int auth_observe(const struct auth_who *w, const char *why)
 {
 	struct auth_obs *o = w->obs;
 	struct mqcert *st = o->st;
-	struct mqcl_rec *r = NULL;
+	struct mqclients_rec *r = NULL;
 	char *subject = NULL;
 
-	if (o->recheck && mqcl_find(&st->clients, o->client) &&
-	    mqcl_find(&st->clients, o->client)->observed)
+	if (o->recheck && mqclients_find(&st->clients, o->client) &&
+	    mqclients_find(&st->clients, o->client)->observed)
 		return MOSQ_ERR_SUCCESS;
 	if (mosquitto_set_username(o->client, w->identity) != MOSQ_ERR_SUCCESS ||
-	    !(r = mqcl_rec_new()))
+	    !(r = mqclients_rec_new()))
 		goto oom;
 	r->client = o->client;
 	r->observed = true;
@@ -263,11 +263,11 @@ static int auth_observe(const struct auth_who *w, const char *why)
 	memcpy(r->fingerprint, w->fingerprint, sizeof(r->fingerprint));
 	r->cert_not_after = r->not_after = o->not_after;
 	r->since = o->now;
-	if (mqacl_attach(st, r, o->cert, w->dev) || mqcl_put(&st->clients, r)) {
-		r = NULL; /* mqcl_put frees it on failure */
+	if (mqaccess_attach(st, r, o->cert, w->dev) || mqclients_put(&st->clients, r)) {
+		r = NULL; /* mqclients_put frees it on failure */
 		goto oom;
 	}
-	r = mqcl_find(&st->clients, o->client);
+	r = mqclients_find(&st->clients, o->client);
 	subject = auth_subject(o->cert);
 	mqaudit_observe(st->audit, why, w->device, w->identity, w->serial, w->fingerprint,
 			subject, o->not_after, w->client_id, w->address);
@@ -281,7 +281,7 @@ static int auth_observe(const struct auth_who *w, const char *why)
 	free(subject);
 	return MOSQ_ERR_SUCCESS;
 oom:
-	mqcl_rec_free(r);
+	mqclients_rec_free(r);
 	mqlog(MOSQ_LOG_ERR, "observe: out of memory letting client '%s' in", w->client_id);
 	return MOSQ_ERR_AUTH;
 }
@@ -289,8 +289,8 @@ oom:
 static int auth_no_cert(struct mqcert *st, struct mosquitto *client, const struct auth_who *w,
 			time_t now)
 {
-	if (st->rl.in_reload_apply) {
-		const struct mqcl_rec *r = mqcl_find(&st->clients, client);
+	if (mqreload_rechecking(st)) {
+		const struct mqclients_rec *r = mqclients_find(&st->clients, client);
 
 		/* After SIGHUP the broker re-runs BASIC_AUTH over every session
 		 * in its id table (security_default.c, apply), including
@@ -326,7 +326,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		.address = addr ? addr : "?",
 		.identity = "-",
 	};
-	bool recheck = st->rl.in_reload_apply && mqcl_find(&st->clients, client);
+	bool recheck = mqreload_rechecking(st) && mqclients_find(&st->clients, client);
 	time_t now = time(NULL), nb = 0, na = 0;
 	X509 *cert = mosquitto_client_certificate(client);
 	char *identity = NULL;
@@ -340,18 +340,16 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 	w.recheck = recheck;
 	if (!w.client_id)
 		w.client_id = "";
-	if (!st->rl.ticks)
-		mqrl_connect_poll(st, now);
 	if (!cert) {
 		rc = auth_no_cert(st, client, &w, now);
 		goto out;
 	}
-	if (mq_cert_fingerprint(cert, w.fingerprint) || mq_cert_serial(cert, w.serial) ||
-	    mq_cert_validity(cert, &nb, &na)) {
+	if (mq_x509_fingerprint(cert, w.fingerprint) || mq_x509_serial(cert, w.serial) ||
+	    mq_x509_validity(cert, &nb, &na)) {
 		rc = auth_refuse(&w, "cannot read the certificate");
 		goto out;
 	}
-	idr = mq_cert_identity(cert, st->opt.identity, &identity);
+	idr = mq_x509_identity(cert, st->opt.identity, &identity);
 	if (idr == MQ_IDR_OK)
 		w.identity = identity;
 	/* Observe mode needs the identity as the username: a certificate
@@ -363,12 +361,12 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		obs.recheck = recheck;
 		w.obs = &obs;
 	}
-	if (!st->rules || st->rl.bad_version) {
+	if (!mqreload_in_force(st)) {
 		rc = auth_refuse(&w, "the store %s is not readable (see the line before)",
 				 st->opt.store_path);
 		goto out;
 	}
-	switch (mqrl_device_by_fpr(st, w.fingerprint, &dev, err, sizeof(err))) {
+	switch (mqlook_by_fpr(st, w.fingerprint, &dev, err, sizeof(err))) {
 	case 0:
 		break;
 	case 1:
@@ -425,7 +423,7 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev)
 		goto out;
 	}
 	if (!recheck) {
-		struct mqcl_rec *r = mqcl_find(&st->clients, client);
+		struct mqclients_rec *r = mqclients_find(&st->clients, client);
 
 		mqmet_accepted(&st->met);
 		mqaudit_connect(st->audit, r);
@@ -443,7 +441,7 @@ out:
 	return rc;
 }
 
-const char *mqauth_judge(const struct mqcert *st, struct mqcl_rec *rec,
+const char *mqauth_judge(const struct mqcert *st, struct mqclients_rec *rec,
 			 const struct mq_device *d, time_t now)
 {
 	const struct mq_cert *c;

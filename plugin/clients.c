@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-void mqcl_init(struct mqcl_table *t)
+void mqclients_init(struct mqclients_table *t)
 {
 	t->buckets = NULL;
 	t->nbuckets = 0;
@@ -17,12 +17,12 @@ void mqcl_init(struct mqcl_table *t)
 	t->earliest_expiry = 0;
 }
 
-struct mqcl_rec *mqcl_rec_new(void)
+struct mqclients_rec *mqclients_rec_new(void)
 {
-	return calloc(1, sizeof(struct mqcl_rec));
+	return calloc(1, sizeof(struct mqclients_rec));
 }
 
-void mqcl_rec_free(struct mqcl_rec *r)
+void mqclients_rec_free(struct mqclients_rec *r)
 {
 	if (!r)
 		return;
@@ -33,32 +33,32 @@ void mqcl_rec_free(struct mqcl_rec *r)
 	free(r->address);
 	mq_acl_client_free(r->acl);
 	free(r->cn);
-	mq_cert_ous_free(r->ou, r->nou);
+	mq_x509_ous_free(r->ou, r->nou);
 	for (size_t i = 0; i < r->ngroups; i++)
 		free(r->groups[i]);
 	free(r->groups);
 	free(r);
 }
 
-void mqcl_release(struct mqcl_table *t)
+void mqclients_release(struct mqclients_table *t)
 {
-	struct mqcl_rec *r = t->head, *next;
+	struct mqclients_rec *r = t->head, *next;
 
 	while (r) {
 		next = r->next;
-		mqcl_rec_free(r);
+		mqclients_rec_free(r);
 		r = next;
 	}
 	free(t->buckets);
 	mq_strmap_release(&t->by_device);
-	mqcl_init(t);
+	mqclients_init(t);
 }
 
-static int cl_grow(struct mqcl_table *t)
+static int cl_grow(struct mqclients_table *t)
 {
 	size_t n = t->nbuckets ? t->nbuckets * 2 : 64;
-	struct mqcl_rec **b = calloc(n, sizeof(*b));
-	struct mqcl_rec *r;
+	struct mqclients_rec **b = calloc(n, sizeof(*b));
+	struct mqclients_rec *r;
 
 	if (!b)
 		return -1;
@@ -67,7 +67,7 @@ static int cl_grow(struct mqcl_table *t)
 	t->nbuckets = n;
 	t->shift = 64 - (unsigned)__builtin_ctzll(n);
 	for (r = t->head; r; r = r->next) {
-		size_t s = mqcl_slot(t, r->client);
+		size_t s = mqclients_slot(t, r->client);
 
 		r->bucket_next = b[s];
 		b[s] = r;
@@ -77,9 +77,9 @@ static int cl_grow(struct mqcl_table *t)
 
 /* The map's key is the first record's own name, so a new record goes
  * second and a departing first record hands the key to the next. */
-static int cl_dev_link(struct mqcl_table *t, struct mqcl_rec *rec)
+static int cl_dev_link(struct mqclients_table *t, struct mqclients_rec *rec)
 {
-	struct mqcl_rec *first;
+	struct mqclients_rec *first;
 
 	if (!rec->device)
 		return 0;
@@ -94,7 +94,7 @@ static int cl_dev_link(struct mqcl_table *t, struct mqcl_rec *rec)
 	return 0;
 }
 
-static void cl_dev_unlink(struct mqcl_table *t, struct mqcl_rec *rec)
+static void cl_dev_unlink(struct mqclients_table *t, struct mqclients_rec *rec)
 {
 	if (!rec->device)
 		return;
@@ -114,15 +114,15 @@ static void cl_dev_unlink(struct mqcl_table *t, struct mqcl_rec *rec)
 	}
 }
 
-struct mqcl_rec *mqcl_by_device(const struct mqcl_table *t, const char *name)
+struct mqclients_rec *mqclients_by_device(const struct mqclients_table *t, const char *name)
 {
 	return mq_strmap_get(&t->by_device, name);
 }
 
-static void cl_unlink(struct mqcl_table *t, struct mqcl_rec *rec)
+static void cl_unlink(struct mqclients_table *t, struct mqclients_rec *rec)
 {
 	cl_dev_unlink(t, rec);
-	struct mqcl_rec **pp = &t->buckets[mqcl_slot(t, rec->client)];
+	struct mqclients_rec **pp = &t->buckets[mqclients_slot(t, rec->client)];
 
 	while (*pp && *pp != rec)
 		pp = &(*pp)->bucket_next;
@@ -139,20 +139,20 @@ static void cl_unlink(struct mqcl_table *t, struct mqcl_rec *rec)
 	t->count--;
 }
 
-int mqcl_put(struct mqcl_table *t, struct mqcl_rec *rec)
+int mqclients_put(struct mqclients_table *t, struct mqclients_rec *rec)
 {
-	struct mqcl_rec *old = mqcl_find(t, rec->client);
+	struct mqclients_rec *old = mqclients_find(t, rec->client);
 	size_t s;
 
 	if (old) {
 		cl_unlink(t, old);
-		mqcl_rec_free(old);
+		mqclients_rec_free(old);
 	}
 	if (((t->count + 1) * 4 > t->nbuckets * 3 && cl_grow(t)) || cl_dev_link(t, rec)) {
-		mqcl_rec_free(rec);
+		mqclients_rec_free(rec);
 		return -1;
 	}
-	s = mqcl_slot(t, rec->client);
+	s = mqclients_slot(t, rec->client);
 	rec->bucket_next = t->buckets[s];
 	t->buckets[s] = rec;
 	rec->next = NULL;
@@ -168,20 +168,20 @@ int mqcl_put(struct mqcl_table *t, struct mqcl_rec *rec)
 	return 0;
 }
 
-void mqcl_forget(struct mqcl_table *t, const struct mosquitto *client)
+void mqclients_forget(struct mqclients_table *t, const struct mosquitto *client)
 {
-	struct mqcl_rec *r = mqcl_find(t, client);
+	struct mqclients_rec *r = mqclients_find(t, client);
 
 	if (!r)
 		return;
 	cl_unlink(t, r);
-	mqcl_rec_free(r);
+	mqclients_rec_free(r);
 	/* earliest_expiry stays a lower bound; the tick recomputes it. */
 }
 
-void mqcl_update_expiry(struct mqcl_table *t)
+void mqclients_update_expiry(struct mqclients_table *t)
 {
-	struct mqcl_rec *r;
+	struct mqclients_rec *r;
 
 	t->earliest_expiry = 0;
 	for (r = t->head; r; r = r->next)

@@ -22,7 +22,7 @@
 #include "mq_fileio.h"
 #include "mq_strmap.h"
 
-/* A CRL of a million entries is about 40 MB. */
+/* Room for a CRL of over a million entries (docs/BENCHMARKS.md). */
 #define CRL_FILE_MAX ((size_t)64 << 20)
 
 struct mqcrl {
@@ -74,7 +74,7 @@ static int crl_index(struct mqcrl *c, const X509_CRL *crl, char *err, size_t err
 	for (int i = 0; i < n; i++) {
 		char *k = c->keys + c->n * MQ_SERIAL_LEN;
 
-		if (mq_serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, i)), k))
+		if (mq_x509_serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, i)), k))
 			continue; /* longer than any serial a certificate of ours has */
 		if (mq_strmap_put(&c->serials, k, c)) {
 			snprintf(err, errlen, "out of memory");

@@ -129,6 +129,11 @@ void mqmet_acl_denied(struct mqmet *m, int access, bool observed)
 		m->acl_denied[a]++;
 }
 
+void mqmet_applied(struct mqmet *m, uint64_t seq)
+{
+	m->applied_seq = seq;
+}
+
 void mqmet_clone(struct mqmet *m)
 {
 	m->clones++;
@@ -278,8 +283,10 @@ static void met_policy(struct mqcert *st, time_t now)
 {
 	struct mqmet *m = &st->met;
 	bool valid = st->rules != NULL;
-	uint64_t seq = valid && st->rl.applied_valid ? st->rl.applied : 0;
+	uint64_t seq = 0;
 
+	if (valid)
+		seq = m->applied_seq;
 	if (valid == m->valid_seen && seq == m->seq)
 		return;
 	m->valid_seen = valid;
@@ -312,7 +319,7 @@ static void met_all(struct met_out *o, time_t now)
 	met_fig(o, MET_F_POLICY_LOADS, "", "policy/loads", (int64_t)m->loads);
 	/* One walk per update, never per connect: a fleet-wide expiry view
 	 * is mqadmin's (expiring, device list --expiring). */
-	for (const struct mqcl_rec *r = st->clients.head; r; r = r->next) {
+	for (const struct mqclients_rec *r = st->clients.head; r; r = r->next) {
 		if (r->deferred)
 			continue;
 		connected++;

@@ -15,7 +15,7 @@
 #include <mosquitto_plugin.h>
 
 #include "mq_acl.h"
-#include "mq_certid.h"
+#include "mq_x509.h"
 #include "mq_fileio.h"
 #include "mq_policy.h"
 #include "mq_store.h"
@@ -90,7 +90,7 @@ const char *mqopt_mode_name(enum mqopt_mode m);
 
 /* Keyed by the broker's client pointer, not the client id: during a
  * takeover two live clients share an id for a moment. */
-struct mqcl_rec {
+struct mqclients_rec {
 	const struct mosquitto *client;
 	bool deferred; /* no certificate: another plugin/password_file decided */
 	bool observed; /* plugin_opt_mode observe let in what enforce refuses */
@@ -105,7 +105,7 @@ struct mqcl_rec {
 	char *address;
 	time_t since;
 	const char *leaving; /* audit: why it is about to go ("kicked"...), or NULL */
-	bool kick_queued; /* a kick is on its way (reload.c) */
+	bool kick_queued; /* a kick is on its way (enforce.c) */
 	/* ACL inputs kept for re-resolving after a policy swap (the
 	 * certificate is not at hand then), and the resolved rules: NULL
 	 * (deny everything) for deferred clients or when out of memory. */
@@ -115,69 +115,71 @@ struct mqcl_rec {
 	char **groups; /* the device's groups as the store said at the last judgement */
 	size_t ngroups;
 	struct mq_acl_client *acl;
-	struct mqcl_rec *bucket_next;
-	struct mqcl_rec *prev, *next; /* insertion order, for walks */
-	struct mqcl_rec *dev_prev, *dev_next; /* the other clients of this device */
+	struct mqclients_rec *bucket_next;
+	struct mqclients_rec *prev, *next; /* insertion order, for walks */
+	struct mqclients_rec *dev_prev, *dev_next; /* the other clients of this device */
 };
 
-struct mqcl_table {
-	struct mqcl_rec **buckets;
+struct mqclients_table {
+	struct mqclients_rec **buckets;
 	size_t nbuckets; /* power of two, or 0 */
-	unsigned shift; /* 64 - log2(nbuckets): see mqcl_slot */
+	unsigned shift; /* 64 - log2(nbuckets): see mqclients_slot */
 	size_t count;
-	struct mqcl_rec *head, *tail;
+	struct mqclients_rec *head, *tail;
 	/* device name -> the first of its clients (dev_next for the rest):
 	 * a change to one device re-judges only its clients. */
 	struct mq_strmap by_device;
 	time_t earliest_expiry; /* lower bound of the records' not_after; 0: none */
 };
 
-void mqcl_init(struct mqcl_table *t);
-void mqcl_release(struct mqcl_table *t);
+void mqclients_init(struct mqclients_table *t);
+void mqclients_release(struct mqclients_table *t);
 
 /* The lookup runs for every ACL check, so it is inline. Multiplicative
  * (Fibonacci) hashing, top bits: aligned pointers differ only above their
  * low bits, and the product's top bits depend on all of them. */
-static inline size_t mqcl_slot(const struct mqcl_table *t, const struct mosquitto *client)
+static inline size_t mqclients_slot(const struct mqclients_table *t,
+				     const struct mosquitto *client)
 {
 	return (size_t)(((uint64_t)(uintptr_t)client * 0x9e3779b97f4a7c15ull) >> t->shift);
 }
 
-static inline struct mqcl_rec *mqcl_find(const struct mqcl_table *t,
+static inline struct mqclients_rec *mqclients_find(const struct mqclients_table *t,
 					 const struct mosquitto *client)
 {
-	struct mqcl_rec *r;
+	struct mqclients_rec *r;
 
 	if (!t->nbuckets)
 		return NULL;
-	for (r = t->buckets[mqcl_slot(t, client)]; r; r = r->bucket_next)
+	for (r = t->buckets[mqclients_slot(t, client)]; r; r = r->bucket_next)
 		if (r->client == client)
 			return r;
 	return NULL;
 }
 
-/* Inserts rec (allocated by the caller with mqcl_rec_new) or, if the client
+/* Inserts rec (allocated by the caller with mqclients_rec_new) or, if the client
  * is already known, replaces the old record. 0 or -1 (rec freed). */
-int mqcl_put(struct mqcl_table *t, struct mqcl_rec *rec);
-void mqcl_forget(struct mqcl_table *t, const struct mosquitto *client);
-struct mqcl_rec *mqcl_rec_new(void);
-void mqcl_rec_free(struct mqcl_rec *r);
+int mqclients_put(struct mqclients_table *t, struct mqclients_rec *rec);
+void mqclients_forget(struct mqclients_table *t, const struct mosquitto *client);
+struct mqclients_rec *mqclients_rec_new(void);
+void mqclients_rec_free(struct mqclients_rec *r);
 /* The first client of device name (dev_next for the others), or NULL. */
-struct mqcl_rec *mqcl_by_device(const struct mqcl_table *t, const char *name);
+struct mqclients_rec *mqclients_by_device(const struct mqclients_table *t, const char *name);
 /* Recomputes earliest_expiry from every record. */
-void mqcl_update_expiry(struct mqcl_table *t);
+void mqclients_update_expiry(struct mqclients_table *t);
 
 /* ---- reload.c: the store, read on the broker thread ------------------- */
 
 /* The compiled rules: a policy holding only the store's rules, and the
  * index built from it (which borrows them). */
-struct mqrl_rules {
+struct mqreload_rules {
 	struct mq_policy *policy;
 	struct mq_acl_index *acl;
 };
 
-struct mqrl {
-	struct mq_store *store; /* NULL: not open (missing, unreadable, unknown version) */
+/* reload.c's own state: no other module reads it (they ask through the
+ * functions below). */
+struct mqreload {
 	uint64_t applied;       /* the last store sequence applied */
 	bool applied_valid;     /* applied means something (a state was loaded) */
 	bool force;            /* SIGHUP: re-judge everything, re-read the CRL */
@@ -197,35 +199,72 @@ struct mqrl {
 	bool in_reload_apply;  /* between RELOAD and the next TICK */
 };
 
+/* What one apply of the store's changes found: the clients enforcement
+ * must judge again (enforce.c). Release with mqreload_delta_release. */
+struct mqreload_delta {
+	struct mq_strmap names; /* device name -> its entry of owned */
+	char **owned;           /* the devices changed, each once */
+	size_t n, cap;
+	bool all;               /* judge every client */
+	bool rules;             /* the rules were recompiled */
+	bool crl_changes;       /* the store's CRL/meta changed: re-read the CRL */
+	bool crl;               /* the CRL in force changed: sweep the clients it lists */
+	/* The rules replaced: freed by mqreload_delta_release, once every
+	 * client was resolved against the new ones (mqaccess_rebind_all). */
+	struct mqreload_rules *old_rules;
+	bool applied;           /* a store sequence was applied: seq */
+	uint64_t seq;
+};
+
 struct mqcert;
 
-/* Opens the store and loads the rules and the CRL (init). -1 only when out
- * of resources; a missing or unknown store leaves st->rules NULL (every
- * client refused) and is retried on TICK. */
-int mqrl_start(struct mqcert *st);
-void mqrl_stop(struct mqcert *st);
+/* Opens the store and loads the rules and the CRL (init; *out as for
+ * mqreload_tick). -1 only when out of resources; a missing or unknown store
+ * leaves st->rules NULL (every client refused) and is retried on TICK. */
+int mqreload_start(struct mqcert *st, struct mqreload_delta *out);
+void mqreload_stop(struct mqcert *st);
 /* MOSQ_EVT_TICK work: meta.seq, the changes since the last one applied,
- * re-judging and kicking the clients they name, expiry. */
-void mqrl_tick(struct mqcert *st, time_t now);
+ * the rules and the CRL swapped; *out names the clients to judge again. */
+void mqreload_tick(struct mqcert *st, time_t now, struct mqreload_delta *out);
+void mqreload_delta_release(struct mqreload_delta *d);
 /* MOSQ_EVT_RELOAD: re-judge everything on the next tick. */
-void mqrl_force(struct mqcert *st);
+void mqreload_force(struct mqcert *st);
 /* From BASIC_AUTH: when TICK never fires, apply changes at most once a
- * second (never kicks: kicking inside BASIC_AUTH is unsafe). */
-void mqrl_connect_poll(struct mqcert *st, time_t now);
+ * second. True when *out was filled (the caller judges, never kicks:
+ * kicking inside BASIC_AUTH is unsafe). */
+bool mqreload_connect_poll(struct mqcert *st, time_t now, struct mqreload_delta *out);
+/* Whether rules are in force and the store's layout is one we read. */
+bool mqreload_in_force(const struct mqcert *st);
+/* Between MOSQ_EVT_RELOAD and the next TICK: the broker re-runs
+ * BASIC_AUTH over every session. */
+bool mqreload_rechecking(const struct mqcert *st);
+
+/* ---- lookup.c: device records from the store -------------------------- */
+
 /* The device holding fingerprint fpr, read in one read transaction: 0
  * (*out set; mq_device_free), 1 not found, -1 store error (err set). */
-int mqrl_device_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out,
-		       char *err, size_t errlen);
+int mqlook_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out, char *err,
+		  size_t errlen);
 /* The same, by username. */
-int mqrl_device_by_user(struct mqcert *st, const char *user, struct mq_device **out,
-			char *err, size_t errlen);
+int mqlook_by_user(struct mqcert *st, const char *user, struct mq_device **out, char *err,
+		   size_t errlen);
+
+/* ---- enforce.c: judging connected clients again, the kick list --------- */
+
+/* Judges the clients d names (with d->crl, also those the CRL lists) and
+ * disconnects those no longer allowed; kick false (from BASIC_AUTH): the
+ * survivors' state is updated, nobody is dropped. */
+void mqenf_judge(struct mqcert *st, const struct mqreload_delta *d, time_t now, bool kick);
+/* Disconnects the clients past their validity (cheap when none is). */
+void mqenf_expire(struct mqcert *st, time_t now);
 
 /* ---- crl.c: the CA-signed CRL as a second revocation list ----------------- */
 
 struct mqcrl;
 
-/* Reads and verifies crl_path against the CA certificate at ca_path. 0 with *out set, or NULL when crl_path is NULL
- * or the file does not exist; -1 with err set when it is refused. */
+/* Reads and verifies crl_path against the CA certificate at ca_path. 0
+ * with *out set (NULL when crl_path is NULL or the file does not exist),
+ * or -1 with err set when it is refused. */
 int mqcrl_load(const char *crl_path, const char *ca_path, struct mqcrl **out, char *err,
 	       size_t errlen);
 void mqcrl_free(struct mqcrl *c);
@@ -247,23 +286,23 @@ int mqauth_basic(struct mqcert *st, struct mosquitto_evt_basic_auth *ev);
  * store now names for rec's fingerprint, NULL: none) at now, or NULL; also
  * moves rec->not_after to what the store says, so a shortened validity is
  * enforced by the expiry check. */
-const char *mqauth_judge(const struct mqcert *st, struct mqcl_rec *rec,
+const char *mqauth_judge(const struct mqcert *st, struct mqclients_rec *rec,
 			 const struct mq_device *d, time_t now);
 
-/* ---- acl.c: MOSQ_EVT_ACL_CHECK ------------------------------------------- */
+/* ---- access.c: MOSQ_EVT_ACL_CHECK ---------------------------------------- */
 
 /* Reads the certificate's CN and OU values into rec, keeps d's groups and
  * resolves its rules against st->rules (d NULL: observe mode's stranger,
  * no rules). 0, or -1 when out of memory. */
-int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert,
+int mqaccess_attach(const struct mqcert *st, struct mqclients_rec *rec, X509 *cert,
 		 const struct mq_device *d);
 /* After the store changed d (rec's device): keeps its new groups and
  * username and resolves rec's rules again. 0, or -1 when out of memory. */
-int mqacl_rebind(const struct mqcert *st, struct mqcl_rec *rec, const struct mq_device *d);
+int mqaccess_rebind(const struct mqcert *st, struct mqclients_rec *rec, const struct mq_device *d);
 /* After the rules changed: resolves every client against st->rules, so
  * that the previous rules can be freed. */
-void mqacl_rebind_all(struct mqcert *st);
-int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
+void mqaccess_rebind_all(struct mqcert *st);
+int mqaccess_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
 
 /* ---- renew.c: the built-in grant for online renewal ---------------------- */
 
@@ -274,7 +313,7 @@ int mqrenew_acl(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
 /* MOSQ_EVT_MESSAGE: stamps the verified device name on renewal requests. */
 int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev);
 /* After an accepted CONNECT: announces a rollover's first connect. */
-void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r);
+void mqrenew_connected(struct mqcert *st, const struct mqclients_rec *r);
 
 /* ---- audit.c: the audit log, JSON Lines ----------------------------------- */
 
@@ -291,14 +330,14 @@ void mqaudit_close(struct mqaudit *a);
 void mqaudit_tick(struct mqaudit *a, time_t now);
 /* SIGHUP: reopen the file on the next tick (after logrotate renamed it). */
 void mqaudit_reopen(struct mqaudit *a);
-void mqaudit_connect(struct mqaudit *a, const struct mqcl_rec *r);
+void mqaudit_connect(struct mqaudit *a, const struct mqclients_rec *r);
 void mqaudit_refused(struct mqaudit *a, const char *reason, const char *device,
 		     const char *identity, const char *serial, const char *fingerprint,
 		     const char *client_id, const char *address);
 /* rec may be NULL (a client we never accepted): then nothing is logged. */
-void mqaudit_disconnect(struct mqaudit *a, const struct mqcl_rec *rec, time_t now);
+void mqaudit_disconnect(struct mqaudit *a, const struct mqclients_rec *rec, time_t now);
 /* Also marks rec as leaving because it was kicked. */
-void mqaudit_kicked(struct mqaudit *a, struct mqcl_rec *rec, const char *why);
+void mqaudit_kicked(struct mqaudit *a, struct mqclients_rec *rec, const char *why);
 /* The store's state at seq is in force. */
 void mqaudit_policy_loaded(struct mqaudit *a, unsigned long long seq, size_t devices,
 			   size_t rules);
@@ -319,20 +358,20 @@ void mqaudit_observe(struct mqaudit *a, const char *reason, const char *device,
  * with acl_denied). */
 void mqaudit_acl_observed(struct mqaudit *a, const char *client_id, const char *device,
 			  const char *topic, int access, const char *why);
-void mqaudit_clone(struct mqaudit *a, const struct mqcl_rec *r, const char *kind,
+void mqaudit_clone(struct mqaudit *a, const struct mqclients_rec *r, const char *kind,
 		   char *const *addresses, size_t naddresses, unsigned takeovers);
 
 /* ---- state.c: connected identities (state file), cloned certificates -------- */
 
 struct mqstate;
 
-/* NULL path: no state file (clone detection still runs). -1 when out of
- * memory. */
+/* st->opt.state_path NULL (plugin_opt_state_file none): no file, clone
+ * detection still runs. -1 when out of memory. */
 int mqstate_open(struct mqcert *st);
 /* Writes the file with an empty client list, frees everything. */
 void mqstate_close(struct mqcert *st);
 /* An accepted client (not a SIGHUP re-check): clone checks, takeover mark. */
-void mqstate_connect(struct mqcert *st, struct mqcl_rec *r, time_t now);
+void mqstate_connect(struct mqcert *st, struct mqclients_rec *r, time_t now);
 /* Before the record is forgotten. */
 void mqstate_disconnect(struct mqcert *st, const struct mosquitto *client);
 /* The store sequence now in force: goes into the file ("applied_seq") at
@@ -377,6 +416,7 @@ struct mqmet {
 	uint64_t acl_denied[MQMET_NACCESS], acl_observed[MQMET_NACCESS];
 	uint64_t clones;
 	/* The store state in force, noticed on TICK. */
+	uint64_t applied_seq; /* told by plugin.c (mqmet_applied) */
 	bool valid_seen;
 	uint64_t seq;
 	time_t loaded_at;
@@ -396,6 +436,8 @@ void mqmet_refused(struct mqmet *m, const char *why, bool observed, bool recheck
 void mqmet_kicked(struct mqmet *m, const char *why);
 void mqmet_acl_denied(struct mqmet *m, int access, bool observed);
 void mqmet_clone(struct mqmet *m);
+/* The store sequence now in force. */
+void mqmet_applied(struct mqmet *m, uint64_t seq);
 /* On every TICK: notices a new policy, writes the file and publishes the
  * $SYS topics when due. */
 void mqmet_tick(struct mqcert *st, time_t now);
@@ -405,10 +447,11 @@ void mqmet_tick(struct mqcert *st, time_t now);
 struct mqcert {
 	mosquitto_plugin_id_t *id;
 	struct mqopt opt;
-	struct mqrl_rules *rules; /* NULL: no store readable yet: refuse everyone */
+	struct mq_store *store;   /* opened and replaced by reload.c; NULL: not open */
+	struct mqreload_rules *rules; /* NULL: no store readable yet: refuse everyone */
 	struct mqcrl *crl;        /* NULL: none */
-	struct mqcl_table clients;
-	struct mqrl rl;
+	struct mqclients_table clients;
+	struct mqreload rl;
 	struct mqaudit *audit; /* NULL: no audit log */
 	struct mqstate *state;
 	struct mq_file_sig crl_seen, ca_seen; /* see mqcrl_changed */

@@ -13,14 +13,37 @@ MQCERT_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 MQCERT_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
 					   int option_count);
 
+/* What follows every apply of the store's changes, in this order: every
+ * client off the replaced rules, the clients the changes name judged again
+ * (kicked, unless kick is false: inside BASIC_AUTH kicking is unsafe), the
+ * new sequence reported, the replaced rules freed. */
+static void plugin_applied(struct mqcert *st, struct mqreload_delta *d, time_t now, bool kick)
+{
+	if (d->old_rules)
+		mqaccess_rebind_all(st);
+	mqenf_judge(st, d, now, kick);
+	if (d->applied) {
+		mqstate_applied(st, d->seq);
+		mqmet_applied(&st->met, d->seq);
+	}
+	mqreload_delta_release(d);
+}
+
 static int plugin_on_basic_auth(int event, void *data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ev = data;
 	struct mqcert *st = userdata;
-	const struct mqcl_rec *r;
-	int rc = mqauth_basic(st, ev);
+	const struct mqclients_rec *r;
+	struct mqreload_delta d;
+	time_t now = time(NULL);
+	int rc;
 
-	if (rc == MOSQ_ERR_SUCCESS && (r = mqcl_find(&st->clients, ev->client)))
+	/* Without TICK (per_listener_settings true) changes are applied
+	 * here, and judged without kicking. */
+	if (mqreload_connect_poll(st, now, &d))
+		plugin_applied(st, &d, now, false);
+	rc = mqauth_basic(st, ev);
+	if (rc == MOSQ_ERR_SUCCESS && (r = mqclients_find(&st->clients, ev->client)))
 		mqrenew_connected(st, r);
 	return rc;
 }
@@ -32,7 +55,7 @@ static int plugin_on_message(int event, void *data, void *userdata)
 
 static int plugin_on_acl_check(int event, void *data, void *userdata)
 {
-	return mqacl_check(userdata, data);
+	return mqaccess_check(userdata, data);
 }
 
 static int plugin_on_tick(int event, void *data, void *userdata)
@@ -40,8 +63,14 @@ static int plugin_on_tick(int event, void *data, void *userdata)
 	/* The event's time fields are zero in 2.0.11. */
 	struct mqcert *st = userdata;
 	time_t now = time(NULL);
+	struct mqreload_delta d;
 
-	mqrl_tick(st, now);
+	/* The order of work: read the store's changes (rules and CRL
+	 * swapped), re-resolve and judge the clients they touch and kick the
+	 * refused, kick the expired, then write what the others report. */
+	mqreload_tick(st, now, &d);
+	plugin_applied(st, &d, now, true);
+	mqenf_expire(st, now);
 	mqstate_tick(st, now);
 	mqaudit_tick(st->audit, now);
 	mqmet_tick(st, now);
@@ -55,7 +84,7 @@ static int plugin_on_reload(int event, void *data, void *userdata)
 {
 	struct mqcert *st = userdata;
 
-	mqrl_force(st);
+	mqreload_force(st);
 	mqaudit_reopen(st->audit);
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
@@ -67,9 +96,9 @@ static int plugin_on_disconnect(int event, void *data, void *userdata)
 
 	/* Also fires for clients refused at CONNECT: they are not in the
 	 * table, and forgetting them is a no-op. */
-	mqaudit_disconnect(st->audit, mqcl_find(&st->clients, ev->client), time(NULL));
+	mqaudit_disconnect(st->audit, mqclients_find(&st->clients, ev->client), time(NULL));
 	mqstate_disconnect(st, ev->client);
-	mqcl_forget(&st->clients, ev->client);
+	mqclients_forget(&st->clients, ev->client);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -99,8 +128,8 @@ static void plugin_free(struct mqcert *st)
 	if (!st)
 		return;
 	mqstate_close(st);
-	mqrl_stop(st);
-	mqcl_release(&st->clients);
+	mqreload_stop(st);
+	mqclients_release(&st->clients);
 	mqaudit_close(st->audit);
 	mqopt_release(&st->opt);
 	free(st);
@@ -120,6 +149,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			  struct mosquitto_opt *options, int option_count)
 {
 	struct mqcert *st = calloc(1, sizeof(*st));
+	struct mqreload_delta d;
 	size_t i;
 
 	if (!st) {
@@ -127,7 +157,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		return MOSQ_ERR_NOMEM;
 	}
 	st->id = identifier;
-	mqcl_init(&st->clients);
+	mqclients_init(&st->clients);
 	if (mqopt_parse(&st->opt, options, option_count)) {
 		plugin_free(st);
 		return MOSQ_ERR_INVAL;
@@ -148,10 +178,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	      st->opt.crl_path ? st->opt.crl_path : "none", st->opt.ca_path);
 	/* An unreadable store is not an init failure: the broker keeps
 	 * running and refuses every client until the store is readable. */
-	if (mqrl_start(st)) {
+	if (mqreload_start(st, &d)) {
 		plugin_free(st);
 		return MOSQ_ERR_UNKNOWN;
 	}
+	plugin_applied(st, &d, time(NULL), false); /* no client yet: nothing to judge */
 	for (i = 0; i < PLUGIN_NCALLBACKS; i++) {
 		int rc = mosquitto_callback_register(identifier, plugin_callbacks[i].event,
 						     plugin_callbacks[i].cb, NULL, st);

@@ -1,9 +1,11 @@
 /* The store (DIR/store, LMDB; docs/STORE.md), read in place on the broker
  * thread: no thread, no parse of the fleet. Each TICK reads meta.seq (one
  * get in a renewed read transaction); when it moved, the change log since
- * the last sequence applied names what changed, and only the clients of
- * the devices named are judged again ('D'); the rules are recompiled only
- * on 'R'; 'I' (an import) or a gap in the log re-judges everyone. */
+ * the last sequence applied names what changed: the rules are recompiled
+ * only on 'R', the CRL re-read on 'C'; the devices named ('D') go into a
+ * struct mqreload_delta for enforce.c, which judges only their clients again
+ * ('I', an import, or a gap in the log: everyone). This module never calls
+ * authentication or kicks anyone; plugin.c runs the two in order. */
 #include "mqcert.h"
 
 #include <errno.h>
@@ -18,7 +20,7 @@
 /* How often a store that cannot be opened is tried again. */
 #define RL_REOPEN_SECONDS 1
 
-static void rl_rules_free(struct mqrl_rules *r)
+static void rl_rules_free(struct mqreload_rules *r)
 {
 	if (!r)
 		return;
@@ -28,9 +30,9 @@ static void rl_rules_free(struct mqrl_rules *r)
 }
 
 /* Inside a read transaction. */
-static struct mqrl_rules *rl_rules_load(struct mq_store *s, char *err, size_t errlen)
+static struct mqreload_rules *rl_rules_load(struct mq_store *s, char *err, size_t errlen)
 {
-	struct mqrl_rules *r = calloc(1, sizeof(*r));
+	struct mqreload_rules *r = calloc(1, sizeof(*r));
 
 	if (!r || !(r->policy = mq_policy_new())) {
 		free(r);
@@ -52,7 +54,7 @@ fail:
 /* One clear line per distinct trouble (every tick retries). */
 static void rl_trouble(struct mqcert *st, const char *err)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 
 	if (rl->broken_logged && !strcmp(rl->last_err, err))
 		return;
@@ -111,11 +113,11 @@ static int rl_open_into(struct mqcert *st, struct mq_store **out, struct stat *d
 
 static int rl_open(struct mqcert *st)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 	struct stat sb = {0};
 
 	rl->last_open_try = time(NULL);
-	if (rl_open_into(st, &rl->store, &sb))
+	if (rl_open_into(st, &st->store, &sb))
 		return -1;
 	rl->data_dev = sb.st_dev;
 	rl->data_ino = sb.st_ino;
@@ -129,12 +131,12 @@ static int rl_open(struct mqcert *st)
  * cannot be opened: then the open one, the last good state, stays. */
 static void rl_check_file(struct mqcert *st, time_t now)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 	char path[4096], msg[4800];
 	struct mq_store *fresh;
 	struct stat sb;
 
-	if (!rl->store || now == rl->last_file_check)
+	if (!st->store || now == rl->last_file_check)
 		return;
 	rl->last_file_check = now;
 	snprintf(path, sizeof(path), "%s/data.mdb", st->opt.store_path);
@@ -155,25 +157,16 @@ static void rl_check_file(struct mqcert *st, time_t now)
 	/* Both share lock.mdb, whose fcntl locks closing either environment
 	 * drops for the whole process: close both, then open once more. */
 	mq_store_close(fresh);
-	mq_store_close(rl->store);
-	rl->store = NULL;
+	mq_store_close(st->store);
+	st->store = NULL;
 	rl->replaced_seq = rl->applied;
 	rl->applied_valid = false;
 	(void)rl_open(st);
 }
 
-/* The changes one TICK applies. Device names are collected in a set
- * (owned copies) so a device changed ten times is judged once. */
-struct rl_changes {
-	struct mq_strmap names;
-	char **owned;
-	size_t n, cap;
-	bool rules, all, crl, oom;
-};
-
 static int rl_change_cb(void *arg, uint64_t seq, char kind, const char *key)
 {
-	struct rl_changes *c = arg;
+	struct mqreload_delta *c = arg;
 	char *k;
 
 	(void)seq;
@@ -200,10 +193,10 @@ static int rl_change_cb(void *arg, uint64_t seq, char kind, const char *key)
 		c->rules = true;
 		return 0;
 	case 'C':
-		c->crl = true;
+		c->crl_changes = true;
 		return 0;
 	default: /* 'I', or a kind this version does not know: everything */
-		c->all = c->rules = c->crl = true;
+		c->all = c->rules = c->crl_changes = true;
 		return 0;
 	}
 oom:
@@ -212,139 +205,29 @@ oom:
 	return 0;
 }
 
-static void rl_changes_release(struct rl_changes *c)
+void mqreload_delta_release(struct mqreload_delta *c)
 {
+	rl_rules_free(c->old_rules);
+	c->old_rules = NULL;
 	for (size_t i = 0; i < c->n; i++)
 		free(c->owned[i]);
 	free(c->owned);
 	mq_strmap_release(&c->names);
 }
 
-struct rl_kick {
-	const struct mosquitto *client;
-	char *client_id;
-};
-
-struct rl_kicks {
-	struct rl_kick *v;
-	size_t n, cap;
-};
-
-static void rl_kick_add(struct mqcert *st, struct rl_kicks *k, struct mqcl_rec *r,
-			const char *why)
-{
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 8;
-		struct rl_kick *v = realloc(k->v, cap * sizeof(*v));
-
-		if (!v)
-			goto oom;
-		k->v = v;
-		k->cap = cap;
-	}
-	if (!(k->v[k->n].client_id = strdup(r->client_id)))
-		goto oom;
-	k->v[k->n++].client = r->client;
-	r->kick_queued = true;
-	mqlog(MOSQ_LOG_NOTICE, "disconnecting client '%s' from %s (device '%s', serial %s): %s",
-	      r->client_id, r->address, r->device, r->serial, why);
-	mqaudit_kicked(st->audit, r, why);
-	mqmet_kicked(&st->met, why);
-	return;
-oom:
-	mqlog(MOSQ_LOG_ERR, "out of memory disconnecting client '%s' (%s): retrying at the next "
-	      "change", r->client_id, why);
-}
-
-/* From BASIC_AUTH nobody is kicked: they are judged again at the next
- * change, or when TICK comes. */
-static void rl_kicks_drop(struct mqcert *st, struct rl_kicks *k)
-{
-	for (size_t i = 0; i < k->n; i++) {
-		struct mqcl_rec *r = mqcl_find(&st->clients, k->v[i].client);
-
-		if (r)
-			r->kick_queued = false;
-		free(k->v[i].client_id);
-	}
-	free(k->v);
-	k->v = NULL;
-	k->n = k->cap = 0;
-}
-
-/* Kicking runs our DISCONNECT callback synchronously, which edits the
- * table: so first collect, then kick. */
-static void rl_kick_all(struct mqcert *st, struct rl_kicks *k)
-{
-	for (size_t i = 0; i < k->n; i++) {
-		if (mosquitto_kick_client_by_clientid(k->v[i].client_id, false) != MOSQ_ERR_SUCCESS ||
-		    mqcl_find(&st->clients, k->v[i].client)) {
-			/* Cannot happen for a connected client; never kick it
-			 * again on every tick. */
-			mqlog(MOSQ_LOG_WARNING, "client '%s' was not found by the broker to be kicked",
-			      k->v[i].client_id);
-			mqcl_forget(&st->clients, k->v[i].client);
-		}
-		free(k->v[i].client_id);
-	}
-	free(k->v);
-	k->v = NULL;
-	k->n = k->cap = 0;
-	mqcl_update_expiry(&st->clients);
-}
-
-/* Judges r against the store (inside a read transaction): queues a kick,
- * or keeps its groups and rules in step with the device. */
-static int rl_judge(struct mqcert *st, struct mqcl_rec *r, time_t now, struct rl_kicks *k)
-{
-	struct mq_device *d = NULL;
-	char err[512];
-	const char *why;
-	int rc;
-
-	if (r->deferred || r->observed)
-		return 0;
-	rc = mq_store_device_by_fpr(st->rl.store, r->fingerprint, &d, err, sizeof(err));
-	if (rc < 0) {
-		mqlog(MOSQ_LOG_ERR, "store %s: %s; client '%s' keeps its current state",
-		      st->opt.store_path, err, r->client_id);
-		return -1;
-	}
-	mqlog(MOSQ_LOG_DEBUG, "re-judging client '%s' (device '%s')", r->client_id, r->device);
-	why = mqauth_judge(st, r, rc == 0 ? d : NULL, now);
-	if (!why && mqcrl_lists(st->crl, r->serial))
-		why = "certificate is revoked by the CA's CRL";
-	if (why)
-		rl_kick_add(st, k, r, why);
-	else if (mqacl_rebind(st, r, d))
-		mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' (device '%s'): "
-		      "it is denied everything until the next change", r->client_id, r->device);
-	mq_device_free(d);
-	return 0;
-}
-
-/* The clients the CRL now lists (a kick queued at most once per client). */
-static void rl_crl_sweep(struct mqcert *st, struct rl_kicks *k)
-{
-	for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
-		if (!r->deferred && !r->observed && !r->kick_queued &&
-		    mqcrl_lists(st->crl, r->serial))
-			rl_kick_add(st, k, r, "certificate is revoked by the CA's CRL");
-}
-
 /* Reads the store's changes since rl->applied into c, inside a read
  * transaction. 0, or -1 (logged). */
-static int rl_collect(struct mqcert *st, struct rl_changes *c)
+static int rl_collect(struct mqcert *st, struct mqreload_delta *c)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 	char err[512] = "";
 	int rc;
 
 	if (!st->rules || !rl->applied_valid || rl->force) {
-		c->all = c->rules = c->crl = true;
+		c->all = c->rules = c->crl_changes = true;
 		return 0;
 	}
-	rc = mq_store_changes(rl->store, rl->applied, rl_change_cb, c, err, sizeof(err));
+	rc = mq_store_changes(st->store, rl->applied, rl_change_cb, c, err, sizeof(err));
 	if (rc < 0) {
 		rl_trouble(st, err);
 		return -1;
@@ -353,88 +236,76 @@ static int rl_collect(struct mqcert *st, struct rl_changes *c)
 		mqlog(MOSQ_LOG_NOTICE, "store %s: the change log no longer reaches back to "
 		      "sequence %llu; judging every client again", st->opt.store_path,
 		      (unsigned long long)rl->applied);
-		c->all = c->rules = c->crl = true;
+		c->all = c->rules = c->crl_changes = true;
 	}
 	return 0;
 }
 
-/* Applies what changed since rl->applied. kick false (from BASIC_AUTH):
- * the state is updated but nobody is dropped. */
-static void rl_apply(struct mqcert *st, time_t now, bool kick)
+/* Applies what changed since rl->applied: swaps the rules and the CRL in
+ * force and names, in *out, the clients that must be judged again (the
+ * enforcement module's work, see plugin.c). */
+static void rl_apply(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
-	struct mqrl *rl = &st->rl;
-	struct rl_changes c = {0};
-	struct rl_kicks k = {0};
+	struct mqreload *rl = &st->rl;
+	struct mqreload_delta c = {0};
 	char err[512] = "";
 	uint64_t seq, version = 0;
 	size_t ndev;
-	bool crl_file = mqcrl_changed(st), crl_new = false;
+	bool crl_file = mqcrl_changed(st);
 
 	mq_strmap_init(&c.names);
 	rl_check_file(st, now);
 	if (rl->data_gone)
 		goto out; /* the last state stays */
-	if (!rl->store && (now - rl->last_open_try < RL_REOPEN_SECONDS || rl_open(st)))
+	if (!st->store && (now - rl->last_open_try < RL_REOPEN_SECONDS || rl_open(st)))
 		goto out;
-	if (mq_store_read_begin(rl->store, err, sizeof(err))) {
+	if (mq_store_read_begin(st->store, err, sizeof(err))) {
 		rl_trouble(st, err);
 		goto out;
 	}
-	seq = mq_store_seq(rl->store);
+	seq = mq_store_seq(st->store);
 	/* The common case: one get, nothing to do. */
 	if (st->rules && rl->applied_valid && seq == rl->applied && !rl->force) {
-		mq_store_read_end(rl->store);
+		mq_store_read_end(st->store);
 		if (crl_file && mqcrl_reload(st))
-			rl_crl_sweep(st, &k);
+			c.crl = true;
 		goto out;
 	}
 	/* A newer mqadmin may have converted the store under us: apply
 	 * nothing of a layout this plugin does not know. */
-	if (mq_store_meta_get(rl->store, "version", &version) < 0 ||
+	if (mq_store_meta_get(st->store, "version", &version) < 0 ||
 	    version != MQ_STORE_VERSION) {
 		snprintf(err, sizeof(err), "the store is now version %llu; this mqcert reads "
 			 "version %d: upgrade mqcert (or re-create the store with mqadmin policy "
 			 "import)", (unsigned long long)version, MQ_STORE_VERSION);
-		mq_store_read_end(rl->store);
+		mq_store_read_end(st->store);
 		rl->bad_version = true;
 		rl_trouble(st, err);
 		goto out;
 	}
 	rl->bad_version = false;
 	if (rl_collect(st, &c)) {
-		mq_store_read_end(rl->store);
+		mq_store_read_end(st->store);
 		goto out;
 	}
 	if (c.rules) {
-		struct mqrl_rules *old = st->rules, *fresh = rl_rules_load(rl->store, err,
+		struct mqreload_rules *old = st->rules, *fresh = rl_rules_load(st->store, err,
 									   sizeof(err));
 
 		if (!fresh) {
-			mq_store_read_end(rl->store);
+			mq_store_read_end(st->store);
 			rl_trouble(st, err);
 			goto out;
 		}
-		/* Every client's rules point into old: resolve them all
-		 * against the new ones before freeing it. */
+		/* Every client's rules point into old: it lives in the delta
+		 * until the clients are resolved against the new ones. */
 		st->rules = fresh;
-		mqacl_rebind_all(st);
-		rl_rules_free(old);
+		c.old_rules = old;
 	}
-	if (c.crl || crl_file)
-		crl_new = mqcrl_reload(st);
-	if (c.all) {
-		for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
-			rl_judge(st, r, now, &k);
-	} else {
-		for (size_t i = 0; i < c.n; i++)
-			for (struct mqcl_rec *r = mqcl_by_device(&st->clients, c.owned[i]); r;
-			     r = r->dev_next)
-				rl_judge(st, r, now, &k);
-		if (crl_new)
-			rl_crl_sweep(st, &k);
-	}
-	ndev = mq_store_device_count(rl->store);
-	mq_store_read_end(rl->store);
+	if (c.crl_changes || crl_file)
+		c.crl = mqcrl_reload(st);
+	ndev = mq_store_device_count(st->store);
+	mq_store_read_end(st->store);
 	if (rl->broken_logged)
 		mqlog(MOSQ_LOG_NOTICE, "store %s is readable again", st->opt.store_path);
 	mqlog(MOSQ_LOG_NOTICE, "store sequence %llu in force (%zu devices, %zu rules%s)",
@@ -455,96 +326,45 @@ static void rl_apply(struct mqcert *st, time_t now, bool kick)
 	rl->applied = seq;
 	rl->applied_valid = true;
 	rl->force = false;
-	mqstate_applied(st, seq);
+	c.applied = true;
+	c.seq = seq;
 out:
-	if (kick)
-		rl_kick_all(st, &k);
-	else
-		rl_kicks_drop(st, &k);
-	rl_changes_release(&c);
+	*out = c;
 }
 
-/* Clients past their validity: no store read needed. */
-static void rl_expire(struct mqcert *st, time_t now)
+int mqreload_start(struct mqcert *st, struct mqreload_delta *out)
 {
-	struct rl_kicks k = {0};
-
-	for (struct mqcl_rec *r = st->clients.head; r; r = r->next)
-		if (!r->deferred && !r->observed && !r->kick_queued && now >= r->not_after)
-			rl_kick_add(st, &k, r, "certificate has expired");
-	rl_kick_all(st, &k);
-}
-
-/* One lookup in its own short read transaction (never held between events). */
-static int rl_device_lookup(struct mqcert *st,
-			    int (*lookup)(struct mq_store *, const char *, struct mq_device **,
-					  char *, size_t),
-			    const char *key, struct mq_device **out, char *err, size_t errlen)
-{
-	struct mq_store *s = st->rl.store;
-	int rc;
-
-	*out = NULL;
-	if (!s) {
-		snprintf(err, errlen, "the store %s is not open", st->opt.store_path);
-		return -1;
-	}
-	if (mq_store_read_begin(s, err, errlen))
-		return -1;
-	rc = lookup(s, key, out, err, errlen);
-	mq_store_read_end(s);
-	return rc;
-}
-
-int mqrl_device_by_fpr(struct mqcert *st, const char *fpr, struct mq_device **out,
-		       char *err, size_t errlen)
-{
-	return rl_device_lookup(st, mq_store_device_by_fpr, fpr, out, err, errlen);
-}
-
-int mqrl_device_by_user(struct mqcert *st, const char *user, struct mq_device **out,
-			char *err, size_t errlen)
-{
-	return rl_device_lookup(st, mq_store_device_by_user, user, out, err, errlen);
-}
-
-int mqrl_start(struct mqcert *st)
-{
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
 
 	memset(rl, 0, sizeof(*rl));
+
 	rl->started = time(NULL);
 	(void)mqcrl_changed(st);
 	rl->last_open_try = rl->started - RL_REOPEN_SECONDS;
-	rl_apply(st, rl->started, false);
+	rl_apply(st, rl->started, out);
 	return 0;
 }
 
-void mqrl_stop(struct mqcert *st)
+void mqreload_stop(struct mqcert *st)
 {
-	struct mqrl *rl = &st->rl;
-
 	rl_rules_free(st->rules);
 	st->rules = NULL;
 	mqcrl_free(st->crl);
 	st->crl = NULL;
-	mq_store_close(rl->store);
-	rl->store = NULL;
+	mq_store_close(st->store);
+	st->store = NULL;
 }
 
-void mqrl_tick(struct mqcert *st, time_t now)
+void mqreload_tick(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
-	struct mqrl *rl = &st->rl;
-	time_t exp = st->clients.earliest_expiry;
+	struct mqreload *rl = &st->rl;
 
 	rl->ticks++;
 	rl->in_reload_apply = false;
-	rl_apply(st, now, true);
-	if (exp && now >= exp)
-		rl_expire(st, now);
+	rl_apply(st, now, out);
 }
 
-void mqrl_force(struct mqcert *st)
+void mqreload_force(struct mqcert *st)
 {
 	st->rl.force = true;
 	/* The broker re-runs BASIC_AUTH for every session right after this
@@ -554,13 +374,16 @@ void mqrl_force(struct mqcert *st)
 		st->rl.in_reload_apply = true;
 }
 
-void mqrl_connect_poll(struct mqcert *st, time_t now)
+bool mqreload_connect_poll(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
-	struct mqrl *rl = &st->rl;
+	struct mqreload *rl = &st->rl;
+
+	if (rl->ticks)
+		return false;
 
 	if (!rl->no_tick_mode) {
 		if (now - rl->started < RL_NO_TICK_SECONDS)
-			return;
+			return false;
 		rl->no_tick_mode = true;
 		mqlog(MOSQ_LOG_WARNING, "WARNING: no MOSQ_EVT_TICK in %d seconds, so "
 		      "per_listener_settings is probably true: rule changes are now picked up "
@@ -569,7 +392,18 @@ void mqrl_connect_poll(struct mqcert *st, time_t now)
 		      RL_NO_TICK_SECONDS);
 	}
 	if (now - rl->last_poll < 1)
-		return;
+		return false;
 	rl->last_poll = now;
-	rl_apply(st, now, false);
+	rl_apply(st, now, out);
+	return true;
+}
+
+bool mqreload_in_force(const struct mqcert *st)
+{
+	return st->rules && !st->rl.bad_version;
+}
+
+bool mqreload_rechecking(const struct mqcert *st)
+{
+	return st->rl.in_reload_apply;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <mqtt_protocol.h>
 
 #include "mq_renew.h"
@@ -37,7 +38,7 @@ static bool renew_any(const char *s, const char *tail)
  * Only renewal topics come here, so the lookup is not on the hot path. */
 static struct mq_device *renew_device(struct mqcert *st, const struct mosquitto *client)
 {
-	const struct mqcl_rec *r = mqcl_find(&st->clients, client);
+	const struct mqclients_rec *r = mqclients_find(&st->clients, client);
 	struct mq_device *d = NULL;
 	const char *user;
 	char err[512];
@@ -49,7 +50,7 @@ static struct mq_device *renew_device(struct mqcert *st, const struct mosquitto 
 	if (r) {
 		if (r->deferred)
 			return NULL;
-		rc = mqrl_device_by_fpr(st, r->fingerprint, &d, err, sizeof(err));
+		rc = mqlook_by_fpr(st, r->fingerprint, &d, err, sizeof(err));
 		if (!rc && strcmp(d->name, r->device)) {
 			mq_device_free(d);
 			d = NULL;
@@ -59,7 +60,7 @@ static struct mq_device *renew_device(struct mqcert *st, const struct mosquitto 
 	user = mosquitto_client_username(client);
 	if (!user)
 		return NULL;
-	rc = mqrl_device_by_user(st, user, &d, err, sizeof(err));
+	rc = mqlook_by_user(st, user, &d, err, sizeof(err));
 	if (rc)
 		goto out;
 	now = time(NULL);
@@ -142,7 +143,7 @@ out:
  * mqcert-device property (or anything else) to serve. */
 int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev)
 {
-	const struct mqcl_rec *r;
+	const struct mqclients_rec *r;
 	const mosquitto_property *p;
 	mosquitto_property *out = NULL;
 	const char *rest;
@@ -153,7 +154,7 @@ int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev)
 	if (!ev->topic || strncmp(ev->topic, MQ_RENEW_TOPIC, MQ_RENEW_TOPIC_LEN))
 		return MOSQ_ERR_SUCCESS;
 	rest = ev->topic + MQ_RENEW_TOPIC_LEN;
-	r = mqcl_find(&st->clients, ev->client);
+	r = mqclients_find(&st->clients, ev->client);
 	/* The ACL check let only the device itself publish here. */
 	if (!renew_any(rest, "/req") || !r || r->deferred || !renew_is(rest, r->device, "/req"))
 		return MOSQ_ERR_SUCCESS;
@@ -180,17 +181,18 @@ oom:
 	return MOSQ_ERR_ACL_DENIED;
 }
 
-void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r)
+void mqrenew_connected(struct mqcert *st, const struct mqclients_rec *r)
 {
 	struct mq_device *d = NULL;
 	const struct mq_cert *mine = NULL;
 	bool pending = false;
-	char topic[512], payload[512], err[512];
-	int n;
+	char topic[512], err[512];
+	char *payload = NULL;
+	cJSON *o = NULL;
 
 	if (!st->rules || r->deferred)
 		return;
-	if (mqrl_device_by_fpr(st, r->fingerprint, &d, err, sizeof(err)) < 0) {
+	if (mqlook_by_fpr(st, r->fingerprint, &d, err, sizeof(err)) < 0) {
 		mqlog(MOSQ_LOG_ERR, "store %s: %s", st->opt.store_path, err);
 		return;
 	}
@@ -209,13 +211,22 @@ void mqrenew_connected(struct mqcert *st, const struct mqcl_rec *r)
 	if (!pending)
 		goto out;
 	snprintf(topic, sizeof(topic), "%s%s", MQ_ROLLOVER_TOPIC, d->name);
-	n = snprintf(payload, sizeof(payload), "{\"device\":\"%s\",\"fingerprint\":\"%s\","
-		     "\"serial\":\"%s\",\"time\":%lld}", d->name, r->fingerprint, r->serial,
-		     (long long)time(NULL));
+	if (!(o = cJSON_CreateObject()) || !cJSON_AddStringToObject(o, "device", d->name) ||
+	    !cJSON_AddStringToObject(o, "fingerprint", r->fingerprint) ||
+	    !cJSON_AddStringToObject(o, "serial", r->serial) ||
+	    !cJSON_AddNumberToObject(o, "time", (double)time(NULL)) ||
+	    !(payload = cJSON_PrintUnformatted(o))) {
+		mqlog(MOSQ_LOG_ERR, "out of memory announcing the rollover of '%s': serve retires "
+		      "its old certificate at the grace deadline instead", d->name);
+		goto out;
+	}
 	/* QoS 1: a serve that is restarting gets it from its persistent session. */
-	if (mosquitto_broker_publish_copy(NULL, topic, n, payload, 1, false, NULL))
+	if (mosquitto_broker_publish_copy(NULL, topic, (int)strlen(payload), payload, 1, false,
+					  NULL))
 		mqlog(MOSQ_LOG_WARNING, "cannot publish the rollover event of '%s': serve retires "
 		      "its old certificate at the grace deadline instead", d->name);
 out:
+	cJSON_free(payload);
+	cJSON_Delete(o);
 	mq_device_free(d);
 }

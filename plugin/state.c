@@ -124,7 +124,7 @@ static unsigned st_recent_takeovers(const struct st_fpr *e, time_t now)
 	return n;
 }
 
-static void st_suspect(struct mqcert *st, struct st_fpr *e, struct mqcl_rec *r,
+static void st_suspect(struct mqcert *st, struct st_fpr *e, struct mqclients_rec *r,
 		       const char *kind, unsigned takeovers, const char *other, time_t now)
 {
 	bool fresh = !e->suspected;
@@ -181,7 +181,7 @@ static cJSON *st_addrs_json(const struct st_fpr *e)
 	return arr;
 }
 
-static cJSON *st_client_json(const struct mqstate *s, const struct mqcl_rec *r)
+static cJSON *st_client_json(const struct mqstate *s, const struct mqclients_rec *r)
 {
 	const struct st_fpr *e = mq_strmap_get(&s->by_fpr, r->fingerprint);
 	cJSON *o = cJSON_CreateObject(), *addrs;
@@ -239,7 +239,7 @@ static char *st_render(const struct mqcert *st, bool running, time_t now)
 	    !(clients = cJSON_AddArrayToObject(doc, "clients")) ||
 	    !(clones = cJSON_AddArrayToObject(doc, "suspected_clones")))
 		goto out;
-	for (const struct mqcl_rec *r = st->clients.head; running && r; r = r->next) {
+	for (const struct mqclients_rec *r = st->clients.head; running && r; r = r->next) {
 		cJSON *o;
 
 		if (r->deferred)
@@ -332,7 +332,7 @@ void mqstate_close(struct mqcert *st)
 	st->state = NULL;
 }
 
-void mqstate_connect(struct mqcert *st, struct mqcl_rec *r, time_t now)
+void mqstate_connect(struct mqcert *st, struct mqclients_rec *r, time_t now)
 {
 	struct mqstate *s = st->state;
 	struct st_fpr *e;
@@ -345,8 +345,8 @@ void mqstate_connect(struct mqcert *st, struct mqcl_rec *r, time_t now)
 	if (!e)
 		return; /* out of memory: only the clone watch misses this one */
 	while (i < e->nconns) {
-		struct mqcl_rec *o = e->conns[i] == r->client ? NULL :
-			mqcl_find(&st->clients, e->conns[i]);
+		struct mqclients_rec *o = e->conns[i] == r->client ? NULL :
+			mqclients_find(&st->clients, e->conns[i]);
 
 		if (!o) {
 			/* Our own record (a re-run of BASIC_AUTH) or one that
@@ -391,7 +391,7 @@ void mqstate_connect(struct mqcert *st, struct mqcl_rec *r, time_t now)
 void mqstate_disconnect(struct mqcert *st, const struct mosquitto *client)
 {
 	struct mqstate *s = st->state;
-	const struct mqcl_rec *r = mqcl_find(&st->clients, client);
+	const struct mqclients_rec *r = mqclients_find(&st->clients, client);
 	struct st_fpr *e;
 
 	if (!s || !r || r->deferred)

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "naive.h"
 #include "mq_acl.h"
 #include "mq_policy.h"
 #include "mq_topic.h"
@@ -66,7 +67,7 @@ static struct mq_policy *fixture(const struct rspec *rules, size_t n)
 									 : MQ_SUBJ_GROUP;
 		enum mq_access acc;
 
-		assert_int_equal(mq_access_parse(rules[i].access, &acc), 0);
+		assert_int_equal(mq_rule_access_parse(rules[i].access, &acc), 0);
 		if (!mq_policy_add_rule(p, kind, kind == MQ_SUBJ_ALL ? NULL : strchr(s, ':') + 1,
 					rules[i].topic, acc, rules[i].deny, err, sizeof(err)))
 			fail_msg("rule %zu '%s': %s", i + 1, rules[i].topic, err);
@@ -114,7 +115,7 @@ static void run_table(const struct rspec *rules, size_t nrules, const struct csp
 		assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
 		assert_int_equal(mq_acl_check(cl, c->topic, c->access, &res), c->allow);
 		expect(&res, c, "index");
-		assert_int_equal(mq_acl_check_naive(p, &id, c->topic, c->access, &res), c->allow);
+		assert_int_equal(naive_acl_check(p, &id, c->topic, c->access, &res), c->allow);
 		expect(&res, c, "naive");
 		mq_acl_client_free(cl);
 	}
@@ -202,7 +203,7 @@ static void long_topics_with_many_levels(void **state)
 	assert_int_equal(res.rule->id, 1);
 	assert_true(mq_acl_check(cl, topic, W, &res));
 	assert_int_equal(res.rule->id, 2);
-	assert_true(mq_acl_check_naive(p, &id, topic, W, &res));
+	assert_true(naive_acl_check(p, &id, topic, W, &res));
 	topic[4] = 'm'; /* l/l/m/...: the third level no longer matches */
 	assert_false(mq_acl_check(cl, topic, W, &res));
 	snprintf(t2, 5020, "l/%s/l", longid);
@@ -257,7 +258,7 @@ static void patterns_at_the_level_limit(void **state)
 					   : depth[i] >= MQ_PATTERN_MAX_LEVELS - 1;
 
 			if (mq_acl_check(cl, t, a, NULL) != want ||
-			    mq_acl_check_naive(p, &id, t, a, NULL) != want ||
+			    naive_acl_check(p, &id, t, a, NULL) != want ||
 			    mq_acl_allowed(cl, t, a) != want)
 				fail_msg("%s on %zu levels: expected %s", mq_acl_access_str(a),
 					 depth[i], want ? "allow" : "deny");
@@ -447,7 +448,7 @@ static void client_init_should_refuse_unknown_devices(void **state)
 
 	assert_int_equal(mq_acl_client_init(&cl, idx, &id), MQ_ACL_ENODEV);
 	assert_null(cl);
-	assert_false(mq_acl_check_naive(p, &id, "x", R, &res));
+	assert_false(naive_acl_check(p, &id, "x", R, &res));
 	assert_int_equal(res.reason, MQ_ACL_NO_DEVICE);
 	mq_acl_index_free(idx);
 	mq_policy_free(p);
@@ -581,7 +582,7 @@ static void memo_should_tell_topics_apart_at_every_byte(void **state)
 }
 
 /* The plugin's swap: every client is re-initialised against the new index
- * (mqacl_rebind_all) before the old one is freed. What the memo learnt
+ * (mqaccess_rebind_all) before the old one is freed. What the memo learnt
  * under the old rules must not answer under the new ones. */
 static void memo_should_not_outlive_a_policy_swap(void **state)
 {
@@ -709,7 +710,7 @@ static void index_should_agree_with_naive_scan(void **state)
 			do
 				random_levels(topic, sizeof(topic), names, 9, true, true);
 			while (mq_pattern_valid(topic, NULL, 0));
-			assert_int_equal(mq_access_parse(PICK(access), &acc), 0);
+			assert_int_equal(mq_rule_access_parse(PICK(access), &acc), 0);
 			bool deny = rnd(3) == 0;
 
 			if (!mq_policy_add_rule(p, kind, kind == MQ_SUBJ_ALL ? NULL : strchr(s, ':') + 1,
@@ -754,7 +755,7 @@ static void index_should_agree_with_naive_scan(void **state)
 					memcpy(topic, "$share/g/", 9);
 				}
 				bi = mq_acl_check(cl, topic, a, &ri);
-				bn = mq_acl_check_naive(p, &id, topic, a, &rn);
+				bn = naive_acl_check(p, &id, topic, a, &rn);
 				{
 					struct mq_acl_result rm;
 
@@ -782,7 +783,7 @@ static void index_should_agree_with_naive_scan(void **state)
 							      p->rules[i]->id, p->rules[i]->kind,
 							      p->rules[i]->subject ? p->rules[i]->subject : "-",
 							      p->rules[i]->deny ? "deny" : "allow",
-							      mq_access_str(p->rules[i]->access),
+							      mq_rule_access_str(p->rules[i]->access),
 							      p->rules[i]->topic);
 					fail_msg("seed 0x%llx round %d: %s %s '%s' client id '%s' nou %zu: index says %s, naive says %s",
 						 (unsigned long long)seed, round, id.device,

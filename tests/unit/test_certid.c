@@ -14,7 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "mq_certid.h"
+#include "mq_x509.h"
 
 /* ---- certificate builder ---------------------------------------------- */
 
@@ -140,7 +140,7 @@ static X509 *make_cn_cert(const char *cn)
 static void expect_identity(X509 *x, enum mq_idfield f, enum mq_id_result want, const char *text)
 {
 	char *id = (char *)"unset";
-	enum mq_id_result r = mq_cert_identity(x, f, &id);
+	enum mq_id_result r = mq_x509_identity(x, f, &id);
 
 	if (r != want)
 		fail_msg("field %s: got %s, want %s", mq_idfield_name(f), mq_id_result_str(r),
@@ -203,7 +203,7 @@ static void cert_identity_should_return_the_cn(void **state)
 	char *cn;
 
 	expect_identity(x, MQ_ID_CN, MQ_IDR_OK, "dev1");
-	cn = mq_cert_cn(x);
+	cn = mq_x509_cn(x);
 	assert_non_null(cn);
 	assert_string_equal(cn, "dev1");
 	free(cn);
@@ -225,7 +225,7 @@ static void cert_identity_should_report_a_missing_cn(void **state)
 	X509 *x = make_cert(&spec);
 
 	expect_identity(x, MQ_ID_CN, MQ_IDR_MISSING, NULL);
-	assert_null(mq_cert_cn(x));
+	assert_null(mq_x509_cn(x));
 	X509_free(x);
 	x = make_cert(&(struct cert_spec){ 0 });
 	expect_identity(x, MQ_ID_CN, MQ_IDR_MISSING, NULL);
@@ -253,7 +253,7 @@ static void cert_identity_should_refuse_two_cns(void **state)
 	X509 *x = make_cert(&spec);
 
 	expect_identity(x, MQ_ID_CN, MQ_IDR_UNSAFE, NULL);
-	assert_null(mq_cert_cn(x));
+	assert_null(mq_x509_cn(x));
 	X509_free(x);
 }
 
@@ -398,17 +398,17 @@ static void cert_ous_should_keep_safe_values_in_order_up_to_max(void **state)
 	char **ous;
 	size_t n;
 
-	assert_int_equal(mq_cert_ous(x, 8, &ous, &n), 0);
+	assert_int_equal(mq_x509_ous(x, 8, &ous, &n), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(ous[0], "sensors");
 	assert_string_equal(ous[1], "k\xc3\xbc" "che");
 	assert_string_equal(ous[2], "floor1");
-	mq_cert_ous_free(ous, n);
-	assert_int_equal(mq_cert_ous(x, 1, &ous, &n), 0);
+	mq_x509_ous_free(ous, n);
+	assert_int_equal(mq_x509_ous(x, 1, &ous, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ous[0], "sensors");
-	mq_cert_ous_free(ous, n);
-	assert_int_equal(mq_cert_ous(none, 8, &ous, &n), 0);
+	mq_x509_ous_free(ous, n);
+	assert_int_equal(mq_x509_ous(none, 8, &ous, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(ous);
 	X509_free(x);
@@ -472,7 +472,7 @@ static void cert_identity_should_refuse_dn_with_raw_controls(void **state)
 		struct cert_spec spec = { .subject = cases[i].r, .nsubject = cases[i].n };
 		X509 *x = make_cert(&spec);
 		char *id = NULL;
-		enum mq_id_result r = mq_cert_identity(x, MQ_ID_DN, &id);
+		enum mq_id_result r = mq_x509_identity(x, MQ_ID_DN, &id);
 
 		if (r == MQ_IDR_OK) {
 			for (const unsigned char *p = (const unsigned char *)id; *p; p++)
@@ -567,15 +567,15 @@ static void cert_fingerprint_should_be_sha256_of_der_in_lowercase_hex(void **sta
 	assert_int_equal(EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL), 1);
 	assert_int_equal(mdlen, 32);
 	hex(md, 32, want);
-	assert_int_equal(mq_cert_fingerprint(x, got), 0);
+	assert_int_equal(mq_x509_fingerprint(x, got), 0);
 	assert_string_equal(got, want);
 	assert_true(mq_fingerprint_valid(got));
-	assert_int_equal(mq_cert_identity(x, MQ_ID_FINGERPRINT, &id), MQ_IDR_OK);
+	assert_int_equal(mq_x509_identity(x, MQ_ID_FINGERPRINT, &id), MQ_IDR_OK);
 	assert_string_equal(id, want);
 	free(id);
 	OPENSSL_free(der);
 	X509_free(x);
-	assert_int_equal(mq_cert_fingerprint(NULL, got), -1);
+	assert_int_equal(mq_x509_fingerprint(NULL, got), -1);
 }
 
 static void cert_fingerprint_should_differ_for_same_subject(void **state)
@@ -584,8 +584,8 @@ static void cert_fingerprint_should_differ_for_same_subject(void **state)
 	char fa[MQ_FPR_LEN], fb[MQ_FPR_LEN];
 
 	/* ECDSA signatures are randomised, so the DER differs. */
-	assert_int_equal(mq_cert_fingerprint(a, fa), 0);
-	assert_int_equal(mq_cert_fingerprint(b, fb), 0);
+	assert_int_equal(mq_x509_fingerprint(a, fa), 0);
+	assert_int_equal(mq_x509_fingerprint(b, fb), 0);
 	assert_string_not_equal(fa, fb);
 	X509_free(a);
 	X509_free(b);
@@ -623,7 +623,7 @@ static void expect_serial(const unsigned char *bytes, size_t n, int rc, const ch
 	X509 *x = make_cert(&spec);
 	char got[MQ_SERIAL_LEN];
 
-	assert_int_equal(mq_cert_serial(x, got), rc);
+	assert_int_equal(mq_x509_serial(x, got), rc);
 	if (rc == 0)
 		assert_string_equal(got, want);
 	X509_free(x);
@@ -668,7 +668,7 @@ static void cert_serial_should_handle_the_rfc5280_maximum(void **state)
 	want[42] = '\0';
 	expect_serial(b, 21, 0, want);   /* one byte of slack */
 	expect_serial(b, 22, -1, NULL);  /* longer does not fit the buffer */
-	assert_int_equal(mq_cert_serial(NULL, want), -1);
+	assert_int_equal(mq_x509_serial(NULL, want), -1);
 }
 
 /* ---- validity ---------------------------------------------------------- */
@@ -679,7 +679,7 @@ static void cert_validity_should_return_both_bounds(void **state)
 	X509 *x = make_cert(&spec);
 	time_t nb = 0, na = 0;
 
-	assert_int_equal(mq_cert_validity(x, &nb, &na), 0);
+	assert_int_equal(mq_x509_validity(x, &nb, &na), 0);
 	assert_int_equal(nb, 1700000000);
 	assert_int_equal(na, 1795333534);
 	X509_free(x);
@@ -687,10 +687,10 @@ static void cert_validity_should_return_both_bounds(void **state)
 	spec.not_after = 4102444800; /* 2100-01-01 */
 	x = make_cert(&spec);
 	assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(x)), V_ASN1_GENERALIZEDTIME);
-	assert_int_equal(mq_cert_validity(x, &nb, &na), 0);
+	assert_int_equal(mq_x509_validity(x, &nb, &na), 0);
 	assert_int_equal(na, 4102444800);
 	X509_free(x);
-	assert_int_equal(mq_cert_validity(NULL, &nb, &na), -1);
+	assert_int_equal(mq_x509_validity(NULL, &nb, &na), -1);
 }
 
 static void id_result_str_should_name_every_result(void **state)

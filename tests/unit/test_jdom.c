@@ -155,6 +155,40 @@ static void jdom_literals_should_be_exact(void **state)
 	assert_refused("falsey", 1, 6, "unexpected data after the document");
 }
 
+/* ---- whitespace and member lookup ----------------------------------------- */
+
+static void jdom_whitespace_should_be_the_four_json_ones(void **state)
+{
+	struct parsed r;
+	const struct mq_jdom_node *n = root_of(&r, " \t\r\n{ \"a\" :\t1 ,\n\"b\":[ ] }\r\n");
+
+	assert_int_equal(n->type, MQ_JDOM_OBJECT);
+	assert_int_equal(n->count, 2);
+	parsed_free(&r);
+	assert_refused("", 1, 1, "unexpected end of the file: expected a value");
+	assert_refused("  \n ", 2, 2, "unexpected end of the file: expected a value");
+	/* Vertical tab and form feed are not JSON whitespace. */
+	assert_refused("\v1", 1, 1, "expected a value");
+	assert_refused("\f1", 1, 1, "expected a value");
+}
+
+static void jdom_get_should_find_members_of_objects_only(void **state)
+{
+	struct parsed r;
+	const struct mq_jdom_node *n = root_of(&r, "{\"a\": 1, \"list\": [\"a\"], \"s\": \"a\"}");
+	const struct mq_jdom_node *list = mq_jdom_get(n, "list");
+
+	assert_non_null(mq_jdom_get(n, "a"));
+	assert_true(mq_jdom_get(n, "a")->num == 1);
+	assert_null(mq_jdom_get(n, "A"));
+	assert_null(mq_jdom_get(n, ""));
+	assert_non_null(list);
+	assert_null(mq_jdom_get(list, "a"));
+	assert_null(mq_jdom_get(mq_jdom_get(n, "s"), "a"));
+	assert_null(mq_jdom_get(NULL, "a"));
+	parsed_free(&r);
+}
+
 /* ---- nesting -------------------------------------------------------------- */
 
 static void jdom_containers_should_keep_order_counts_and_names(void **state)
@@ -380,6 +414,8 @@ int main(void)
 		cmocka_unit_test(jdom_strings_should_refuse_what_json_forbids),
 		cmocka_unit_test(jdom_numbers_should_follow_the_json_grammar),
 		cmocka_unit_test(jdom_literals_should_be_exact),
+		cmocka_unit_test(jdom_whitespace_should_be_the_four_json_ones),
+		cmocka_unit_test(jdom_get_should_find_members_of_objects_only),
 		cmocka_unit_test(jdom_containers_should_keep_order_counts_and_names),
 		cmocka_unit_test(jdom_nesting_should_stop_at_the_depth_limit),
 		cmocka_unit_test(jdom_duplicates_should_be_refused_with_their_path),

@@ -14,6 +14,8 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "naive.h"
+#include "support.h"
 #include "mq_policy.h"
 
 #define FPR_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -120,7 +122,7 @@ static void assert_same_policy(const struct mq_policy *a, const struct mq_policy
 
 static struct mq_policy *parse_str(const char *s, char *err, size_t errlen)
 {
-	return mq_policy_parse(s, strlen(s), err, errlen);
+	return support_policy_parse(s, strlen(s), err, errlen);
 }
 
 /* ---- round trip ---------------------------------------------------------- */
@@ -208,11 +210,11 @@ static void policy_parse_should_respect_the_length(void **state)
 
 	assert_non_null(buf);
 	memcpy(buf, doc, sizeof(doc) - 1);
-	p = mq_policy_parse(buf, sizeof(doc) - 1, err, sizeof(err));
+	p = support_policy_parse(buf, sizeof(doc) - 1, err, sizeof(err));
 	if (!p)
 		fail_msg("%s", err);
 	mq_policy_free(p);
-	assert_null(mq_policy_parse(buf, sizeof(doc) - 2, err, sizeof(err)));
+	assert_null(support_policy_parse(buf, sizeof(doc) - 2, err, sizeof(err)));
 	assert_string_equal(err, "line 1, column 26: unexpected end of the file: expected ',' or '}'");
 	free(buf);
 }
@@ -454,7 +456,7 @@ static void policy_lifecycle_should_round_trip(void **state)
 	assert_null(mq_policy_find_fingerprint(p, FPR_B));
 	text = mq_policy_serialize(p);
 	assert_non_null(text);
-	q = mq_policy_parse(text, strlen(text), err, sizeof(err));
+	q = support_policy_parse(text, strlen(text), err, sizeof(err));
 	assert_non_null(q);
 	d1 = mq_policy_find_device(q, "old");
 	assert_true(d1->suspended);
@@ -550,14 +552,14 @@ static void access_parse_should_round_trip_with_str(void **state)
 	enum mq_access a = MQ_ACCESS_READ;
 
 	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(mq_access_parse(names[i], &a), 0);
+		assert_int_equal(mq_rule_access_parse(names[i], &a), 0);
 		assert_int_equal(a, (enum mq_access)(i + 1));
-		assert_string_equal(mq_access_str(a), names[i]);
+		assert_string_equal(mq_rule_access_str(a), names[i]);
 	}
-	assert_int_equal(mq_access_parse("READ", &a), -1);
-	assert_int_equal(mq_access_parse("rw", &a), -1);
-	assert_int_equal(mq_access_parse("", &a), -1);
-	assert_int_equal(mq_access_parse(NULL, &a), -1);
+	assert_int_equal(mq_rule_access_parse("READ", &a), -1);
+	assert_int_equal(mq_rule_access_parse("rw", &a), -1);
+	assert_int_equal(mq_rule_access_parse("", &a), -1);
+	assert_int_equal(mq_rule_access_parse(NULL, &a), -1);
 	assert_int_equal(a, MQ_ACCESS_READWRITE);
 }
 
@@ -746,7 +748,7 @@ static void policy_parse_should_accept_the_skeleton_of_the_bad_cases(void **stat
 
 static void policy_parse_should_not_need_an_error_buffer(void **state)
 {
-	assert_null(mq_policy_parse("[]", 2, NULL, 0));
+	assert_null(support_policy_parse("[]", 2, NULL, 0));
 	assert_null(parse_str(POL("", RULE("1", "all", "a/#/b", "read", "allow")), NULL, 0));
 	assert_null(parse_str(POL(DEV("a/b", "u", ""), ""), NULL, 0));
 }
@@ -932,7 +934,7 @@ static void policy_parse_should_deduplicate_many_groups_quickly(void **state)
 		at += (size_t)snprintf(s + at, cap - at, "%s\"g%zu\"", i ? "," : "", i % (n / 2));
 	at += (size_t)snprintf(s + at, cap - at, "]}]}");
 	t0 = now_seconds();
-	p = mq_policy_parse(s, at, err, sizeof(err));
+	p = support_policy_parse(s, at, err, sizeof(err));
 	if (!p)
 		fail_msg("%s", err);
 	assert_true(now_seconds() - t0 < 1.5);
@@ -959,7 +961,7 @@ static void policy_parse_should_read_many_rules_quickly(void **state)
 				       "\"access\":\"read\",\"effect\":\"allow\"}", i ? "," : "", n - i, i);
 	at += (size_t)snprintf(s + at, cap - at, "]}");
 	t0 = now_seconds();
-	p = mq_policy_parse(s, at, err, sizeof(err));
+	p = support_policy_parse(s, at, err, sizeof(err));
 	if (!p)
 		fail_msg("%s", err);
 	assert_true(now_seconds() - t0 < 1.5);
@@ -1060,7 +1062,7 @@ static void policy_json_should_survive_cjson_allocation_failures(void **state)
 	free(t);
 	for (n = 0; n < 100000; n++) {
 		oom_left = n;
-		q = mq_policy_parse(want, strlen(want), err, sizeof(err));
+		q = support_policy_parse(want, strlen(want), err, sizeof(err));
 		if (q)
 			break;
 		failures++;

@@ -1,7 +1,9 @@
-/* The ACL decision written as plainly as possible: a scan over every rule.
- * The compiled index (acl.c) must agree with it on every input; the unit
- * tests cross-check the two on random policies. */
-#include "mq_acl.h"
+/* Test support, never linked into mqcert.so or mqadmin: the ACL decision
+ * written as plainly as possible (a scan over every rule) and plain MQTT
+ * topic matching. The compiled index (core/acl.c) must agree with the scan
+ * on every input; the unit tests and fuzz/fuzz_policy.c cross-check the
+ * two, and bench/acl_bench.c measures the index against it. */
+#include "naive.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -204,7 +206,7 @@ static void naive_subscribe(const struct mq_policy *p, const struct mq_device *d
 	res->allow = !deny;
 }
 
-bool mq_acl_check_naive(const struct mq_policy *p, const struct mq_acl_ident *id,
+bool naive_acl_check(const struct mq_policy *p, const struct mq_acl_ident *id,
 			const char *topic, enum mq_acl_access access,
 			struct mq_acl_result *res)
 {
@@ -244,63 +246,35 @@ bool mq_acl_check_naive(const struct mq_policy *p, const struct mq_acl_ident *id
 	return res->allow;
 }
 
-const char *mq_acl_access_str(enum mq_acl_access a)
+bool naive_topic_match(const char *filter, const char *topic)
 {
-	switch (a) {
-	case MQ_ACL_READ:
-		return "read";
-	case MQ_ACL_WRITE:
-		return "write";
-	case MQ_ACL_SUBSCRIBE:
-		return "subscribe";
-	case MQ_ACL_UNSUBSCRIBE:
-		return "unsubscribe";
-	}
-	return "?";
-}
+	const char *f = filter, *t = topic;
 
-int mq_acl_access_parse(const char *s, enum mq_acl_access *out)
-{
-	static const enum mq_acl_access all[] = { MQ_ACL_READ, MQ_ACL_WRITE, MQ_ACL_SUBSCRIBE,
-						  MQ_ACL_UNSUBSCRIBE };
-
-	for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++) {
-		if (!strcmp(s, mq_acl_access_str(all[i]))) {
-			*out = all[i];
-			return 0;
+	if (*t == '$' && (*f == '+' || *f == '#'))
+		return false;
+	for (;;) {
+		if (*f == '#')
+			return true;
+		if (*f == '+') {
+			while (*t && *t != '/')
+				t++;
+			f++;
+		} else {
+			while (*f && *f != '/' && *f == *t) {
+				f++;
+				t++;
+			}
+			if ((*f && *f != '/') || (*t && *t != '/'))
+				return false;
 		}
+		/* Both at a level end. */
+		if (!*f && !*t)
+			return true;
+		if (!*f || !*t) {
+			/* "a/#" matches "a": the parent level. */
+			return !*t && f[0] == '/' && f[1] == '#' && !f[2];
+		}
+		f++;
+		t++;
 	}
-	return -1;
-}
-
-int mq_acl_result_str(const struct mq_acl_result *res, char *buf, size_t len)
-{
-	const char *verdict = res->allow ? "allow" : "deny";
-	const struct mq_rule *r = res->rule;
-
-	switch (res->reason) {
-	case MQ_ACL_BY_RULE:
-		if (!r)
-			break;
-		if (r->kind == MQ_SUBJ_ALL)
-			return snprintf(buf, len, "%s (rule %lu: all %s %s %s)", verdict, r->id,
-					r->deny ? "deny" : "allow", mq_access_str(r->access), r->topic);
-		return snprintf(buf, len, "%s (rule %lu: %s:%s %s %s %s)", verdict, r->id,
-				r->kind == MQ_SUBJ_DEVICE ? "device" : "group", r->subject,
-				r->deny ? "deny" : "allow", mq_access_str(r->access), r->topic);
-	case MQ_ACL_NO_MATCH:
-		return snprintf(buf, len, "%s (no rule matches: deny by default)", verdict);
-	case MQ_ACL_NOT_COVERED:
-		return snprintf(buf, len, "%s (no allow-read rule covers the whole filter: deny by default)",
-				verdict);
-	case MQ_ACL_BAD_TOPIC:
-		return snprintf(buf, len, "%s (malformed topic or filter)", verdict);
-	case MQ_ACL_BAD_ACCESS:
-		return snprintf(buf, len, "%s (unknown access)", verdict);
-	case MQ_ACL_NO_DEVICE:
-		return snprintf(buf, len, "%s (no such device in the policy)", verdict);
-	case MQ_ACL_UNSUBSCRIBE_OK:
-		return snprintf(buf, len, "%s (unsubscribe is always allowed)", verdict);
-	}
-	return snprintf(buf, len, "%s", verdict);
 }

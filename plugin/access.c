@@ -21,7 +21,7 @@
  * and the current rules. An observe-mode stranger (no groups, not a
  * device) or no rules leave r->acl NULL, which denies everything. -1 only
  * when out of memory. */
-static int acl_resolve(const struct mqcert *st, struct mqcl_rec *r, bool device)
+static int acl_resolve(const struct mqcert *st, struct mqclients_rec *r, bool device)
 {
 	const struct mq_acl_ident id = {
 		.device = r->device,
@@ -47,7 +47,7 @@ static int acl_resolve(const struct mqcert *st, struct mqcl_rec *r, bool device)
 }
 
 /* Copies d's groups into r (d NULL: none). 0 or -1. */
-static int acl_keep_groups(struct mqcl_rec *r, const struct mq_device *d)
+static int acl_keep_groups(struct mqclients_rec *r, const struct mq_device *d)
 {
 	char **g = NULL;
 	size_t n = d ? d->ngroups : 0;
@@ -70,20 +70,20 @@ static int acl_keep_groups(struct mqcl_rec *r, const struct mq_device *d)
 	return 0;
 }
 
-int mqacl_attach(const struct mqcert *st, struct mqcl_rec *rec, X509 *cert,
+int mqaccess_attach(const struct mqcert *st, struct mqclients_rec *rec, X509 *cert,
 		 const struct mq_device *d)
 {
 	/* The CN, whatever plugin_opt_identity is; NULL when missing or
 	 * unsafe, and then %{cn} matches nothing. */
-	rec->cn = mq_cert_cn(cert);
+	rec->cn = mq_x509_cn(cert);
 	ERR_clear_error();
 	/* Only safe OU values are kept: the others could never match a level. */
-	if (mq_cert_ous(cert, ACL_MAX_OUS, &rec->ou, &rec->nou) || acl_keep_groups(rec, d))
+	if (mq_x509_ous(cert, ACL_MAX_OUS, &rec->ou, &rec->nou) || acl_keep_groups(rec, d))
 		return -1;
 	return acl_resolve(st, rec, d != NULL);
 }
 
-int mqacl_rebind(const struct mqcert *st, struct mqcl_rec *rec, const struct mq_device *d)
+int mqaccess_rebind(const struct mqcert *st, struct mqclients_rec *rec, const struct mq_device *d)
 {
 	bool same = d && d->ngroups == rec->ngroups;
 
@@ -97,9 +97,9 @@ int mqacl_rebind(const struct mqcert *st, struct mqcl_rec *rec, const struct mq_
 	return acl_resolve(st, rec, d != NULL);
 }
 
-void mqacl_rebind_all(struct mqcert *st)
+void mqaccess_rebind_all(struct mqcert *st)
 {
-	struct mqcl_rec *r;
+	struct mqclients_rec *r;
 
 	for (r = st->clients.head; r; r = r->next) {
 		if (r->deferred)
@@ -175,7 +175,7 @@ static __attribute__((noinline)) int acl_unknown(struct mqcert *st,
 	char err[512];
 	int rc;
 
-	if (st->rules && user && mqrl_device_by_user(st, user, &d, err, sizeof(err)) < 0)
+	if (st->rules && user && mqlook_by_user(st, user, &d, err, sizeof(err)) < 0)
 		mqlog(MOSQ_LOG_ERR, "store %s: %s", st->opt.store_path, err);
 	/* With no_certificate defer, a username that is not a device's
 	 * belongs to a client another plugin or password_file let in. */
@@ -215,7 +215,7 @@ out:
 static __attribute__((noinline)) int acl_slow(struct mqcert *st,
 					      const struct mosquitto_evt_acl_check *ev)
 {
-	const struct mqcl_rec *r = mqcl_find(&st->clients, ev->client);
+	const struct mqclients_rec *r = mqclients_find(&st->clients, ev->client);
 
 	if (!ev->topic)
 		return MOSQ_ERR_ACL_DENIED;
@@ -233,15 +233,15 @@ static __attribute__((noinline)) int acl_slow(struct mqcert *st,
 			  "from the policy, or out of memory)");
 }
 
-int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
+int mqaccess_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
 {
-	struct mqcl_rec *r;
+	struct mqclients_rec *r;
 
 	/* The renewal topics (mqcert/..., $share/G/mqcert/...) have their own
 	 * grant that rules cannot widen: a byte compare for every other topic. */
 	if (ev->topic && (ev->topic[0] == 'm' || ev->topic[0] == '$') && mqrenew_owns(ev->topic))
 		return mqrenew_acl(st, ev);
-	r = mqcl_find(&st->clients, ev->client);
+	r = mqclients_find(&st->clients, ev->client);
 
 	if (r && r->acl && !r->deferred && ev->topic &&
 	    mq_acl_allowed(r->acl, ev->topic, (enum mq_acl_access)ev->access))

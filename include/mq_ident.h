@@ -1,13 +1,11 @@
-/* Certificate identity: which field names a client, and the fingerprint and
- * serial text that policy, audit and logs use for a certificate. */
-#ifndef MQ_CERTID_H
-#define MQ_CERTID_H
+/* Certificate identity as text, without OpenSSL: which field names a
+ * client, and the fingerprint and serial text that policy, audit and logs
+ * use for a certificate. The X509 side is mq_x509.h. */
+#ifndef MQ_IDENT_H
+#define MQ_IDENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
-
-#include <openssl/x509.h>
 
 #define MQ_FPR_LEN 65    /* SHA-256 as 64 lowercase hex digits + NUL */
 #define MQ_SERIAL_LEN 43 /* up to 21 bytes (RFC 5280 allows 20) as hex + NUL */
@@ -35,40 +33,8 @@ const char *mq_idfield_name(enum mq_idfield f);
 /* n bytes as 2n lowercase hex digits + NUL into out. */
 void mq_hex(const unsigned char *in, size_t n, char *out);
 
-/* SHA-256 of the DER encoding, lowercase hex. Returns 0 or -1. */
-int mq_cert_fingerprint(const X509 *cert, char out[MQ_FPR_LEN]);
-/* The same from the DER bytes of a certificate, for a caller that has
- * encoded it anyway. 0 or -1. */
-int mq_der_fingerprint(const unsigned char *der, size_t len, char out[MQ_FPR_LEN]);
-
-/* Serial number as lowercase hex without separators or sign. 0 or -1. */
-int mq_cert_serial(const X509 *cert, char out[MQ_SERIAL_LEN]);
-/* The same for a serial number alone (a CRL entry's). 0 or -1. */
-int mq_serial_hex(const ASN1_INTEGER *sn, char out[MQ_SERIAL_LEN]);
-
-/* notBefore/notAfter as time_t. 0 or -1. */
-int mq_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after);
-
-/* The identity of cert by field f, as a malloc'd NUL-terminated string in
- * *out (caller frees). For SANs the first entry of that type is used. The
- * DN is RFC 2253 ("CN=dev1,OU=sensors"); it may hold '/', '+' and '#'
- * since it is never used unescaped as a topic level, but controls (C1
- * included) and bad UTF-8 make it MQ_IDR_UNSAFE like any other field. */
-enum mq_id_result mq_cert_identity(const X509 *cert, enum mq_idfield f, char **out);
-
 /* Human text for a result, for log lines. */
 const char *mq_id_result_str(enum mq_id_result r);
-
-/* Subject CN as UTF-8 (malloc'd) or NULL; used by mqadmin inspect/doctor. */
-char *mq_cert_cn(const X509 *cert);
-
-/* The subject's OU values that are safe identities (see mq_identity_safe),
- * in certificate order, at most max of them: a malloc'd array of malloc'd
- * strings in *out (NULL when there are none), count in *n. Unsafe values
- * are skipped: they could never match a topic level anyway. Free with
- * mq_cert_ous_free. 0, or -1 when out of memory. */
-int mq_cert_ous(const X509 *cert, size_t max, char ***out, size_t *n);
-void mq_cert_ous_free(char **ous, size_t n);
 
 /* A host name: labels of A-Za-z0-9- (1-63 characters, no '-' at either
  * end), 253 characters at most, no wildcard. */
