@@ -341,7 +341,8 @@ int fleet_apply(struct mq_store *db, const char *prefix, const struct etcd_event
 					    err, errlen))
 			goto out;
 	}
-	if (rev > 0 && mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, errlen))
+	if (rev > 0 && (mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, errlen) ||
+			mq_store_meta_set_text(db, "etcd_prefix", prefix, err, errlen)))
 		goto out;
 	if (mq_store_write_commit(db, NULL, err, errlen))
 		goto out;
@@ -552,6 +553,15 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	if (mq_store_read_begin(db, err, errlen))
 		goto out;
 	mq_store_meta_get(db, "etcd_rev", &from);
+	if (from) {
+		/* A cache of another prefix (or one an import cleared) starts over. */
+		char *was = NULL;
+		size_t wl;
+
+		if (mq_store_meta_get_text(db, "etcd_prefix", &was, &wl) || !was || strcmp(was, prefix))
+			from = 0;
+		free(was);
+	}
 	mq_store_read_end(db);
 	if (!from)
 		goto full;
@@ -752,8 +762,10 @@ static void fleet_test_hold(void)
 		usleep(100000);
 }
 
+/* fresh (seeding): every key must be absent from etcd, whatever revisions
+ * the cache recorded (from another prefix). */
 static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *prefix,
-			   struct fleet_keys *ks, const char *crl_pem, int64_t *rev_out)
+			   struct fleet_keys *ks, const char *crl_pem, bool fresh, int64_t *rev_out)
 {
 	char err[1024], rk[600], host[256] = "", marker[512];
 	struct etcd_txn *t = etcd_txn_new();
@@ -774,7 +786,7 @@ static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *pref
 			cli_err("out of memory");
 			goto out;
 		}
-		if (!fleet_rev_key(rk, sizeof(rk), ks->v[i]))
+		if (!fresh && !fleet_rev_key(rk, sizeof(rk), ks->v[i]))
 			mq_store_meta_get(db, rk, &r);
 		got = fleet_local_value(db, ks->v[i], &val, err, sizeof(err));
 		if (got < 0) {
@@ -906,7 +918,7 @@ int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t
 		cli_err("cannot read the policy store's changes: %s", *err ? err : "out of memory");
 		goto out;
 	}
-	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, NULL);
+	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, false, NULL);
 out:
 	fleet_keys_free(&ks);
 	return rc;
@@ -925,9 +937,10 @@ static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix)
 		cli_err("cannot read the policy store: %s", *err ? err : "out of memory");
 		goto out;
 	}
-	if (fleet_push_keys(db, e, prefix, &ks, NULL, &rev))
+	if (fleet_push_keys(db, e, prefix, &ks, NULL, true, &rev))
 		goto out;
-	if ((rev && mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, sizeof(err))) ||
+	if ((rev && (mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, sizeof(err)) ||
+		     mq_store_meta_set_text(db, "etcd_prefix", prefix, err, sizeof(err)))) ||
 	    mq_store_write_commit(db, NULL, err, sizeof(err))) {
 		cli_err("cannot write the policy store: %s", err);
 		goto out;
