@@ -924,6 +924,46 @@ static int fleet_keys_all(struct mq_store *db, struct fleet_keys *ks, char *err,
 	return 0;
 }
 
+struct fleet_etcd_keys {
+	struct fleet_keys *ks;
+	size_t pl;
+};
+
+static int fleet_keys_etcd(void *arg, const struct etcd_kv *kv)
+{
+	struct fleet_etcd_keys *x = arg;
+
+	return fleet_keys_add(x->ks, "", kv->key + x->pl);
+}
+
+/* An import replaces everything: the devices and rules etcd holds that
+ * the store no longer has go too (each compared like any other key). */
+static int fleet_keys_in_etcd(struct etcd *e, const char *prefix, struct fleet_keys *ks)
+{
+	static const char *const subs[] = {"devices/", "rules/"};
+	struct fleet_etcd_keys x = {ks, strlen(prefix)};
+	char err[1024];
+
+	for (size_t i = 0; i < 2; i++) {
+		char *key = fleet_key(prefix, subs[i]);
+		struct etcd_range_req r = {.key = key, .range_end = "", .keys_only = true};
+		int64_t rev;
+		int rc;
+
+		if (!key) {
+			cli_err("out of memory");
+			return -1;
+		}
+		rc = etcd_range_each(e, &r, 1000, fleet_keys_etcd, &x, &rev, err, sizeof(err));
+		free(key);
+		if (rc) {
+			cli_err("%s; nothing was written", *err ? err : "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t seq_before,
 	       const char *crl_pem)
 {
@@ -936,6 +976,8 @@ int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t
 		cli_err("cannot read the policy store's changes: %s", *err ? err : "out of memory");
 		goto out;
 	}
+	if (ks.all && fleet_keys_in_etcd(e, prefix, &ks))
+		goto out;
 	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, false, NULL);
 out:
 	fleet_keys_free(&ks);

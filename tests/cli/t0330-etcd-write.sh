@@ -109,6 +109,15 @@ test_expect_success 'catching up reads only the changed keys (O(change)) at 2,00
 	test_grep ! "caught up" err2
 '
 
+test_expect_success 'policy import replaces the fleet: the devices it drops leave etcd' '
+	"$MQADMIN" -d a policy export >all.json &&
+	/usr/bin/python3 -c "import json; p=json.load(open(\"all.json\")); p[\"devices\"]=[d for d in p[\"devices\"] if not d[\"name\"].startswith(\"bulk\")]; json.dump(p, open(\"small.json\", \"w\"))" &&
+	"$MQADMIN" -d a policy import small.json >/dev/null 2>&1 &&
+	test $(etcdctl_t get --prefix /mqcert/devices/ --keys-only | grep -c "^/mqcert/devices/bulk") = 0 &&
+	etcdctl_t get /mqcert/devices/da --keys-only | grep -q da &&
+	"$MQADMIN" -d b device list >lb && test_grep ! "^bulk" lb && test_grep "^da " lb
+'
+
 test_expect_success 'a revocation: the device in etcd and the CA-signed CRL as P crl.pem' '
 	"$MQADMIN" -d b device revoke db --reason test 2>err && cat err &&
 	etcd_get /mqcert/devices/db >rec && test_grep "\"revoked\"" rec &&
