@@ -42,6 +42,7 @@ test_expect_success 'the same from the config file (etcd_cacert, etcd_cert, etcd
 test_expect_success 'no client certificate: refused, exit 1, nothing written, the TLS files named' '
 	test_expect_code 1 "$MQADMIN" -d pki --etcd "$ETCD_URL" --etcd-cacert "$CA" device set d1 --group x 2>err &&
 	test_grep "etcd at $ETCD_URL" err && test_grep "nothing was written" err &&
+	test_grep "check --etcd-cert/--etcd-key" err &&
 	MQADMIN_ETCD= "$MQADMIN" -d pki device show d1 >show && test_grep ! " x" show
 '
 
