@@ -67,7 +67,7 @@ $(CORE_LIB): $(CORE_OBJ)
 $(BUILD)/obj/tests/support/%.o: CPPFLAGS += -Icore
 
 $(BUILD)/mqadmin: $(ADMIN_OBJ) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(CORE_LIB) -lmosquitto -lssl -lcrypto -lcjson -llmdb
+	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(CORE_LIB) -lmosquitto -lssl -lcrypto -lcjson -llmdb -lcurl
 
 # The reference device client of online renewal (examples/renew/): a
 # program of its own, built with the project's flags but none of its code.
@@ -134,7 +134,7 @@ $(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(SUPPORT_OBJ) $(CORE_LIB) $(A
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) -Itests/support $(CFLAGS) -fsanitize=fuzzer -MMD -MP \
 		-MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) $(SUPPORT_OBJ) $(ADMIN_LIB_OBJ) $(CORE_LIB) \
-		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson -llmdb
+		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson -llmdb -lcurl
 
 fuzz: fuzz-build
 	FUZZ_ARGS="$(FUZZ_ARGS)" fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
