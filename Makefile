@@ -76,7 +76,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) -lcmocka -lssl -lcrypto -lcjson -llmdb
 
-unit: $(UNIT_BIN)
+# bench/genstore (a synthetic fleet written straight into a store) is built
+# with the unit tests: tests/cli/t0300-bench-smoke.sh runs it.
+unit: $(UNIT_BIN) $(BUILD)/bench/genstore
+
+$(BUILD)/bench/genstore: bench/genstore.c $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) -lssl -lcrypto -lcjson -llmdb
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -133,7 +139,7 @@ demo: deps
 bench: deps
 	@scripts/ensure-deps valgrind gnuplot-nox
 	$(MAKE) bench-run
-bench-run: all
+bench-run: all $(BUILD)/bench/genstore
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/bench/loadgen bench/loadgen.c $(LDFLAGS) \
 		-lmosquitto -lssl -lcrypto -lpthread
