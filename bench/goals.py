@@ -10,11 +10,15 @@ with mqcert.so (bench/goals starts it).
       N times: run `mqadmin -d DIR device issue nwI`, then connect with the
       new certificate again and again (each attempt a fresh TLS connection)
       until the broker accepts it; time the command and the first accepted
-      CONNACK after the command returned.
+      CONNACK after the command returned. Each step also times one connect
+      of a device known from the start (bp0), the client's own cost of a
+      connect ("control"): an accept time near it means the device was in
+      force at the first attempt.
 
 Prints one line per step (`revoke i cmd_ms drop_ms`, `issue i cmd_ms
-accept_ms`) and a summary `NAME_cmd_p50_ms= ... NAME_p99_ms= ...`. A client
+accept_ms tries=T control_ms`) and a summary `NAME_cmd_p50_ms= ... NAME_p99_ms= ...`. A client
 not dropped (or not accepted) within 30 s fails the run (exit 1).
+GOALS_TAG=X names the devices rvXI / nwXI instead (a second run on a PKI).
 """
 import os
 import ssl
@@ -26,6 +30,7 @@ import time
 import paho.mqtt.client as mqtt
 
 LIMIT = 30.0
+TAG = os.environ.get("GOALS_TAG", "")
 
 
 def client(port, d, name):
@@ -79,11 +84,11 @@ def pct(v, p):
     return s[min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))]
 
 
-def summary(name, cmd, lat):
+def summary(name, cmd, lat, extra=""):
     print("%s_cmd_p50_ms=%.1f %s_cmd_p99_ms=%.1f %s_cmd_max_ms=%.1f %s_p50_ms=%.1f %s_p99_ms=%.1f "
-          "%s_max_ms=%.1f n=%d" % (name, pct(cmd, 50), name, pct(cmd, 99), name, max(cmd),
-                                   name, pct(lat, 50), name, pct(lat, 99), name, max(lat),
-                                   len(lat)), flush=True)
+          "%s_max_ms=%.1f n=%d%s" % (name, pct(cmd, 50), name, pct(cmd, 99), name, max(cmd),
+                                     name, pct(lat, 50), name, pct(lat, 99), name, max(lat),
+                                     len(lat), extra), flush=True)
 
 
 def run(mqadmin, d, *args):
@@ -101,7 +106,7 @@ def run(mqadmin, d, *args):
 def revoke(port, d, mqadmin, n):
     cmd, lat = [], []
     for i in range(n):
-        name = "rv%d" % i
+        name = "rv%s%d" % (TAG, i)
         rc, c, gone = connect(port, d, name)
         if rc != 0:
             sys.stderr.write("goals.py: %s was refused before its revocation (rc %d)\n" % (name, rc))
@@ -121,9 +126,17 @@ def revoke(port, d, mqadmin, n):
 
 
 def issue(port, d, mqadmin, n):
-    cmd, lat = [], []
+    cmd, lat, ctl = [], [], []
     for i in range(n):
-        name = "nw%d" % i
+        name = "nw%s%d" % (TAG, i)
+        c0 = time.monotonic()
+        rc, c, _ = connect(port, d, "bp0")
+        if rc != 0:
+            sys.stderr.write("goals.py: the control device bp0 was refused (rc %d)\n" % rc)
+            return 1
+        ctl.append((time.monotonic() - c0) * 1000)
+        c.disconnect()
+        c.loop_stop()
         t0, t1 = run(mqadmin, d, "device", "issue", name)
         tries = 0
         while True:
@@ -140,8 +153,10 @@ def issue(port, d, mqadmin, n):
                 return 1
         cmd.append((t1 - t0) * 1000)
         lat.append((t2 - t1) * 1000)
-        print("issue %d %.1f %.1f tries=%d" % (i, cmd[-1], lat[-1], tries), flush=True)
-    summary("issue", cmd, lat)
+        print("issue %d %.1f %.1f tries=%d %.1f" % (i, cmd[-1], lat[-1], tries, ctl[-1]),
+              flush=True)
+    summary("issue", cmd, lat, " control_p50_ms=%.1f control_p99_ms=%.1f" % (pct(ctl, 50),
+                                                                             pct(ctl, 99)))
     return 0
 
 
