@@ -4,8 +4,9 @@ already running (bench/run pins it to the load generator's core), so that no
 fork/exec or TLS handshake lands on the broker's core at the moment that is
 measured.
 
-  change.py rename SRC DST
-      renames SRC over DST (mqcert: the policy with one more device)
+  change.py run CMD [ARG...]
+      runs CMD (mqcert: mqadmin device issue into the store); its process
+      inherits this one's CPU pinning
   change.py dynsec PORT CAFILE CERT KEY CLIENT_ID PAYLOAD
       connects first, then publishes PAYLOAD to $CONTROL/dynamic-security/v1
       (QoS 1) and waits for dynsec's response
@@ -15,21 +16,25 @@ writes it with a shell builtin) before acting and prints "done"; then stays
 idle until stdin is closed, so that its own exit (interpreter teardown) does
 not fall inside the measured run either. Exits 0, or 1 when the change failed.
 """
-import os
 import ssl
+import subprocess
 import sys
 import threading
 
 TIMEOUT = 60
 
 
-def rename(src, dst):
+def run(cmd):
     print("ready", flush=True)
     if not sys.stdin.readline():
         return 1
-    os.rename(src, dst)
-    print("done", flush=True)
+    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+    if rc == 0:
+        print("done", flush=True)
     sys.stdin.read()
+    if rc != 0:
+        sys.stderr.write("change.py: %s exited %d\n" % (" ".join(cmd), rc))
+        return 1
     return 0
 
 
@@ -60,8 +65,8 @@ def dynsec(port, cafile, cert, key, client_id, payload):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "rename":
-        return rename(sys.argv[2], sys.argv[3])
+    if len(sys.argv) >= 3 and sys.argv[1] == "run":
+        return run(sys.argv[2:])
     if len(sys.argv) == 8 and sys.argv[1] == "dynsec":
         return dynsec(*sys.argv[2:])
     sys.stderr.write(__doc__)

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """Writes the equivalent access configuration for the four benchmark setups.
 
-  genconf.py PKI_POLICY OUTDIR DEVICES RULES
-  genconf.py --one-more POLICY NEXT     (NEXT = POLICY plus one device)
+  genconf.py [--no-peers] OUTDIR DEVICES RULES REAL_DEVICE...
 
-PKI_POLICY is the policy.json mqadmin wrote for the devices that really
-connect (bp*, bs*, bc*). The policy is padded with fake devices (unique random
-fingerprints, no certificate files) up to DEVICES, and with filler rules up to
-RULES. Writes OUTDIR/policy.json (mqcert), OUTDIR/aclfile (acl_file) and
-OUTDIR/dynsec.json (dynamic-security), all saying the same thing:
+REAL_DEVICE... are the devices that really connect (bp*, bs*, bc*), already
+in the PKI's store. The fleet is padded with fake devices dev0, dev1, ... up
+to DEVICES (bench/genstore writes them into the store; here they only name
+the per-device rules), and with filler rules up to RULES. Writes
+OUTDIR/rules.json (a policy.json holding only the rules: genstore --rules
+puts them in the store for mqcert), and unless --no-peers OUTDIR/aclfile
+(acl_file) and OUTDIR/dynsec.json (dynamic-security), all saying the same:
 
   * every device may publish to bench/<its username>/data,
   * every device may subscribe to and receive bench/+/data,
@@ -22,48 +23,21 @@ early exit that the rule set would not give them in real use.
 """
 import json
 import os
-import secrets
 import sys
 
 
-def one_more(src, dst):
-    """Writes dst: the policy src with one more device (the reload step)."""
-    with open(src) as f:
-        pol = json.load(f)
-    tmpl = pol["devices"][0]["certs"][0]
-    pol["devices"].append({
-        "name": "bench-new-device", "username": "bench-new-device", "groups": [],
-        "certs": [{"serial": secrets.token_hex(16), "fingerprint": secrets.token_hex(32),
-                   "not_before": tmpl["not_before"], "not_after": tmpl["not_after"],
-                   "status": "active"}]})
-    pol["generation"] = pol.get("generation", 1) + 1
-    write(dst, json.dumps(pol, indent=1) + "\n")
-    return 0
-
-
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--one-more":
-        return one_more(sys.argv[2], sys.argv[3])
-    if len(sys.argv) != 5:
-        sys.stderr.write("usage: genconf.py PKI_POLICY OUTDIR DEVICES RULES\n")
+    args = sys.argv[1:]
+    peers = True
+    if args and args[0] == "--no-peers":
+        peers = False
+        args = args[1:]
+    if len(args) < 4:
+        sys.stderr.write("usage: genconf.py [--no-peers] OUTDIR DEVICES RULES REAL_DEVICE...\n")
         return 2
-    src, out, ndev, nrules = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    with open(src) as f:
-        pol = json.load(f)
-    real = [d for d in pol["devices"]]
-    real_names = [d["name"] for d in real]
-    nfake = max(0, ndev - len(real))
+    out, ndev, nrules, real_names = args[0], int(args[1]), int(args[2]), args[3:]
+    nfake = max(0, ndev - len(real_names))
     fake = ["dev%d" % i for i in range(nfake)]
-    tmpl = real[0]["certs"][0]
-    devices = list(real)
-    for name in fake:
-        devices.append({
-            "name": name, "username": name, "groups": [], "created": real[0].get("created", tmpl["not_before"]),
-            "certs": [{
-                "serial": secrets.token_hex(16), "fingerprint": secrets.token_hex(32),
-                "not_before": tmpl["not_before"], "not_after": tmpl["not_after"], "status": "active",
-            }],
-        })
 
     # Filler rules: (kind, subject, topic).
     filler = []
@@ -82,12 +56,11 @@ def main():
     rules.append({"subject": "all", "topic": "bench/+/data", "access": "read", "effect": "allow"})
     for i, r in enumerate(rules):
         r["id"] = i + 1
-    pol_out = dict(pol)
-    pol_out["devices"] = devices
-    pol_out["rules"] = rules
-    pol_out["next_rule_id"] = len(rules) + 1
-    pol_out["generation"] = pol.get("generation", 1) + 1
-    write(os.path.join(out, "policy.json"), json.dumps(pol_out, indent=1) + "\n")
+    pol_out = {"version": 1, "generation": 1, "devices": [], "rules": rules,
+               "next_rule_id": len(rules) + 1}
+    write(os.path.join(out, "rules.json"), json.dumps(pol_out, indent=1) + "\n")
+    if not peers:
+        return 0
 
     # acl_file: no groups needed; per-user topics, then patterns.
     lines = []
