@@ -180,34 +180,123 @@ int store_open(struct store *st, const char *dir, enum store_mode mode)
 
 /* Still under the lock nobody else is writing, so whatever a killed run
  * left behind can go. After the command's own work (a revocation is live
- * before this scan of every device directory starts), and only when the
- * policy in memory is the one on disk. */
+ * before this scan of every device directory starts). */
 static void store_clean_temps(const char *dir, bool fix, struct store_leftovers *lo);
+static void store_clean_unrecorded(const char *ddir, const char *dev, bool fix,
+				   struct store_leftovers *lo);
+static void store_clean_recorded(const char *ddir, const struct mq_device *dev, bool fix,
+				 struct store_leftovers *lo);
 
-static void store_clean_leftovers(const struct store *st)
+/* DIR/.inflight lists the devices whose files a command is writing (one
+ * name a line, appended before the first file): O(change) cleaning after
+ * a kill -9 looks at those directories only. */
+#define STORE_INTENT_MAX (64UL << 20)
+
+int store_intent(const struct store *st, const char *const *names, size_t n)
+{
+	char *p = store_path(st, ".inflight");
+	int fd = -1, rc = -1;
+	FILE *f = NULL;
+
+	if (!p)
+		goto out;
+	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "a"))) {
+		cli_err("cannot write %s: %s", p, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", names[i]);
+	/* On disk before the files it names (a power cut keeps the order). */
+	if (fflush(f) || fdatasync(fileno(f))) {
+		cli_err("cannot write %s: %s", p, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	return rc;
+}
+
+/* One device directory against the store's record of it. */
+static int store_clean_one(struct store *st, const char *name, struct store_leftovers *lo)
+{
+	char err[512], *ddir = store_path(st, "devices/%s", name);
+	struct mq_device *d = NULL;
+	struct stat sb;
+	int got = 0;
+
+	if (!ddir)
+		return -1;
+	if (!lstat(ddir, &sb) && S_ISDIR(sb.st_mode)) {
+		if (mq_store_read_begin(st->db, err, sizeof(err)))
+			got = -1;
+		else
+			got = mq_store_device_get(st->db, name, &d, err, sizeof(err));
+		mq_store_read_end(st->db);
+		if (got == 0)
+			store_clean_recorded(ddir, d, true, lo);
+		else if (got == 1)
+			store_clean_unrecorded(ddir, name, true, lo);
+	}
+	mq_device_free(d);
+	free(ddir);
+	return got < 0 ? -1 : 0;
+}
+
+/* The directories DIR/.inflight names; the file goes once they are clean. */
+static void store_clean_intents(struct store *st, struct store_leftovers *lo)
+{
+	char err[256], *p = store_path(st, ".inflight"), *buf = NULL, *line, *next;
+	size_t len;
+	int rc = 0;
+
+	if (!p || access(p, F_OK) || !store_db(st) ||
+	    mq_file_read(p, STORE_INTENT_MAX, &buf, &len, err, sizeof(err)))
+		goto out;
+	for (line = buf; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (mq_name_valid(line) && store_clean_one(st, line, lo))
+			rc = -1;
+	}
+	if (!rc)
+		unlink(p);
+out:
+	free(buf);
+	free(p);
+}
+
+static void store_clean_leftovers(struct store *st)
 {
 	struct store_leftovers lo;
-	char what[512];
+	char what[512], *p;
 
-	if (st->lockfd < 0 || !st->saved || !st->policy)
+	if (st->lockfd < 0)
 		return;
-	if (st->partial) {
-		/* A partial model cannot tell recorded devices from leftovers,
-		 * and the scan of every device directory is O(fleet): that is
-		 * left to whole-model commands and doctor. Temporary files in
-		 * DIR and in the touched devices' directories go. */
-		memset(&lo, 0, sizeof(lo));
-		store_clean_temps(st->dir, true, &lo);
-		for (size_t i = 0; i < st->policy->ndevices; i++) {
-			char *ddir = store_path(st, "devices/%s", st->policy->devices[i]->name);
-
-			if (ddir)
-				store_clean_temps(ddir, true, &lo);
-			free(ddir);
-		}
-		lo.total = lo.temps;
-	} else if (store_leftovers(st->dir, st->policy, true, &lo)) {
-		return;
+	memset(&lo, 0, sizeof(lo));
+	if (st->saved && st->policy && !st->partial) {
+		if (store_leftovers(st->dir, st->policy, true, &lo))
+			return;
+		if ((p = store_path(st, ".inflight")))
+			unlink(p);
+		free(p);
+	} else {
+		/* O(change): a partial model cannot tell recorded devices from
+		 * leftovers, and the scan of every device directory is O(fleet)
+		 * (left to whole-model commands and doctor --fix). Temporary files
+		 * in DIR and the directories of devices whose files a killed run
+		 * was writing (DIR/.inflight) are cleaned. */
+		if (st->saved)
+			store_clean_temps(st->dir, true, &lo);
+		store_clean_intents(st, &lo);
+		lo.total = lo.temps + lo.dirs + lo.staged_dropped + lo.staged_committed;
 	}
 	if (!lo.total)
 		return;
@@ -592,12 +681,79 @@ out:
 	return rc;
 }
 
+int store_load_cert(struct store *st, const char *hex)
+{
+	char err[512] = "";
+	struct store_names x = {NULL, 0};
+	int rc = -1;
+
+	if (store_load_devices(st, NULL, 0))
+		return -1;
+	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
+	    mq_store_cert_names(st->db, hex, store_collect_name, &x, err, sizeof(err))) {
+		mq_store_read_end(st->db);
+		cli_err("cannot read the policy store %s/store: %s", st->dir, *err ? err : "out of memory");
+		goto out;
+	}
+	mq_store_read_end(st->db);
+	rc = store_load_devices(st, (const char *const *)x.v, x.n);
+out:
+	for (size_t i = 0; i < x.n; i++)
+		free(x.v[i]);
+	free(x.v);
+	return rc;
+}
+
+struct store_group_ctx {
+	const char *group;
+	char quoted[MQ_NAME_MAX + 3];
+	size_t qlen;
+};
+
+static int store_find_member(void *arg, const char *name, const char *json, size_t len)
+{
+	struct store_group_ctx *x = arg;
+	struct mq_device *d;
+	bool in;
+
+	(void)name;
+	/* Parse only the records that mention the group at all. */
+	if (!memmem(json, len, x->quoted, x->qlen) || !(d = mq_device_parse(json, len, NULL, 0)))
+		return 0;
+	in = mq_device_in_group(d, x->group);
+	mq_device_free(d);
+	return in;
+}
+
+int store_group_has_members(struct store *st, const char *group)
+{
+	struct store_group_ctx x = {.group = group};
+	char err[512] = "";
+	int rc;
+
+	if (!st->partial) {
+		for (size_t i = 0; i < st->policy->ndevices; i++)
+			if (mq_device_in_group(st->policy->devices[i], group))
+				return 1;
+		return 0;
+	}
+	x.qlen = (size_t)snprintf(x.quoted, sizeof(x.quoted), "\"%s\"", group);
+	if (x.qlen >= sizeof(x.quoted) || mq_store_read_begin(st->db, err, sizeof(err)))
+		return -1;
+	rc = mq_store_devices_each(st->db, store_find_member, &x, err, sizeof(err));
+	mq_store_read_end(st->db);
+	return rc;
+}
+
 int store_load_rules(struct store *st)
 {
 	char err[512] = "";
 
 	if (store_load_devices(st, NULL, 0))
 		return -1;
+	if (st->rules)
+		return 0;
+	st->rules = true;
 	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
 	    mq_store_rules_load(st->db, st->policy, err, sizeof(err))) {
 		mq_store_read_end(st->db);
@@ -688,18 +844,20 @@ static int store_db_diff(struct store *st, struct mq_store *db, const struct mq_
 		if (mq_store_put_device(db, p->devices[i], err, errlen))
 			goto out;
 	if (st->partial) {
-		/* Only what was loaded can have gone; the rules were not loaded. */
+		/* Only what was loaded can have gone; the rules only when loaded. */
 		for (size_t i = 0; i < st->nloaded; i++)
 			if (!mq_policy_find_device(p, st->loaded[i]) &&
 			    mq_store_delete_device(db, st->loaded[i], err, errlen) < 0)
 				goto out;
-		goto meta;
-	}
-	if (mq_store_devices_each(db, store_find_gone, &g, err, errlen) < 0)
-		goto out;
-	for (size_t i = 0; i < g.n; i++)
-		if (mq_store_delete_device(db, g.names[i], err, errlen) < 0)
+		if (!st->rules)
+			goto meta;
+	} else {
+		if (mq_store_devices_each(db, store_find_gone, &g, err, errlen) < 0)
 			goto out;
+		for (size_t i = 0; i < g.n; i++)
+			if (mq_store_delete_device(db, g.names[i], err, errlen) < 0)
+				goto out;
+	}
 	if (mq_store_rules_load(db, rules, err, errlen))
 		goto out;
 	for (size_t i = 0; i < rules->nrules; i++)

@@ -51,6 +51,11 @@ int mq_store_name_by_user(struct mq_store *s, const char *username, char *name, 
  * retired: the CRL's entries), in serial order; a name may repeat. */
 int mq_store_revoked_each(struct mq_store *s, int (*cb)(void *arg, const char *name), void *arg,
 			  char *err, size_t errlen);
+/* Calls cb with the name of each device holding a certificate whose
+ * serial is hex, or (hex of 4 digits or more) whose serial or fingerprint
+ * may start with hex: a superset, in no order, names may repeat. */
+int mq_store_cert_names(struct mq_store *s, const char *hex,
+			int (*cb)(void *arg, const char *name), void *arg, char *err, size_t errlen);
 /* All rules into p (a policy holding only rules; ids kept). 0 or -1. */
 int mq_store_rules_load(struct mq_store *s, struct mq_policy *p, char *err, size_t errlen);
 
