@@ -978,8 +978,10 @@ static int store_index(struct mq_store *s, const struct mq_device *d, char *err,
 				c->fingerprint, other);
 			return -1;
 		}
+		/* expiry: active certificates only, so that 'expiring' walks its
+		 * result and not the retired and revoked history. */
 		if (rc || (rc = mdb_put(s->wtxn, s->by_serial, &ks, &vf, 0)) ||
-		    (rc = mdb_put(s->wtxn, s->expiry, &ke, &vn, 0)) ||
+		    (c->status == MQ_CERT_ACTIVE && (rc = mdb_put(s->wtxn, s->expiry, &ke, &vn, 0))) ||
 		    (c->status != MQ_CERT_ACTIVE && (rc = mdb_put(s->wtxn, s->revoked, &ks, &vn, 0))))
 			return store_fail(err, errlen, rc, "index");
 	}

@@ -77,7 +77,9 @@ int mq_store_devices_each(struct mq_store *s,
 int mq_store_rules_each(struct mq_store *s,
 			int (*cb)(void *arg, unsigned long id, const char *json, size_t len),
 			void *arg, char *err, size_t errlen);
-/* Certificates with from <= not_after < to, in not_after order: cb gets
+/* Active certificates (status "active": neither retired nor revoked;
+ * stores written before this rule may list others: check the record)
+ * with from <= not_after < to, in not_after order: cb gets
  * not_after, the fingerprint (hex) and the device's name. */
 int mq_store_expiry_range(struct mq_store *s, time_t from, time_t to,
 			  int (*cb)(void *arg, time_t not_after, const char *fpr, const char *name),
