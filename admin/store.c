@@ -7,6 +7,7 @@
 #include "mq_names.h"
 #include "mq_err.h"
 #include "mq_strmap.h"
+#include "wait.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -898,6 +899,45 @@ out:
 
 static uint64_t store_last_seq;
 
+/* The change log: trimmed inside the write that makes it too long, to the
+ * last STORE_LOG_KEEP entries but never below what a running broker
+ * (DIR/audit state files) still has to apply, and never beyond
+ * STORE_LOG_MAX entries: a broker that far behind re-judges every client
+ * (mq_store_changes' gap). The state files are read only when a trim is
+ * due (every STORE_LOG_KEEP commits), so a commit stays O(change).
+ * MQADMIN_LOG_KEEP overrides the keep count (tests, tuning). */
+#define STORE_LOG_KEEP 100000UL
+#define STORE_LOG_MAX_FACTOR 10
+
+static unsigned long store_log_keep(void)
+{
+	const char *env = getenv("MQADMIN_LOG_KEEP");
+	long v;
+
+	if (env && !cli_parse_long(env, 1, 100000000L, &v))
+		return (unsigned long)v;
+	return STORE_LOG_KEEP;
+}
+
+static int store_trim_log(struct store *st, char *err, size_t errlen)
+{
+	unsigned long keep = store_log_keep();
+	uint64_t seq = 0, lowest = 0, below;
+	size_t n = mq_store_log_count(st->db);
+
+	if (n == (size_t)-1 || n <= 2 * keep)
+		return 0;
+	mq_store_meta_get(st->db, "seq", &seq);
+	if (seq < keep)
+		return 0;
+	below = seq + 1 - keep;
+	if (wait_lowest_applied(st->dir, &lowest) == 1 && lowest + 1 < below)
+		below = lowest + 1;
+	if (seq + 1 > keep * STORE_LOG_MAX_FACTOR && below < seq + 1 - keep * STORE_LOG_MAX_FACTOR)
+		below = seq + 1 - keep * STORE_LOG_MAX_FACTOR;
+	return mq_store_log_trim(st->db, below, err, errlen);
+}
+
 uint64_t store_committed_seq(void)
 {
 	return store_last_seq;
@@ -909,6 +949,7 @@ static int store_db_write_model(struct store *st, const struct mq_policy *p, boo
 
 	if (mq_store_write_begin(st->db, err, sizeof(err)) ||
 	    store_db_diff(st, st->db, p, quiet, err, sizeof(err)) ||
+	    store_trim_log(st, err, sizeof(err)) ||
 	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
 		mq_store_write_abort(st->db);
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
@@ -1019,6 +1060,7 @@ int store_commit(struct store *st)
 
 	mq_store_meta_get(st->db, "generation", &gen);
 	if (mq_store_meta_set(st->db, "generation", gen + 1, err, sizeof(err)) ||
+	    store_trim_log(st, err, sizeof(err)) ||
 	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
 		mq_store_write_abort(st->db);
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);

@@ -728,6 +728,15 @@ size_t mq_store_device_count(struct mq_store *s)
 	return st.ms_entries;
 }
 
+size_t mq_store_log_count(struct mq_store *s)
+{
+	MDB_stat st;
+
+	if (!store_txn(s) || mdb_stat(store_txn(s), s->log, &st))
+		return (size_t)-1;
+	return st.ms_entries;
+}
+
 int mq_store_meta_get(struct mq_store *s, const char *key, uint64_t *v)
 {
 	*v = 0;

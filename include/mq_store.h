@@ -117,6 +117,8 @@ int mq_store_meta_set_text(struct mq_store *s, const char *key, const char *text
 void mq_store_write_quiet(struct mq_store *s, bool on);
 /* Appends one log entry (kind and key as in mq_store_changes). 0 or -1. */
 int mq_store_log(struct mq_store *s, char kind, const char *key, char *err, size_t errlen);
+/* The number of log entries, or (size_t)-1 on error. */
+size_t mq_store_log_count(struct mq_store *s);
 /* Drops log entries below seq `below` and raises log_floor to it. */
 int mq_store_log_trim(struct mq_store *s, uint64_t below, char *err, size_t errlen);
 /* Removes every device and rule record, index entry and meta text value
