@@ -102,7 +102,7 @@ void mqacl_rebind_all(struct mqcert *st)
 	struct mqcl_rec *r;
 
 	for (r = st->clients.head; r; r = r->next) {
-		if (r->deferred)
+		if (r->deferred || r->refused)
 			continue;
 		if (acl_resolve(st, r, !r->observed || strcmp(r->device, "-")))
 			mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' "
@@ -241,6 +241,10 @@ int mqacl_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
 	 * grant that rules cannot widen: a byte compare for every other topic. */
 	if (ev->topic && (ev->topic[0] == 'm' || ev->topic[0] == '$') && mqrenew_owns(ev->topic))
 		return mqrenew_acl(st, ev);
+	/* No TICK (per_listener_settings true): changes are read here, at
+	 * most once a second, so a revocation reaches connected clients. */
+	if (__builtin_expect(!st->rl.ticks, 0))
+		mqrl_connect_poll(st, time(NULL));
 	r = mqcl_find(&st->clients, ev->client);
 
 	if (r && r->acl && !r->deferred && ev->topic &&

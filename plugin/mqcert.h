@@ -106,6 +106,7 @@ struct mqcl_rec {
 	time_t since;
 	const char *leaving; /* audit: why it is about to go ("kicked"...), or NULL */
 	bool kick_queued; /* a kick is on its way (reload.c) */
+	bool refused; /* to be kicked, but no TICK to do it: denied everything */
 	/* ACL inputs kept for re-resolving after a policy swap (the
 	 * certificate is not at hand then), and the resolved rules: NULL
 	 * (deny everything) for deferred clients or when out of memory. */

@@ -256,8 +256,10 @@ oom:
 	      "change", r->client_id, why);
 }
 
-/* From BASIC_AUTH nobody is kicked: they are judged again at the next
- * change, or when TICK comes. */
+/* From BASIC_AUTH or ACL_CHECK nobody is kicked: they are judged again at
+ * the next change, or when TICK comes. Without TICK (per_listener_settings
+ * true) none ever comes: the client is denied everything instead, so its
+ * revocation still takes effect on every message. */
 static void rl_kicks_drop(struct mqcert *st, struct rl_kicks *k)
 {
 	for (size_t i = 0; i < k->n; i++) {
@@ -265,6 +267,12 @@ static void rl_kicks_drop(struct mqcert *st, struct rl_kicks *k)
 
 		if (r)
 			r->kick_queued = false;
+		if (r && st->rl.no_tick_mode && !r->refused) {
+			r->refused = true;
+			mqacl_rebind(st, r, NULL);
+			mqlog(MOSQ_LOG_NOTICE, "client '%s' is denied everything from now on (no TICK "
+			      "to disconnect it: per_listener_settings true?)", r->client_id);
+		}
 		free(k->v[i].client_id);
 	}
 	free(k->v);
@@ -314,11 +322,15 @@ static int rl_judge(struct mqcert *st, struct mqcl_rec *r, time_t now, struct rl
 	why = mqauth_judge(st, r, rc == 0 ? d : NULL, now);
 	if (!why && mqcrl_lists(st->crl, r->serial))
 		why = "certificate is revoked by the CA's CRL";
-	if (why)
+	if (why) {
 		rl_kick_add(st, k, r, why);
-	else if (mqacl_rebind(st, r, d))
-		mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' (device '%s'): "
-		      "it is denied everything until the next change", r->client_id, r->device);
+	} else {
+		r->refused = false;
+		if (mqacl_rebind(st, r, d))
+			mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' (device "
+			      "'%s'): it is denied everything until the next change", r->client_id,
+			      r->device);
+	}
 	mq_device_free(d);
 	return 0;
 }
