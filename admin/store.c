@@ -709,7 +709,13 @@ struct store_group_ctx {
 	const char *group;
 	char quoted[MQ_NAME_MAX + 3];
 	size_t qlen;
+	size_t seen;
+	struct timespec until;
 };
+
+/* The member search is a warning's: it gives up (2) after 100 ms, so a
+ * new group in a million-device fleet costs no fleet scan. */
+#define STORE_GROUP_BUDGET_NS 100000000L
 
 static int store_find_member(void *arg, const char *name, const char *json, size_t len)
 {
@@ -718,6 +724,14 @@ static int store_find_member(void *arg, const char *name, const char *json, size
 	bool in;
 
 	(void)name;
+	if (++x->seen % 1024 == 0) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > x->until.tv_sec ||
+		    (now.tv_sec == x->until.tv_sec && now.tv_nsec > x->until.tv_nsec))
+			return 2;
+	}
 	/* Parse only the records that mention the group at all. */
 	if (!memmem(json, len, x->quoted, x->qlen) || !(d = mq_device_parse(json, len, NULL, 0)))
 		return 0;
@@ -739,11 +753,17 @@ int store_group_has_members(struct store *st, const char *group)
 		return 0;
 	}
 	x.qlen = (size_t)snprintf(x.quoted, sizeof(x.quoted), "\"%s\"", group);
+	clock_gettime(CLOCK_MONOTONIC, &x.until);
+	x.until.tv_nsec += STORE_GROUP_BUDGET_NS;
+	if (x.until.tv_nsec >= 1000000000L) {
+		x.until.tv_sec++;
+		x.until.tv_nsec -= 1000000000L;
+	}
 	if (x.qlen >= sizeof(x.quoted) || mq_store_read_begin(st->db, err, sizeof(err)))
 		return -1;
 	rc = mq_store_devices_each(st->db, store_find_member, &x, err, sizeof(err));
 	mq_store_read_end(st->db);
-	return rc;
+	return rc == 2 ? -1 : rc;
 }
 
 int store_load_rules(struct store *st)

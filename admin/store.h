@@ -74,8 +74,9 @@ int store_load_rules(struct store *st);
 /* Adds every device holding a certificate whose serial is hex or whose
  * serial or fingerprint may start with it (cert revoke). */
 int store_load_cert(struct store *st, const char *hex);
-/* Whether any device is in group: 1, 0, -1 (a read of the fleet on a
- * partial model that stops at the first member: a warning's check). */
+/* Whether any device is in group: 1, 0, -1 (unknown: an error, or on a
+ * partial model the walk of the records, which stops at the first member,
+ * took more than 100 ms: a warning's check). */
 int store_group_has_members(struct store *st, const char *group);
 /* Adds every device with a certificate whose not_after is before `before`
  * (the expiry index's range: expiring --within). */
