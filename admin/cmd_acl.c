@@ -44,14 +44,6 @@ static bool acl_same_rule(const struct mq_rule *r, enum mq_subject_kind kind, co
 	       !strcmp(r->topic, topic) && r->access == access && r->deny == deny;
 }
 
-static bool acl_group_has_members(const struct mq_policy *p, const char *group)
-{
-	for (size_t i = 0; i < p->ndevices; i++)
-		if (mq_device_in_group(p->devices[i], group))
-			return true;
-	return false;
-}
-
 int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -118,7 +110,9 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("invalid --topic: %s", err);
 		return CLI_FAIL;
 	}
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+	/* O(change): the rules and the device the rule names. */
+	if (store_open(&st, ctx->dir, STORE_WRITE) ||
+	    store_load_devices(&st, &subject, kind == MQ_SUBJ_DEVICE) || store_load_rules(&st))
 		goto out;
 	if (kind == MQ_SUBJ_DEVICE && !mq_policy_find_device(st.policy, subject)) {
 		cli_err("no device '%s' in %s; issue it first, or use --group for devices to come",
@@ -137,7 +131,7 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("cannot add the rule: %s", err);
 		goto out;
 	}
-	if (kind == MQ_SUBJ_GROUP && !acl_group_has_members(st.policy, subject))
+	if (kind == MQ_SUBJ_GROUP && store_group_has_members(&st, subject) == 0)
 		cli_err("warning: no device is in group '%s' yet; the rule applies once one is "
 			"(mqadmin device set NAME --group %s)", subject, subject);
 	acl_rule_str(r, line, sizeof(line));
@@ -250,7 +244,7 @@ int cmd_acl_list(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+	if (store_open(&st, ctx->dir, STORE_READ) || store_load_rules(&st))
 		goto out;
 	if (json ? acl_list_json(st.policy) : acl_list_table(st.policy))
 		goto out;
@@ -278,7 +272,7 @@ int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("invalid rule id '%s': use the number 'mqadmin acl list' shows", argv[optind]);
 		return CLI_FAIL;
 	}
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_rules(&st))
 		goto out;
 	r = mq_policy_find_rule(st.policy, (unsigned long)id);
 	if (!r) {

@@ -138,7 +138,7 @@ static int ai_push(struct ai_set *s, const struct ai_rule *r)
  * with '#' is a comment, words split at spaces, the topic is the rest of
  * the line). A line mosquitto would refuse to start with is a parse error
  * (-1); a line that has no mqcert equivalent is said and skipped. */
-static int ai_parse(const char *file, char *buf, const struct mq_policy *p, struct ai_set *s)
+static int ai_parse(const char *file, char *buf, struct store *st, struct ai_set *s)
 {
 	const char *user = NULL;
 	char *line, *next, err[256];
@@ -167,6 +167,9 @@ static int ai_parse(const char *file, char *buf, const struct mq_policy *p, stru
 				cli_err("%s:%u: 'user' without a name (mosquitto refuses this file)", file, no);
 				return -1;
 			}
+			/* O(change): each user's device, as the file names it. */
+			if (store_load_user(st, u))
+				return -1;
 			user = u;
 			continue;
 		}
@@ -210,7 +213,7 @@ static int ai_parse(const char *file, char *buf, const struct mq_policy *p, stru
 			continue;
 		}
 		if (!r.pattern) {
-			const struct mq_device *d = mq_policy_find_username(p, user);
+			const struct mq_device *d = mq_policy_find_username(st->policy, user);
 
 			if (!d) {
 				fprintf(stderr, "mqadmin: %s:%u: not translated: user '%s' is no device's "
@@ -282,9 +285,9 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("%s is not a text file", argv[optind]);
 		goto out;
 	}
-	if (store_open(&st, ctx->dir, dry ? STORE_READ : STORE_WRITE) || store_load_policy(&st))
+	if (store_open(&st, ctx->dir, dry ? STORE_READ : STORE_WRITE) || store_load_rules(&st))
 		goto out;
-	if (ai_parse(argv[optind], buf, st.policy, &s)) {
+	if (ai_parse(argv[optind], buf, &st, &s)) {
 		cli_err("nothing imported");
 		goto out;
 	}

@@ -1173,10 +1173,15 @@ static int exp_devices(struct exp_ctx *e, const struct mq_policy *p)
 		const struct mq_device *d = p->devices[i];
 		const struct mq_cert *best = NULL;
 
-		for (size_t k = 0; k < d->ncerts; k++)
-			if (d->certs[k]->status != MQ_CERT_REVOKED &&
+		/* The certificate in use: retired and revoked ones expire
+		 * harmlessly (issue 15). */
+		for (size_t k = 0; k < d->ncerts; k++) {
+			enum mq_cert_state s = mq_cert_state(d->certs[k], e->now);
+
+			if (s != MQ_STATE_REVOKED && s != MQ_STATE_RETIRED &&
 			    (!best || d->certs[k]->not_after > best->not_after))
 				best = d->certs[k];
+		}
 		if (best && exp_add(e, "device", d->name, best->serial, best->not_after)) {
 			cli_err("out of memory");
 			return -1;

@@ -369,6 +369,36 @@ static int batch_make_names(struct batch *b, const struct batch_opts *o)
 	return 0;
 }
 
+/* O(batch): the devices of the batch's names and those whose username
+ * one of them is, nothing else. */
+static int batch_load(struct store *st, const struct batch *b)
+{
+	if (store_load_devices(st, NULL, 0))
+		return -1;
+	for (size_t i = 0; i < b->n; i++)
+		if (store_load_devices(st, (const char *const *)&b->items[i].name, 1) ||
+		    store_load_user(st, b->items[i].name))
+			return -1;
+	return 0;
+}
+
+/* The batch's names into DIR/.inflight before any file is written. */
+static int batch_intent(const struct store *st, const struct batch *b)
+{
+	const char **names = calloc(b->n, sizeof(*names));
+	int rc;
+
+	if (!names) {
+		cli_err("out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		names[i] = b->items[i].name;
+	rc = store_intent(st, names, b->n);
+	free(names);
+	return rc;
+}
+
 /* Every name new to the policy and unique within the batch. */
 static int batch_check_names(const struct batch *b, const struct mq_policy *p)
 {
@@ -443,7 +473,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	if ((o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o)) ||
 	    export_read_pass(&o.ex))
 		goto out;
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
+	if (store_open(&st, ctx->dir, STORE_WRITE) || batch_load(&st, &b) ||
 	    batch_check_names(&b, st.policy) || ca_load(&ca, &st, o.passfile) ||
 	    ca_sign_prepare(&ca) || ca_keygen_start(&gen, o.type))
 		goto out;
@@ -451,6 +481,8 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("out of memory");
 		goto out;
 	}
+	if (batch_intent(&st, &b))
+		goto out;
 	sa.sa_handler = batch_on_signal;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);

@@ -294,7 +294,9 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (!revoke_reason_ok(reason))
 		return CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+	/* O(change): the devices the index says may hold q, then (crl_write)
+	 * those already in the CRL. */
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_cert(&st, q))
 		goto out;
 	cert = cert_find(st.policy, given, q, now);
 	if (!cert)

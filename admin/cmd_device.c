@@ -208,7 +208,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 			"gives a new device the old one's identity: pass --force to do so", o.name);
 		goto out;
 	}
-	if (ca_load(&ca, &st, o.passfile))
+	if (ca_load(&ca, &st, o.passfile) || store_intent(&st, (const char *const *)&o.name, 1))
 		goto out;
 	if (device_issue_one(&st, &ca, &req, &out))
 		goto out;
@@ -261,7 +261,8 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		goto out;
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st))
+	if (store_open(&st, ctx->dir, STORE_WRITE) ||
+	    store_load_devices(&st, (const char *const *)&o.name, 1))
 		goto out;
 	d = mq_policy_find_device(st.policy, o.name);
 	if (!d) {
@@ -281,7 +282,8 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 			"unless --san or --no-san is given", san ? san : "none");
 	if (device_certify(st.policy, d, &ca, dk.pub, san, o.days, &cert, &pem, &pemlen))
 		goto out;
-	if (devfiles_init(&f, &st, o.name, ".new") || devfiles_init(&fin, &st, o.name, ""))
+	if (devfiles_init(&f, &st, o.name, ".new") || devfiles_init(&fin, &st, o.name, "") ||
+	    store_intent(&st, (const char *const *)&o.name, 1))
 		goto out;
 	/* Stage beside the old files, commit the policy, then rename: a
 	 * failure before the policy write leaves the old files and policy

@@ -211,8 +211,9 @@ int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	rc = CLI_FAIL;
 	name = argv[optind];
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
-	    !(d = devstate_find(&st, name)))
+	/* O(change): the device and the rules (some may name it). */
+	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_devices(&st, &name, 1) ||
+	    store_load_rules(&st) || !(d = devstate_find(&st, name)))
 		goto out;
 	for (size_t i = 0; i < d->ncerts; i++) {
 		if (d->certs[i]->status == MQ_CERT_REVOKED)

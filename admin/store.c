@@ -8,6 +8,7 @@
 #include "mq_names.h"
 #include "mq_err.h"
 #include "mq_strmap.h"
+#include "wait.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -181,34 +182,123 @@ int store_open(struct store *st, const char *dir, enum store_mode mode)
 
 /* Still under the lock nobody else is writing, so whatever a killed run
  * left behind can go. After the command's own work (a revocation is live
- * before this scan of every device directory starts), and only when the
- * policy in memory is the one on disk. */
+ * before this scan of every device directory starts). */
 static void store_clean_temps(const char *dir, bool fix, struct store_leftovers *lo);
+static void store_clean_unrecorded(const char *ddir, const char *dev, bool fix,
+				   struct store_leftovers *lo);
+static void store_clean_recorded(const char *ddir, const struct mq_device *dev, bool fix,
+				 struct store_leftovers *lo);
 
-static void store_clean_leftovers(const struct store *st)
+/* DIR/.inflight lists the devices whose files a command is writing (one
+ * name a line, appended before the first file): O(change) cleaning after
+ * a kill -9 looks at those directories only. */
+#define STORE_INTENT_MAX (64UL << 20)
+
+int store_intent(const struct store *st, const char *const *names, size_t n)
+{
+	char *p = store_path(st, ".inflight");
+	int fd = -1, rc = -1;
+	FILE *f = NULL;
+
+	if (!p)
+		goto out;
+	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "a"))) {
+		cli_err("cannot write %s: %s", p, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", names[i]);
+	/* On disk before the files it names (a power cut keeps the order). */
+	if (fflush(f) || fdatasync(fileno(f))) {
+		cli_err("cannot write %s: %s", p, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	return rc;
+}
+
+/* One device directory against the store's record of it. */
+static int store_clean_one(struct store *st, const char *name, struct store_leftovers *lo)
+{
+	char err[512], *ddir = store_path(st, "devices/%s", name);
+	struct mq_device *d = NULL;
+	struct stat sb;
+	int got = 0;
+
+	if (!ddir)
+		return -1;
+	if (!lstat(ddir, &sb) && S_ISDIR(sb.st_mode)) {
+		if (mq_store_read_begin(st->db, err, sizeof(err)))
+			got = -1;
+		else
+			got = mq_store_device_get(st->db, name, &d, err, sizeof(err));
+		mq_store_read_end(st->db);
+		if (got == 0)
+			store_clean_recorded(ddir, d, true, lo);
+		else if (got == 1)
+			store_clean_unrecorded(ddir, name, true, lo);
+	}
+	mq_device_free(d);
+	free(ddir);
+	return got < 0 ? -1 : 0;
+}
+
+/* The directories DIR/.inflight names; the file goes once they are clean. */
+static void store_clean_intents(struct store *st, struct store_leftovers *lo)
+{
+	char err[256], *p = store_path(st, ".inflight"), *buf = NULL, *line, *next;
+	size_t len;
+	int rc = 0;
+
+	if (!p || access(p, F_OK) || !store_db(st) ||
+	    mq_file_read(p, STORE_INTENT_MAX, &buf, &len, err, sizeof(err)))
+		goto out;
+	for (line = buf; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (mq_name_valid(line) && store_clean_one(st, line, lo))
+			rc = -1;
+	}
+	if (!rc)
+		unlink(p);
+out:
+	free(buf);
+	free(p);
+}
+
+static void store_clean_leftovers(struct store *st)
 {
 	struct store_leftovers lo;
-	char what[512];
+	char what[512], *p;
 
-	if (st->lockfd < 0 || !st->saved || !st->policy)
+	if (st->lockfd < 0)
 		return;
-	if (st->partial) {
-		/* A partial model cannot tell recorded devices from leftovers,
-		 * and the scan of every device directory is O(fleet): that is
-		 * left to whole-model commands and doctor. Temporary files in
-		 * DIR and in the touched devices' directories go. */
-		memset(&lo, 0, sizeof(lo));
-		store_clean_temps(st->dir, true, &lo);
-		for (size_t i = 0; i < st->policy->ndevices; i++) {
-			char *ddir = store_path(st, "devices/%s", st->policy->devices[i]->name);
-
-			if (ddir)
-				store_clean_temps(ddir, true, &lo);
-			free(ddir);
-		}
-		lo.total = lo.temps;
-	} else if (store_leftovers(st->dir, st->policy, true, &lo)) {
-		return;
+	memset(&lo, 0, sizeof(lo));
+	if (st->saved && st->policy && !st->partial) {
+		if (store_leftovers(st->dir, st->policy, true, &lo))
+			return;
+		if ((p = store_path(st, ".inflight")))
+			unlink(p);
+		free(p);
+	} else {
+		/* O(change): a partial model cannot tell recorded devices from
+		 * leftovers, and the scan of every device directory is O(fleet)
+		 * (left to whole-model commands and doctor --fix). Temporary files
+		 * in DIR and the directories of devices whose files a killed run
+		 * was writing (DIR/.inflight) are cleaned. */
+		if (st->saved)
+			store_clean_temps(st->dir, true, &lo);
+		store_clean_intents(st, &lo);
+		lo.total = lo.temps + lo.dirs + lo.staged_dropped + lo.staged_committed;
 	}
 	if (!lo.total)
 		return;
@@ -670,12 +760,99 @@ out:
 	return rc;
 }
 
+int store_load_cert(struct store *st, const char *hex)
+{
+	char err[512] = "";
+	struct store_names x = {NULL, 0};
+	int rc = -1;
+
+	if (store_load_devices(st, NULL, 0))
+		return -1;
+	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
+	    mq_store_cert_names(st->db, hex, store_collect_name, &x, err, sizeof(err))) {
+		mq_store_read_end(st->db);
+		cli_err("cannot read the policy store %s/store: %s", st->dir, *err ? err : "out of memory");
+		goto out;
+	}
+	mq_store_read_end(st->db);
+	rc = store_load_devices(st, (const char *const *)x.v, x.n);
+out:
+	for (size_t i = 0; i < x.n; i++)
+		free(x.v[i]);
+	free(x.v);
+	return rc;
+}
+
+struct store_group_ctx {
+	const char *group;
+	char quoted[MQ_NAME_MAX + 3];
+	size_t qlen;
+	size_t seen;
+	struct timespec until;
+};
+
+/* The member search is a warning's: it gives up (2) after 100 ms, so a
+ * new group in a million-device fleet costs no fleet scan. */
+#define STORE_GROUP_BUDGET_NS 100000000L
+
+static int store_find_member(void *arg, const char *name, const char *json, size_t len)
+{
+	struct store_group_ctx *x = arg;
+	struct mq_device *d;
+	bool in;
+
+	(void)name;
+	if (++x->seen % 1024 == 0) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > x->until.tv_sec ||
+		    (now.tv_sec == x->until.tv_sec && now.tv_nsec > x->until.tv_nsec))
+			return 2;
+	}
+	/* Parse only the records that mention the group at all. */
+	if (!memmem(json, len, x->quoted, x->qlen) || !(d = mq_device_parse(json, len, NULL, 0)))
+		return 0;
+	in = mq_device_in_group(d, x->group);
+	mq_device_free(d);
+	return in;
+}
+
+int store_group_has_members(struct store *st, const char *group)
+{
+	struct store_group_ctx x = {.group = group};
+	char err[512] = "";
+	int rc;
+
+	if (!st->partial) {
+		for (size_t i = 0; i < st->policy->ndevices; i++)
+			if (mq_device_in_group(st->policy->devices[i], group))
+				return 1;
+		return 0;
+	}
+	x.qlen = (size_t)snprintf(x.quoted, sizeof(x.quoted), "\"%s\"", group);
+	clock_gettime(CLOCK_MONOTONIC, &x.until);
+	x.until.tv_nsec += STORE_GROUP_BUDGET_NS;
+	if (x.until.tv_nsec >= 1000000000L) {
+		x.until.tv_sec++;
+		x.until.tv_nsec -= 1000000000L;
+	}
+	if (x.qlen >= sizeof(x.quoted) || mq_store_read_begin(st->db, err, sizeof(err)))
+		return -1;
+	rc = mq_store_devices_each(st->db, store_find_member, &x, err, sizeof(err));
+	mq_store_read_end(st->db);
+	return rc == 2 ? -1 : rc;
+}
+
 int store_load_rules(struct store *st)
 {
 	char err[512] = "";
 
 	if (store_load_devices(st, NULL, 0))
 		return -1;
+	if (st->rules)
+		return 0;
+	st->rules = true;
 	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
 	    mq_store_rules_load(st->db, st->policy, err, sizeof(err))) {
 		mq_store_read_end(st->db);
@@ -766,18 +943,20 @@ static int store_db_diff(struct store *st, struct mq_store *db, const struct mq_
 		if (mq_store_put_device(db, p->devices[i], err, errlen))
 			goto out;
 	if (st->partial) {
-		/* Only what was loaded can have gone; the rules were not loaded. */
+		/* Only what was loaded can have gone; the rules only when loaded. */
 		for (size_t i = 0; i < st->nloaded; i++)
 			if (!mq_policy_find_device(p, st->loaded[i]) &&
 			    mq_store_delete_device(db, st->loaded[i], err, errlen) < 0)
 				goto out;
-		goto meta;
-	}
-	if (mq_store_devices_each(db, store_find_gone, &g, err, errlen) < 0)
-		goto out;
-	for (size_t i = 0; i < g.n; i++)
-		if (mq_store_delete_device(db, g.names[i], err, errlen) < 0)
+		if (!st->rules)
+			goto meta;
+	} else {
+		if (mq_store_devices_each(db, store_find_gone, &g, err, errlen) < 0)
 			goto out;
+		for (size_t i = 0; i < g.n; i++)
+			if (mq_store_delete_device(db, g.names[i], err, errlen) < 0)
+				goto out;
+	}
 	if (mq_store_rules_load(db, rules, err, errlen))
 		goto out;
 	for (size_t i = 0; i < rules->nrules; i++)
@@ -818,6 +997,45 @@ out:
 
 static uint64_t store_last_seq;
 
+/* The change log: trimmed inside the write that makes it too long, to the
+ * last STORE_LOG_KEEP entries but never below what a running broker
+ * (DIR/audit state files) still has to apply, and never beyond
+ * STORE_LOG_MAX entries: a broker that far behind re-judges every client
+ * (mq_store_changes' gap). The state files are read only when a trim is
+ * due (every STORE_LOG_KEEP commits), so a commit stays O(change).
+ * MQADMIN_LOG_KEEP overrides the keep count (tests, tuning). */
+#define STORE_LOG_KEEP 100000UL
+#define STORE_LOG_MAX_FACTOR 10
+
+static unsigned long store_log_keep(void)
+{
+	const char *env = getenv("MQADMIN_LOG_KEEP");
+	long v;
+
+	if (env && !cli_parse_long(env, 1, 100000000L, &v))
+		return (unsigned long)v;
+	return STORE_LOG_KEEP;
+}
+
+static int store_trim_log(struct store *st, char *err, size_t errlen)
+{
+	unsigned long keep = store_log_keep();
+	uint64_t seq = 0, lowest = 0, below;
+	size_t n = mq_store_log_count(st->db);
+
+	if (n == (size_t)-1 || n <= 2 * keep)
+		return 0;
+	mq_store_meta_get(st->db, "seq", &seq);
+	if (seq < keep)
+		return 0;
+	below = seq + 1 - keep;
+	if (wait_lowest_applied(st->dir, &lowest) == 1 && lowest + 1 < below)
+		below = lowest + 1;
+	if (seq + 1 > keep * STORE_LOG_MAX_FACTOR && below < seq + 1 - keep * STORE_LOG_MAX_FACTOR)
+		below = seq + 1 - keep * STORE_LOG_MAX_FACTOR;
+	return mq_store_log_trim(st->db, below, err, errlen);
+}
+
 uint64_t store_committed_seq(void)
 {
 	return store_last_seq;
@@ -838,7 +1056,8 @@ static int store_db_write_model(struct store *st, const struct mq_policy *p, boo
 		mq_store_write_abort(st->db);
 		return -1;
 	}
-	if (mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
+	if (store_trim_log(st, err, sizeof(err)) ||
+	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
 		mq_store_write_abort(st->db);
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
 		return -1;
@@ -955,6 +1174,7 @@ int store_commit(struct store *st)
 		return -1;
 	}
 	if (mq_store_meta_set(st->db, "generation", gen + 1, err, sizeof(err)) ||
+	    store_trim_log(st, err, sizeof(err)) ||
 	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
 		mq_store_write_abort(st->db);
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);

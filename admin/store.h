@@ -31,6 +31,7 @@ struct store {
 	/* st->policy holds only the devices loaded by name (store_load_devices):
 	 * saving writes those, never scans the fleet. */
 	bool partial;
+	bool rules; /* a partial model holds every rule (store_load_rules) */
 	char **loaded;
 	size_t nloaded;
 };
@@ -72,8 +73,16 @@ int store_load_user(struct store *st, const char *username);
  * what crl_write needs. Nothing to do on a whole model. */
 int store_load_revoked(struct store *st);
 
-/* Adds every rule (acl check on a partial model). */
+/* Adds every rule (acl check on a partial model); saving then writes the
+ * rules' changes too. */
 int store_load_rules(struct store *st);
+/* Adds every device holding a certificate whose serial is hex or whose
+ * serial or fingerprint may start with it (cert revoke). */
+int store_load_cert(struct store *st, const char *hex);
+/* Whether any device is in group: 1, 0, -1 (unknown: an error, or on a
+ * partial model the walk of the records, which stops at the first member,
+ * took more than 100 ms: a warning's check). */
+int store_group_has_members(struct store *st, const char *group);
 /* Adds every device with a certificate whose not_after is before `before`
  * (the expiry index's range: expiring --within). */
 int store_load_expiring(struct store *st, time_t before);
@@ -119,6 +128,11 @@ int store_sync(const struct store *st);
 struct store_leftovers {
 	size_t temps, dirs, staged_dropped, staged_committed, total;
 };
+
+/* Records, before a command writes files in devices/NAME, that it does:
+ * a run killed meanwhile is cleaned up after by the next writer, O(names).
+ * 0 or -1 after printing why. */
+int store_intent(const struct store *st, const char *const *names, size_t n);
 
 /* Finds them in dir against policy p; with fix, removes them (and moves
  * staged files the policy records into place); store_close does so under

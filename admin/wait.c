@@ -142,6 +142,28 @@ static int wait_scan(const char *dir, struct wait_broker **out, size_t *n)
 	return 0;
 }
 
+int wait_lowest_applied(const char *dir, uint64_t *lowest)
+{
+	struct wait_broker *b = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (wait_scan(dir, &b, &n)) {
+		free(b);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!b[i].running)
+			continue;
+		/* One that does not say: as if it applied nothing yet. */
+		if (rc == 0 || (b[i].has_seq ? b[i].applied : 0) < *lowest)
+			*lowest = b[i].has_seq ? b[i].applied : 0;
+		rc = 1;
+	}
+	free(b);
+	return rc;
+}
+
 static double wait_now(void)
 {
 	struct timespec ts;

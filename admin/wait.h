@@ -19,4 +19,8 @@ int wait_take_option(int *argc, char **argv, long *secs);
  * time (named), -1 on an error reading DIR/audit. */
 int wait_applied(const char *dir, uint64_t seq, long secs);
 
+/* The lowest applied_seq of the running brokers of dir into *lowest: 1,
+ * 0 when none runs, -1 on an error (the log trim's floor). */
+int wait_lowest_applied(const char *dir, uint64_t *lowest);
+
 #endif

@@ -68,7 +68,7 @@ struct mq_acl_index {
  * message: after ACL_MEMO_GIVE_UP misses in a row the memo is left alone
  * for ACL_MEMO_REST checks, then tried again. The memo lives and dies
  * with the client, and a policy swap builds new clients
- * (mqacl_rebind_all): no entry outlives the rules that decided it. */
+ * (mqaccess_rebind_all): no entry outlives the rules that decided it. */
 #define ACL_MEMO_WAYS 8
 #define ACL_MEMO_TOPIC 56
 #define ACL_MEMO_GIVE_UP 16

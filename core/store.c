@@ -574,6 +574,91 @@ int mq_store_revoked_each(struct mq_store *s, int (*cb)(void *arg, const char *n
 	return store_walk(s, s->revoked, NULL, store_revoked_cb, &x, err, errlen);
 }
 
+/* Names of the devices whose certificate may have a serial or fingerprint
+ * starting with hex (a superset: the caller compares the text). */
+struct store_prefix_ctx {
+	struct mq_store *s;
+	unsigned char pre[STORE_FP_BYTES];
+	size_t len;
+	bool serial; /* values are fingerprints: map them to names */
+	int (*cb)(void *arg, const char *name);
+	void *arg;
+};
+
+static int store_prefix_cb(void *arg, MDB_val *k, MDB_val *v)
+{
+	struct store_prefix_ctx *x = arg;
+	char name[256];
+	MDB_val n = *v;
+
+	if (k->mv_size < x->len || memcmp(k->mv_data, x->pre, x->len))
+		return 2; /* past the prefix: stop */
+	if (x->serial && mdb_get(store_txn(x->s), x->s->by_fp, v, &n))
+		return 0; /* a serial without its fingerprint entry: skip it */
+	if (n.mv_size >= sizeof(name))
+		return 0;
+	memcpy(name, n.mv_data, n.mv_size);
+	name[n.mv_size] = '\0';
+	return x->cb(x->arg, name);
+}
+
+/* Walks dbi over the keys starting with the bytes of hex (an odd last
+ * digit dropped: a wider range, never a narrower one). */
+static int store_prefix_walk(struct store_prefix_ctx *x, MDB_dbi dbi, const char *hex,
+			     char *err, size_t errlen)
+{
+	char even[2 * STORE_FP_BYTES + 1];
+	size_t n = strlen(hex) & ~(size_t)1;
+	MDB_val from = {0, x->pre};
+	int rc, got;
+
+	if (n > 2 * STORE_FP_BYTES)
+		return 0;
+	memcpy(even, hex, n);
+	even[n] = '\0';
+	got = n ? store_unhex(even, x->pre, sizeof(x->pre)) : 0;
+	if (got < 0)
+		return 0;
+	x->len = (size_t)got;
+	from.mv_size = x->len;
+	rc = store_walk(x->s, dbi, x->len ? &from : NULL, store_prefix_cb, x, err, errlen);
+	return rc == 2 ? 0 : rc;
+}
+
+int mq_store_cert_names(struct mq_store *s, const char *hex,
+			int (*cb)(void *arg, const char *name), void *arg, char *err, size_t errlen)
+{
+	struct store_prefix_ctx x = {.s = s, .cb = cb, .arg = arg};
+	char odd[2 * STORE_FP_BYTES + 2];
+	unsigned char ser[STORE_SERIAL_BYTES];
+	MDB_val k = {0, ser}, v;
+	int rc, n;
+
+	if (store_need_txn(s, err, errlen))
+		return -1;
+	/* The whole serial, however short. */
+	n = store_unhex(hex, ser, sizeof(ser));
+	if (n > 0) {
+		k.mv_size = (size_t)n;
+		x.serial = true;
+		rc = mdb_get(store_txn(s), s->by_serial, &k, &v);
+		if (!rc && (rc = store_prefix_cb(&x, &k, &v)) != 0 && rc != 2)
+			return rc;
+	}
+	if (strlen(hex) < 4)
+		return 0;
+	/* Prefixes: of a fingerprint, of an even-length serial, and of an
+	 * odd-length one (stored with a leading zero nibble). */
+	x.serial = false;
+	if ((rc = store_prefix_walk(&x, s->by_fp, hex, err, errlen)))
+		return rc;
+	x.serial = true;
+	if ((rc = store_prefix_walk(&x, s->by_serial, hex, err, errlen)))
+		return rc;
+	snprintf(odd, sizeof(odd), "0%s", hex);
+	return store_prefix_walk(&x, s->by_serial, odd, err, errlen);
+}
+
 struct store_rules_each_ctx {
 	int (*cb)(void *arg, unsigned long id, const char *json, size_t len);
 	void *arg;
@@ -639,6 +724,15 @@ size_t mq_store_device_count(struct mq_store *s)
 	MDB_stat st;
 
 	if (!store_txn(s) || mdb_stat(store_txn(s), s->devices, &st))
+		return (size_t)-1;
+	return st.ms_entries;
+}
+
+size_t mq_store_log_count(struct mq_store *s)
+{
+	MDB_stat st;
+
+	if (!store_txn(s) || mdb_stat(store_txn(s), s->log, &st))
 		return (size_t)-1;
 	return st.ms_entries;
 }
@@ -893,8 +987,10 @@ static int store_index(struct mq_store *s, const struct mq_device *d, char *err,
 				c->fingerprint, other);
 			return -1;
 		}
+		/* expiry: active certificates only, so that 'expiring' walks its
+		 * result and not the retired and revoked history. */
 		if (rc || (rc = mdb_put(s->wtxn, s->by_serial, &ks, &vf, 0)) ||
-		    (rc = mdb_put(s->wtxn, s->expiry, &ke, &vn, 0)) ||
+		    (c->status == MQ_CERT_ACTIVE && (rc = mdb_put(s->wtxn, s->expiry, &ke, &vn, 0))) ||
 		    (c->status != MQ_CERT_ACTIVE && (rc = mdb_put(s->wtxn, s->revoked, &ks, &vn, 0))))
 			return store_fail(err, errlen, rc, "index");
 	}

@@ -51,6 +51,11 @@ int mq_store_name_by_user(struct mq_store *s, const char *username, char *name, 
  * retired: the CRL's entries), in serial order; a name may repeat. */
 int mq_store_revoked_each(struct mq_store *s, int (*cb)(void *arg, const char *name), void *arg,
 			  char *err, size_t errlen);
+/* Calls cb with the name of each device holding a certificate whose
+ * serial is hex, or (hex of 4 digits or more) whose serial or fingerprint
+ * may start with hex: a superset, in no order, names may repeat. */
+int mq_store_cert_names(struct mq_store *s, const char *hex,
+			int (*cb)(void *arg, const char *name), void *arg, char *err, size_t errlen);
 /* All rules into p (a policy holding only rules; ids kept). 0 or -1. */
 int mq_store_rules_load(struct mq_store *s, struct mq_policy *p, char *err, size_t errlen);
 
@@ -72,7 +77,9 @@ int mq_store_devices_each(struct mq_store *s,
 int mq_store_rules_each(struct mq_store *s,
 			int (*cb)(void *arg, unsigned long id, const char *json, size_t len),
 			void *arg, char *err, size_t errlen);
-/* Certificates with from <= not_after < to, in not_after order: cb gets
+/* Active certificates (status "active": neither retired nor revoked;
+ * stores written before this rule may list others: check the record)
+ * with from <= not_after < to, in not_after order: cb gets
  * not_after, the fingerprint (hex) and the device's name. */
 int mq_store_expiry_range(struct mq_store *s, time_t from, time_t to,
 			  int (*cb)(void *arg, time_t not_after, const char *fpr, const char *name),
@@ -110,6 +117,8 @@ int mq_store_meta_set_text(struct mq_store *s, const char *key, const char *text
 void mq_store_write_quiet(struct mq_store *s, bool on);
 /* Appends one log entry (kind and key as in mq_store_changes). 0 or -1. */
 int mq_store_log(struct mq_store *s, char kind, const char *key, char *err, size_t errlen);
+/* The number of log entries, or (size_t)-1 on error. */
+size_t mq_store_log_count(struct mq_store *s);
 /* Drops log entries below seq `below` and raises log_floor to it. */
 int mq_store_log_trim(struct mq_store *s, uint64_t below, char *err, size_t errlen);
 /* Removes every device and rule record, index entry and meta text value

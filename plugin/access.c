@@ -102,7 +102,7 @@ void mqaccess_rebind_all(struct mqcert *st)
 	struct mqclients_rec *r;
 
 	for (r = st->clients.head; r; r = r->next) {
-		if (r->deferred)
+		if (r->deferred || r->refused)
 			continue;
 		if (acl_resolve(st, r, !r->observed || strcmp(r->device, "-")))
 			mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' "

@@ -46,15 +46,23 @@ oom:
 	      "change", r->client_id, why);
 }
 
-/* From BASIC_AUTH nobody is kicked: they are judged again at the next
- * change, or when TICK comes. */
-static void enf_kicks_drop(struct mqcert *st, struct enf_kicks *k)
+/* From BASIC_AUTH or ACL_CHECK nobody is kicked: they are judged again at
+ * the next change, or when TICK comes. Without TICK none ever comes: deny
+ * then turns the client's rules off, so its revocation still takes effect
+ * on every message. */
+static void enf_kicks_drop(struct mqcert *st, struct enf_kicks *k, bool deny)
 {
 	for (size_t i = 0; i < k->n; i++) {
 		struct mqclients_rec *r = mqclients_find(&st->clients, k->v[i].client);
 
 		if (r)
 			r->kick_queued = false;
+		if (r && deny && !r->refused) {
+			r->refused = true;
+			mqaccess_rebind(st, r, NULL);
+			mqlog(MOSQ_LOG_NOTICE, "client '%s' is denied everything from now on (no TICK "
+			      "to disconnect it: per_listener_settings true?)", r->client_id);
+		}
 		free(k->v[i].client_id);
 	}
 	free(k->v);
@@ -102,11 +110,15 @@ static void enf_judge(struct mqcert *st, struct mqclients_rec *r, time_t now, st
 	why = mqauth_judge(st, r, rc == 0 ? d : NULL, now);
 	if (!why && mqcrl_lists(st->crl, r->serial))
 		why = "certificate is revoked by the CA's CRL";
-	if (why)
+	if (why) {
 		enf_kick_add(st, k, r, why);
-	else if (mqaccess_rebind(st, r, d))
-		mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' (device '%s'): "
-		      "it is denied everything until the next change", r->client_id, r->device);
+	} else {
+		r->refused = false;
+		if (mqaccess_rebind(st, r, d))
+			mqlog(MOSQ_LOG_ERR, "out of memory resolving the rules of client '%s' "
+			      "(device '%s'): it is denied everything until the next change",
+			      r->client_id, r->device);
+	}
 	mq_device_free(d);
 }
 
@@ -119,7 +131,8 @@ static void enf_crl_sweep(struct mqcert *st, struct enf_kicks *k)
 			enf_kick_add(st, k, r, "certificate is revoked by the CA's CRL");
 }
 
-void mqenf_judge(struct mqcert *st, const struct mqreload_delta *d, time_t now, bool kick)
+void mqenf_judge(struct mqcert *st, const struct mqreload_delta *d, time_t now,
+		 enum mqenf_kick kick)
 {
 	struct enf_kicks k = {0};
 
@@ -134,10 +147,10 @@ void mqenf_judge(struct mqcert *st, const struct mqreload_delta *d, time_t now, 
 		if (d->crl)
 			enf_crl_sweep(st, &k);
 	}
-	if (kick)
+	if (kick == MQENF_KICK)
 		enf_kick_all(st, &k);
 	else
-		enf_kicks_drop(st, &k);
+		enf_kicks_drop(st, &k, kick == MQENF_DENY);
 }
 
 void mqenf_expire(struct mqcert *st, time_t now)

@@ -106,6 +106,7 @@ struct mqclients_rec {
 	time_t since;
 	const char *leaving; /* audit: why it is about to go ("kicked"...), or NULL */
 	bool kick_queued; /* a kick is on its way (enforce.c) */
+	bool refused; /* to be kicked, but no TICK to do it: denied everything */
 	/* ACL inputs kept for re-resolving after a policy swap (the
 	 * certificate is not at hand then), and the resolved rules: NULL
 	 * (deny everything) for deferred clients or when out of memory. */
@@ -238,6 +239,8 @@ bool mqreload_in_force(const struct mqcert *st);
 /* Between MOSQ_EVT_RELOAD and the next TICK: the broker re-runs
  * BASIC_AUTH over every session. */
 bool mqreload_rechecking(const struct mqcert *st);
+/* No TICK has come yet (per_listener_settings true, or the first moments). */
+bool mqreload_no_tick(const struct mqcert *st);
 
 /* ---- lookup.c: device records from the store -------------------------- */
 
@@ -254,7 +257,13 @@ int mqlook_by_user(struct mqcert *st, const char *user, struct mq_device **out, 
 /* Judges the clients d names (with d->crl, also those the CRL lists) and
  * disconnects those no longer allowed; kick false (from BASIC_AUTH): the
  * survivors' state is updated, nobody is dropped. */
-void mqenf_judge(struct mqcert *st, const struct mqreload_delta *d, time_t now, bool kick);
+/* What happens to the clients judged refused: kicked (TICK), judged again
+ * at the next TICK (BASIC_AUTH, where kicking is unsafe), or, when no TICK
+ * ever comes (per_listener_settings true), denied everything until they
+ * reconnect and are refused. */
+enum mqenf_kick { MQENF_KICK, MQENF_DEFER, MQENF_DENY };
+void mqenf_judge(struct mqcert *st, const struct mqreload_delta *d, time_t now,
+		 enum mqenf_kick kick);
 /* Disconnects the clients past their validity (cheap when none is). */
 void mqenf_expire(struct mqcert *st, time_t now);
 

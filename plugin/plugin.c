@@ -17,7 +17,8 @@ MQCERT_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt 
  * client off the replaced rules, the clients the changes name judged again
  * (kicked, unless kick is false: inside BASIC_AUTH kicking is unsafe), the
  * new sequence reported, the replaced rules freed. */
-static void plugin_applied(struct mqcert *st, struct mqreload_delta *d, time_t now, bool kick)
+static void plugin_applied(struct mqcert *st, struct mqreload_delta *d, time_t now,
+			   enum mqenf_kick kick)
 {
 	if (d->old_rules)
 		mqaccess_rebind_all(st);
@@ -41,7 +42,7 @@ static int plugin_on_basic_auth(int event, void *data, void *userdata)
 	/* Without TICK (per_listener_settings true) changes are applied
 	 * here, and judged without kicking. */
 	if (mqreload_connect_poll(st, now, &d))
-		plugin_applied(st, &d, now, false);
+		plugin_applied(st, &d, now, MQENF_DENY);
 	rc = mqauth_basic(st, ev);
 	if (rc == MOSQ_ERR_SUCCESS && (r = mqclients_find(&st->clients, ev->client)))
 		mqrenew_connected(st, r);
@@ -55,7 +56,18 @@ static int plugin_on_message(int event, void *data, void *userdata)
 
 static int plugin_on_acl_check(int event, void *data, void *userdata)
 {
-	return mqaccess_check(userdata, data);
+	struct mqcert *st = userdata;
+
+	/* No TICK (per_listener_settings true): changes are read here too, at
+	 * most once a second, so a revocation reaches connected clients. */
+	if (__builtin_expect(mqreload_no_tick(st), 0)) {
+		time_t now = time(NULL);
+		struct mqreload_delta d;
+
+		if (mqreload_connect_poll(st, now, &d))
+			plugin_applied(st, &d, now, MQENF_DENY);
+	}
+	return mqaccess_check(st, data);
 }
 
 static int plugin_on_tick(int event, void *data, void *userdata)
@@ -69,7 +81,7 @@ static int plugin_on_tick(int event, void *data, void *userdata)
 	 * swapped), re-resolve and judge the clients they touch and kick the
 	 * refused, kick the expired, then write what the others report. */
 	mqreload_tick(st, now, &d);
-	plugin_applied(st, &d, now, true);
+	plugin_applied(st, &d, now, MQENF_KICK);
 	mqenf_expire(st, now);
 	mqstate_tick(st, now);
 	mqaudit_tick(st->audit, now);
@@ -182,7 +194,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		plugin_free(st);
 		return MOSQ_ERR_UNKNOWN;
 	}
-	plugin_applied(st, &d, time(NULL), false); /* no client yet: nothing to judge */
+	plugin_applied(st, &d, time(NULL), MQENF_DEFER); /* no client yet: nothing to judge */
 	for (i = 0; i < PLUGIN_NCALLBACKS; i++) {
 		int rc = mosquitto_callback_register(identifier, plugin_callbacks[i].event,
 						     plugin_callbacks[i].cb, NULL, st);

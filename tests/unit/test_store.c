@@ -361,6 +361,45 @@ static void device_codec_should_refuse_bad_records(void **state)
 	assert_non_null(strstr(err, "line 1"));
 }
 
+static int names_cb(void *arg, const char *name)
+{
+	int *n = arg;
+
+	if (!strcmp(name, "dev1"))
+		(*n)++;
+	return 0;
+}
+
+static int cert_names_count(struct fixture *f, const char *hex)
+{
+	int n = 0;
+
+	assert_int_equal(mq_store_cert_names(f->s, hex, names_cb, &n, f->err, sizeof(f->err)), 0);
+	return n;
+}
+
+/* cert revoke's lookup: a whole serial (even short), or a prefix of 4+
+ * digits of a serial (odd lengths too) or a fingerprint. */
+static void store_cert_names_should_find_serials_and_prefixes(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	for (size_t i = 0; i < f->p->ndevices; i++)
+		assert_int_equal(mq_store_put_device(f->s, f->p->devices[i], f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_read_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_true(cert_names_count(f, "0a1b") >= 1);
+	assert_true(cert_names_count(f, "f000000") >= 1);
+	assert_true(cert_names_count(f, "f00000000000000000000000000000001") >= 1);
+	assert_true(cert_names_count(f, "0123") >= 1);
+	assert_true(cert_names_count(f, "aaaaaaaaa") >= 1);
+	assert_int_equal(cert_names_count(f, "cccc"), 0);
+	assert_int_equal(cert_names_count(f, "0a1"), 0); /* short: whole serials only */
+	assert_int_equal(mq_store_log_count(f->s), 2); /* one 'D' entry a device */
+	mq_store_read_end(f->s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +413,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store_open_read_only_should_refuse_a_missing_store, setup,
 						teardown),
 		cmocka_unit_test(device_codec_should_refuse_bad_records),
+		cmocka_unit_test_setup_teardown(store_cert_names_should_find_serials_and_prefixes, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
