@@ -16,6 +16,7 @@
 #include "store.h"
 #include "sync.h"
 #include "etcd.h"
+#include "fleet.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -759,8 +760,13 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"state", required_argument, NULL, 's'},
+		{"etcd", required_argument, NULL, 'e'},
+		{"etcd-prefix", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
+	struct fleet_cfg fc = {0};
+	struct etcd *etcd = NULL;
+	char err[1024];
 	struct store st = {.lockfd = -1};
 	struct audit_ctx a = {.now = time(NULL)};
 	struct audit_doc *docs = NULL;
@@ -772,6 +778,10 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'j') {
 			a.json = true;
+		} else if (c == 'e') {
+			fc.endpoints = optarg;
+		} else if (c == 'p') {
+			fc.prefix = optarg;
 		} else if (c == 's') {
 			struct audit_doc *g = realloc(docs, (ndocs + 1) * sizeof(*g));
 
@@ -795,7 +805,24 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
+	if ((fc.endpoints || fc.prefix) && fleet_configure(&fc)) {
+		rc = CLI_USAGE;
+		goto out;
+	}
 	rc = CLI_FAIL;
+	/* With etcd (and no --state): the fleet's view. */
+	if (fleet_enabled() && !ndocs) {
+		if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+			goto out;
+		if (fleet_connect(&etcd, err, sizeof(err))) {
+			cli_err("%s", err);
+			goto out;
+		}
+		a.policy = st.policy;
+		if (!audit_fleet(&a, etcd, fleet_prefix(), &st))
+			rc = a.bad ? CLI_FAIL : CLI_OK;
+		goto out;
+	}
 	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st) ||
 	    (!ndocs && audit_find(&st, &docs, &ndocs)))
 		goto out;
@@ -824,6 +851,7 @@ out:
 		free(docs[i].path);
 	}
 	free(docs);
+	etcd_free(etcd);
 	if (st.dir)
 		store_close(&st);
 	return rc;

@@ -56,7 +56,8 @@ struct sync {
 	char instance[MQ_NAME_MAX + 1];
 	char host[256];
 	char *state_path, *status_path, *crl_path, *ca_path, *store_dir;
-	char *k_broker, *k_conn, *k_policy, *k_policy_end, *k_crl;
+	const char *prefix;
+	char *k_broker, *k_conn, *k_policy, *k_policy_end;
 	struct mq_store *db;
 	struct etcd *etcd;
 	/* the local store */
@@ -321,7 +322,7 @@ static void sync_crl_install(struct sync *s, const char *pem, size_t len)
 	int rc;
 
 	if (len > SYNC_CRL_MAX || !(crl = sync_crl_parse(pem, len))) {
-		sync_log("refused the fleet's CRL (%scrl.pem): not a PEM CRL", s->k_policy);
+		sync_log("refused the fleet's CRL (%scrl.pem): not a PEM CRL", s->prefix);
 		goto out;
 	}
 	if (!(b = BIO_new_file(s->ca_path, "r")) || !(ca = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
@@ -332,7 +333,7 @@ static void sync_crl_install(struct sync *s, const char *pem, size_t len)
 	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) ||
 	    X509_CRL_verify(crl, X509_get0_pubkey(ca)) != 1) {
 		sync_log("refused the fleet's CRL (%scrl.pem): it is not signed by this broker's CA "
-			 "(%s); DIR/crl.pem is unchanged", s->k_policy, s->ca_path);
+			 "(%s); DIR/crl.pem is unchanged", s->prefix, s->ca_path);
 		goto out;
 	}
 	num = sync_crl_number(crl);
@@ -611,11 +612,6 @@ static int sync_tick(struct sync *s, char *err, size_t errlen)
 	return sync_read_broker(s, err, errlen);
 }
 
-static int sync_is_crl(const struct sync *s, const struct etcd_kv *kv)
-{
-	return !strcmp(kv->key, s->k_crl);
-}
-
 /* Commits what fleet_apply wrote at etcd revision rev: the pair, the
  * reports. */
 static int sync_applied(struct sync *s, int64_t rev, uint64_t seq)
@@ -629,29 +625,55 @@ static int sync_applied(struct sync *s, int64_t rev, uint64_t seq)
 	return 0;
 }
 
-/* The watch's batch: the CRL installed (when good), the rest through
- * fleet_apply in one local transaction. */
+/* The local store's sequence now. */
+static uint64_t sync_store_seq(struct sync *s)
+{
+	char err[256];
+	uint64_t seq = s->seq;
+
+	if (!mq_store_read_begin(s->db, err, sizeof(err))) {
+		seq = mq_store_seq(s->db);
+		mq_store_read_end(s->db);
+	}
+	return seq;
+}
+
+/* After fleet_apply or fleet_resync: the CRL it saw installed (when good),
+ * the revision paired with the store's sequence. */
+static int sync_after_apply(struct sync *s, int64_t rev, struct fleet_result *res)
+{
+	if (res->crl_pem)
+		sync_crl_install(s, res->crl_pem, res->crl_len);
+	if (res->skipped)
+		sync_log("revision %" PRId64 ": %zu key(s) skipped (reported above), the broker's "
+			 "policy is unaffected by them", rev, res->skipped);
+	return sync_applied(s, rev, sync_store_seq(s));
+}
+
+/* The watch's batch: into the local store in one transaction. */
 static int sync_on_batch(void *arg, const struct etcd_event *ev, size_t n, int64_t rev)
 {
 	struct sync *s = arg;
+	struct fleet_result res = {0};
 	char err[1024];
-	uint64_t seq = s->seq;
 	int64_t last = 0;
+	int rc;
 
-	for (size_t i = 0; i < n; i++) {
-		if (ev[i].kv.mod_rev > last)
-			last = ev[i].kv.mod_rev;
-		if (ev[i].type == ETCD_EV_PUT && sync_is_crl(s, &ev[i].kv))
-			sync_crl_install(s, ev[i].kv.value, ev[i].kv.vlen);
-	}
+	(void)rev;
 	if (!n)
 		return 0; /* creation or progress: nothing to apply */
-	if (fleet_apply_events(s->db, s->o->etcd_prefix, ev, n, last, &seq, err, sizeof(err))) {
-		sync_log("cannot apply revision %" PRId64 " to the local store: %s; retrying", last, err);
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].kv.mod_rev > last)
+			last = ev[i].kv.mod_rev;
+	if (fleet_apply(s->db, s->prefix, ev, n, last, &res, err, sizeof(err))) {
+		sync_log("cannot apply revision %" PRId64 " to the local store: %s; retrying", last,
+			 err);
+		fleet_result_free(&res);
 		return ETCD_ERR;
 	}
-	(void)rev;
-	return sync_applied(s, last, seq) ? ETCD_ERR : 0;
+	rc = sync_after_apply(s, last, &res) ? ETCD_ERR : 0;
+	fleet_result_free(&res);
+	return rc;
 }
 
 static int sync_watch_tick(void *arg)
@@ -666,27 +688,23 @@ static int sync_watch_tick(void *arg)
 }
 
 /* The whole policy range at one revision into the local store (only the
- * differences are written), then the CRL. */
+ * differences are written). */
 static int sync_full(struct sync *s, char *err, size_t errlen)
 {
-	struct etcd_range_req r = {.key = s->k_crl, .range_end = s->k_policy_end};
-	struct etcd_kvs kvs = {0};
-	uint64_t seq = s->seq;
+	struct fleet_result res = {0};
+	uint64_t rev = 0;
 	int rc;
 
 	sync_log("full resynchronisation from etcd (local revision %" PRId64 ")", s->rev);
-	rc = etcd_range(s->etcd, &r, &kvs, err, errlen);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < kvs.n; i++)
-		if (sync_is_crl(s, &kvs.v[i]))
-			sync_crl_install(s, kvs.v[i].value, kvs.v[i].vlen);
-	rc = fleet_apply_full(s->db, s->o->etcd_prefix, kvs.v, kvs.n, kvs.rev, &seq, err, errlen);
-	if (!rc) {
-		sync_log("resynchronised at revision %" PRId64 " (%zu keys)", kvs.rev, kvs.n);
-		rc = sync_applied(s, kvs.rev, seq);
+	rc = fleet_resync(s->db, s->etcd, s->prefix, &res, err, errlen);
+	if (!rc && !mq_store_read_begin(s->db, err, errlen)) {
+		mq_store_meta_get(s->db, "etcd_rev", &rev);
+		mq_store_read_end(s->db);
+		sync_log("resynchronised at revision %" PRIu64 ": %zu record(s) written, %zu "
+			 "unchanged, %zu skipped", rev, res.applied, res.unchanged, res.skipped);
+		rc = sync_after_apply(s, (int64_t)rev, &res);
 	}
-	etcd_kvs_free(&kvs);
+	fleet_result_free(&res);
 	return rc;
 }
 
@@ -694,7 +712,7 @@ static int sync_full(struct sync *s, char *err, size_t errlen)
  * an etcd error code (the caller backs off and comes again). */
 static int sync_session(struct sync *s)
 {
-	struct etcd_watch_req w = {.key = s->k_crl, .range_end = s->k_policy_end,
+	struct etcd_watch_req w = {.key = s->k_policy, .range_end = s->k_policy_end,
 				   .idle_ms = 0, .stop = (const volatile int *)s->stop,
 				   .tick = sync_watch_tick};
 	char err[1024];
@@ -709,7 +727,7 @@ static int sync_session(struct sync *s)
 	s->resync = false;
 	if ((rc = sync_tick(s, err, sizeof(err))))
 		goto fail;
-	sync_log("watching %s from revision %" PRId64, s->o->etcd_prefix, s->rev + 1);
+	sync_log("watching %s from revision %" PRId64, s->prefix, s->rev + 1);
 	w.start_revision = s->rev + 1;
 	rc = etcd_watch(s->etcd, &w, sync_on_batch, s, &compact, err, sizeof(err));
 	if (rc == ETCD_COMPACTED) {
@@ -743,7 +761,7 @@ static void sync_pause(struct sync *s, long ms)
 
 static int sync_paths(struct sync *s)
 {
-	const char *p = s->o->etcd_prefix, *d = s->o->dir, *i = s->instance;
+	const char *p = s->prefix, *d = s->o->dir, *i = s->instance;
 
 	return asprintf(&s->state_path, "%s/audit/connected-%s.json", d, i) < 0 ||
 	       !(s->status_path = sync_status_path(d, i)) ||
@@ -752,9 +770,7 @@ static int sync_paths(struct sync *s)
 	       asprintf(&s->store_dir, "%s/store", d) < 0 ||
 	       asprintf(&s->k_broker, "%sbrokers/%s", p, i) < 0 ||
 	       asprintf(&s->k_conn, "%sconnected/%s/", p, i) < 0 ||
-	       asprintf(&s->k_policy, "%s", p) < 0 ||
-	       asprintf(&s->k_crl, "%scrl.pem", p) < 0 ||
-	       !(s->k_policy_end = etcd_prefix_end(p)) ? -1 : 0;
+	       fleet_policy_range(p, &s->k_policy, &s->k_policy_end) ? -1 : 0;
 }
 
 static void sync_release(struct sync *s)
@@ -778,12 +794,11 @@ static void sync_release(struct sync *s)
 	free(s->k_conn);
 	free(s->k_policy);
 	free(s->k_policy_end);
-	free(s->k_crl);
 }
 
 int sync_run(const struct sync_opts *o, volatile sig_atomic_t *stop)
 {
-	struct sync s = {.o = o, .stop = stop};
+	struct sync s = {.o = o, .stop = stop, .prefix = fleet_prefix()};
 	char err[1024];
 	uint64_t rev = 0;
 	long backoff = 100;
@@ -814,14 +829,14 @@ int sync_run(const struct sync_opts *o, volatile sig_atomic_t *stop)
 		cli_err("out of memory");
 		goto out;
 	}
-	if (etcd_new(&s.etcd, &o->etcd, err, sizeof(err))) {
+	if (fleet_connect(&s.etcd, err, sizeof(err))) {
 		cli_err("%s", err);
 		goto out;
 	}
 	s.up = true; /* until the first failure says otherwise */
 	sync_report_local(&s);
 	sync_log("started for broker '%s' (%s), etcd %s, prefix %s, local revision %" PRId64
-		 ", lease TTL %ld s", s.instance, o->dir, etcd_endpoints(s.etcd), o->etcd_prefix,
+		 ", lease TTL %ld s", s.instance, o->dir, etcd_endpoints(s.etcd), s.prefix,
 		 s.rev, o->lease_ttl);
 	while (!*stop) {
 		int r = sync_session(&s);

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "etcd.h"
 
 #define SYNC_LEASE_TTL 10 /* seconds; keepalive every third of it */
 
@@ -20,8 +19,6 @@ struct sync_opts {
 	const char *instance;     /* NULL: the one plugin state file in DIR/audit */
 	const char *metrics_path; /* Prometheus textfile, or NULL */
 	long lease_ttl;
-	struct etcd_opts etcd;    /* the endpoints and TLS files */
-	const char *etcd_prefix;  /* P, ending in '/' */
 };
 
 /* Runs until *stop is set (SIGTERM/SIGINT). 0 on a clean exit, -1 when it
