@@ -4,6 +4,7 @@
 #include "cmdtab.h"
 #include "crl.h"
 #include "pkidir.h"
+#include "fleet.h"
 #include "store.h"
 #include "wait.h"
 
@@ -307,6 +308,11 @@ static const char main_options[] =
 	"options:\n"
 	"  -d, --dir DIR   PKI directory (default: $MQADMIN_DIR, else 'dir = DIR' in "
 	"$MQADMIN_CONFIG or /etc/mqcert/mqadmin.conf, else ./pki if it exists)\n"
+	"  --etcd URL[,URL...]  keep the policy in etcd (the fleet; default: $MQADMIN_ETCD, else "
+	"'etcd = URL' in the config file, which may also set etcd_cacert, etcd_cert, etcd_key): "
+	"DIR/store becomes a cache of etcd and each changing command one etcd transaction\n"
+	"  --etcd-prefix P  the etcd key prefix (default: $MQADMIN_ETCD_PREFIX, else 'etcd_prefix "
+	"= P', else /mqcert/)\n"
 	"  -h, --help      usage of mqadmin or of one command\n"
 	"  --version       print the version\n"
 	"exit status: 0 success, 1 the operation failed, 2 usage error\n";
@@ -453,6 +459,27 @@ static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 	return CLI_USAGE;
 }
 
+/* etcd (issue 17): --etcd/--etcd-prefix, else $MQADMIN_ETCD/_PREFIX,
+ * else the config file's settings. */
+static int main_etcd(const char *etcd, const char *prefix)
+{
+	const char *conf[5], *env = getenv("MQADMIN_ETCD"), *envp = getenv("MQADMIN_ETCD_PREFIX");
+	struct fleet_cfg c;
+
+	if (pkidir_config_etcd(conf))
+		return -1;
+	c.endpoints = etcd ? etcd : env && *env ? env : conf[0];
+	c.prefix = prefix ? prefix : envp && *envp ? envp : conf[1];
+	c.cacert = conf[2];
+	c.cert = conf[3];
+	c.key = conf[4];
+	if (c.prefix && (*c.prefix != '/' || c.prefix[strlen(c.prefix) - 1] != '/')) {
+		cli_err("the etcd prefix '%s' must start and end with '/' (e.g. /mqcert/)", c.prefix);
+		return -1;
+	}
+	return fleet_configure(&c);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -460,10 +487,12 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"man", no_argument, NULL, 'M'}, /* undocumented: builds mqadmin.1 */
+		{"etcd", required_argument, NULL, 'E'},
+		{"etcd-prefix", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_ctx ctx = {0};
-	const char *given = NULL;
+	const char *given = NULL, *etcd = NULL, *prefix = NULL;
 	int c;
 
 	/* '+': global options end at the command word. */
@@ -471,6 +500,12 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			given = optarg;
+			break;
+		case 'E':
+			etcd = optarg;
+			break;
+		case 'P':
+			prefix = optarg;
 			break;
 		case 'h':
 			main_usage(stdout, NULL);
@@ -502,5 +537,7 @@ int main(int argc, char **argv)
 			return CLI_FAIL;
 		ctx.dir = "./pki";
 	}
+	if (main_etcd(etcd, prefix))
+		return CLI_FAIL;
 	return main_dispatch(&ctx, argc - optind, argv + optind);
 }
