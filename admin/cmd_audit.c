@@ -724,6 +724,7 @@ static int audit_fleet(struct audit_ctx *a, struct etcd *e, const char *prefix,
 	struct audit_fleet f = {.prefix = prefix};
 	struct etcd_range_req r = {.range_end = ""};
 	char *kc = NULL, *kb = NULL, err[1024];
+	int64_t at;
 	int rc = -1;
 
 	if (asprintf(&kc, "%sconnected/", prefix) < 0 || asprintf(&kb, "%sbrokers/", prefix) < 0) {
@@ -731,10 +732,10 @@ static int audit_fleet(struct audit_ctx *a, struct etcd *e, const char *prefix,
 		goto out;
 	}
 	r.key = kc;
-	if (etcd_range_each(e, &r, 1000, audit_fleet_client, &f, NULL, err, sizeof(err)))
+	if (etcd_range_each(e, &r, 1000, audit_fleet_client, &f, &at, err, sizeof(err)))
 		goto etcd;
 	r.key = kb;
-	if (etcd_range_each(e, &r, 1000, audit_fleet_broker, &f, NULL, err, sizeof(err)))
+	if (etcd_range_each(e, &r, 1000, audit_fleet_broker, &f, &at, err, sizeof(err)))
 		goto etcd;
 	for (size_t i = 0; i < f.ndocs; i++)
 		audit_sync_status(st, f.docs[i].instance);
