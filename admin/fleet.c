@@ -723,6 +723,22 @@ static void fleet_describe(const char *rel, char *buf, size_t len)
 		snprintf(buf, len, "the fleet's %s", cli_escape(esc, sizeof(esc), rel + 5));
 }
 
+/* Tests only (tests/cli/t0330): $MQADMIN_ETCD_TEST_HOLD names a file this
+ * run creates once it has read the cache and built its transaction, then
+ * waits (up to 30 s) for the test to remove it: another administrator's
+ * change can land in between, deterministically. */
+static void fleet_test_hold(void)
+{
+	const char *f = getenv("MQADMIN_ETCD_TEST_HOLD");
+	FILE *fp;
+
+	if (!f || !*f || !(fp = fopen(f, "w")))
+		return;
+	fclose(fp);
+	for (int i = 0; i < 300 && !access(f, F_OK); i++)
+		usleep(100000);
+}
+
 static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *prefix,
 			   struct fleet_keys *ks, const char *crl_pem, int64_t *rev_out)
 {
@@ -800,6 +816,7 @@ static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *pref
 		}
 		free(key);
 	}
+	fleet_test_hold();
 	rc = etcd_txn_commit(e, t, &ok, &rev, err, sizeof(err));
 	if (rc) {
 		cli_err("%s; nothing was written", err);
