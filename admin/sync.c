@@ -373,6 +373,8 @@ static void sync_map_applied(struct sync *s)
 			s->broker_rev = s->pairs[k].rev;
 		k++;
 	}
+	if (!k)
+		return;
 	memmove(s->pairs, s->pairs + k, (s->npairs - k) * sizeof(*s->pairs));
 	s->npairs -= k;
 }
@@ -687,22 +689,52 @@ static int sync_watch_tick(void *arg)
 	return rc;
 }
 
-/* The whole policy range at one revision into the local store (only the
- * differences are written). */
+/* The whole policy range at one revision into the local store (records
+ * that did not change are not rewritten, so the plugin re-judges only the
+ * devices that did). A sync never writes the policy to etcd: an etcd
+ * without policy keys (a wrong prefix, a wiped cluster) is not applied
+ * over a store that has devices, and not seeded from it either. */
 static int sync_full(struct sync *s, char *err, size_t errlen)
 {
+	struct etcd_range_req cr = {.key = s->k_policy, .range_end = s->k_policy_end,
+				    .count_only = true};
+	struct etcd_kvs k = {0};
 	struct fleet_result res = {0};
 	uint64_t rev = 0;
+	size_t local = 0;
 	int rc;
 
 	sync_log("full resynchronisation from etcd (local revision %" PRId64 ")", s->rev);
+	if ((rc = etcd_range(s->etcd, &cr, &k, err, errlen)))
+		return rc;
+	if (!mq_store_read_begin(s->db, err, errlen)) {
+		local = mq_store_device_count(s->db);
+		mq_store_read_end(s->db);
+	}
+	if (!k.count && local) {
+		snprintf(err, errlen, "etcd holds no policy under %s but this broker's store has %zu "
+			 "device(s): not applied (it would remove them all); check --etcd-prefix, or "
+			 "seed etcd from the administrator's DIR ('mqadmin --etcd URL device list')",
+			 s->prefix, local);
+		etcd_kvs_free(&k);
+		return ETCD_ERR;
+	}
+	etcd_kvs_free(&k);
 	rc = fleet_resync(s->db, s->etcd, s->prefix, &res, err, errlen);
 	if (!rc && !mq_store_read_begin(s->db, err, errlen)) {
 		mq_store_meta_get(s->db, "etcd_rev", &rev);
 		mq_store_read_end(s->db);
-		sync_log("resynchronised at revision %" PRIu64 ": %zu record(s) written, %zu "
-			 "unchanged, %zu skipped", rev, res.applied, res.unchanged, res.skipped);
+		sync_log("resynchronised at revision %" PRIu64 ": %zu key(s) applied (unchanged "
+			 "records are not rewritten), %zu skipped", rev, res.applied, res.skipped);
 		rc = sync_after_apply(s, (int64_t)rev, &res);
+	}
+	/* The revision is the prefix's: recorded so that another prefix
+	 * starts with a full resync. */
+	if (!rc && (mq_store_write_begin(s->db, err, errlen) ||
+		    mq_store_meta_set_text(s->db, "sync_prefix", s->prefix, err, errlen) ||
+		    mq_store_write_commit(s->db, NULL, err, errlen))) {
+		mq_store_write_abort(s->db);
+		rc = ETCD_ERR;
 	}
 	fleet_result_free(&res);
 	return rc;
@@ -799,7 +831,8 @@ static void sync_release(struct sync *s)
 int sync_run(const struct sync_opts *o, volatile sig_atomic_t *stop)
 {
 	struct sync s = {.o = o, .stop = stop, .prefix = fleet_prefix()};
-	char err[1024];
+	char err[1024], *prefix = NULL;
+	size_t plen = 0;
 	uint64_t rev = 0;
 	long backoff = 100;
 	int rc = -1;
@@ -821,7 +854,11 @@ int sync_run(const struct sync_opts *o, volatile sig_atomic_t *stop)
 	}
 	mq_store_meta_get(s.db, "etcd_rev", &rev);
 	s.seq = mq_store_seq(s.db);
+	if (mq_store_meta_get_text(s.db, "sync_prefix", &prefix, &plen) || !prefix ||
+	    strcmp(prefix, s.prefix))
+		rev = 0; /* another prefix's revision (or none recorded): resync in full */
 	mq_store_read_end(s.db);
+	free(prefix);
 	s.rev = (int64_t)rev;
 	/* What the store holds now is what the broker has once it reports
 	 * this sequence. */
