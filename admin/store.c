@@ -380,6 +380,19 @@ static int store_fleet_push(struct store *st, uint64_t seq_before)
 	return fleet_push(st->db, store_etcd, fleet_prefix(), seq_before, NULL) ? -1 : 0;
 }
 
+void store_fleet_crl(const struct store *st, const char *pem, size_t len)
+{
+	char err[1024];
+
+	if (!fleet_enabled() || !store_fleet_ready)
+		return;
+	if (fleet_put_crl(store_etcd, fleet_prefix(), pem, len, err, sizeof(err)))
+		fprintf(stderr, "mqadmin: warning: %s/crl.pem is signed, but the fleet's copy in etcd "
+			"(%scrl.pem) is not updated: %s; run 'mqadmin -d %s crl update' once etcd is "
+			"reachable (the brokers enforce the policy meanwhile)\n", st->dir, fleet_prefix(),
+			err, st->dir);
+}
+
 struct mq_store *store_db(struct store *st)
 {
 	char err[512], *sdir = NULL, *data = NULL, *json = NULL;

@@ -109,6 +109,30 @@ test_expect_success 'catching up reads only the changed keys (O(change)) at 2,00
 	test_grep ! "caught up" err2
 '
 
+test_expect_success 'a revocation: the device in etcd and the CA-signed CRL as P crl.pem' '
+	"$MQADMIN" -d b device revoke db --reason test 2>err && cat err &&
+	etcd_get /mqcert/devices/db >rec && test_grep "\"revoked\"" rec &&
+	etcd_get /mqcert/crl.pem >crl.pem &&
+	openssl crl -in crl.pem -CAfile a/ca.crt -noout -text >crl.txt 2>&1 &&
+	cat crl.txt && test_grep "verify OK" crl.txt &&
+	serial=$(/usr/bin/python3 -c "import json; print(json.load(open(\"rec\"))[\"certs\"][0][\"serial\"].upper())") &&
+	test_grep -i "Serial Number: $serial" crl.txt &&
+	test "$(cat crl.pem)" = "$(cat b/crl.pem)" &&
+	"$MQADMIN" -d a device show db --json >show && test_grep "\"revoked\"" show
+'
+
+test_expect_success 'after etcd compacted past the cache: a full resync, with a note' '
+	"$MQADMIN" -d b device list >/dev/null &&
+	"$MQADMIN" -d a device set da --group compact1 &&
+	"$MQADMIN" -d a device set da --group compact2 &&
+	rev=$(etcdctl_t endpoint status -w json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0][\"Status\"][\"header\"][\"revision\"])") &&
+	etcdctl_t compact "$rev" >/dev/null &&
+	MQADMIN_ETCD_DEBUG=1 "$MQADMIN" -d b device show da --json >show 2>err &&
+	test_grep "etcd compacted its history past this store.s revision" err &&
+	test_grep "full resync" err &&
+	test_grep compact2 show
+'
+
 test_expect_success 'etcd stopped: a change fails clearly (exit 1), nothing written' '
 	etcd_stop &&
 	cache a device show db --json >before &&
