@@ -112,7 +112,10 @@ test_expect_success 'dev1 set back to active in etcd by hand: its certificate is
 	rev=$(key_rev /mqcert/devices/dev1) &&
 	wait_for 10 applied_at_least b1 b1 $rev &&
 	wait_for 10 applied_at_least b2 b2 $rev &&
-	refused adm $P1 dev1 && refused adm $P2 dev1
+	n1=$(log_count b1 "certificate is revoked by the CA.s CRL \(device .dev1.\)" || :) &&
+	refused adm $P1 dev1 && refused adm $P2 dev1 &&
+	test $(log_count b1 "certificate is revoked by the CA.s CRL \(device .dev1.\)") -gt $n1 &&
+	test_grep ! "devices/dev1.*skipped" b1.sync.log
 '
 
 test_expect_success 'one certificate on both brokers at once: audit --etcd flags a clone' '
