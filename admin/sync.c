@@ -36,6 +36,9 @@
 #define SYNC_CRL_MAX (64L << 20)
 #define SYNC_TICK_MS 100
 #define SYNC_BACKOFF_MAX_MS 5000
+#define SYNC_SETTLE_GAP 0.3 /* s since the previous batch: not a burst */
+#define SYNC_SETTLE_MAX 0.5 /* s */
+#define SYNC_SETTLE_POLL_MS 20
 
 /* A connected client as last published: key client_id, the entry's JSON. */
 struct sync_client {
@@ -88,6 +91,7 @@ struct sync {
 	bool st_up;
 	int64_t st_rev;
 	double last_tick;
+	double last_batch;
 };
 
 /* ---- logging ------------------------------------------------------------------ */
@@ -652,6 +656,25 @@ static int sync_after_apply(struct sync *s, int64_t rev, struct fleet_result *re
 	return sync_applied(s, rev, sync_store_seq(s));
 }
 
+/* After an isolated change (not inside a burst: a burst's batches follow
+ * each other at once), watch the broker's state file briefly so that its
+ * report, and so --wait, follow within the plugin's own delay rather than
+ * at the watch's next idle tick (about a second). Bounded; a burst is
+ * never slowed down. */
+static void sync_settle(struct sync *s, double prev_batch)
+{
+	char err[1024];
+	double start = sync_now();
+
+	if (!s->broker_running || start - prev_batch < SYNC_SETTLE_GAP)
+		return;
+	while (s->broker_rev < s->rev && sync_now() - start < SYNC_SETTLE_MAX && !*s->stop) {
+		usleep(SYNC_SETTLE_POLL_MS * 1000);
+		if (sync_read_broker(s, err, sizeof(err)))
+			return; /* the next tick says why */
+	}
+}
+
 /* The watch's batch: into the local store in one transaction. */
 static int sync_on_batch(void *arg, const struct etcd_event *ev, size_t n, int64_t rev)
 {
@@ -659,6 +682,7 @@ static int sync_on_batch(void *arg, const struct etcd_event *ev, size_t n, int64
 	struct fleet_result res = {0};
 	char err[1024];
 	int64_t last = 0;
+	double prev;
 	int rc;
 
 	(void)rev;
@@ -675,6 +699,10 @@ static int sync_on_batch(void *arg, const struct etcd_event *ev, size_t n, int64
 	}
 	rc = sync_after_apply(s, last, &res) ? ETCD_ERR : 0;
 	fleet_result_free(&res);
+	prev = s->last_batch;
+	s->last_batch = sync_now();
+	if (!rc)
+		sync_settle(s, prev);
 	return rc;
 }
 
