@@ -83,7 +83,6 @@ struct sync {
 	bool published;
 	int64_t pub_rev;
 	uint64_t pub_seq;
-	bool pub_down;
 	struct mq_strmap clients;
 	unsigned gen;
 	/* local reports */
@@ -499,7 +498,7 @@ static void sync_clients_forget(struct sync *s)
 /* Puts P brokers/INSTANCE when what it says changed. */
 static int sync_publish_broker(struct sync *s, char *err, size_t errlen)
 {
-	char ts[MQ_TIME_LEN], since[MQ_TIME_LEN];
+	char ts[MQ_TIME_LEN];
 	cJSON *doc;
 	char *text = NULL;
 	int rc = -1;
@@ -514,9 +513,6 @@ static int sync_publish_broker(struct sync *s, char *err, size_t errlen)
 	    !cJSON_AddNumberToObject(doc, "applied_seq", (double)s->broker_seq) ||
 	    !cJSON_AddBoolToObject(doc, "broker_running", s->broker_running) ||
 	    !cJSON_AddStringToObject(doc, "updated", ts) ||
-	    (s->pub_down && s->down_since &&
-	     (mq_time_format(s->down_since, since) ||
-	      !cJSON_AddStringToObject(doc, "etcd_down_since", since))) ||
 	    !(text = cJSON_PrintUnformatted(doc))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
