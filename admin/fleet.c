@@ -626,12 +626,6 @@ static int fleet_keys_add(struct fleet_keys *ks, const char *sub, const char *ar
 
 	if (asprintf(&k, "%s%s", sub, arg) < 0)
 		return -1;
-	for (size_t i = 0; i < ks->n; i++) {
-		if (!strcmp(ks->v[i], k)) {
-			free(k);
-			return 0;
-		}
-	}
 	if (!(nv = realloc(ks->v, (ks->n + 1) * sizeof(*nv)))) {
 		free(k);
 		return -1;
@@ -639,6 +633,28 @@ static int fleet_keys_add(struct fleet_keys *ks, const char *sub, const char *ar
 	ks->v = nv;
 	ks->v[ks->n++] = k;
 	return 0;
+}
+
+static int fleet_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted, each key once (a log names a key once per change). */
+static void fleet_keys_unique(struct fleet_keys *ks)
+{
+	size_t o = 0;
+
+	if (!ks->n)
+		return;
+	qsort(ks->v, ks->n, sizeof(*ks->v), fleet_cmp_str);
+	for (size_t i = 1; i < ks->n; i++) {
+		if (!strcmp(ks->v[i], ks->v[o]))
+			free(ks->v[i]);
+		else
+			ks->v[++o] = ks->v[i];
+	}
+	ks->n = o + 1;
 }
 
 static int fleet_keys_change(void *arg, uint64_t seq, char kind, const char *key)
@@ -772,6 +788,8 @@ static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *pref
 	bool *put = NULL, ok;
 	int64_t rev = 0;
 	int rc = -1;
+
+	fleet_keys_unique(ks);
 
 	if (!t || !(put = calloc(ks->n + 1, sizeof(*put)))) {
 		cli_err("out of memory");
