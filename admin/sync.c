@@ -778,14 +778,6 @@ static int sync_full(struct sync *s, char *err, size_t errlen)
 			 "records are not rewritten), %zu skipped", rev, res.applied, res.skipped);
 		rc = sync_after_apply(s, (int64_t)rev, &res);
 	}
-	/* The revision is the prefix's: recorded so that another prefix
-	 * starts with a full resync. */
-	if (!rc && (mq_store_write_begin(s->db, err, errlen) ||
-		    mq_store_meta_set_text(s->db, "sync_prefix", s->prefix, err, errlen) ||
-		    mq_store_write_commit(s->db, NULL, err, errlen))) {
-		mq_store_write_abort(s->db);
-		rc = ETCD_ERR;
-	}
 	fleet_result_free(&res);
 	return rc;
 }
@@ -904,9 +896,9 @@ int sync_run(const struct sync_opts *o, volatile sig_atomic_t *stop)
 	}
 	mq_store_meta_get(s.db, "etcd_rev", &rev);
 	s.seq = mq_store_seq(s.db);
-	if (mq_store_meta_get_text(s.db, "sync_prefix", &prefix, &plen) || !prefix ||
+	if (mq_store_meta_get_text(s.db, "etcd_prefix", &prefix, &plen) || !prefix ||
 	    strcmp(prefix, s.prefix))
-		rev = 0; /* another prefix's revision (or none recorded): resync in full */
+		rev = 0; /* another prefix's revision (fleet_apply records it): resync in full */
 	mq_store_read_end(s.db);
 	free(prefix);
 	s.rev = (int64_t)rev;
