@@ -782,6 +782,25 @@ static int sync_full(struct sync *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* An etcd whose revision is below the one the store applied is another
+ * cluster (rebuilt, or restored from a backup): watching from our revision
+ * would wait for revisions that mean something else. Resync in full. */
+static int sync_check_rev(struct sync *s, char *err, size_t errlen)
+{
+	struct etcd_range_req r = {.key = s->k_policy, .range_end = s->k_policy_end,
+				   .count_only = true};
+	struct etcd_kvs k = {0};
+	int rc = etcd_range(s->etcd, &r, &k, err, errlen);
+
+	if (!rc && k.rev < s->rev) {
+		sync_log("etcd is at revision %" PRId64 ", below the %" PRId64 " this store applied "
+			 "(a new or restored etcd): resynchronising in full", k.rev, s->rev);
+		s->resync = true;
+	}
+	etcd_kvs_free(&k);
+	return rc;
+}
+
 /* One connection: lease, catch-up, watch until it breaks. 0 on stop, else
  * an etcd error code (the caller backs off and comes again). */
 static int sync_session(struct sync *s)
@@ -796,6 +815,8 @@ static int sync_session(struct sync *s)
 	if ((rc = sync_lease(s, err, sizeof(err))))
 		goto fail;
 	sync_set_up(s);
+	if (s->rev && !s->resync && (rc = sync_check_rev(s, err, sizeof(err))))
+		goto fail;
 	if ((!s->rev || s->resync) && (rc = sync_full(s, err, sizeof(err))))
 		goto fail;
 	s->resync = false;

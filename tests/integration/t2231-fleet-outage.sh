@@ -92,6 +92,16 @@ test_expect_success 'sync stopped, changes made, etcd compacted: the restarted s
 	wait_for 20 refused adm $P1 dev1
 '
 
+test_expect_success 'etcd rebuilt empty (revisions restart) and written again: the sync resynchronises in full' '
+	etcd_save &&
+	etcd_stop &&
+	rm -rf "$TRASH/etcd.etcd/data" &&
+	etcd_relaunch &&
+	"$MQADMIN" -d adm device issue dev6 >/dev/null 2>seed.err &&
+	wait_for 30 grep -q "below the [0-9]* this store applied (a new or restored etcd): resynchronising in full" b1.sync.log &&
+	wait_for 20 accepted adm $P1 dev6
+'
+
 test_expect_success 'a sync on a prefix with no policy neither empties the broker nor seeds etcd' '
 	sync_stop b1 &&
 	test_expect_code 124 timeout 3 "$MQADMIN" -d b1 sync --etcd "$ETCD_URL" --etcd-prefix /empty/ \
@@ -99,7 +109,7 @@ test_expect_success 'a sync on a prefix with no policy neither empties the broke
 	test_grep "etcd holds no policy under /empty/ but this broker.s store has [0-9]* device(s): not applied" empty.log &&
 	test_grep "stopping" empty.log &&
 	test -z "$(etcdctl_t get /empty/ --prefix --keys-only | grep -v "^/empty/\(brokers\|connected\)/")" &&
-	accepted adm $P1 dev4
+	accepted adm $P1 dev6
 '
 
 test_expect_success 'no sanitizer reports' '
