@@ -28,13 +28,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #define SYNC_STATE_MAX (64L << 20)
-#define SYNC_CRL_MAX (64L << 20)
 #define SYNC_TICK_MS 100
 #define SYNC_BACKOFF_MAX_MS 5000
 #define SYNC_SETTLE_GAP 0.3 /* s since the previous batch: not a burst */
@@ -304,74 +299,18 @@ static void sync_set_up(struct sync *s)
 
 /* ---- the CRL ----------------------------------------------------------------------- */
 
-static long sync_crl_number(X509_CRL *crl)
-{
-	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-	long n = num ? ASN1_INTEGER_get(num) : -1;
-
-	ASN1_INTEGER_free(num);
-	return n;
-}
-
-static X509_CRL *sync_crl_parse(const char *pem, size_t len)
-{
-	BIO *b = BIO_new_mem_buf(pem, (int)len);
-	X509_CRL *crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
-
-	BIO_free(b);
-	return crl;
-}
-
-/* Installs P crl.pem as DIR/crl.pem when the CA signed it and its number is
- * above the installed one's. Anything else is logged and refused: write
- * access to etcd alone must not change what the broker believes revoked. */
+/* P crl.pem becomes DIR/crl.pem only when DIR/ca.crt signed it and it is
+ * newer (fleet_install_crl): write access to etcd alone must not change
+ * what the broker believes revoked. Refusals are logged. */
 static void sync_crl_install(struct sync *s, const char *pem, size_t len)
 {
-	X509_CRL *crl = NULL, *old = NULL;
-	X509 *ca = NULL;
-	BIO *b = NULL;
-	char *cur = NULL, err[PATH_MAX + 128];
-	size_t curlen;
-	long num, oldnum = -1;
-	int rc;
+	char err[PATH_MAX + 256];
+	int rc = fleet_install_crl(s->o->dir, pem, len, err, sizeof(err));
 
-	if (len > SYNC_CRL_MAX || !(crl = sync_crl_parse(pem, len))) {
-		sync_log("refused the fleet's CRL (%scrl.pem): not a PEM CRL", s->prefix);
-		goto out;
-	}
-	if (!(b = BIO_new_file(s->ca_path, "r")) || !(ca = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
-		sync_log("refused the fleet's CRL: cannot read the CA certificate %s to check it",
-			 s->ca_path);
-		goto out;
-	}
-	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) ||
-	    X509_CRL_verify(crl, X509_get0_pubkey(ca)) != 1) {
-		sync_log("refused the fleet's CRL (%scrl.pem): it is not signed by this broker's CA "
-			 "(%s); DIR/crl.pem is unchanged", s->prefix, s->ca_path);
-		goto out;
-	}
-	num = sync_crl_number(crl);
-	if (!mq_file_read_regular(s->crl_path, SYNC_CRL_MAX, &cur, &curlen, err, sizeof(err)) &&
-	    (old = sync_crl_parse(cur, curlen)))
-		oldnum = sync_crl_number(old);
-	if (num <= oldnum) {
-		if (num < oldnum)
-			sync_log("refused the fleet's CRL number %ld: %s already has number %ld",
-				 num, s->crl_path, oldnum);
-		goto out;
-	}
-	rc = mq_file_write_atomic(s->crl_path, pem, len, 0644, err, sizeof(err));
 	if (rc < 0)
-		sync_log("cannot install the fleet's CRL: %s", err);
-	else
-		sync_log("installed the fleet's CRL number %ld as %s", num, s->crl_path);
-out:
-	ERR_clear_error();
-	free(cur);
-	X509_CRL_free(old);
-	X509_CRL_free(crl);
-	X509_free(ca);
-	BIO_free(b);
+		sync_log("refused the fleet's CRL (%scrl.pem): %s", s->prefix, err);
+	else if (!rc)
+		sync_log("installed the fleet's CRL as %s", s->crl_path);
 }
 
 /* ---- the broker: its state file ------------------------------------------------------ */

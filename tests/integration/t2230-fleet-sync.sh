@@ -52,7 +52,7 @@ test_expect_success 'revoked from the administrator DIR: dropped on broker b2, r
 test_expect_success 'the fleet CRL reached both broker DIRs (verified against their CA)' '
 	wait_for 10 test_cmp adm/crl.pem b1/crl.pem &&
 	wait_for 10 test_cmp adm/crl.pem b2/crl.pem &&
-	test_grep "installed the fleet.s CRL number" b1.sync.log
+	test_grep "installed the fleet.s CRL as b1/crl.pem" b1.sync.log
 '
 
 test_expect_success 'a sync that is stuck but whose lease lives is named by --wait' '
@@ -99,7 +99,7 @@ test_expect_success 'a CRL signed by another CA is refused, the broker keeps its
 	MQADMIN_ETCD= "$MQADMIN" -d other init --no-default >/dev/null &&
 	cp b1/crl.pem crl.before &&
 	etcdctl_t put /mqcert/crl.pem -- "$(cat other/crl.pem)" >/dev/null &&
-	wait_for 10 grep -q "refused the fleet.s CRL .*not signed by this broker.s CA" b1.sync.log &&
+	wait_for 10 grep -q "refused the fleet.s CRL (/mqcert/crl.pem): the fleet.s crl.pem in etcd is not signed by the CA of b1/ca.crt" b1.sync.log &&
 	test_cmp crl.before b1/crl.pem
 '
 
