@@ -883,6 +883,7 @@ struct etcd_wctx {
 	size_t errlen;
 	const struct etcd *e;
 	const volatile int *stop;
+	int (*tick)(void *arg);
 	struct timespec last, start;
 	long idle_ms, timeout_ms;
 	bool idle;
@@ -1002,6 +1003,10 @@ static int etcd_watch_tick(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, 
 	(void)a, (void)b, (void)c, (void)d;
 	if (w->stop && *w->stop)
 		return 1;
+	if (w->tick && !w->done && (w->rc = w->tick(w->arg))) {
+		w->done = true;
+		return 1;
+	}
 	if (w->timeout_ms > 0 && etcd_ms_since(&w->start) >= w->timeout_ms)
 		return 1;
 	if (w->idle_ms > 0 && etcd_ms_since(&w->last) >= w->idle_ms) {
@@ -1016,7 +1021,7 @@ int etcd_watch(struct etcd *e, const struct etcd_watch_req *wr,
 	       int64_t *compact_rev, char *err, size_t errlen)
 {
 	struct etcd_wctx w = {.cb = cb, .arg = arg, .err = err, .errlen = errlen, .e = e,
-			      .stop = wr->stop, .idle_ms = wr->idle_ms, .timeout_ms = wr->timeout_ms};
+			      .stop = wr->stop, .tick = wr->tick, .idle_ms = wr->idle_ms, .timeout_ms = wr->timeout_ms};
 	cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
 	char *body = NULL, tried[1024] = "";
 	struct curl_slist *hdrs = NULL;

@@ -126,6 +126,10 @@ struct etcd_watch_req {
 	long idle_ms;                /* > 0: give up (ETCD_UNREACHABLE) after this long without data */
 	long timeout_ms;             /* > 0: return 0 after this long in all */
 	const volatile int *stop;    /* non-zero: return 0 at the next chance (~100 ms) */
+	/* Called now and then while the stream is open (curl's progress
+	 * callback: about once a second when idle); a non-zero return
+	 * ends the watch and is returned. */
+	int (*tick)(void *arg);
 };
 /* cb gets each batch (n may be 0: the creation or a progress notice) with
  * the header revision; a non-zero return stops the watch and is returned.

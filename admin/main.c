@@ -204,14 +204,40 @@ static const struct command commands[] = {
 	 "a truncation, until SIGINT or SIGTERM (exit status 0); with --json it prints one "
 	 "JSON object per line. Malformed lines are skipped and counted on stderr; a "
 	 "--device that is neither in the log nor in the policy is an error (exit status 1)."},
-	{"audit", NULL, cmd_audit, "usage: mqadmin [-d DIR] audit [--state FILE]... [--json]\n",
+	{"audit", NULL, cmd_audit,
+	 "usage: mqadmin [-d DIR] audit [--state FILE]... [--json]\n"
+	 "       mqadmin [-d DIR] audit --etcd URL[,URL...] [--etcd-prefix P] [--json]\n",
 	 "Lists who is connected now, from the state files the plugin keeps, one per broker "
 	 "(DIR/audit/connected-INSTANCE.json, or each --state FILE): device, username, client "
 	 "id, address, broker, since when, expiry and serial, with flags for suspected clones "
 	 "and for certificates that are revoked or unknown to the policy (which should never "
 	 "happen: then exit status 1). Warns, per broker, when one stopped or its file is "
 	 "stale; a file that cannot be read is an error (exit status 1), the others are "
-	 "still shown."},
+	 "still shown. A broker whose 'mqadmin sync' cannot reach etcd is named with since "
+	 "when (DIR/audit/sync-INSTANCE.json). With etcd (--etcd, $MQADMIN_ETCD or the "
+	 "configuration file) and no --state it shows the fleet instead: every client each "
+	 "broker's sync keeps in etcd (P connected/INSTANCE/CLIENT), with its broker; one "
+	 "certificate connected to two brokers at once is flagged clone and named in a "
+	 "CLONE warning; see docs/FLEET.md."},
+	{"sync", NULL, cmd_sync,
+	 "usage: mqadmin [-d DIR] sync [--etcd URL[,URL...]] [--etcd-prefix P] [--instance NAME]\n"
+	 "                            [--lease-ttl SECONDS] [--metrics-file FILE]\n",
+	 "Runs beside one broker, in the foreground until SIGTERM or SIGINT, and keeps its "
+	 "policy store (DIR/store) in step with the fleet's policy in etcd: a full "
+	 "resynchronisation when the store has no etcd revision yet or etcd compacted it "
+	 "(only differences are written), then a watch from the revision it applied, each "
+	 "batch applied in one transaction. Keys that do not parse are reported and "
+	 "skipped. The fleet's CRL (P crl.pem) is installed as DIR/crl.pem only when "
+	 "DIR/ca.crt signed it and its number is higher. Under a lease (--lease-ttl, "
+	 "default 10 s) it reports which etcd revision the broker has applied (P "
+	 "brokers/INSTANCE, for --wait) and who is connected (P connected/INSTANCE/CLIENT, "
+	 "for audit). With etcd unreachable the broker keeps enforcing the policy it has; "
+	 "the sync retries with backoff, logs since when, and writes "
+	 "DIR/audit/sync-INSTANCE.json and, with --metrics-file, a Prometheus textfile "
+	 "(mqcert_sync_etcd_up, mqcert_sync_applied_revision, "
+	 "mqcert_sync_etcd_down_since_seconds). INSTANCE is the broker's "
+	 "plugin_opt_instance: by default the one state file in DIR/audit. Logs go to "
+	 "stderr with timestamps. See docs/FLEET.md."},
 	{"serve", NULL, cmd_serve,
 	 "usage: mqadmin [-d DIR] serve [--host H] [--port N] [--name NAME] [--client-id ID]\n"
 	 "                             [--cert FILE] [--key FILE] [--cafile FILE]\n"
@@ -382,7 +408,11 @@ static int main_run(struct cli_ctx *ctx, const struct command *c, int argc, char
 	if (strstr(c->usage, "[--wait[=SECONDS]]") && wait_take_option(&argc, argv, &secs))
 		return CLI_USAGE;
 	rc = c->run(ctx, argc, argv);
-	if (rc == CLI_OK && secs >= 0 && wait_applied(ctx->dir, store_committed_seq(), secs))
+	/* With etcd, every live broker of the fleet (its sync's report in etcd);
+	 * else the brokers on DIR (their state files). */
+	if (rc == CLI_OK && secs >= 0 &&
+	    (fleet_enabled() ? wait_fleet_after(store_committed_seq(), secs)
+			     : wait_applied(ctx->dir, store_committed_seq(), secs)))
 		rc = CLI_FAIL;
 	return rc;
 }

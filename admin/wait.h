@@ -23,4 +23,22 @@ int wait_applied(const char *dir, uint64_t seq, long secs);
  * 0 when none runs, -1 on an error (the log trim's floor). */
 int wait_lowest_applied(const char *dir, uint64_t *lowest);
 
+/* Whether a plugin state file (parsed) that says running belongs to a
+ * broker on this host whose pid is gone (it crashed). */
+struct cJSON;
+bool wait_state_pid_gone(const struct cJSON *doc);
+
+struct etcd;
+/* The same across the fleet: waits up to secs for every live broker (a
+ * key P brokers/INSTANCE under its sync's lease) to report applied_rev >=
+ * rev (the etcd revision of the command's transaction). A broker seen
+ * live that stops reporting before it applied rev (lease ended) is named
+ * too; one whose key was already gone is not waited for. 0 when all did
+ * (or none reports: said so), 1 when some did not (named), -1 when etcd
+ * could not be read. */
+int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs);
+/* After a command that committed store sequence seq (0: nothing) with etcd
+ * configured: wait_fleet for the revision of its etcd transaction. */
+int wait_fleet_after(uint64_t seq, long secs);
+
 #endif
