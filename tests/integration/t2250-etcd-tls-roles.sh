@@ -37,7 +37,8 @@ URL=https://127.0.0.1:$CPORT
 test_expect_success 'setup: a CA, the member certificate (--client), a TLS etcd' '
 	"$MQADMIN" -d pki init >/dev/null &&
 	"$MQADMIN" -d pki server issue etcd1 --san IP:127.0.0.1 --client --broker-user root >/dev/null 2>&1 &&
-	S=pki/servers/etcd1 &&
+	S=pki/servers/etcd1
+	# On a line of its own: "a && b &" would background the whole list.
 	etcd --name etcd1 --data-dir "$TRASH/etcd1" \
 		--listen-client-urls $URL --advertise-client-urls $URL \
 		--listen-peer-urls https://127.0.0.1:$PPORT --initial-advertise-peer-urls https://127.0.0.1:$PPORT \
@@ -46,7 +47,7 @@ test_expect_success 'setup: a CA, the member certificate (--client), a TLS etcd'
 		--peer-cert-file $S/etcd1.crt --peer-key-file $S/etcd1.key \
 		--peer-trusted-ca-file pki/ca.crt --peer-client-cert-auth >"$TRASH/etcd1.log" 2>&1 &
 	echo $! >"$TRASH/etcd1.pid" &&
-	test_at_end "kill \$(cat $TRASH/etcd1.pid); sleep 0.5" &&
+	test_at_end "kill \$(cat $TRASH/etcd1.pid)" &&
 	"$MQADMIN" -d pki server issue probe --etcd-client >/dev/null 2>&1 &&
 	wait_for 20 curl -sf --max-time 2 --cacert pki/ca.crt --cert pki/servers/probe/probe.crt \
 		--key pki/servers/probe/probe.key $URL/health
