@@ -36,7 +36,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit demo bench bench-run clean install uninstall deb fuzz fuzz-build fuzz-bins torture
+.PHONY: all deps test unit demo fleet-demo bench-fleet bench bench-run clean install uninstall deb fuzz fuzz-build fuzz-bins torture
 all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1 $(BUILD)/mqcert-renew
 
 # `make deps` installs the Debian packages the build and the tests need (as
@@ -128,6 +128,12 @@ fuzz: fuzz-build
 demo: deps
 	$(MAKE) all
 	examples/demo.sh
+
+# A fleet on loopback (docs/FLEET.md): 3 etcd members, 3 brokers with their
+# syncs, HAProxy in front; narrated, everything stopped at the end.
+fleet-demo: deps
+	$(MAKE) all
+	MQ_DEMO_BUILD=$(BUILD) scripts/fleet-demo
 
 # Not part of `make test`. BENCH_QUICK=1 make bench: a ~2-minute smoke run.
 bench: deps
