@@ -54,7 +54,7 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/mqadmin: $(CORE_OBJ) $(ADMIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto -lssl -lcrypto -lcjson -llmdb
+	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto -lssl -lcrypto -lcjson -llmdb -lcurl
 
 # The reference device client of online renewal (examples/renew/): a
 # program of its own, built with the project's flags but none of its code.
@@ -120,7 +120,7 @@ $(BUILD)/bin/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_FUZZ) $(CFLAGS) -fsanitize=fuzzer -MMD -MP \
 		-MF $(BUILD)/obj/fuzz/$(@F).d -o $@ $< $(FUZZ_LIBOBJ) $(CORE_OBJ) $(ADMIN_LIB_OBJ) \
-		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson -llmdb
+		$(LDFLAGS) -fsanitize=fuzzer -lmosquitto -lssl -lcrypto -lcjson -llmdb -lcurl
 
 fuzz: fuzz-build
 	FUZZ_ARGS="$(FUZZ_ARGS)" fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)

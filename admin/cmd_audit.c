@@ -10,9 +10,13 @@
 #include "mq_fileio.h"
 #include "mq_names.h"
 #include "mq_policy.h"
+#include "mq_strmap.h"
 #include "mq_time.h"
 #include "report_log.h"
 #include "store.h"
+#include "sync.h"
+#include "etcd.h"
+#include "fleet.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -527,13 +531,242 @@ out:
 	return rc;
 }
 
+/* ---- the fleet: P connected/INSTANCE/CLIENT and P brokers/INSTANCE in etcd -------- */
+
+/* One broker's clients as a state-file-like document, so that the table
+ * and the flags are those of the local view. */
+struct audit_fleet {
+	struct audit_doc *docs;
+	size_t ndocs;
+	const char *prefix;
+	bool bad; /* a key that is not a client entry */
+};
+
+static struct audit_doc *audit_fleet_doc(struct audit_fleet *f, const char *instance)
+{
+	struct audit_doc *g;
+
+	for (size_t i = 0; i < f->ndocs; i++)
+		if (!strcmp(f->docs[i].instance, instance))
+			return &f->docs[i];
+	if (!(g = realloc(f->docs, (f->ndocs + 1) * sizeof(*g))))
+		return NULL;
+	f->docs = g;
+	g = &g[f->ndocs];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->instance, sizeof(g->instance), "%s", instance);
+	if (!(g->doc = cJSON_CreateObject()) || !cJSON_AddArrayToObject(g->doc, "clients") ||
+	    !(g->path = strdup(instance))) {
+		cJSON_Delete(g->doc);
+		free(g->path);
+		return NULL;
+	}
+	g->ok = true;
+	g->updated = time(NULL);
+	f->ndocs++;
+	return g;
+}
+
+static int audit_fleet_client(void *arg, const struct etcd_kv *kv)
+{
+	struct audit_fleet *f = arg;
+	const char *rest = kv->key + strlen(f->prefix) + strlen("connected/"), *slash;
+	char inst[MQ_NAME_MAX + 1], e[256];
+	struct audit_doc *d;
+	cJSON *cl;
+
+	slash = strchr(rest, '/');
+	if (!slash || slash == rest || (size_t)(slash - rest) > MQ_NAME_MAX)
+		goto bad;
+	snprintf(inst, sizeof(inst), "%.*s", (int)(slash - rest), rest);
+	cl = kv->value ? cJSON_ParseWithLength(kv->value, kv->vlen) : NULL;
+	if (!mq_name_valid(inst) || !cJSON_IsObject(cl) || !js(cl, "fingerprint")) {
+		cJSON_Delete(cl);
+		goto bad;
+	}
+	if (!(d = audit_fleet_doc(f, inst)) ||
+	    !cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(d->doc, "clients"), cl)) {
+		cJSON_Delete(cl);
+		return -1;
+	}
+	return 0;
+bad:
+	f->bad = true;
+	cli_err("etcd key %s is not a connected client's entry: skipped", ESC(e, kv->key));
+	return 0;
+}
+
+/* P brokers/INSTANCE: the time of what its sync reported last (the flags
+ * compare revocations with it) and whether it says etcd is down. */
+static int audit_fleet_broker(void *arg, const struct etcd_kv *kv)
+{
+	struct audit_fleet *f = arg;
+	cJSON *doc = kv->value ? cJSON_ParseWithLength(kv->value, kv->vlen) : NULL;
+	const char *inst = js(doc, "instance"), *upd = js(doc, "updated");
+	const char *down = js(doc, "etcd_down_since");
+	struct audit_doc *d;
+	char e1[256], e2[64];
+	int rc = 0;
+
+	if (!inst || !mq_name_valid(inst)) {
+		cli_err("etcd key %s is not a broker's report: skipped", ESC(e1, kv->key));
+		goto out;
+	}
+	if (!(d = audit_fleet_doc(f, inst))) {
+		rc = -1;
+		goto out;
+	}
+	if (upd)
+		mq_time_parse(upd, &d->updated);
+	if (down)
+		fprintf(stderr, "mqadmin: warning: broker '%s': its sync reports etcd unreachable "
+			"since %s; the broker enforces the policy it applied last (revision %.0f)\n",
+			ESC(e1, inst), ESC(e2, down),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "applied_rev")));
+out:
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* One certificate connected to two brokers at once: a clone (a broker
+ * alone sees only its own connections). Flagged on every entry, said once. */
+struct audit_fpr {
+	size_t last;   /* the doc it was last seen in, + 1 */
+	size_t nbrokers;
+	bool said;
+	char brokers[512];
+};
+
+static int audit_fleet_clones(struct audit_fleet *f)
+{
+	struct mq_strmap m;
+	struct audit_fpr **all = NULL;
+	size_t nall = 0;
+	int rc = -1;
+
+	mq_strmap_init(&m);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < f->ndocs; i++) {
+			cJSON *cl;
+
+			cJSON_ArrayForEach(cl, cJSON_GetObjectItemCaseSensitive(f->docs[i].doc,
+									       "clients")) {
+				const char *fpr = js(cl, "fingerprint");
+				struct audit_fpr *e = mq_strmap_get(&m, fpr), **na;
+				char e1[256], e2[128];
+
+				if (pass == 1) {
+					if (e->nbrokers < 2)
+						continue;
+					cJSON_DeleteItemFromObjectCaseSensitive(cl, "clone_suspected");
+					cJSON_AddTrueToObject(cl, "clone_suspected");
+					if (e->said)
+						continue;
+					e->said = true;
+					fprintf(stderr, "mqadmin: warning: CLONE: the certificate of device "
+						"'%s' (fingerprint %.16s) is connected to brokers %s at once; "
+						"if the device was not moved, revoke it ('mqadmin device "
+						"revoke NAME') and issue a new key\n",
+						ESC(e1, js(cl, "device")), ESC(e2, fpr), e->brokers);
+					continue;
+				}
+				if (!e) {
+					if (!(e = calloc(1, sizeof(*e))) ||
+					    !(na = realloc(all, (nall + 1) * sizeof(*na)))) {
+						free(e);
+						goto out;
+					}
+					all = na;
+					all[nall++] = e;
+					if (mq_strmap_put(&m, fpr, e))
+						goto out;
+				}
+				if (e->last == i + 1)
+					continue;
+				e->last = i + 1;
+				e->nbrokers++;
+				snprintf(e->brokers + strlen(e->brokers),
+					 sizeof(e->brokers) - strlen(e->brokers), "%s'%s'",
+					 e->nbrokers > 1 ? " and " : "", f->docs[i].instance);
+			}
+		}
+	}
+	rc = 0;
+out:
+	if (rc)
+		cli_err("out of memory");
+	for (size_t i = 0; i < nall; i++)
+		free(all[i]);
+	free(all);
+	mq_strmap_release(&m);
+	return rc;
+}
+
+/* The local syncs' status files (DIR/audit/sync-INSTANCE.json): a sync
+ * that cannot reach etcd can say so only here. */
+static void audit_sync_status(const struct store *st, const char *instance)
+{
+	struct sync_status ss;
+	char e1[256], e2[64];
+
+	sync_status_read(st->dir, instance, &ss);
+	if (ss.present && !ss.up)
+		fprintf(stderr, "mqadmin: warning: broker '%s': etcd unreachable since %s (its "
+			"sync's status file); the broker enforces the policy it applied last "
+			"(revision %llu)\n", ESC(e1, instance),
+			ss.down_since[0] ? ESC(e2, ss.down_since) : "?",
+			(unsigned long long)ss.applied_rev);
+}
+
+static int audit_fleet(struct audit_ctx *a, struct etcd *e, const char *prefix,
+		       const struct store *st)
+{
+	struct audit_fleet f = {.prefix = prefix};
+	struct etcd_range_req r = {.range_end = ""};
+	char *kc = NULL, *kb = NULL, err[1024];
+	int rc = -1;
+
+	if (asprintf(&kc, "%sconnected/", prefix) < 0 || asprintf(&kb, "%sbrokers/", prefix) < 0) {
+		cli_err("out of memory");
+		goto out;
+	}
+	r.key = kc;
+	if (etcd_range_each(e, &r, 1000, audit_fleet_client, &f, NULL, err, sizeof(err)))
+		goto etcd;
+	r.key = kb;
+	if (etcd_range_each(e, &r, 1000, audit_fleet_broker, &f, NULL, err, sizeof(err)))
+		goto etcd;
+	for (size_t i = 0; i < f.ndocs; i++)
+		audit_sync_status(st, f.docs[i].instance);
+	if (audit_fleet_clones(&f))
+		goto out;
+	rc = audit_show(a, f.docs, f.ndocs);
+	goto out;
+etcd:
+	cli_err("cannot read the fleet from etcd: %s", err);
+out:
+	for (size_t i = 0; i < f.ndocs; i++) {
+		cJSON_Delete(f.docs[i].doc);
+		free(f.docs[i].path);
+	}
+	free(f.docs);
+	free(kc);
+	free(kb);
+	return rc;
+}
+
 int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"state", required_argument, NULL, 's'},
+		{"etcd", required_argument, NULL, 'e'},
+		{"etcd-prefix", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
+	struct fleet_cfg fc = {0};
+	struct etcd *etcd = NULL;
+	char err[1024];
 	struct store st = {.lockfd = -1};
 	struct audit_ctx a = {.now = time(NULL)};
 	struct audit_doc *docs = NULL;
@@ -545,6 +778,10 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'j') {
 			a.json = true;
+		} else if (c == 'e') {
+			fc.endpoints = optarg;
+		} else if (c == 'p') {
+			fc.prefix = optarg;
 		} else if (c == 's') {
 			struct audit_doc *g = realloc(docs, (ndocs + 1) * sizeof(*g));
 
@@ -568,7 +805,24 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
+	if ((fc.endpoints || fc.prefix) && fleet_configure(&fc)) {
+		rc = CLI_USAGE;
+		goto out;
+	}
 	rc = CLI_FAIL;
+	/* With etcd (and no --state): the fleet's view. */
+	if (fleet_enabled() && !ndocs) {
+		if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+			goto out;
+		if (fleet_connect(&etcd, err, sizeof(err))) {
+			cli_err("%s", err);
+			goto out;
+		}
+		a.policy = st.policy;
+		if (!audit_fleet(&a, etcd, fleet_prefix(), &st))
+			rc = a.bad ? CLI_FAIL : CLI_OK;
+		goto out;
+	}
 	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st) ||
 	    (!ndocs && audit_find(&st, &docs, &ndocs)))
 		goto out;
@@ -583,6 +837,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		nloaded++;
 		audit_staleness(&docs[i], a.now);
 		audit_clones(docs[i].doc);
+		audit_sync_status(&st, docs[i].instance);
 	}
 	if (!nloaded)
 		goto out;
@@ -596,6 +851,7 @@ out:
 		free(docs[i].path);
 	}
 	free(docs);
+	etcd_free(etcd);
 	if (st.dir)
 		store_close(&st);
 	return rc;

@@ -51,5 +51,6 @@ int revoke_cert(struct mq_cert *cert, const char *reason, time_t now);
  * 'x'": it is revoked all the same and 'crl update' is to be run). */
 int revoke_commit(struct store *st, const char *passfile, const char *what);
 int cmd_serve(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_sync(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@
 #include "cmdtab.h"
 #include "crl.h"
 #include "pkidir.h"
+#include "fleet.h"
 #include "store.h"
 #include "wait.h"
 
@@ -207,14 +208,40 @@ static const struct command commands[] = {
 	 "a truncation, until SIGINT or SIGTERM (exit status 0); with --json it prints one "
 	 "JSON object per line. Malformed lines are skipped and counted on stderr; a "
 	 "--device that is neither in the log nor in the policy is an error (exit status 1)."},
-	{"audit", NULL, cmd_audit, "usage: mqadmin [-d DIR] audit [--state FILE]... [--json]\n",
+	{"audit", NULL, cmd_audit,
+	 "usage: mqadmin [-d DIR] audit [--state FILE]... [--json]\n"
+	 "       mqadmin [-d DIR] audit --etcd URL[,URL...] [--etcd-prefix P] [--json]\n",
 	 "Lists who is connected now, from the state files the plugin keeps, one per broker "
 	 "(DIR/audit/connected-INSTANCE.json, or each --state FILE): device, username, client "
 	 "id, address, broker, since when, expiry and serial, with flags for suspected clones "
 	 "and for certificates that are revoked or unknown to the policy (which should never "
 	 "happen: then exit status 1). Warns, per broker, when one stopped or its file is "
 	 "stale; a file that cannot be read is an error (exit status 1), the others are "
-	 "still shown."},
+	 "still shown. A broker whose 'mqadmin sync' cannot reach etcd is named with since "
+	 "when (DIR/audit/sync-INSTANCE.json). With etcd (--etcd, $MQADMIN_ETCD or the "
+	 "configuration file) and no --state it shows the fleet instead: every client each "
+	 "broker's sync keeps in etcd (P connected/INSTANCE/CLIENT), with its broker; one "
+	 "certificate connected to two brokers at once is flagged clone and named in a "
+	 "CLONE warning; see docs/FLEET.md."},
+	{"sync", NULL, cmd_sync,
+	 "usage: mqadmin [-d DIR] sync [--etcd URL[,URL...]] [--etcd-prefix P] [--instance NAME]\n"
+	 "                            [--lease-ttl SECONDS] [--metrics-file FILE]\n",
+	 "Runs beside one broker, in the foreground until SIGTERM or SIGINT, and keeps its "
+	 "policy store (DIR/store) in step with the fleet's policy in etcd: a full "
+	 "resynchronisation when the store has no etcd revision yet or etcd compacted it "
+	 "(only differences are written), then a watch from the revision it applied, each "
+	 "batch applied in one transaction. Keys that do not parse are reported and "
+	 "skipped. The fleet's CRL (P crl.pem) is installed as DIR/crl.pem only when "
+	 "DIR/ca.crt signed it and its number is higher. Under a lease (--lease-ttl, "
+	 "default 10 s) it reports which etcd revision the broker has applied (P "
+	 "brokers/INSTANCE, for --wait) and who is connected (P connected/INSTANCE/CLIENT, "
+	 "for audit). With etcd unreachable the broker keeps enforcing the policy it has; "
+	 "the sync retries with backoff, logs since when, and writes "
+	 "DIR/audit/sync-INSTANCE.json and, with --metrics-file, a Prometheus textfile "
+	 "(mqcert_sync_etcd_up, mqcert_sync_applied_revision, "
+	 "mqcert_sync_etcd_down_since_seconds). INSTANCE is the broker's "
+	 "plugin_opt_instance: by default the one state file in DIR/audit. Logs go to "
+	 "stderr with timestamps. See docs/FLEET.md."},
 	{"serve", NULL, cmd_serve,
 	 "usage: mqadmin [-d DIR] serve [--host H] [--port N] [--name NAME] [--client-id ID]\n"
 	 "                             [--cert FILE] [--key FILE] [--cafile FILE]\n"
@@ -285,6 +312,11 @@ static const char main_options[] =
 	"options:\n"
 	"  -d, --dir DIR   PKI directory (default: $MQADMIN_DIR, else 'dir = DIR' in "
 	"$MQADMIN_CONFIG or /etc/mqcert/mqadmin.conf, else ./pki if it exists)\n"
+	"  --etcd URL[,URL...]  keep the policy in etcd (the fleet; default: $MQADMIN_ETCD, else "
+	"'etcd = URL' in the config file, which may also set etcd_cacert, etcd_cert, etcd_key): "
+	"DIR/store becomes a cache of etcd and each changing command one etcd transaction\n"
+	"  --etcd-prefix P  the etcd key prefix (default: $MQADMIN_ETCD_PREFIX, else 'etcd_prefix "
+	"= P', else /mqcert/)\n"
 	"  -h, --help      usage of mqadmin or of one command\n"
 	"  --version       print the version\n"
 	"exit status: 0 success, 1 the operation failed, 2 usage error\n";
@@ -431,6 +463,27 @@ static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 	return CLI_USAGE;
 }
 
+/* etcd (issue 17): --etcd/--etcd-prefix, else $MQADMIN_ETCD/_PREFIX,
+ * else the config file's settings. */
+static int main_etcd(const char *etcd, const char *prefix)
+{
+	const char *conf[5], *env = getenv("MQADMIN_ETCD"), *envp = getenv("MQADMIN_ETCD_PREFIX");
+	struct fleet_cfg c;
+
+	if (pkidir_config_etcd(conf))
+		return -1;
+	c.endpoints = etcd ? etcd : env && *env ? env : conf[0];
+	c.prefix = prefix ? prefix : envp && *envp ? envp : conf[1];
+	c.cacert = conf[2];
+	c.cert = conf[3];
+	c.key = conf[4];
+	if (c.prefix && (*c.prefix != '/' || c.prefix[strlen(c.prefix) - 1] != '/')) {
+		cli_err("the etcd prefix '%s' must start and end with '/' (e.g. /mqcert/)", c.prefix);
+		return -1;
+	}
+	return fleet_configure(&c);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -438,10 +491,12 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"man", no_argument, NULL, 'M'}, /* undocumented: builds mqadmin.1 */
+		{"etcd", required_argument, NULL, 'E'},
+		{"etcd-prefix", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_ctx ctx = {0};
-	const char *given = NULL;
+	const char *given = NULL, *etcd = NULL, *prefix = NULL;
 	int c;
 
 	/* '+': global options end at the command word. */
@@ -449,6 +504,12 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			given = optarg;
+			break;
+		case 'E':
+			etcd = optarg;
+			break;
+		case 'P':
+			prefix = optarg;
 			break;
 		case 'h':
 			main_usage(stdout, NULL);
@@ -480,5 +541,7 @@ int main(int argc, char **argv)
 			return CLI_FAIL;
 		ctx.dir = "./pki";
 	}
+	if (main_etcd(etcd, prefix))
+		return CLI_FAIL;
 	return main_dispatch(&ctx, argc - optind, argv + optind);
 }

@@ -20,6 +20,12 @@ static struct {
 	char where[PATH_MAX + 32]; /* "FILE:LINE" for PKIDIR_CONFIG */
 } pkidir = {.from = PKIDIR_NONE};
 
+/* The config file's etcd settings (issue 17): etcd, etcd_prefix,
+ * etcd_cacert, etcd_cert, etcd_key. */
+static const char *const pkidir_etcd_keys[] = {"etcd", "etcd_prefix", "etcd_cacert", "etcd_cert",
+					       "etcd_key"};
+static char pkidir_etcd[5][PATH_MAX];
+
 const char *pkidir_config_path(void)
 {
 	const char *env = getenv("MQADMIN_CONFIG");
@@ -60,8 +66,19 @@ static int pkidir_config_line(char *text, char *dir, size_t len, char *err, size
 	*eq = '\0';
 	key = pkidir_trim(s);
 	val = pkidir_trim(eq + 1);
+	for (size_t i = 0; i < sizeof(pkidir_etcd_keys) / sizeof(pkidir_etcd_keys[0]); i++) {
+		if (strcmp(key, pkidir_etcd_keys[i]))
+			continue;
+		if (strlen(val) >= sizeof(pkidir_etcd[i])) {
+			snprintf(err, errlen, "'%s' is too long", key);
+			return -1;
+		}
+		memcpy(pkidir_etcd[i], val, strlen(val) + 1);
+		return 0;
+	}
 	if (strcmp(key, "dir")) {
-		snprintf(err, errlen, "unknown setting '%s': the only one is 'dir'", key);
+		snprintf(err, errlen, "unknown setting '%s': the settings are 'dir' and 'etcd', "
+			 "'etcd_prefix', 'etcd_cacert', 'etcd_cert', 'etcd_key'", key);
 		return -1;
 	}
 	if (*val != '/') {
@@ -291,5 +308,21 @@ int pkidir_record_default(const char *dir, bool force)
 			"valid: %s)", conf, abs, err);
 	else
 		cli_err("recorded %s as the default PKI directory in %s", abs, conf);
+	return 0;
+}
+
+int pkidir_config_etcd(const char **vals)
+{
+	char dir[PATH_MAX], err[PATH_MAX + 256];
+	int line = 0, r = pkidir_config_read(pkidir_config_path(), dir, sizeof(dir), &line, err,
+					     sizeof(err));
+
+	/* A config file with etcd settings and no 'dir' is fine here. */
+	if (r < 0 && !strstr(err, "no 'dir")) {
+		cli_err("%s; fix %s", err, pkidir_config_path());
+		return -1;
+	}
+	for (size_t i = 0; i < 5; i++)
+		vals[i] = *pkidir_etcd[i] ? pkidir_etcd[i] : NULL;
 	return 0;
 }

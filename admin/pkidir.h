@@ -52,4 +52,9 @@ void pkidir_err_missing(const char *dir, const char *why);
  * change on stderr. 0, or -1 when force was given and it failed. */
 int pkidir_record_default(const char *dir, bool force);
 
+/* The config file's etcd settings, each NULL when absent, in the order
+ * etcd, etcd_prefix, etcd_cacert, etcd_cert, etcd_key (5 slots; static
+ * storage). 0, or -1 after printing why. */
+int pkidir_config_etcd(const char **vals);
+
 #endif

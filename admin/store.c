@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include "cli.h"
+#include "fleet.h"
 #include "mq_certid.h"
 #include "mq_fileio.h"
 #include "pkidir.h"
@@ -215,6 +216,9 @@ static void store_clean_leftovers(const struct store *st)
 	fprintf(stderr, "mqadmin: note: cleaned up after an interrupted mqadmin run: %s\n", what);
 }
 
+static struct etcd *store_etcd; /* one client per process: mqadmin runs one command */
+static bool store_fleet_ready;  /* caught up: this run's writes go to etcd first */
+
 void store_close(struct store *st)
 {
 	store_clean_leftovers(st);
@@ -223,6 +227,9 @@ void store_close(struct store *st)
 	st->lockfd = -1;
 	mq_store_close(st->db);
 	st->db = NULL;
+	etcd_free(store_etcd);
+	store_etcd = NULL;
+	store_fleet_ready = false;
 	if (st->shlockfd >= 0)
 		close(st->shlockfd);
 	st->shlockfd = -1;
@@ -335,6 +342,44 @@ out:
 	return rc;
 }
 
+/* ---- etcd (issue 17, admin/fleet.c): DIR/store as etcd's cache ---------- */
+
+/* Before a command reads: the cache catches up with etcd (O(change)). A
+ * reading command goes on with the cache when etcd is unreachable. */
+static int store_fleet_catchup(struct store *st)
+{
+	char err[1024];
+	size_t nread = 0;
+	int rc;
+
+	if (!store_etcd && fleet_connect(&store_etcd, err, sizeof(err))) {
+		cli_err("%s", err);
+		return -1;
+	}
+	rc = fleet_catchup(st->db, store_etcd, fleet_prefix(), &nread, err, sizeof(err));
+	if (rc && st->mode == STORE_READ) {
+		fprintf(stderr, "mqadmin: warning: %s; showing the local copy in %s/store, which may be "
+			"behind etcd\n", err, st->dir);
+		return 0;
+	}
+	if (rc) {
+		cli_err("%s; nothing was written", err);
+		return -1;
+	}
+	store_fleet_ready = true;
+	return 0;
+}
+
+/* Inside the write transaction, before its commit: the same changes as
+ * one etcd transaction that compares revisions; the local commit follows
+ * only when etcd took them. 0 or -1 after printing why. */
+static int store_fleet_push(struct store *st, uint64_t seq_before)
+{
+	if (!fleet_enabled() || !store_fleet_ready)
+		return 0;
+	return fleet_push(st->db, store_etcd, fleet_prefix(), seq_before, NULL) ? -1 : 0;
+}
+
 struct mq_store *store_db(struct store *st)
 {
 	char err[512], *sdir = NULL, *data = NULL, *json = NULL;
@@ -347,8 +392,9 @@ struct mq_store *store_db(struct store *st)
 	if (!(sdir = store_path(st, "store")) || !(data = store_path(st, "store/data.mdb")) ||
 	    !(json = store_path(st, "policy.json")))
 		goto out;
-	if (access(data, F_OK)) {
-		/* Creating (and migrating) needs the lock even for a reader. */
+	if (access(data, F_OK) || fleet_enabled()) {
+		/* Creating (and migrating) needs the lock even for a reader, and
+		 * so does catching up with etcd (a write of the cache). */
 		if (st->lockfd < 0 && store_lock(st))
 			goto out;
 	}
@@ -375,6 +421,8 @@ struct mq_store *store_db(struct store *st)
 	if (st->lockfd >= 0 && store_db_modes(st))
 		goto out;
 	if (created && st->mode != STORE_CREATE && !access(json, F_OK) && store_migrate(st, json))
+		goto out;
+	if (fleet_enabled() && store_fleet_catchup(st))
 		goto out;
 	rc = 0;
 out:
@@ -748,10 +796,19 @@ uint64_t store_committed_seq(void)
 static int store_db_write_model(struct store *st, const struct mq_policy *p, bool quiet)
 {
 	char err[512];
+	uint64_t before = 0;
 
 	if (mq_store_write_begin(st->db, err, sizeof(err)) ||
-	    store_db_diff(st, st->db, p, quiet, err, sizeof(err)) ||
-	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
+	    (before = mq_store_seq(st->db), store_db_diff(st, st->db, p, quiet, err, sizeof(err)))) {
+		mq_store_write_abort(st->db);
+		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
+		return -1;
+	}
+	if (store_fleet_push(st, before)) {
+		mq_store_write_abort(st->db);
+		return -1;
+	}
+	if (mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
 		mq_store_write_abort(st->db);
 		cli_err("cannot write the policy store %s/store: %s; it is unchanged", st->dir, err);
 		return -1;
@@ -841,6 +898,8 @@ int store_import_policy(struct store *st, struct mq_policy *p)
 	return 0;
 }
 
+static uint64_t store_begin_seq; /* the store's sequence at store_begin */
+
 int store_begin(struct store *st)
 {
 	char err[512];
@@ -851,6 +910,7 @@ int store_begin(struct store *st)
 		cli_err("cannot write the policy store %s/store: %s", st->dir, err);
 		return -1;
 	}
+	store_begin_seq = mq_store_seq(st->db);
 	return 0;
 }
 
@@ -860,6 +920,10 @@ int store_commit(struct store *st)
 	uint64_t gen = 0;
 
 	mq_store_meta_get(st->db, "generation", &gen);
+	if (store_fleet_push(st, store_begin_seq)) {
+		mq_store_write_abort(st->db);
+		return -1;
+	}
 	if (mq_store_meta_set(st->db, "generation", gen + 1, err, sizeof(err)) ||
 	    mq_store_write_commit(st->db, &st->seq, err, sizeof(err))) {
 		mq_store_write_abort(st->db);

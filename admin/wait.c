@@ -1,11 +1,13 @@
 #include "wait.h"
 
 #include "cli.h"
+#include "etcd.h"
 #include "mq_fileio.h"
 #include "mq_names.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -203,5 +205,121 @@ int wait_applied(const char *dir, uint64_t seq, long secs)
 	rc = 1;
 out:
 	free(b);
+	return rc;
+}
+
+/* ---- the fleet: P brokers/INSTANCE in etcd, under each sync's lease ---------------- */
+
+/* One live broker as its sync reports it. */
+struct wait_fleet_broker {
+	char instance[MQ_NAME_MAX + 1];
+	int64_t applied;
+	bool live; /* its key is there now */
+	bool done; /* it reported the revision */
+};
+
+struct wait_fleet {
+	struct wait_fleet_broker *b;
+	size_t n;
+	int64_t rev;
+};
+
+static int wait_fleet_one(void *arg, const struct etcd_kv *kv)
+{
+	struct wait_fleet *w = arg;
+	cJSON *doc = kv->value ? cJSON_ParseWithLength(kv->value, kv->vlen) : NULL;
+	const cJSON *inst = cJSON_GetObjectItemCaseSensitive(doc, "instance");
+	const cJSON *rev = cJSON_GetObjectItemCaseSensitive(doc, "applied_rev");
+	struct wait_fleet_broker *b = NULL;
+	const char *name = strrchr(kv->key, '/') ? strrchr(kv->key, '/') + 1 : kv->key;
+
+	if (cJSON_IsString(inst) && mq_name_valid(inst->valuestring))
+		name = inst->valuestring;
+	for (size_t i = 0; i < w->n && !b; i++)
+		if (!strcmp(w->b[i].instance, name))
+			b = &w->b[i];
+	if (!b) {
+		struct wait_fleet_broker *nb = realloc(w->b, (w->n + 1) * sizeof(*nb));
+
+		if (!nb) {
+			cJSON_Delete(doc);
+			return -1;
+		}
+		w->b = nb;
+		b = &nb[w->n++];
+		memset(b, 0, sizeof(*b));
+		snprintf(b->instance, sizeof(b->instance), "%s", name);
+	}
+	b->live = true;
+	b->applied = cJSON_IsNumber(rev) ? (int64_t)rev->valuedouble : 0;
+	b->done = b->done || b->applied >= w->rev;
+	cJSON_Delete(doc);
+	return 0;
+}
+
+int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs)
+{
+	struct wait_fleet w = {.rev = rev};
+	struct etcd_range_req r = {.range_end = ""};
+	char err[1024], esc[CLI_ESCAPE_SIZE(MQ_NAME_MAX)], *key = NULL;
+	double start = wait_now();
+	size_t live, behind, lost;
+	int rc = -1;
+
+	if (!rev)
+		return 0; /* nothing was committed */
+	if (asprintf(&key, "%sbrokers/", prefix) < 0) {
+		cli_err("--wait: out of memory");
+		return -1;
+	}
+	r.key = key;
+	for (;;) {
+		for (size_t i = 0; i < w.n; i++)
+			w.b[i].live = false;
+		if (etcd_range_each(e, &r, 1000, wait_fleet_one, &w, NULL, err, sizeof(err))) {
+			cli_err("--wait: cannot read which brokers applied revision %" PRId64 ": %s",
+				rev, err);
+			goto out;
+		}
+		live = behind = lost = 0;
+		for (size_t i = 0; i < w.n; i++) {
+			live += w.b[i].live;
+			behind += w.b[i].live && !w.b[i].done;
+			lost += !w.b[i].live && !w.b[i].done;
+		}
+		if (!w.n) {
+			fprintf(stderr, "mqadmin: note: --wait: no live broker reports in etcd "
+				"(%sbrokers/): nothing to wait for\n", prefix);
+			rc = 0;
+			goto out;
+		}
+		if (!behind && !lost) {
+			fprintf(stderr, "mqadmin: applied by %zu live broker%s in %.2f s (revision %"
+				PRId64 ")\n", live, live == 1 ? "" : "s", wait_now() - start, rev);
+			rc = 0;
+			goto out;
+		}
+		if (!behind || wait_now() - start >= (double)secs)
+			break;
+		usleep(WAIT_POLL_MS * 1000);
+	}
+	for (size_t i = 0; i < w.n; i++) {
+		if (w.b[i].done)
+			continue;
+		if (w.b[i].live)
+			cli_err("--wait: broker '%s' has not applied revision %" PRId64 " after %ld s "
+				"(it is at %" PRId64 "); the change is in etcd and applies when its "
+				"sync catches up", cli_escape(esc, sizeof(esc), w.b[i].instance), rev,
+				secs, w.b[i].applied);
+		else
+			cli_err("--wait: broker '%s' stopped reporting before it applied revision %"
+				PRId64 " (its sync's lease ended: the sync stopped or lost etcd); "
+				"check 'mqadmin sync' beside it", cli_escape(esc, sizeof(esc),
+									   w.b[i].instance), rev);
+	}
+	rc = 1;
+out:
+	free(w.b);
+	free(key);
 	return rc;
 }

@@ -19,4 +19,14 @@ int wait_take_option(int *argc, char **argv, long *secs);
  * time (named), -1 on an error reading DIR/audit. */
 int wait_applied(const char *dir, uint64_t seq, long secs);
 
+struct etcd;
+/* The same across the fleet: waits up to secs for every live broker (a
+ * key P brokers/INSTANCE under its sync's lease) to report applied_rev >=
+ * rev (the etcd revision of the command's transaction). A broker seen
+ * live that stops reporting before it applied rev (lease ended) is named
+ * too; one whose key was already gone is not waited for. 0 when all did
+ * (or none reports: said so), 1 when some did not (named), -1 when etcd
+ * could not be read. */
+int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs);
+
 #endif

@@ -1,0 +1,913 @@
+#include "fleet.h"
+
+#include "cli.h"
+#include "mq_err.h"
+#include "mq_policy.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- configuration ------------------------------------------------------- */
+
+static struct {
+	char *endpoints, *prefix, *cacert, *cert, *key;
+} fleet_cfg;
+
+static int fleet_set(char **dst, const char *v)
+{
+	char *n;
+
+	if (!v)
+		return 0;
+	if (!(n = strdup(v)))
+		return -1;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+int fleet_configure(const struct fleet_cfg *c)
+{
+	if (fleet_set(&fleet_cfg.endpoints, c->endpoints) || fleet_set(&fleet_cfg.prefix, c->prefix) ||
+	    fleet_set(&fleet_cfg.cacert, c->cacert) || fleet_set(&fleet_cfg.cert, c->cert) ||
+	    fleet_set(&fleet_cfg.key, c->key)) {
+		cli_err("out of memory");
+		return -1;
+	}
+	if (fleet_cfg.endpoints && !*fleet_cfg.endpoints) {
+		free(fleet_cfg.endpoints);
+		fleet_cfg.endpoints = NULL;
+	}
+	return 0;
+}
+
+bool fleet_enabled(void)
+{
+	return fleet_cfg.endpoints != NULL;
+}
+
+const char *fleet_prefix(void)
+{
+	return fleet_cfg.prefix && *fleet_cfg.prefix ? fleet_cfg.prefix : FLEET_PREFIX_DEFAULT;
+}
+
+int fleet_connect(struct etcd **e, char *err, size_t errlen)
+{
+	struct etcd_opts o = {fleet_cfg.endpoints, fleet_cfg.cacert, fleet_cfg.cert, fleet_cfg.key, 0};
+
+	return etcd_new(e, &o, err, errlen);
+}
+
+/* ---- key layout ---------------------------------------------------------- */
+
+char *fleet_key(const char *prefix, const char *rel)
+{
+	char *k = NULL;
+
+	if (asprintf(&k, "%s%s", prefix, rel) < 0)
+		return NULL;
+	return k;
+}
+
+int fleet_policy_range(const char *prefix, char **key, char **end)
+{
+	*key = fleet_key(prefix, "crl.pem");
+	*end = fleet_key(prefix, "rules0"); /* '0' follows '/' */
+	if (!*key || !*end) {
+		free(*key);
+		free(*end);
+		return -1;
+	}
+	return 0;
+}
+
+enum fleet_kind fleet_key_kind(const char *prefix, const char *key, const char **rest)
+{
+	static const struct {
+		const char *sub;
+		enum fleet_kind kind;
+	} subs[] = {{"devices/", FLEET_DEVICE},	  {"rules/", FLEET_RULE},
+		    {"meta/", FLEET_META},	  {"brokers/", FLEET_BROKER},
+		    {"connected/", FLEET_CONNECTED}};
+	size_t pl = strlen(prefix);
+
+	*rest = key;
+	if (strncmp(key, prefix, pl))
+		return FLEET_OTHER;
+	key += pl;
+	if (!strcmp(key, "crl.pem")) {
+		*rest = key;
+		return FLEET_CRL;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		size_t sl = strlen(subs[i].sub);
+
+		if (!strncmp(key, subs[i].sub, sl)) {
+			*rest = key + sl;
+			return subs[i].kind;
+		}
+	}
+	*rest = key;
+	return FLEET_OTHER;
+}
+
+/* The local meta key holding the etcd mod revision of P rel. */
+static int fleet_rev_key(char *buf, size_t len, const char *rel)
+{
+	return (size_t)snprintf(buf, len, "etcd:%s", rel) < len ? 0 : -1;
+}
+
+void fleet_result_free(struct fleet_result *r)
+{
+	free(r->crl_pem);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- etcd -> local store ------------------------------------------------- */
+
+static void fleet_skip(struct fleet_result *res, const char *key, const char *why)
+{
+	char k[CLI_ESCAPE_SIZE(256)], w[CLI_ESCAPE_SIZE(512)];
+
+	fprintf(stderr, "mqadmin: warning: etcd key %s: %s; skipped, not applied (fix or delete the "
+		"key in etcd)\n", cli_escape(k, sizeof(k), key), cli_escape(w, sizeof(w), why));
+	res->skipped++;
+}
+
+static int fleet_parse_u64(const char *s, size_t len, uint64_t *v)
+{
+	char buf[32], *end;
+
+	if (!len || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (buf[0] < '0' || buf[0] > '9')
+		return -1;
+	*v = strtoull(buf, &end, 10);
+	return *end ? -1 : 0;
+}
+
+static int fleet_set_rev(struct mq_store *db, const char *rel, int64_t rev, char *err,
+			 size_t errlen)
+{
+	char rk[600];
+
+	if (fleet_rev_key(rk, sizeof(rk), rel))
+		return 0; /* a name too long for a meta key: no compare, still safe */
+	return mq_store_meta_set(db, rk, (uint64_t)(rev > 0 ? rev : 0), err, errlen);
+}
+
+static int fleet_apply_device(struct mq_store *db, const struct etcd_event *ev, const char *name,
+			      struct fleet_result *res, char *err, size_t errlen)
+{
+	char why[512];
+	struct mq_device *d;
+	int rc;
+
+	if (ev->type == ETCD_EV_DELETE) {
+		if (mq_store_delete_device(db, name, err, errlen) < 0)
+			return -1;
+		res->applied++;
+		return 0;
+	}
+	if (!(d = mq_device_parse(ev->kv.value, ev->kv.vlen, why, sizeof(why)))) {
+		fleet_skip(res, ev->kv.key, why);
+		return 1;
+	}
+	if (strcmp(d->name, name)) {
+		mq_device_free(d);
+		fleet_skip(res, ev->kv.key, "the record names another device");
+		return 1;
+	}
+	rc = mq_store_put_device(db, d, why, sizeof(why));
+	mq_device_free(d);
+	if (rc) {
+		fleet_skip(res, ev->kv.key, why);
+		return 1;
+	}
+	res->applied++;
+	return 0;
+}
+
+static int fleet_apply_rule(struct mq_store *db, const struct etcd_event *ev, const char *id_s,
+			    struct fleet_result *res, char *err, size_t errlen)
+{
+	char why[512];
+	struct mq_policy *p;
+	uint64_t id;
+	int rc = 1;
+
+	if (fleet_parse_u64(id_s, strlen(id_s), &id) || !id) {
+		fleet_skip(res, ev->kv.key, "not a rule id (decimal)");
+		return 1;
+	}
+	if (ev->type == ETCD_EV_DELETE) {
+		if (mq_store_delete_rule(db, (unsigned long)id, err, errlen) < 0)
+			return -1;
+		res->applied++;
+		return 0;
+	}
+	if (!(p = mq_policy_new())) {
+		mq_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (mq_policy_read_rule_json(p, ev->kv.value, ev->kv.vlen, why, sizeof(why))) {
+		fleet_skip(res, ev->kv.key, why);
+	} else if (p->nrules != 1 || p->rules[0]->id != id) {
+		fleet_skip(res, ev->kv.key, "the record's id is not the key's");
+	} else if (mq_store_put_rule(db, p->rules[0], err, errlen)) {
+		rc = -1;
+	} else {
+		res->applied++;
+		rc = 0;
+	}
+	mq_policy_free(p);
+	return rc;
+}
+
+static int fleet_apply_meta(struct mq_store *db, const struct etcd_event *ev, const char *key,
+			    struct fleet_result *res, char *err, size_t errlen)
+{
+	char why[512];
+	uint64_t v, cur = 0;
+
+	if (!strcmp(key, "txn"))
+		return 1; /* the marker of the last mqadmin transaction */
+	if (!strcmp(key, "deleted")) {
+		struct mq_policy *p;
+		int bad;
+
+		if (ev->type == ETCD_EV_DELETE)
+			return mq_store_meta_set_text(db, "deleted", NULL, err, errlen) ||
+			       mq_store_log(db, 'C', "deleted", err, errlen) ? -1 : 0;
+		if (!(p = mq_policy_new())) {
+			mq_errf(err, errlen, "out of memory");
+			return -1;
+		}
+		bad = mq_policy_read_deleted_json(p, ev->kv.value, ev->kv.vlen, why, sizeof(why));
+		mq_policy_free(p);
+		if (bad) {
+			fleet_skip(res, ev->kv.key, why);
+			return 1;
+		}
+		if (mq_store_meta_set_text(db, "deleted", ev->kv.value, err, errlen) ||
+		    mq_store_log(db, 'C', "deleted", err, errlen))
+			return -1;
+		res->applied++;
+		return 0;
+	}
+	if (strcmp(key, "crl_number") && strcmp(key, "next_rule_id")) {
+		fleet_skip(res, ev->kv.key, "not a meta key mqcert knows");
+		return 1;
+	}
+	if (ev->type == ETCD_EV_DELETE)
+		return 1; /* counters never go down */
+	if (fleet_parse_u64(ev->kv.value, ev->kv.vlen, &v)) {
+		fleet_skip(res, ev->kv.key, "not a decimal number");
+		return 1;
+	}
+	mq_store_meta_get(db, key, &cur);
+	if (v <= cur)
+		return 1; /* never down: a CRL number once signed is not reused */
+	if (mq_store_meta_set(db, key, v, err, errlen) ||
+	    (!strcmp(key, "crl_number") && mq_store_log(db, 'C', "crl", err, errlen)))
+		return -1;
+	res->applied++;
+	return 0;
+}
+
+int fleet_apply(struct mq_store *db, const char *prefix, const struct etcd_event *ev, size_t n,
+		int64_t rev, struct fleet_result *res, char *err, size_t errlen)
+{
+	int rc = -1;
+
+	if (mq_store_write_begin(db, err, errlen))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *rest;
+		enum fleet_kind k = fleet_key_kind(prefix, ev[i].kv.key, &rest);
+		const char *rel = ev[i].kv.key + strlen(prefix);
+		int r;
+
+		switch (k) {
+		case FLEET_DEVICE:
+			r = fleet_apply_device(db, &ev[i], rest, res, err, errlen);
+			break;
+		case FLEET_RULE:
+			r = fleet_apply_rule(db, &ev[i], rest, res, err, errlen);
+			break;
+		case FLEET_META:
+			r = fleet_apply_meta(db, &ev[i], rest, res, err, errlen);
+			break;
+		case FLEET_CRL:
+			free(res->crl_pem);
+			res->crl_pem = NULL;
+			res->crl_len = 0;
+			if (ev[i].type == ETCD_EV_PUT) {
+				if (!(res->crl_pem = strdup(ev[i].kv.value))) {
+					mq_errf(err, errlen, "out of memory");
+					goto out;
+				}
+				res->crl_len = ev[i].kv.vlen;
+			}
+			r = 0;
+			break;
+		default:
+			continue; /* brokers/, connected/: not the policy */
+		}
+		if (r < 0)
+			goto out;
+		if (r == 0 && fleet_set_rev(db, rel, ev[i].type == ETCD_EV_DELETE ? 0 : ev[i].kv.mod_rev,
+					    err, errlen))
+			goto out;
+		if (r == 1 && ev[i].type == ETCD_EV_PUT && k != FLEET_META)
+			continue;
+	}
+	if (rev > 0 && mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, errlen))
+		goto out;
+	if (mq_store_write_commit(db, NULL, err, errlen))
+		goto out;
+	return 0;
+out:
+	mq_store_write_abort(db);
+	return rc;
+}
+
+/* ---- event lists ---------------------------------------------------------- */
+
+struct fleet_events {
+	struct etcd_event *v;
+	size_t n, cap;
+	size_t read; /* keys read from etcd */
+	int64_t until; /* watch: stop at this revision */
+};
+
+static void fleet_events_free(struct fleet_events *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].kv.key);
+		free(l->v[i].kv.value);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int fleet_events_add(struct fleet_events *l, int type, const struct etcd_kv *kv)
+{
+	struct etcd_event *e;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct etcd_event *nv = realloc(l->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		l->v = nv;
+		l->cap = cap;
+	}
+	e = &l->v[l->n];
+	e->type = type;
+	e->kv = *kv;
+	e->kv.key = strdup(kv->key);
+	e->kv.value = kv->value ? malloc(kv->vlen + 1) : strdup("");
+	if (!e->kv.key || !e->kv.value) {
+		free(e->kv.key);
+		free(e->kv.value);
+		return -1;
+	}
+	if (kv->value) {
+		memcpy(e->kv.value, kv->value, kv->vlen);
+		e->kv.value[kv->vlen] = '\0';
+	}
+	l->n++;
+	return 0;
+}
+
+static int fleet_collect_kv(void *arg, const struct etcd_kv *kv)
+{
+	struct fleet_events *l = arg;
+
+	l->read++;
+	return fleet_events_add(l, ETCD_EV_PUT, kv) ? -1 : 0;
+}
+
+static int fleet_collect_watch(void *arg, const struct etcd_event *ev, size_t n, int64_t rev)
+{
+	struct fleet_events *l = arg;
+	bool done = false;
+
+	(void)rev;
+	for (size_t i = 0; i < n; i++) {
+		l->read++;
+		if (fleet_events_add(l, ev[i].type, &ev[i].kv))
+			return -1;
+		if (ev[i].kv.mod_rev >= l->until)
+			done = true;
+	}
+	return done ? 1 : 0;
+}
+
+/* ---- resync -------------------------------------------------------------- */
+
+struct fleet_gone {
+	const struct fleet_events *have;
+	const char *prefix;
+	struct fleet_events *out;
+	const char *sub;
+	int rc;
+};
+
+static int fleet_cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, ((const struct etcd_event *)b)->kv.key);
+}
+
+static int fleet_mark_gone(struct fleet_gone *g, const char *rel)
+{
+	char *key = fleet_key(g->prefix, rel);
+	struct etcd_kv kv = {0};
+	int rc = 0;
+
+	if (!key)
+		return -1;
+	/* etcd returns keys in byte order: bsearch them. */
+	if (!bsearch(&key, g->have->v, g->have->n, sizeof(*g->have->v), fleet_cmp_key)) {
+		kv.key = key;
+		rc = fleet_events_add(g->out, ETCD_EV_DELETE, &kv);
+	}
+	free(key);
+	return rc;
+}
+
+static int fleet_gone_device(void *arg, const char *name, const char *json, size_t len)
+{
+	char rel[300];
+
+	(void)json;
+	(void)len;
+	snprintf(rel, sizeof(rel), "devices/%s", name);
+	return fleet_mark_gone(arg, rel);
+}
+
+static int fleet_gone_rule(void *arg, unsigned long id, const char *json, size_t len)
+{
+	char rel[64];
+
+	(void)json;
+	(void)len;
+	snprintf(rel, sizeof(rel), "rules/%lu", id);
+	return fleet_mark_gone(arg, rel);
+}
+
+static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix);
+
+int fleet_resync(struct mq_store *db, struct etcd *e, const char *prefix,
+		 struct fleet_result *res, char *err, size_t errlen)
+{
+	struct fleet_events have = {0}, gone = {0};
+	struct fleet_gone g = {&have, prefix, &gone, NULL, 0};
+	struct etcd_range_req r = {0};
+	char *key = NULL, *end = NULL;
+	int64_t rev = 0;
+	size_t local;
+	int rc = -1;
+
+	if (fleet_policy_range(prefix, &key, &end)) {
+		mq_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	r.key = key;
+	r.range_end = end;
+	rc = etcd_range_each(e, &r, 1000, fleet_collect_kv, &have, &rev, err, errlen);
+	if (rc)
+		goto out;
+	rc = -1;
+	if (mq_store_read_begin(db, err, errlen))
+		goto out;
+	local = mq_store_device_count(db);
+	if (!have.n && local && local != (size_t)-1) {
+		mq_store_read_end(db);
+		rc = fleet_seed(db, e, prefix) ? -1 : 0;
+		if (rc)
+			mq_errf(err, errlen, "seeding etcd failed (see above)");
+		goto out;
+	}
+	if (mq_store_devices_each(db, fleet_gone_device, &g, err, errlen) < 0 ||
+	    mq_store_rules_each(db, fleet_gone_rule, &g, err, errlen) < 0) {
+		mq_store_read_end(db);
+		goto out;
+	}
+	mq_store_read_end(db);
+	for (size_t i = 0; i < gone.n; i++)
+		if (fleet_events_add(&have, gone.v[i].type, &gone.v[i].kv))
+			goto out;
+	if (getenv("MQADMIN_ETCD_DEBUG"))
+		fprintf(stderr, "mqadmin: etcd: full resync at revision %" PRId64 ": %zu key(s) read, "
+			"%zu local record(s) gone\n", rev, have.n - gone.n, gone.n);
+	rc = fleet_apply(db, prefix, have.v, have.n, rev, res, err, errlen);
+out:
+	fleet_events_free(&have);
+	fleet_events_free(&gone);
+	free(key);
+	free(end);
+	return rc;
+}
+
+int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_t *keys_read,
+		  char *err, size_t errlen)
+{
+	struct fleet_result res = {0};
+	struct fleet_events l = {0};
+	struct etcd_kvs k = {0};
+	struct etcd_range_req r = {0};
+	struct etcd_watch_req w = {0};
+	char *marker = fleet_key(prefix, "meta/txn"), *key = NULL, *end = NULL;
+	uint64_t from = 0;
+	int rc = -1;
+
+	if (keys_read)
+		*keys_read = 0;
+	if (!marker || fleet_policy_range(prefix, &key, &end)) {
+		mq_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (mq_store_read_begin(db, err, errlen))
+		goto out;
+	mq_store_meta_get(db, "etcd_rev", &from);
+	mq_store_read_end(db);
+	if (!from)
+		goto full;
+	r.key = marker;
+	if ((rc = etcd_range(e, &r, &k, err, errlen)))
+		goto out;
+	rc = -1;
+	if (!k.n || k.v[0].mod_rev <= (int64_t)from) {
+		rc = 0; /* nothing since: O(1) */
+		l.read = k.n;
+		goto out;
+	}
+	l.until = k.v[0].mod_rev;
+	w.key = key;
+	w.range_end = end;
+	w.start_revision = (int64_t)from + 1;
+	w.timeout_ms = 30000;
+	rc = etcd_watch(e, &w, fleet_collect_watch, &l, NULL, err, errlen);
+	if (rc == ETCD_COMPACTED) {
+		fprintf(stderr, "mqadmin: note: etcd compacted its history past this store's revision "
+			"%" PRIu64 ": reading the whole policy from etcd\n", from);
+		goto full;
+	}
+	if (rc != 1) {
+		if (!rc)
+			mq_errf(err, errlen, "etcd at %s did not send the changes up to revision %" PRId64
+				" within 30 s", etcd_endpoint(e), l.until);
+		rc = rc ? rc : ETCD_ERR;
+		goto out;
+	}
+	l.read++; /* the marker */
+	if (getenv("MQADMIN_ETCD_DEBUG"))
+		fprintf(stderr, "mqadmin: etcd: caught up from revision %" PRIu64 " to %" PRId64
+			": %zu key(s) read\n", from, l.until, l.read);
+	rc = fleet_apply(db, prefix, l.v, l.n, l.until, &res, err, errlen);
+	goto out;
+full:
+	rc = fleet_resync(db, e, prefix, &res, err, errlen);
+out:
+	if (keys_read)
+		*keys_read = l.read;
+	fleet_result_free(&res);
+	fleet_events_free(&l);
+	etcd_kvs_free(&k);
+	free(marker);
+	free(key);
+	free(end);
+	return rc;
+}
+
+/* ---- local changes -> etcd ------------------------------------------------ */
+
+struct fleet_keys {
+	char **v;
+	size_t n;
+	bool all;
+};
+
+static int fleet_keys_add(struct fleet_keys *ks, const char *sub, const char *arg)
+{
+	char **nv, *k;
+
+	if (asprintf(&k, "%s%s", sub, arg) < 0)
+		return -1;
+	for (size_t i = 0; i < ks->n; i++) {
+		if (!strcmp(ks->v[i], k)) {
+			free(k);
+			return 0;
+		}
+	}
+	if (!(nv = realloc(ks->v, (ks->n + 1) * sizeof(*nv)))) {
+		free(k);
+		return -1;
+	}
+	ks->v = nv;
+	ks->v[ks->n++] = k;
+	return 0;
+}
+
+static int fleet_keys_change(void *arg, uint64_t seq, char kind, const char *key)
+{
+	struct fleet_keys *ks = arg;
+
+	(void)seq;
+	switch (kind) {
+	case 'D':
+		return fleet_keys_add(ks, "devices/", key);
+	case 'R':
+		return fleet_keys_add(ks, "rules/", key) || fleet_keys_add(ks, "meta/", "next_rule_id");
+	case 'C':
+		return fleet_keys_add(ks, "meta/", !strcmp(key, "crl") ? "crl_number" : key);
+	case 'I':
+		ks->all = true;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int fleet_keys_device(void *arg, const char *name, const char *json, size_t len)
+{
+	(void)json;
+	(void)len;
+	return fleet_keys_add(arg, "devices/", name);
+}
+
+static int fleet_keys_rule(void *arg, unsigned long id, const char *json, size_t len)
+{
+	char s[24];
+
+	(void)json;
+	(void)len;
+	snprintf(s, sizeof(s), "%lu", id);
+	return fleet_keys_add(arg, "rules/", s);
+}
+
+struct fleet_rule_find {
+	unsigned long id;
+	char *json;
+};
+
+static int fleet_rule_find(void *arg, unsigned long id, const char *json, size_t len)
+{
+	struct fleet_rule_find *f = arg;
+
+	if (id != f->id)
+		return 0;
+	f->json = strndup(json, len);
+	return 2;
+}
+
+/* The local value of rel in db's transaction: 0 (*val malloc'd), 1 absent, -1. */
+static int fleet_local_value(struct mq_store *db, const char *rel, char **val, char *err,
+			     size_t errlen)
+{
+	const char *json;
+	size_t len;
+	uint64_t v;
+	int rc;
+
+	*val = NULL;
+	if (!strncmp(rel, "devices/", 8)) {
+		rc = mq_store_device_json(db, rel + 8, &json, &len, err, errlen);
+		if (rc)
+			return rc;
+		*val = strndup(json, len);
+	} else if (!strncmp(rel, "rules/", 6)) {
+		struct fleet_rule_find f = {strtoul(rel + 6, NULL, 10), NULL};
+
+		if (mq_store_rules_each(db, fleet_rule_find, &f, err, errlen) < 0)
+			return -1;
+		if (!f.json)
+			return 1;
+		*val = f.json;
+	} else if (!strcmp(rel, "meta/deleted")) {
+		if (mq_store_meta_get_text(db, "deleted", val, &len))
+			return -1;
+		return *val ? 0 : 1;
+	} else {
+		if (mq_store_meta_get(db, rel + 5, &v))
+			return 1;
+		if (asprintf(val, "%" PRIu64, v) < 0)
+			*val = NULL;
+	}
+	if (!*val) {
+		mq_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* "device dev1" for devices/dev1. */
+static void fleet_describe(const char *rel, char *buf, size_t len)
+{
+	char esc[CLI_ESCAPE_SIZE(256)];
+
+	if (!strncmp(rel, "devices/", 8))
+		snprintf(buf, len, "device %s", cli_escape(esc, sizeof(esc), rel + 8));
+	else if (!strncmp(rel, "rules/", 6))
+		snprintf(buf, len, "rule %s", cli_escape(esc, sizeof(esc), rel + 6));
+	else
+		snprintf(buf, len, "the fleet's %s", cli_escape(esc, sizeof(esc), rel + 5));
+}
+
+static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *prefix,
+			   struct fleet_keys *ks, const char *crl_pem, int64_t *rev_out)
+{
+	char err[1024], rk[600], host[256] = "", marker[512];
+	struct etcd_txn *t = etcd_txn_new();
+	bool *put = NULL, ok;
+	int64_t rev = 0;
+	int rc = -1;
+
+	if (!t || !(put = calloc(ks->n + 1, sizeof(*put)))) {
+		cli_err("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < ks->n; i++) {
+		char *key = fleet_key(prefix, ks->v[i]), *val = NULL;
+		uint64_t r = 0;
+		int got;
+
+		if (!key) {
+			cli_err("out of memory");
+			goto out;
+		}
+		if (!fleet_rev_key(rk, sizeof(rk), ks->v[i]))
+			mq_store_meta_get(db, rk, &r);
+		got = fleet_local_value(db, ks->v[i], &val, err, sizeof(err));
+		if (got < 0) {
+			free(key);
+			cli_err("cannot read the policy store: %s", err);
+			goto out;
+		}
+		if (got == 1 && !r) {
+			/* Never in etcd as far as this store knows, and gone. */
+			free(key);
+			continue;
+		}
+		/* The key must be as this store last saw it in etcd: its mod
+		 * revision then, or absent if it never saw it. */
+		if ((r ? etcd_txn_compare(t, key, ETCD_MOD, ETCD_EQUAL, (int64_t)r)
+		       : etcd_txn_compare(t, key, ETCD_CREATE, ETCD_EQUAL, 0)) ||
+		    (got == 0 ? etcd_txn_put(t, key, val, strlen(val), 0)
+			      : r ? etcd_txn_delete(t, key) : 0)) {
+			free(key);
+			free(val);
+			cli_err("out of memory");
+			goto out;
+		}
+		put[i] = got == 0;
+		free(key);
+		free(val);
+	}
+	if (crl_pem) {
+		char *key = fleet_key(prefix, "crl.pem");
+
+		if (!key || etcd_txn_put(t, key, crl_pem, strlen(crl_pem), 0)) {
+			free(key);
+			cli_err("out of memory");
+			goto out;
+		}
+		free(key);
+	}
+	if (!etcd_txn_ops(t)) {
+		rc = 0;
+		goto out;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(marker, sizeof(marker), "{\"host\":\"%.200s\",\"at\":%lld,\"keys\":%zu}", host,
+		 (long long)time(NULL), ks->n);
+	{
+		char *key = fleet_key(prefix, "meta/txn");
+
+		if (!key || etcd_txn_put(t, key, marker, strlen(marker), 0)) {
+			free(key);
+			cli_err("out of memory");
+			goto out;
+		}
+		free(key);
+	}
+	rc = etcd_txn_commit(e, t, &ok, &rev, err, sizeof(err));
+	if (rc) {
+		cli_err("%s; nothing was written", err);
+		rc = -1;
+		goto out;
+	}
+	if (!ok) {
+		const char *fk;
+		int64_t now;
+		char what[600];
+
+		if (etcd_txn_failed(t, &fk, &now)) {
+			cli_err("the policy in etcd changed after this command read it; nothing was "
+				"written; run the command again");
+		} else {
+			fleet_describe(fk + strlen(prefix), what, sizeof(what));
+			if (now)
+				cli_err("%s was changed in etcd by another administrator (revision %" PRId64
+					") after this command read it; nothing was written; run the "
+					"command again", what, now);
+			else
+				cli_err("%s was deleted in etcd by another administrator after this "
+					"command read it; nothing was written; run the command again", what);
+		}
+		rc = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < ks->n; i++) {
+		if (fleet_rev_key(rk, sizeof(rk), ks->v[i]))
+			continue;
+		if (mq_store_meta_set(db, rk, put[i] ? (uint64_t)rev : 0, err, sizeof(err))) {
+			cli_err("etcd took the change (revision %" PRId64 ") but the local store "
+				"cannot record it: %s; the next command catches up", rev, err);
+			goto out;
+		}
+	}
+	if (rev_out)
+		*rev_out = rev;
+	rc = 0;
+out:
+	free(put);
+	etcd_txn_free(t);
+	return rc;
+}
+
+static void fleet_keys_free(struct fleet_keys *ks)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		free(ks->v[i]);
+	free(ks->v);
+	memset(ks, 0, sizeof(*ks));
+}
+
+/* Every local policy key (import, seeding). */
+static int fleet_keys_all(struct mq_store *db, struct fleet_keys *ks, char *err, size_t errlen)
+{
+	if (mq_store_devices_each(db, fleet_keys_device, ks, err, errlen) < 0 ||
+	    mq_store_rules_each(db, fleet_keys_rule, ks, err, errlen) < 0 ||
+	    fleet_keys_add(ks, "meta/", "crl_number") || fleet_keys_add(ks, "meta/", "next_rule_id") ||
+	    fleet_keys_add(ks, "meta/", "deleted"))
+		return -1;
+	return 0;
+}
+
+int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t seq_before,
+	       const char *crl_pem)
+{
+	struct fleet_keys ks = {0};
+	char err[512] = "";
+	int rc = -1;
+
+	if (mq_store_changes(db, seq_before, fleet_keys_change, &ks, err, sizeof(err)) < 0 ||
+	    (ks.all && fleet_keys_all(db, &ks, err, sizeof(err)))) {
+		cli_err("cannot read the policy store's changes: %s", *err ? err : "out of memory");
+		goto out;
+	}
+	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, NULL);
+out:
+	fleet_keys_free(&ks);
+	return rc;
+}
+
+/* etcd holds no policy and db does: this store becomes etcd's first
+ * content, every key compared as absent. */
+static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix)
+{
+	struct fleet_keys ks = {0};
+	char err[512] = "";
+	int64_t rev = 0;
+	int rc = -1;
+
+	if (mq_store_write_begin(db, err, sizeof(err)) || fleet_keys_all(db, &ks, err, sizeof(err))) {
+		cli_err("cannot read the policy store: %s", *err ? err : "out of memory");
+		goto out;
+	}
+	if (fleet_push_keys(db, e, prefix, &ks, NULL, &rev))
+		goto out;
+	if ((rev && mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, sizeof(err))) ||
+	    mq_store_write_commit(db, NULL, err, sizeof(err))) {
+		cli_err("cannot write the policy store: %s", err);
+		goto out;
+	}
+	fprintf(stderr, "mqadmin: note: etcd at %s held no policy under %s: this store's %zu key(s) "
+		"are now there (revision %" PRId64 ")\n", etcd_endpoint(e), prefix, ks.n, rev);
+	rc = 0;
+out:
+	if (rc)
+		mq_store_write_abort(db);
+	fleet_keys_free(&ks);
+	return rc;
+}
