@@ -191,6 +191,7 @@ int crl_write(struct store *st, const struct ca *ca, int days)
 		cli_err("%s", err);
 		goto out;
 	}
+	store_fleet_crl(st, data, (size_t)len);
 	rc = 0;
 out:
 	BIO_free(b);

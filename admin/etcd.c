@@ -306,6 +306,10 @@ static int etcd_http_error(const struct etcd *e, long status, const char *body, 
 		   strstr(msg, "authentication")) {
 		mq_errf(err, errlen, "etcd at %s refused %s: %s; the client certificate's user (its CN) "
 			"needs a role granting this prefix (docs/FLEET.md)", e->urls[e->cur], what, msg);
+	} else if (strstr(msg, "too many operations") || strstr(msg, "request is too large")) {
+		mq_errf(err, errlen, "etcd at %s refused %s: %s; one mqadmin command is one etcd "
+			"transaction: raise etcd's --max-txn-ops and --max-request-bytes (docs/FLEET.md)",
+			e->urls[e->cur], what, msg);
 	} else {
 		mq_errf(err, errlen, "etcd at %s: %s failed (HTTP %ld): %s", e->urls[e->cur], what,
 			status, msg);

@@ -11,6 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 /* ---- configuration ------------------------------------------------------- */
 
 static struct {
@@ -255,6 +259,17 @@ static int fleet_apply_meta(struct mq_store *db, const struct etcd_event *ev, co
 			fleet_skip(res, ev->kv.key, why);
 			return 1;
 		}
+		{
+			char *cur_text = NULL;
+			size_t cur_len = 0;
+			bool same = !mq_store_meta_get_text(db, "deleted", &cur_text, &cur_len) &&
+				    cur_text && cur_len == ev->kv.vlen &&
+				    !memcmp(cur_text, ev->kv.value, cur_len);
+
+			free(cur_text);
+			if (same)
+				return 0;
+		}
 		if (mq_store_meta_set_text(db, "deleted", ev->kv.value, err, errlen) ||
 		    mq_store_log(db, 'C', "deleted", err, errlen))
 			return -1;
@@ -266,14 +281,14 @@ static int fleet_apply_meta(struct mq_store *db, const struct etcd_event *ev, co
 		return 1;
 	}
 	if (ev->type == ETCD_EV_DELETE)
-		return 1; /* counters never go down */
+		return 0; /* counters never go down */
 	if (fleet_parse_u64(ev->kv.value, ev->kv.vlen, &v)) {
 		fleet_skip(res, ev->kv.key, "not a decimal number");
 		return 1;
 	}
 	mq_store_meta_get(db, key, &cur);
 	if (v <= cur)
-		return 1; /* never down: a CRL number once signed is not reused */
+		return 0; /* never down: a CRL number once signed is not reused */
 	if (mq_store_meta_set(db, key, v, err, errlen) ||
 	    (!strcmp(key, "crl_number") && mq_store_log(db, 'C', "crl", err, errlen)))
 		return -1;
@@ -325,10 +340,9 @@ int fleet_apply(struct mq_store *db, const char *prefix, const struct etcd_event
 		if (r == 0 && fleet_set_rev(db, rel, ev[i].type == ETCD_EV_DELETE ? 0 : ev[i].kv.mod_rev,
 					    err, errlen))
 			goto out;
-		if (r == 1 && ev[i].type == ETCD_EV_PUT && k != FLEET_META)
-			continue;
 	}
-	if (rev > 0 && mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, errlen))
+	if (rev > 0 && (mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, errlen) ||
+			mq_store_meta_set_text(db, "etcd_prefix", prefix, err, errlen)))
 		goto out;
 	if (mq_store_write_commit(db, NULL, err, errlen))
 		goto out;
@@ -539,6 +553,15 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	if (mq_store_read_begin(db, err, errlen))
 		goto out;
 	mq_store_meta_get(db, "etcd_rev", &from);
+	if (from) {
+		/* A cache of another prefix (or one an import cleared) starts over. */
+		char *was = NULL;
+		size_t wl;
+
+		if (mq_store_meta_get_text(db, "etcd_prefix", &was, &wl) || !was || strcmp(was, prefix))
+			from = 0;
+		free(was);
+	}
 	mq_store_read_end(db);
 	if (!from)
 		goto full;
@@ -603,12 +626,6 @@ static int fleet_keys_add(struct fleet_keys *ks, const char *sub, const char *ar
 
 	if (asprintf(&k, "%s%s", sub, arg) < 0)
 		return -1;
-	for (size_t i = 0; i < ks->n; i++) {
-		if (!strcmp(ks->v[i], k)) {
-			free(k);
-			return 0;
-		}
-	}
 	if (!(nv = realloc(ks->v, (ks->n + 1) * sizeof(*nv)))) {
 		free(k);
 		return -1;
@@ -616,6 +633,28 @@ static int fleet_keys_add(struct fleet_keys *ks, const char *sub, const char *ar
 	ks->v = nv;
 	ks->v[ks->n++] = k;
 	return 0;
+}
+
+static int fleet_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted, each key once (a log names a key once per change). */
+static void fleet_keys_unique(struct fleet_keys *ks)
+{
+	size_t o = 0;
+
+	if (!ks->n)
+		return;
+	qsort(ks->v, ks->n, sizeof(*ks->v), fleet_cmp_str);
+	for (size_t i = 1; i < ks->n; i++) {
+		if (!strcmp(ks->v[i], ks->v[o]))
+			free(ks->v[i]);
+		else
+			ks->v[++o] = ks->v[i];
+	}
+	ks->n = o + 1;
 }
 
 static int fleet_keys_change(void *arg, uint64_t seq, char kind, const char *key)
@@ -723,14 +762,34 @@ static void fleet_describe(const char *rel, char *buf, size_t len)
 		snprintf(buf, len, "the fleet's %s", cli_escape(esc, sizeof(esc), rel + 5));
 }
 
+/* Tests only (tests/cli/t0330): $MQADMIN_ETCD_TEST_HOLD names a file this
+ * run creates once it has read the cache and built its transaction, then
+ * waits (up to 30 s) for the test to remove it: another administrator's
+ * change can land in between, deterministically. */
+static void fleet_test_hold(void)
+{
+	const char *f = getenv("MQADMIN_ETCD_TEST_HOLD");
+	FILE *fp;
+
+	if (!f || !*f || !(fp = fopen(f, "w")))
+		return;
+	fclose(fp);
+	for (int i = 0; i < 300 && !access(f, F_OK); i++)
+		usleep(100000);
+}
+
+/* fresh (seeding): every key must be absent from etcd, whatever revisions
+ * the cache recorded (from another prefix). */
 static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *prefix,
-			   struct fleet_keys *ks, const char *crl_pem, int64_t *rev_out)
+			   struct fleet_keys *ks, const char *crl_pem, bool fresh, int64_t *rev_out)
 {
 	char err[1024], rk[600], host[256] = "", marker[512];
 	struct etcd_txn *t = etcd_txn_new();
 	bool *put = NULL, ok;
 	int64_t rev = 0;
 	int rc = -1;
+
+	fleet_keys_unique(ks);
 
 	if (!t || !(put = calloc(ks->n + 1, sizeof(*put)))) {
 		cli_err("out of memory");
@@ -745,7 +804,7 @@ static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *pref
 			cli_err("out of memory");
 			goto out;
 		}
-		if (!fleet_rev_key(rk, sizeof(rk), ks->v[i]))
+		if (!fresh && !fleet_rev_key(rk, sizeof(rk), ks->v[i]))
 			mq_store_meta_get(db, rk, &r);
 		got = fleet_local_value(db, ks->v[i], &val, err, sizeof(err));
 		if (got < 0) {
@@ -800,6 +859,7 @@ static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *pref
 		}
 		free(key);
 	}
+	fleet_test_hold();
 	rc = etcd_txn_commit(e, t, &ok, &rev, err, sizeof(err));
 	if (rc) {
 		cli_err("%s; nothing was written", err);
@@ -876,7 +936,7 @@ int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t
 		cli_err("cannot read the policy store's changes: %s", *err ? err : "out of memory");
 		goto out;
 	}
-	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, NULL);
+	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, false, NULL);
 out:
 	fleet_keys_free(&ks);
 	return rc;
@@ -895,9 +955,10 @@ static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix)
 		cli_err("cannot read the policy store: %s", *err ? err : "out of memory");
 		goto out;
 	}
-	if (fleet_push_keys(db, e, prefix, &ks, NULL, &rev))
+	if (fleet_push_keys(db, e, prefix, &ks, NULL, true, &rev))
 		goto out;
-	if ((rev && mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, sizeof(err))) ||
+	if ((rev && (mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, sizeof(err)) ||
+		     mq_store_meta_set_text(db, "etcd_prefix", prefix, err, sizeof(err)))) ||
 	    mq_store_write_commit(db, NULL, err, sizeof(err))) {
 		cli_err("cannot write the policy store: %s", err);
 		goto out;
@@ -909,5 +970,67 @@ out:
 	if (rc)
 		mq_store_write_abort(db);
 	fleet_keys_free(&ks);
+	return rc;
+}
+
+/* The CRL number of a PEM CRL, or -1. */
+static long fleet_crl_number(const char *pem, size_t len)
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	X509_CRL *crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+	ASN1_INTEGER *n = crl ? X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL) : NULL;
+	long v = n ? ASN1_INTEGER_get(n) : -1;
+
+	ASN1_INTEGER_free(n);
+	X509_CRL_free(crl);
+	BIO_free(b);
+	return v;
+}
+
+int fleet_put_crl(struct etcd *e, const char *prefix, const char *pem, size_t len, char *err,
+		  size_t errlen)
+{
+	char *key = fleet_key(prefix, "crl.pem");
+	long mine = fleet_crl_number(pem, len);
+	int rc = -1;
+
+	if (!key) {
+		mq_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Another administrator may publish at the same time: put only over
+	 * the CRL read (compare its revision), and never over a newer one. */
+	for (int tries = 0; tries < 5; tries++) {
+		struct etcd_range_req r = {.key = key};
+		struct etcd_kvs k;
+		struct etcd_txn *t;
+		bool ok = false;
+
+		if ((rc = etcd_range(e, &r, &k, err, errlen)))
+			break;
+		if (k.n && fleet_crl_number(k.v[0].value, k.v[0].vlen) >= mine) {
+			etcd_kvs_free(&k);
+			rc = 0; /* etcd already holds this CRL or a newer one */
+			break;
+		}
+		rc = -1;
+		if (!(t = etcd_txn_new()) ||
+		    (k.n ? etcd_txn_compare(t, key, ETCD_MOD, ETCD_EQUAL, k.v[0].mod_rev)
+			 : etcd_txn_compare(t, key, ETCD_CREATE, ETCD_EQUAL, 0)) ||
+		    etcd_txn_put(t, key, pem, len, 0)) {
+			etcd_txn_free(t);
+			etcd_kvs_free(&k);
+			mq_errf(err, errlen, "out of memory");
+			break;
+		}
+		etcd_kvs_free(&k);
+		rc = etcd_txn_commit(e, t, &ok, NULL, err, errlen);
+		etcd_txn_free(t);
+		if (rc || ok)
+			break;
+		mq_errf(err, errlen, "another administrator kept publishing a CRL meanwhile");
+		rc = -1;
+	}
+	free(key);
 	return rc;
 }

@@ -94,4 +94,10 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t seq_before,
 	       const char *crl_pem);
 
+/* Publishes the CA-signed CRL (PEM) as P crl.pem unless etcd holds one
+ * with the same or a higher CRL number (compare-and-put, retried). 0 or
+ * an ETCD_* code + err. */
+int fleet_put_crl(struct etcd *e, const char *prefix, const char *pem, size_t len, char *err,
+		  size_t errlen);
+
 #endif

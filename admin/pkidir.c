@@ -317,12 +317,11 @@ int pkidir_config_etcd(const char **vals)
 	int line = 0, r = pkidir_config_read(pkidir_config_path(), dir, sizeof(dir), &line, err,
 					     sizeof(err));
 
-	/* A config file with etcd settings and no 'dir' is fine here. */
-	if (r < 0 && !strstr(err, "no 'dir")) {
-		cli_err("%s; fix %s", err, pkidir_config_path());
-		return -1;
-	}
+	/* A config file with etcd settings and no 'dir' is fine here; one
+	 * that cannot be read or parsed sets nothing (pkidir_resolve reports
+	 * it when it needs the file; with -d it was never read before). */
 	for (size_t i = 0; i < 5; i++)
-		vals[i] = *pkidir_etcd[i] ? pkidir_etcd[i] : NULL;
+		vals[i] = r >= 0 || strstr(err, "no 'dir") ? (*pkidir_etcd[i] ? pkidir_etcd[i] : NULL)
+							   : NULL;
 	return 0;
 }

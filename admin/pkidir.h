@@ -54,7 +54,8 @@ int pkidir_record_default(const char *dir, bool force);
 
 /* The config file's etcd settings, each NULL when absent, in the order
  * etcd, etcd_prefix, etcd_cacert, etcd_cert, etcd_key (5 slots; static
- * storage). 0, or -1 after printing why. */
+ * storage). A file that cannot be read or parsed sets nothing (the
+ * directory resolution reports it when it uses the file). Returns 0. */
 int pkidir_config_etcd(const char **vals);
 
 #endif

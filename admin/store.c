@@ -216,9 +216,6 @@ static void store_clean_leftovers(const struct store *st)
 	fprintf(stderr, "mqadmin: note: cleaned up after an interrupted mqadmin run: %s\n", what);
 }
 
-static struct etcd *store_etcd; /* one client per process: mqadmin runs one command */
-static bool store_fleet_ready;  /* caught up: this run's writes go to etcd first */
-
 void store_close(struct store *st)
 {
 	store_clean_leftovers(st);
@@ -227,9 +224,6 @@ void store_close(struct store *st)
 	st->lockfd = -1;
 	mq_store_close(st->db);
 	st->db = NULL;
-	etcd_free(store_etcd);
-	store_etcd = NULL;
-	store_fleet_ready = false;
 	if (st->shlockfd >= 0)
 		close(st->shlockfd);
 	st->shlockfd = -1;
@@ -344,6 +338,11 @@ out:
 
 /* ---- etcd (issue 17, admin/fleet.c): DIR/store as etcd's cache ---------- */
 
+/* One client for the process (kept across store_open/close: its
+ * connection is reused; a command never writes two stores to etcd). */
+static struct etcd *store_etcd;
+static bool store_fleet_ready; /* caught up: this run's writes go to etcd first */
+
 /* Before a command reads: the cache catches up with etcd (O(change)). A
  * reading command goes on with the cache when etcd is unreachable. */
 static int store_fleet_catchup(struct store *st)
@@ -378,6 +377,19 @@ static int store_fleet_push(struct store *st, uint64_t seq_before)
 	if (!fleet_enabled() || !store_fleet_ready)
 		return 0;
 	return fleet_push(st->db, store_etcd, fleet_prefix(), seq_before, NULL) ? -1 : 0;
+}
+
+void store_fleet_crl(const struct store *st, const char *pem, size_t len)
+{
+	char err[1024];
+
+	if (!fleet_enabled() || !store_fleet_ready)
+		return;
+	if (fleet_put_crl(store_etcd, fleet_prefix(), pem, len, err, sizeof(err)))
+		fprintf(stderr, "mqadmin: warning: %s/crl.pem is signed, but the fleet's copy in etcd "
+			"(%scrl.pem) is not updated: %s; run 'mqadmin -d %s crl update' once etcd is "
+			"reachable (the brokers enforce the policy meanwhile)\n", st->dir, fleet_prefix(),
+			err, st->dir);
 }
 
 struct mq_store *store_db(struct store *st)

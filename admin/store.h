@@ -53,6 +53,11 @@ char *store_path(const struct store *st, const char *fmt, ...)
  * migration, once, with a note) on first use. NULL after printing why. */
 struct mq_store *store_db(struct store *st);
 
+/* With --etcd: publishes the CRL just signed into DIR/crl.pem as the
+ * fleet's (P crl.pem); a failure is a warning (the policy in etcd already
+ * holds the revocation). */
+void store_fleet_crl(const struct store *st, const char *pem, size_t len);
+
 /* Loads the whole policy from the store into st->policy (O(fleet): the
  * commands that need every device). 0 or -1 after printing why. */
 int store_load_policy(struct store *st);

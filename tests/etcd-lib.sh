@@ -39,6 +39,7 @@ etcd_start() {
 			--listen-peer-urls "http://127.0.0.1:$pport" \
 			--initial-advertise-peer-urls "http://127.0.0.1:$pport" \
 			--initial-cluster "$name=http://127.0.0.1:$pport" \
+			--max-txn-ops 20000 --max-request-bytes 33554432 \
 			--log-level error >"$dir/log" 2>&1 </dev/null &
 		echo $! >"$dir/pid"
 		test_at_end "etcd_stop $name"
