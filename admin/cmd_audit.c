@@ -718,12 +718,36 @@ static void audit_sync_status(const struct store *st, const char *instance)
 			(unsigned long long)ss.applied_rev);
 }
 
+/* Every sync status file of DIR/audit: a broker whose sync lost etcd is
+ * no longer in etcd (its lease ended), so on its host only these say so. */
+static void audit_sync_statuses(const struct store *st)
+{
+	char *dir = store_path(st, "audit"), inst[MQ_NAME_MAX + 1];
+	struct dirent *e;
+	DIR *d = dir ? opendir(dir) : NULL;
+
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+
+		if (strncmp(e->d_name, "sync-", 5) || l <= 10 || l - 10 > MQ_NAME_MAX ||
+		    strcmp(e->d_name + l - 5, ".json"))
+			continue;
+		snprintf(inst, sizeof(inst), "%.*s", (int)(l - 10), e->d_name + 5);
+		if (mq_name_valid(inst))
+			audit_sync_status(st, inst);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 static int audit_fleet(struct audit_ctx *a, struct etcd *e, const char *prefix,
 		       const struct store *st)
 {
 	struct audit_fleet f = {.prefix = prefix};
 	struct etcd_range_req r = {.range_end = ""};
 	char *kc = NULL, *kb = NULL, err[1024];
+	int64_t at;
 	int rc = -1;
 
 	if (asprintf(&kc, "%sconnected/", prefix) < 0 || asprintf(&kb, "%sbrokers/", prefix) < 0) {
@@ -731,13 +755,12 @@ static int audit_fleet(struct audit_ctx *a, struct etcd *e, const char *prefix,
 		goto out;
 	}
 	r.key = kc;
-	if (etcd_range_each(e, &r, 1000, audit_fleet_client, &f, NULL, err, sizeof(err)))
+	if (etcd_range_each(e, &r, 1000, audit_fleet_client, &f, &at, err, sizeof(err)))
 		goto etcd;
 	r.key = kb;
-	if (etcd_range_each(e, &r, 1000, audit_fleet_broker, &f, NULL, err, sizeof(err)))
+	if (etcd_range_each(e, &r, 1000, audit_fleet_broker, &f, &at, err, sizeof(err)))
 		goto etcd;
-	for (size_t i = 0; i < f.ndocs; i++)
-		audit_sync_status(st, f.docs[i].instance);
+	audit_sync_statuses(st);
 	if (audit_fleet_clones(&f))
 		goto out;
 	rc = audit_show(a, f.docs, f.ndocs);

@@ -408,7 +408,11 @@ static int main_run(struct cli_ctx *ctx, const struct command *c, int argc, char
 	if (strstr(c->usage, "[--wait[=SECONDS]]") && wait_take_option(&argc, argv, &secs))
 		return CLI_USAGE;
 	rc = c->run(ctx, argc, argv);
-	if (rc == CLI_OK && secs >= 0 && wait_applied(ctx->dir, store_committed_seq(), secs))
+	/* With etcd, every live broker of the fleet (its sync's report in etcd);
+	 * else the brokers on DIR (their state files). */
+	if (rc == CLI_OK && secs >= 0 &&
+	    (fleet_enabled() ? wait_fleet_after(store_committed_seq(), secs)
+			     : wait_applied(ctx->dir, store_committed_seq(), secs)))
 		rc = CLI_FAIL;
 	return rc;
 }

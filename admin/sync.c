@@ -36,6 +36,9 @@
 #define SYNC_CRL_MAX (64L << 20)
 #define SYNC_TICK_MS 100
 #define SYNC_BACKOFF_MAX_MS 5000
+#define SYNC_SETTLE_GAP 0.3 /* s since the previous batch: not a burst */
+#define SYNC_SETTLE_MAX 0.5 /* s */
+#define SYNC_SETTLE_POLL_MS 20
 
 /* A connected client as last published: key client_id, the entry's JSON. */
 struct sync_client {
@@ -80,7 +83,6 @@ struct sync {
 	bool published;
 	int64_t pub_rev;
 	uint64_t pub_seq;
-	bool pub_down;
 	struct mq_strmap clients;
 	unsigned gen;
 	/* local reports */
@@ -88,6 +90,7 @@ struct sync {
 	bool st_up;
 	int64_t st_rev;
 	double last_tick;
+	double last_batch;
 };
 
 /* ---- logging ------------------------------------------------------------------ */
@@ -373,6 +376,8 @@ static void sync_map_applied(struct sync *s)
 			s->broker_rev = s->pairs[k].rev;
 		k++;
 	}
+	if (!k)
+		return;
 	memmove(s->pairs, s->pairs + k, (s->npairs - k) * sizeof(*s->pairs));
 	s->npairs -= k;
 }
@@ -493,7 +498,7 @@ static void sync_clients_forget(struct sync *s)
 /* Puts P brokers/INSTANCE when what it says changed. */
 static int sync_publish_broker(struct sync *s, char *err, size_t errlen)
 {
-	char ts[MQ_TIME_LEN], since[MQ_TIME_LEN];
+	char ts[MQ_TIME_LEN];
 	cJSON *doc;
 	char *text = NULL;
 	int rc = -1;
@@ -508,9 +513,6 @@ static int sync_publish_broker(struct sync *s, char *err, size_t errlen)
 	    !cJSON_AddNumberToObject(doc, "applied_seq", (double)s->broker_seq) ||
 	    !cJSON_AddBoolToObject(doc, "broker_running", s->broker_running) ||
 	    !cJSON_AddStringToObject(doc, "updated", ts) ||
-	    (s->pub_down && s->down_since &&
-	     (mq_time_format(s->down_since, since) ||
-	      !cJSON_AddStringToObject(doc, "etcd_down_since", since))) ||
 	    !(text = cJSON_PrintUnformatted(doc))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -650,6 +652,25 @@ static int sync_after_apply(struct sync *s, int64_t rev, struct fleet_result *re
 	return sync_applied(s, rev, sync_store_seq(s));
 }
 
+/* After an isolated change (not inside a burst: a burst's batches follow
+ * each other at once), watch the broker's state file briefly so that its
+ * report, and so --wait, follow within the plugin's own delay rather than
+ * at the watch's next idle tick (about a second). Bounded; a burst is
+ * never slowed down. */
+static void sync_settle(struct sync *s, double prev_batch)
+{
+	char err[1024];
+	double start = sync_now();
+
+	if (!s->broker_running || start - prev_batch < SYNC_SETTLE_GAP)
+		return;
+	while (s->broker_rev < s->rev && sync_now() - start < SYNC_SETTLE_MAX && !*s->stop) {
+		usleep(SYNC_SETTLE_POLL_MS * 1000);
+		if (sync_read_broker(s, err, sizeof(err)))
+			return; /* the next tick says why */
+	}
+}
+
 /* The watch's batch: into the local store in one transaction. */
 static int sync_on_batch(void *arg, const struct etcd_event *ev, size_t n, int64_t rev)
 {
@@ -657,6 +678,7 @@ static int sync_on_batch(void *arg, const struct etcd_event *ev, size_t n, int64
 	struct fleet_result res = {0};
 	char err[1024];
 	int64_t last = 0;
+	double prev;
 	int rc;
 
 	(void)rev;
@@ -673,6 +695,10 @@ static int sync_on_batch(void *arg, const struct etcd_event *ev, size_t n, int64
 	}
 	rc = sync_after_apply(s, last, &res) ? ETCD_ERR : 0;
 	fleet_result_free(&res);
+	prev = s->last_batch;
+	s->last_batch = sync_now();
+	if (!rc)
+		sync_settle(s, prev);
 	return rc;
 }
 
@@ -687,22 +713,52 @@ static int sync_watch_tick(void *arg)
 	return rc;
 }
 
-/* The whole policy range at one revision into the local store (only the
- * differences are written). */
+/* The whole policy range at one revision into the local store (records
+ * that did not change are not rewritten, so the plugin re-judges only the
+ * devices that did). A sync never writes the policy to etcd: an etcd
+ * without policy keys (a wrong prefix, a wiped cluster) is not applied
+ * over a store that has devices, and not seeded from it either. */
 static int sync_full(struct sync *s, char *err, size_t errlen)
 {
+	struct etcd_range_req cr = {.key = s->k_policy, .range_end = s->k_policy_end,
+				    .count_only = true};
+	struct etcd_kvs k = {0};
 	struct fleet_result res = {0};
 	uint64_t rev = 0;
+	size_t local = 0;
 	int rc;
 
 	sync_log("full resynchronisation from etcd (local revision %" PRId64 ")", s->rev);
+	if ((rc = etcd_range(s->etcd, &cr, &k, err, errlen)))
+		return rc;
+	if (!mq_store_read_begin(s->db, err, errlen)) {
+		local = mq_store_device_count(s->db);
+		mq_store_read_end(s->db);
+	}
+	if (!k.count && local) {
+		snprintf(err, errlen, "etcd holds no policy under %s but this broker's store has %zu "
+			 "device(s): not applied (it would remove them all); check --etcd-prefix, or "
+			 "seed etcd from the administrator's DIR ('mqadmin --etcd URL device list')",
+			 s->prefix, local);
+		etcd_kvs_free(&k);
+		return ETCD_ERR;
+	}
+	etcd_kvs_free(&k);
 	rc = fleet_resync(s->db, s->etcd, s->prefix, &res, err, errlen);
 	if (!rc && !mq_store_read_begin(s->db, err, errlen)) {
 		mq_store_meta_get(s->db, "etcd_rev", &rev);
 		mq_store_read_end(s->db);
-		sync_log("resynchronised at revision %" PRIu64 ": %zu record(s) written, %zu "
-			 "unchanged, %zu skipped", rev, res.applied, res.unchanged, res.skipped);
+		sync_log("resynchronised at revision %" PRIu64 ": %zu key(s) applied (unchanged "
+			 "records are not rewritten), %zu skipped", rev, res.applied, res.skipped);
 		rc = sync_after_apply(s, (int64_t)rev, &res);
+	}
+	/* The revision is the prefix's: recorded so that another prefix
+	 * starts with a full resync. */
+	if (!rc && (mq_store_write_begin(s->db, err, errlen) ||
+		    mq_store_meta_set_text(s->db, "sync_prefix", s->prefix, err, errlen) ||
+		    mq_store_write_commit(s->db, NULL, err, errlen))) {
+		mq_store_write_abort(s->db);
+		rc = ETCD_ERR;
 	}
 	fleet_result_free(&res);
 	return rc;
@@ -799,7 +855,8 @@ static void sync_release(struct sync *s)
 int sync_run(const struct sync_opts *o, volatile sig_atomic_t *stop)
 {
 	struct sync s = {.o = o, .stop = stop, .prefix = fleet_prefix()};
-	char err[1024];
+	char err[1024], *prefix = NULL;
+	size_t plen = 0;
 	uint64_t rev = 0;
 	long backoff = 100;
 	int rc = -1;
@@ -821,7 +878,11 @@ int sync_run(const struct sync_opts *o, volatile sig_atomic_t *stop)
 	}
 	mq_store_meta_get(s.db, "etcd_rev", &rev);
 	s.seq = mq_store_seq(s.db);
+	if (mq_store_meta_get_text(s.db, "sync_prefix", &prefix, &plen) || !prefix ||
+	    strcmp(prefix, s.prefix))
+		rev = 0; /* another prefix's revision (or none recorded): resync in full */
 	mq_store_read_end(s.db);
+	free(prefix);
 	s.rev = (int64_t)rev;
 	/* What the store holds now is what the broker has once it reports
 	 * this sequence. */

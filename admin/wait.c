@@ -2,6 +2,7 @@
 
 #include "cli.h"
 #include "etcd.h"
+#include "fleet.h"
 #include "mq_fileio.h"
 #include "mq_names.h"
 
@@ -263,6 +264,7 @@ int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs)
 	struct etcd_range_req r = {.range_end = ""};
 	char err[1024], esc[CLI_ESCAPE_SIZE(MQ_NAME_MAX)], *key = NULL;
 	double start = wait_now();
+	int64_t at;
 	size_t live, behind, lost;
 	int rc = -1;
 
@@ -276,7 +278,7 @@ int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs)
 	for (;;) {
 		for (size_t i = 0; i < w.n; i++)
 			w.b[i].live = false;
-		if (etcd_range_each(e, &r, 1000, wait_fleet_one, &w, NULL, err, sizeof(err))) {
+		if (etcd_range_each(e, &r, 1000, wait_fleet_one, &w, &at, err, sizeof(err))) {
 			cli_err("--wait: cannot read which brokers applied revision %" PRId64 ": %s",
 				rev, err);
 			goto out;
@@ -320,6 +322,37 @@ int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs)
 	rc = 1;
 out:
 	free(w.b);
+	free(key);
+	return rc;
+}
+
+int wait_fleet_after(uint64_t seq, long secs)
+{
+	struct etcd_range_req r = {0};
+	struct etcd_kvs k = {0};
+	struct etcd *e = NULL;
+	char err[1024], *key = NULL;
+	int64_t rev = 0;
+	int rc = -1;
+
+	if (!seq)
+		return 0; /* nothing was committed: nothing to wait for */
+	if (!(key = fleet_key(fleet_prefix(), "meta/txn"))) {
+		cli_err("--wait: out of memory");
+		return -1;
+	}
+	r.key = key;
+	if (fleet_connect(&e, err, sizeof(err)) || etcd_range(e, &r, &k, err, sizeof(err))) {
+		cli_err("--wait: cannot read the revision of the change from etcd: %s", err);
+		goto out;
+	}
+	/* Every mqadmin transaction writes P meta/txn: its revision is this
+	 * command's (or a later one's, which covers it). */
+	rev = k.n ? k.v[0].mod_rev : k.rev;
+	rc = wait_fleet(e, fleet_prefix(), rev, secs);
+out:
+	etcd_kvs_free(&k);
+	etcd_free(e);
 	free(key);
 	return rc;
 }

@@ -28,5 +28,8 @@ struct etcd;
  * (or none reports: said so), 1 when some did not (named), -1 when etcd
  * could not be read. */
 int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs);
+/* After a command that committed store sequence seq (0: nothing) with etcd
+ * configured: wait_fleet for the revision of its etcd transaction. */
+int wait_fleet_after(uint64_t seq, long secs);
 
 #endif

@@ -10,8 +10,8 @@
 #                                is in etcd
 #   sync_stop NAME               SIGTERM, waits for it to exit
 #   broker_key NAME              P brokers/NAME's value (fails when absent)
-#   mq_connect DIR PORT DEVICE   one connect of DEVICE's certificate: prints
-#                                the client's answer (CONNACK 0 ...)
+#   mq_connect DIR PORT DEVICE   one connect of DEVICE's certificate (client
+#                                id DEVICE): prints the answer (CONNACK 0 ...)
 
 SYNC_TTL=${SYNC_TTL:-3}
 
@@ -45,5 +45,23 @@ broker_key() {
 }
 
 mq_connect() {
-	$MQCLIENT --port "$2" $(dev_args "$1" "$3") --id "$3-$RANDOM" 2>&1 | head -1
+	$MQCLIENT --port "$2" $(dev_args "$1" "$3") --id "$3" 2>&1 | head -1
+}
+
+# accepted DIR PORT DEVICE / refused DIR PORT DEVICE
+accepted() { mq_connect "$@" | grep -q "^CONNACK 0"; }
+refused() { mq_connect "$@" | grep -q "^CONNACK [1-9]"; }
+
+# applied_at_least DIR NAME REV: NAME's sync says (DIR/audit/sync-NAME.json)
+# that its broker applied etcd revision REV or later.
+applied_at_least() {
+	/usr/bin/python3 -c 'import json, sys
+sys.exit(0 if json.load(open(sys.argv[1]))["applied_rev"] >= int(sys.argv[2]) else 1)' \
+		"$1/audit/sync-$2.json" "$3"
+}
+
+# key_rev KEY: the mod revision of KEY in etcd.
+key_rev() {
+	etcdctl_t get "$1" -w json | /usr/bin/python3 -c 'import json, sys
+print(json.load(sys.stdin)["kvs"][0]["mod_revision"])'
 }
