@@ -40,6 +40,10 @@ test_expect_success 'the device went through HAProxy to a broker, and that broke
 	grep -q "mqcert: accepted client .dashboard." "$TRASH/fleet/$holder/mosquitto.log"
 '
 
+test_expect_success '--wait confirmed every change on all 3 brokers (4 commands)' '
+	test "$(grep -c "| mqadmin: applied by 3 live brokers in" demo.out)" -eq 4
+'
+
 test_expect_success 'the revoked device is refused afterwards, even with etcd down' '
 	test "$(grep -c "mqcert: refused client .dashboard." "$TRASH"/fleet/b?/mosquitto.log | \
 		awk -F: "{s += \$2} END {print s}")" -ge 2
