@@ -326,6 +326,7 @@ static int etcd_call(struct etcd *e, const char *path, cJSON *req, cJSON **resp,
 	char *body = cJSON_PrintUnformatted(req), tried[1024] = "";
 	struct curl_slist *hdrs = NULL;
 	struct etcd_buf b = {0};
+	bool tls_closed = false; /* an https endpoint hung up during or after the handshake */
 	int rc = ETCD_ERR;
 
 	*resp = NULL;
@@ -371,10 +372,16 @@ static int etcd_call(struct etcd *e, const char *path, cJSON *req, cJSON **resp,
 				*ebuf ? ebuf : curl_easy_strerror(c));
 			goto out;
 		}
+		if (!strncmp(e->urls[e->cur], "https:", 6) &&
+		    (c == CURLE_SEND_ERROR || c == CURLE_RECV_ERROR || c == CURLE_GOT_NOTHING ||
+		     c == CURLE_SSL_CONNECT_ERROR))
+			tls_closed = true;
 		e->cur = (e->cur + 1) % e->nurls;
 	}
-	mq_errf(err, errlen, "cannot reach etcd at %s; is etcd running and the URL right (--etcd)?",
-		tried);
+	mq_errf(err, errlen, "cannot reach etcd at %s; is etcd running and the URL right (--etcd)?%s",
+		tried, tls_closed ? " With https: etcd closes the connection when it does not trust "
+				    "the client certificate: check --etcd-cert/--etcd-key (etcd_cert, "
+				    "etcd_key) and --etcd-cacert" : "");
 	rc = ETCD_UNREACHABLE;
 	goto out;
 oom:

@@ -1,6 +1,7 @@
 #include "fleet.h"
 
 #include "cli.h"
+#include "mq_fileio.h"
 #include "mq_err.h"
 #include "mq_policy.h"
 
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -924,6 +926,46 @@ static int fleet_keys_all(struct mq_store *db, struct fleet_keys *ks, char *err,
 	return 0;
 }
 
+struct fleet_etcd_keys {
+	struct fleet_keys *ks;
+	size_t pl;
+};
+
+static int fleet_keys_etcd(void *arg, const struct etcd_kv *kv)
+{
+	struct fleet_etcd_keys *x = arg;
+
+	return fleet_keys_add(x->ks, "", kv->key + x->pl);
+}
+
+/* An import replaces everything: the devices and rules etcd holds that
+ * the store no longer has go too (each compared like any other key). */
+static int fleet_keys_in_etcd(struct etcd *e, const char *prefix, struct fleet_keys *ks)
+{
+	static const char *const subs[] = {"devices/", "rules/"};
+	struct fleet_etcd_keys x = {ks, strlen(prefix)};
+	char err[1024];
+
+	for (size_t i = 0; i < 2; i++) {
+		char *key = fleet_key(prefix, subs[i]);
+		struct etcd_range_req r = {.key = key, .range_end = "", .keys_only = true};
+		int64_t rev;
+		int rc;
+
+		if (!key) {
+			cli_err("out of memory");
+			return -1;
+		}
+		rc = etcd_range_each(e, &r, 1000, fleet_keys_etcd, &x, &rev, err, sizeof(err));
+		free(key);
+		if (rc) {
+			cli_err("%s; nothing was written", *err ? err : "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t seq_before,
 	       const char *crl_pem)
 {
@@ -936,6 +978,8 @@ int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t
 		cli_err("cannot read the policy store's changes: %s", *err ? err : "out of memory");
 		goto out;
 	}
+	if (ks.all && fleet_keys_in_etcd(e, prefix, &ks))
+		goto out;
 	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, false, NULL);
 out:
 	fleet_keys_free(&ks);
@@ -1032,5 +1076,58 @@ int fleet_put_crl(struct etcd *e, const char *prefix, const char *pem, size_t le
 		rc = -1;
 	}
 	free(key);
+	return rc;
+}
+
+int fleet_install_crl(const char *dir, const char *pem, size_t len, char *err, size_t errlen)
+{
+	char *capath = NULL, *path = NULL, *old = NULL;
+	BIO *b = BIO_new_mem_buf(pem, (int)len), *cb = NULL;
+	X509_CRL *crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+	X509 *ca = NULL;
+	EVP_PKEY *key = NULL;
+	size_t oldlen = 0;
+	long mine, have = 0;
+	int rc = -1, w;
+
+	if (asprintf(&capath, "%s/ca.crt", dir) < 0 || asprintf(&path, "%s/crl.pem", dir) < 0) {
+		capath = path = NULL;
+		mq_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (!crl) {
+		mq_errf(err, errlen, "the fleet's crl.pem in etcd is not a PEM CRL; not installed");
+		goto out;
+	}
+	if (!(cb = BIO_new_file(capath, "r")) || !(ca = PEM_read_bio_X509(cb, NULL, NULL, NULL)) ||
+	    !(key = X509_get0_pubkey(ca))) {
+		mq_errf(err, errlen, "cannot read %s to check the fleet's CRL; not installed", capath);
+		goto out;
+	}
+	/* Write access to etcd alone must not replace the CA's CRL. */
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) ||
+	    X509_CRL_verify(crl, key) != 1) {
+		mq_errf(err, errlen, "the fleet's crl.pem in etcd is not signed by the CA of %s; not "
+			"installed (the one in place stays)", capath);
+		goto out;
+	}
+	mine = fleet_crl_number(pem, len);
+	if (!mq_file_read(path, 1 << 24, &old, &oldlen, err, errlen))
+		have = fleet_crl_number(old, oldlen);
+	if (mine <= have) {
+		rc = 1; /* the CRL in place is the same or newer */
+		goto out;
+	}
+	w = mq_file_write_atomic(path, pem, len, 0644, err, errlen);
+	rc = w == 0 || w == MQ_FILE_NOT_DURABLE ? 0 : -1;
+out:
+	ERR_clear_error();
+	X509_free(ca);
+	BIO_free(cb);
+	X509_CRL_free(crl);
+	BIO_free(b);
+	free(old);
+	free(capath);
+	free(path);
 	return rc;
 }

@@ -100,4 +100,10 @@ int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t
 int fleet_put_crl(struct etcd *e, const char *prefix, const char *pem, size_t len, char *err,
 		  size_t errlen);
 
+/* Installs pem (the fleet's P crl.pem, fleet_result.crl_pem) as
+ * dir/crl.pem when it verifies against dir/ca.crt and its CRL number is
+ * above the installed one's. 0 installed, 1 not newer, -1 + err (bad
+ * signature, not a CRL, write failed: the CRL in place stays). */
+int fleet_install_crl(const char *dir, const char *pem, size_t len, char *err, size_t errlen);
+
 #endif

@@ -317,6 +317,10 @@ static const char main_options[] =
 	"DIR/store becomes a cache of etcd and each changing command one etcd transaction\n"
 	"  --etcd-prefix P  the etcd key prefix (default: $MQADMIN_ETCD_PREFIX, else 'etcd_prefix "
 	"= P', else /mqcert/)\n"
+	"  --etcd-cacert FILE, --etcd-cert FILE, --etcd-key FILE  TLS to etcd: the CA of its "
+	"members and this client's certificate and key (default: $MQADMIN_ETCD_CACERT, "
+	"$MQADMIN_ETCD_CERT, $MQADMIN_ETCD_KEY, else etcd_cacert, etcd_cert, etcd_key in the "
+	"config file)\n"
 	"  -h, --help      usage of mqadmin or of one command\n"
 	"  --version       print the version\n"
 	"exit status: 0 success, 1 the operation failed, 2 usage error\n";
@@ -469,18 +473,26 @@ static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 
 /* etcd (issue 17): --etcd/--etcd-prefix, else $MQADMIN_ETCD/_PREFIX,
  * else the config file's settings. */
-static int main_etcd(const char *etcd, const char *prefix)
+static int main_etcd(const char *const *opt)
 {
-	const char *conf[5], *env = getenv("MQADMIN_ETCD"), *envp = getenv("MQADMIN_ETCD_PREFIX");
+	static const char *const envs[5] = {"MQADMIN_ETCD", "MQADMIN_ETCD_PREFIX",
+					    "MQADMIN_ETCD_CACERT", "MQADMIN_ETCD_CERT",
+					    "MQADMIN_ETCD_KEY"};
+	const char *conf[5], *v[5];
 	struct fleet_cfg c;
 
 	if (pkidir_config_etcd(conf))
 		return -1;
-	c.endpoints = etcd ? etcd : env && *env ? env : conf[0];
-	c.prefix = prefix ? prefix : envp && *envp ? envp : conf[1];
-	c.cacert = conf[2];
-	c.cert = conf[3];
-	c.key = conf[4];
+	for (size_t i = 0; i < 5; i++) {
+		const char *env = getenv(envs[i]);
+
+		v[i] = opt[i] ? opt[i] : env && *env ? env : conf[i];
+	}
+	c.endpoints = v[0];
+	c.prefix = v[1];
+	c.cacert = v[2];
+	c.cert = v[3];
+	c.key = v[4];
 	if (c.prefix && (*c.prefix != '/' || c.prefix[strlen(c.prefix) - 1] != '/')) {
 		cli_err("the etcd prefix '%s' must start and end with '/' (e.g. /mqcert/)", c.prefix);
 		return -1;
@@ -497,10 +509,13 @@ int main(int argc, char **argv)
 		{"man", no_argument, NULL, 'M'}, /* undocumented: builds mqadmin.1 */
 		{"etcd", required_argument, NULL, 'E'},
 		{"etcd-prefix", required_argument, NULL, 'P'},
+		{"etcd-cacert", required_argument, NULL, 'A'},
+		{"etcd-cert", required_argument, NULL, 'C'},
+		{"etcd-key", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_ctx ctx = {0};
-	const char *given = NULL, *etcd = NULL, *prefix = NULL;
+	const char *given = NULL, *etcd[5] = {NULL};
 	int c;
 
 	/* '+': global options end at the command word. */
@@ -510,10 +525,19 @@ int main(int argc, char **argv)
 			given = optarg;
 			break;
 		case 'E':
-			etcd = optarg;
+			etcd[0] = optarg;
 			break;
 		case 'P':
-			prefix = optarg;
+			etcd[1] = optarg;
+			break;
+		case 'A':
+			etcd[2] = optarg;
+			break;
+		case 'C':
+			etcd[3] = optarg;
+			break;
+		case 'K':
+			etcd[4] = optarg;
 			break;
 		case 'h':
 			main_usage(stdout, NULL);
@@ -545,7 +569,7 @@ int main(int argc, char **argv)
 			return CLI_FAIL;
 		ctx.dir = "./pki";
 	}
-	if (main_etcd(etcd, prefix))
+	if (main_etcd(etcd))
 		return CLI_FAIL;
 	return main_dispatch(&ctx, argc - optind, argv + optind);
 }

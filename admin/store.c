@@ -343,6 +343,22 @@ out:
 static struct etcd *store_etcd;
 static bool store_fleet_ready; /* caught up: this run's writes go to etcd first */
 
+/* After a catch-up that read changes: the fleet's CRL (another
+ * administrator's revocation) becomes DIR/crl.pem when the CA signed it
+ * and it is newer; anything else only warns. */
+static void store_fleet_crl_fetch(const struct store *st)
+{
+	char err[1024], *key = fleet_key(fleet_prefix(), "crl.pem");
+	struct etcd_range_req r = {.key = key};
+	struct etcd_kvs k = {0};
+
+	if (key && !etcd_range(store_etcd, &r, &k, err, sizeof(err)) && k.n &&
+	    fleet_install_crl(st->dir, k.v[0].value, k.v[0].vlen, err, sizeof(err)) < 0)
+		fprintf(stderr, "mqadmin: warning: %s\n", err);
+	etcd_kvs_free(&k);
+	free(key);
+}
+
 /* Before a command reads: the cache catches up with etcd (O(change)). A
  * reading command goes on with the cache when etcd is unreachable. */
 static int store_fleet_catchup(struct store *st)
@@ -366,6 +382,8 @@ static int store_fleet_catchup(struct store *st)
 		return -1;
 	}
 	store_fleet_ready = true;
+	if (nread > 1)
+		store_fleet_crl_fetch(st);
 	return 0;
 }
 

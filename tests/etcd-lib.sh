@@ -10,6 +10,8 @@
 #   etcdctl_t ARGS...       etcdctl (v3 API) against $ETCD_URL
 #   etcd_put KEY VALUE      etcdctl put; etcd_get KEY prints the value only
 #
+# TLS: set ETCD_SCHEME=https, ETCD_EXTRA_ARGS (etcd's --cert-file ...) and
+# ETCD_CURL_ARGS (--cacert/--cert/--key for the /health poll) first.
 # Never fixed ports: each etcd takes two free ones.
 
 ETCD_BIN=${ETCD_BIN:-/usr/bin/etcd}
@@ -22,7 +24,8 @@ etcd_free_port() {
 etcd_url() { cat "$TRASH/${1:-etcd}.etcd.url" 2>/dev/null; }
 
 etcd_healthy() {
-	curl -fsS --max-time 1 "$1/health" 2>/dev/null | grep -q '"health":"true"'
+	# shellcheck disable=SC2086
+	curl -fsS --max-time 1 ${ETCD_CURL_ARGS:-} "$1/health" 2>/dev/null | grep -q '"health":"true"'
 }
 
 etcd_start() {
@@ -32,14 +35,14 @@ etcd_start() {
 		cport=$(etcd_free_port)
 		pport=$(etcd_free_port)
 		[ "$cport" != "$pport" ] || continue
-		url=http://127.0.0.1:$cport
+		url=${ETCD_SCHEME:-http}://127.0.0.1:$cport
 		mkdir -p "$dir"
 		ETCD_UNSUPPORTED_ARCH= "$ETCD_BIN" --name "$name" --data-dir "$dir/data" \
 			--listen-client-urls "$url" --advertise-client-urls "$url" \
 			--listen-peer-urls "http://127.0.0.1:$pport" \
 			--initial-advertise-peer-urls "http://127.0.0.1:$pport" \
 			--initial-cluster "$name=http://127.0.0.1:$pport" \
-			--max-txn-ops 20000 --max-request-bytes 33554432 \
+			--max-txn-ops 20000 --max-request-bytes 33554432 ${ETCD_EXTRA_ARGS:-} \
 			--log-level error >"$dir/log" 2>&1 </dev/null &
 		echo $! >"$dir/pid"
 		test_at_end "etcd_stop $name"

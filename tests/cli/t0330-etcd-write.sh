@@ -109,6 +109,15 @@ test_expect_success 'catching up reads only the changed keys (O(change)) at 2,00
 	test_grep ! "caught up" err2
 '
 
+test_expect_success 'policy import replaces the fleet: the devices it drops leave etcd' '
+	"$MQADMIN" -d a policy export >all.json &&
+	/usr/bin/python3 -c "import json; p=json.load(open(\"all.json\")); p[\"devices\"]=[d for d in p[\"devices\"] if not d[\"name\"].startswith(\"bulk\")]; json.dump(p, open(\"small.json\", \"w\"))" &&
+	"$MQADMIN" -d a policy import small.json >/dev/null 2>&1 &&
+	test $(etcdctl_t get --prefix /mqcert/devices/ --keys-only | grep -c "^/mqcert/devices/bulk") = 0 &&
+	etcdctl_t get /mqcert/devices/da --keys-only | grep -q da &&
+	"$MQADMIN" -d b device list >lb && test_grep ! "^bulk" lb && test_grep "^da " lb
+'
+
 test_expect_success 'a revocation: the device in etcd and the CA-signed CRL as P crl.pem' '
 	"$MQADMIN" -d b device revoke db --reason test 2>err && cat err &&
 	etcd_get /mqcert/devices/db >rec && test_grep "\"revoked\"" rec &&
@@ -118,7 +127,22 @@ test_expect_success 'a revocation: the device in etcd and the CA-signed CRL as P
 	serial=$(/usr/bin/python3 -c "import json; print(json.load(open(\"rec\"))[\"certs\"][0][\"serial\"].upper())") &&
 	test_grep -i "Serial Number: $serial" crl.txt &&
 	test "$(cat crl.pem)" = "$(cat b/crl.pem)" &&
-	"$MQADMIN" -d a device show db --json >show && test_grep "\"revoked\"" show
+	"$MQADMIN" -d a device show db --json >show && test_grep "\"revoked\"" show &&
+	cmp a/crl.pem b/crl.pem
+'
+
+test_expect_success 'a CRL in etcd not signed by the CA is refused, the one in place stays' '
+	cp a/crl.pem crl.before &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evil.key \
+		-out evil.crt -subj "/O=mqcert/CN=mqcert CA" -days 1 2>/dev/null &&
+	printf "[ca]\ndefault_ca=x\n[x]\ndatabase=index.txt\ncrlnumber=num\ndefault_md=sha256\ndefault_crl_days=9\n" >evil.cnf &&
+	: >index.txt && echo 99 >num &&
+	openssl ca -config evil.cnf -gencrl -keyfile evil.key -cert evil.crt -out evil.pem 2>/dev/null &&
+	etcdctl_t put /mqcert/crl.pem <evil.pem >/dev/null &&
+	"$MQADMIN" -d b device set db --group after-evil &&
+	"$MQADMIN" -d a device list >/dev/null 2>err &&
+	test_grep "not signed by the CA of .*a/ca.crt; not installed" err &&
+	cmp crl.before a/crl.pem
 '
 
 test_expect_success 'after etcd compacted past the cache: a full resync, with a note' '
