@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "etcd.h"
 #include "fleet.h"
+#include "wait.h"
 
 #include "mq_fileio.h"
 #include "mq_names.h"
@@ -83,6 +84,7 @@ struct sync {
 	bool published;
 	int64_t pub_rev;
 	uint64_t pub_seq;
+	bool pub_running;
 	struct mq_strmap clients;
 	unsigned gen;
 	/* local reports */
@@ -117,6 +119,14 @@ static double sync_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The revision to report as the broker's: a broker that is not running
+ * enforces nothing now and loads the store as it is when it starts, so the
+ * store's revision is the one it will have. */
+static int64_t sync_broker_rev(const struct sync *s)
+{
+	return s->broker_running ? s->broker_rev : s->rev;
 }
 
 /* ---- the instance ------------------------------------------------------------- */
@@ -214,7 +224,7 @@ static void sync_metrics(struct sync *s)
 		     "(Unix time; 0: reachable).\n"
 		     "# TYPE mqcert_sync_etcd_down_since_seconds gauge\n"
 		     "mqcert_sync_etcd_down_since_seconds{mqcert_instance=\"%s\"} %lld\n",
-		     s->instance, s->up ? 1 : 0, s->instance, s->broker_rev, s->instance,
+		     s->instance, s->up ? 1 : 0, s->instance, sync_broker_rev(s), s->instance,
 		     s->up ? 0LL : (long long)s->down_since);
 	if (n < 0)
 		return;
@@ -230,7 +240,7 @@ static void sync_report_local(struct sync *s)
 	cJSON *doc;
 	char *text;
 
-	if (s->status_written && s->st_up == s->up && s->st_rev == s->broker_rev)
+	if (s->status_written && s->st_up == s->up && s->st_rev == sync_broker_rev(s))
 		return;
 	mq_time_format(time(NULL), ts);
 	doc = cJSON_CreateObject();
@@ -239,7 +249,8 @@ static void sync_report_local(struct sync *s)
 	    !cJSON_AddStringToObject(doc, "etcd", s->up ? "up" : "down") ||
 	    (!s->up && s->down_since && (mq_time_format(s->down_since, since) ||
 					 !cJSON_AddStringToObject(doc, "down_since", since))) ||
-	    !cJSON_AddNumberToObject(doc, "applied_rev", (double)s->broker_rev) ||
+	    !cJSON_AddNumberToObject(doc, "applied_rev", (double)sync_broker_rev(s)) ||
+	    !cJSON_AddBoolToObject(doc, "broker_running", s->broker_running) ||
 	    !cJSON_AddNumberToObject(doc, "sync_pid", (double)getpid()) ||
 	    !cJSON_AddStringToObject(doc, "updated", ts) || !(text = cJSON_Print(doc))) {
 		cJSON_Delete(doc);
@@ -252,7 +263,7 @@ static void sync_report_local(struct sync *s)
 	} else {
 		s->status_written = true;
 		s->st_up = s->up;
-		s->st_rev = s->broker_rev;
+		s->st_rev = sync_broker_rev(s);
 	}
 	cJSON_free(text);
 	sync_metrics(s);
@@ -503,13 +514,14 @@ static int sync_publish_broker(struct sync *s, char *err, size_t errlen)
 	char *text = NULL;
 	int rc = -1;
 
-	if (s->published && s->pub_rev == s->broker_rev && s->pub_seq == s->broker_seq)
+	if (s->published && s->pub_rev == sync_broker_rev(s) && s->pub_seq == s->broker_seq &&
+	    s->pub_running == s->broker_running)
 		return 0;
 	mq_time_format(time(NULL), ts);
 	doc = cJSON_CreateObject();
 	if (!doc || !cJSON_AddStringToObject(doc, "instance", s->instance) ||
 	    !cJSON_AddStringToObject(doc, "host", s->host) ||
-	    !cJSON_AddNumberToObject(doc, "applied_rev", (double)s->broker_rev) ||
+	    !cJSON_AddNumberToObject(doc, "applied_rev", (double)sync_broker_rev(s)) ||
 	    !cJSON_AddNumberToObject(doc, "applied_seq", (double)s->broker_seq) ||
 	    !cJSON_AddBoolToObject(doc, "broker_running", s->broker_running) ||
 	    !cJSON_AddStringToObject(doc, "updated", ts) ||
@@ -520,7 +532,8 @@ static int sync_publish_broker(struct sync *s, char *err, size_t errlen)
 	rc = etcd_put(s->etcd, s->k_broker, text, strlen(text), s->lease, NULL, err, errlen);
 	if (!rc) {
 		s->published = true;
-		s->pub_rev = s->broker_rev;
+		s->pub_rev = sync_broker_rev(s);
+		s->pub_running = s->broker_running;
 		s->pub_seq = s->broker_seq;
 	}
 out:
@@ -529,8 +542,9 @@ out:
 	return rc;
 }
 
-/* Reads the plugin's state file when it changed: what the broker applied,
- * and (with etcd up) who is connected. 0, or an etcd error code. */
+/* Reads the plugin's state file when it changed (what the broker applied,
+ * and with etcd up who is connected), then reports. 0, or an etcd error
+ * code. */
 static int sync_read_broker(struct sync *s, char *err, size_t errlen)
 {
 	struct mq_file_sig sig;
@@ -542,20 +556,27 @@ static int sync_read_broker(struct sync *s, char *err, size_t errlen)
 
 	mq_file_sig_get(s->state_path, &sig);
 	if (s->published && mq_file_sig_same(&sig, &s->state_sig))
-		return 0;
-	if (mq_file_read_regular(s->state_path, SYNC_STATE_MAX, &buf, &len, ferr, sizeof(ferr)))
-		return 0; /* not there yet, or being replaced: next tick */
-	doc = cJSON_ParseWithLength(buf, len);
-	free(buf);
+		goto report;
+	if (mq_file_read_regular(s->state_path, SYNC_STATE_MAX, &buf, &len, ferr, sizeof(ferr))) {
+		if (errno != ENOENT)
+			return 0; /* being replaced, or unreadable for now: next tick */
+		/* No broker has run with this instance yet: none to report on,
+		 * but the sync is live and the store in step. */
+		doc = cJSON_CreateObject();
+	} else {
+		doc = cJSON_ParseWithLength(buf, len);
+		free(buf);
+	}
 	if (!cJSON_IsObject(doc))
 		goto out;
-	s->broker_running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "running"));
+	/* A broker that crashed leaves "running": true behind. */
+	s->broker_running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "running")) &&
+			    !wait_state_pid_gone(doc);
 	seq = cJSON_GetObjectItemCaseSensitive(doc, "applied_seq");
 	if (cJSON_IsNumber(seq) && seq->valuedouble >= 0 && s->broker_running) {
 		s->broker_seq = (uint64_t)seq->valuedouble;
 		sync_map_applied(s);
 	}
-	sync_report_local(s);
 	if (!s->up || !s->lease)
 		goto out;
 	s->gen++;
@@ -563,10 +584,15 @@ static int sync_read_broker(struct sync *s, char *err, size_t errlen)
 		if (cJSON_IsObject(cl) && s->broker_running &&
 		    (rc = sync_client_seen(s, cl, err, errlen)))
 			goto out;
-	if ((rc = sync_clients_gone(s, err, errlen)) || (rc = sync_publish_broker(s, err, errlen)))
+	if ((rc = sync_clients_gone(s, err, errlen)))
 		goto out;
 	s->state_sig = sig;
+report:
+	/* Also when only the store moved (a stopped broker reports it). */
+	if (s->up && s->lease)
+		rc = sync_publish_broker(s, err, errlen);
 out:
+	sync_report_local(s);
 	cJSON_Delete(doc);
 	return rc;
 }
@@ -752,14 +778,6 @@ static int sync_full(struct sync *s, char *err, size_t errlen)
 			 "records are not rewritten), %zu skipped", rev, res.applied, res.skipped);
 		rc = sync_after_apply(s, (int64_t)rev, &res);
 	}
-	/* The revision is the prefix's: recorded so that another prefix
-	 * starts with a full resync. */
-	if (!rc && (mq_store_write_begin(s->db, err, errlen) ||
-		    mq_store_meta_set_text(s->db, "sync_prefix", s->prefix, err, errlen) ||
-		    mq_store_write_commit(s->db, NULL, err, errlen))) {
-		mq_store_write_abort(s->db);
-		rc = ETCD_ERR;
-	}
 	fleet_result_free(&res);
 	return rc;
 }
@@ -878,9 +896,9 @@ int sync_run(const struct sync_opts *o, volatile sig_atomic_t *stop)
 	}
 	mq_store_meta_get(s.db, "etcd_rev", &rev);
 	s.seq = mq_store_seq(s.db);
-	if (mq_store_meta_get_text(s.db, "sync_prefix", &prefix, &plen) || !prefix ||
+	if (mq_store_meta_get_text(s.db, "etcd_prefix", &prefix, &plen) || !prefix ||
 	    strcmp(prefix, s.prefix))
-		rev = 0; /* another prefix's revision (or none recorded): resync in full */
+		rev = 0; /* another prefix's revision (fleet_apply records it): resync in full */
 	mq_store_read_end(s.db);
 	free(prefix);
 	s.rev = (int64_t)rev;

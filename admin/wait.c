@@ -59,7 +59,7 @@ struct wait_broker {
 
 /* A state file that says running but whose broker pid is gone (on this
  * host) belongs to a broker that died: not waited for. */
-static bool wait_pid_gone(const cJSON *doc)
+bool wait_state_pid_gone(const cJSON *doc)
 {
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(doc, "broker_pid");
 	const cJSON *host = cJSON_GetObjectItemCaseSensitive(doc, "host");
@@ -92,7 +92,7 @@ static void wait_read_one(const char *path, const char *base, struct wait_broker
 	if (cJSON_IsString(inst) && mq_name_valid(inst->valuestring))
 		snprintf(b->instance, sizeof(b->instance), "%s", inst->valuestring);
 	b->running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "running")) &&
-		     !wait_pid_gone(doc);
+		     !wait_state_pid_gone(doc);
 	seq = cJSON_GetObjectItemCaseSensitive(doc, "applied_seq");
 	if (cJSON_IsNumber(seq) && seq->valuedouble >= 0) {
 		b->has_seq = true;

@@ -19,6 +19,11 @@ int wait_take_option(int *argc, char **argv, long *secs);
  * time (named), -1 on an error reading DIR/audit. */
 int wait_applied(const char *dir, uint64_t seq, long secs);
 
+/* Whether a plugin state file (parsed) that says running belongs to a
+ * broker on this host whose pid is gone (it crashed). */
+struct cJSON;
+bool wait_state_pid_gone(const struct cJSON *doc);
+
 struct etcd;
 /* The same across the fleet: waits up to secs for every live broker (a
  * key P brokers/INSTANCE under its sync's lease) to report applied_rev >=
