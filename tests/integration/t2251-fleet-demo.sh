@@ -62,7 +62,7 @@ test_expect_success 'with etcd down the write failed and named etcd; after it re
 '
 
 test_expect_success 'nothing it started is left running' '
-	test "$(wc -l <"$TRASH/fleet/pids")" -ge 12 &&
+	test "$(wc -l <"$TRASH/fleet/pids")" -ge 10 &&
 	while read -r pid name; do
 		if kill -0 "$pid" 2>/dev/null; then echo "left running: $name ($pid)"; exit 1; fi
 	done <"$TRASH/fleet/pids"
