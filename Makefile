@@ -43,7 +43,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit demo bench bench-run clean install uninstall deb fuzz fuzz-build fuzz-bins torture
+.PHONY: all deps test unit demo fleet-demo bench-fleet bench bench-run clean install uninstall deb fuzz fuzz-build fuzz-bins torture
 all: $(BUILD)/mqadmin $(BUILD)/mqcert.so $(BUILD)/mqadmin.1 $(BUILD)/mqcert-renew
 
 # `make deps` installs the Debian packages the build and the tests need (as
@@ -149,6 +149,12 @@ demo: deps
 	$(MAKE) all
 	examples/demo.sh
 
+# A fleet on loopback (docs/FLEET.md): 3 etcd members, 3 brokers with their
+# syncs, HAProxy in front; narrated, everything stopped at the end.
+fleet-demo: deps
+	$(MAKE) all
+	MQ_DEMO_BUILD=$(BUILD) scripts/fleet-demo
+
 # Not part of `make test`. BENCH_QUICK=1 make bench: a smoke run of a few
 # minutes. BENCH_DEVICES (bench/run's fleet sizes, default 10 100000 1000000)
 # and BENCH_SIZES (the issue-15 goal table's, default 100000 1000000) choose
@@ -173,6 +179,17 @@ bench-run: all $(SUPPORT_OBJ) $(BUILD)/bench/genstore
 		-lmosquitto -lssl -lcrypto
 	@echo "== Online renewal (bench/renew): 1,000 devices ask mqadmin serve at once"
 	bench/renew $(BUILD)
+	@if [ "$${BENCH_FLEET:-1}" != 0 ]; then \
+		echo "== The fleet (bench/fleet/run): 3 etcd members, 3 brokers, 100,000 devices"; \
+		bench/fleet/run $(BUILD); \
+	fi
+
+# The fleet's figures (docs/FLEET.md): 100,000 devices in etcd, 3 brokers;
+# revoke and issue latency across the fleet, a 1,000-change burst. `make
+# bench` runs it last (BENCH_FLEET=0 skips it); this target runs it alone.
+bench-fleet: deps
+	$(MAKE) all
+	bench/fleet/run $(BUILD)
 
 # Installs mqadmin and the plugin where mqadmin's broker-config finds it
 # (PREFIX/lib/mqcert/mqcert.so; the Debian package sets PLUGINDIR); the

@@ -475,8 +475,8 @@ static int ca_set_subject(X509 *x, const struct ca_req *req)
 		if (!X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
 						(const unsigned char *)req->ou[i], -1, -1, 0))
 			return -1;
-	if (!X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)req->cn,
-					-1, -1, 0))
+	if (!req->no_cn && !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						       (const unsigned char *)req->cn, -1, -1, 0))
 		return -1;
 	return 0;
 }
@@ -509,13 +509,16 @@ static int ca_add_exts(X509 *x, const X509 *issuer, const struct ca_req *req)
 		return ca_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
 		       ca_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") ? -1 : 0;
 	case CA_PROFILE_SERVER:
+	case CA_PROFILE_SERVER_CLIENT:
 	case CA_PROFILE_DEVICE:
 		if (ca_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
 		    ca_add_ext(x, &ctx, NID_key_usage,
 			       rsa ? "critical,digitalSignature,keyEncipherment"
 				   : "critical,digitalSignature") ||
 		    ca_add_ext(x, &ctx, NID_ext_key_usage,
-			       req->profile == CA_PROFILE_SERVER ? "serverAuth" : "clientAuth"))
+			       req->profile == CA_PROFILE_SERVER ? "serverAuth" :
+			       req->profile == CA_PROFILE_DEVICE ? "clientAuth" :
+								   "serverAuth,clientAuth"))
 			return -1;
 		if (req->san && ca_add_ext(x, &ctx, NID_subject_alt_name, req->san))
 			return -1;

@@ -21,6 +21,7 @@ enum ca_keytype {
 enum ca_profile {
 	CA_PROFILE_CA,
 	CA_PROFILE_SERVER,
+	CA_PROFILE_SERVER_CLIENT, /* serverAuth and clientAuth: etcd members, etcd clients */
 	CA_PROFILE_DEVICE,
 };
 
@@ -41,6 +42,8 @@ struct ca_keygen {
 struct ca_req {
 	enum ca_profile profile;
 	const char *cn;
+	bool no_cn;           /* cn names the request in messages only: etcd's JSON
+	                        * gateway refuses a client certificate with a CN */
 	const char *o;        /* NULL: none */
 	char *const *ou;      /* one OU per entry */
 	size_t nou;

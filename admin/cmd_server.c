@@ -26,6 +26,8 @@ struct server_opts {
 	enum ca_keytype type;
 	int days;
 	bool force;
+	bool client;
+	bool etcd_client;
 };
 
 static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct server_opts *o)
@@ -37,6 +39,8 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 		{"force", no_argument, NULL, 'f'},
 		{"passphrase-file", required_argument, NULL, 'P'},
 		{"broker-user", required_argument, NULL, 'u'},
+		{"client", no_argument, NULL, 'c'},
+		{"etcd-client", no_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -66,6 +70,12 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 			o->broker_user = optarg;
 			o->user_given = true;
 			break;
+		case 'c':
+			o->client = true;
+			break;
+		case 'e':
+			o->etcd_client = true;
+			break;
 		default:
 			return cli_usage_error(ctx, NULL);
 		}
@@ -75,7 +85,11 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 	o->name = argv[optind];
 	if (!cli_name_ok("server", o->name))
 		return CLI_FAIL;
-	if (!o->sans) {
+	if (o->etcd_client && (o->client || o->sans)) {
+		cli_err("--etcd-client issues a client identity without names: drop --client and --san");
+		return CLI_USAGE;
+	}
+	if (!o->sans && !o->etcd_client) {
 		unsigned char a[4];
 		char spec[80];
 
@@ -204,9 +218,21 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	replacing = lstat(keyp, &old) == 0 && S_ISREG(old.st_mode);
-	req.profile = CA_PROFILE_SERVER;
+	/* etcd members dial each other with their server certificate, and
+	 * etcd checks clientAuth on every client certificate. */
+	req.profile = o.client ? CA_PROFILE_SERVER_CLIENT : CA_PROFILE_SERVER;
 	req.cn = o.name;
 	req.o = "mqcert server";
+	if (o.etcd_client) {
+		/* etcd 3.4's JSON gateway answers 400 to a client certificate
+		 * with a CN once etcd auth is on: the name goes in the OU and the
+		 * etcd user is a user name and password (docs/FLEET.md). */
+		req.profile = CA_PROFILE_DEVICE;
+		req.o = "mqcert etcd client";
+		req.ou = (char *const *)&o.name; /* only read */
+		req.nou = 1;
+		req.no_cn = true;
+	}
 	req.san = o.sans;
 	req.not_before = now - ISSUE_SKEW;
 	req.not_after = now + (time_t)o.days * 86400;

@@ -37,10 +37,14 @@ static const struct command commands[] = {
 	{"server", "issue", cmd_server_issue,
 	 "usage: mqadmin [-d DIR] server issue NAME [--san DNS:host | --san IP:addr]... [--days N]\n"
 	 "                                     [--key-type ec|rsa|ed25519] [--force]\n"
-	 "                                     [--broker-user USER] [--passphrase-file FILE]\n",
+	 "                                     [--broker-user USER] [--passphrase-file FILE]\n"
+	 "                                     [--client | --etcd-client]\n",
 	 "Issues a broker certificate (serverAuth) into DIR/servers/NAME/ with the given "
 	 "subject alternative names (default: NAME as a DNS name or IPv4 address). Its "
-	 "subject always differs from the CA's. Run as root, it gives the key (mode 600) to "
+	 "subject always differs from the CA's. --client adds clientAuth, for an etcd member "
+	 "(its peers and its own JSON gateway present it as a client). --etcd-client issues a client identity for etcd's JSON "
+	 "gateway instead: clientAuth only, no CN and no SAN (NAME in the OU), since etcd 3.4 "
+	 "refuses a CN there once its auth is on (docs/FLEET.md). Run as root, it gives the key (mode 600) to "
 	 "the user the broker runs as (--broker-user, default mosquitto) and says so on "
 	 "stderr. --force replaces an existing one, keeping the old key's owner, group and "
 	 "mode unless --broker-user is given."},
