@@ -61,7 +61,7 @@ test_expect_success 'audit: who is connected, aligned, with expiry; exit 0' '
 	test "$(wc -l <out)" = 3
 '
 
-test_expect_success 'audit --json: one array with the CLI.md fields' '
+test_expect_success 'audit --json: one array with the documented fields' '
 	M audit --json >out &&
 	/usr/bin/python3 -c "
 import json, sys
