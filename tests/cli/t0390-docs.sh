@@ -25,17 +25,20 @@ test_expect_success 'the link check finds a broken file and a broken anchor' '
 '
 
 test_expect_success 'docs/mqadmin.md has one section per command, with the usage --help prints' '
-	cp "$MQ_ROOT/docs/mqadmin.md" mqadmin.md &&
-	/usr/bin/python3 "$MQ_ROOT/scripts/docs-usage" "$MQADMIN" mqadmin.md 2>err ||
+	mkdir -p copy/docs &&
+	cp "$MQ_ROOT/docs/mqadmin.md" copy/docs/ && cp "$MQ_ROOT/README.md" copy/ &&
+	/usr/bin/python3 "$MQ_ROOT/scripts/docs-usage" "$MQADMIN" copy/docs/mqadmin.md copy/README.md 2>err ||
 		{ cat err >&2; exit 1; } &&
 	test_cmp /dev/null err &&
-	test_cmp "$MQ_ROOT/docs/mqadmin.md" mqadmin.md ||
-		{ echo "docs/mqadmin.md is behind the command table: run scripts/docs-usage build/mqadmin" >&2; exit 1; }
+	{ test_cmp "$MQ_ROOT/docs/mqadmin.md" copy/docs/mqadmin.md &&
+	  test_cmp "$MQ_ROOT/README.md" copy/README.md ||
+		{ echo "docs/mqadmin.md or the README is behind the command table: run scripts/docs-usage build/mqadmin" >&2; exit 1; }; }
 '
 
 test_expect_success 'docs-usage names a command without a section and a section without a command' '
 	sed -e "s/^### inspect$/### inspection/" "$MQ_ROOT/docs/mqadmin.md" >m2.md &&
-	test_must_fail /usr/bin/python3 "$MQ_ROOT/scripts/docs-usage" "$MQADMIN" m2.md 2>err &&
+	cp "$MQ_ROOT/README.md" r2.md &&
+	test_must_fail /usr/bin/python3 "$MQ_ROOT/scripts/docs-usage" "$MQADMIN" m2.md r2.md 2>err &&
 	test_grep "section \"### inspection\" names no command of the table: inspection" err &&
 	test_grep "command \"inspect\" of the table has no \"### inspect\" section" err
 '
