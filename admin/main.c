@@ -257,7 +257,7 @@ static const struct command commands[] = {
 	 "(default the last 33% of the lifetime), at most once per --rate-limit (default "
 	 "1h) per device, for a new key of the strength device issue requires. Each request "
 	 "and outcome is a JSON line in --log (default DIR/serve.log). --once N exits after "
-	 "N requests; --verbose prints where each batch's time went. See README.md, Renewal over MQTT."},
+	 "N requests; --verbose prints where each batch's time went. See docs/renewal.md."},
 	{"expiring", NULL, cmd_expiring,
 	 "usage: mqadmin [-d DIR] expiring [--within DURATION] [--json]\n",
 	 "Lists the CA, server and device certificates that expire within DURATION "

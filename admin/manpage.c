@@ -188,6 +188,7 @@ int man_write(FILE *f, const struct command *cmds, size_t n, const char *options
 	      "what to do.\n"
 	      ".TP\n.B 2\nUsage error; the command's usage follows on standard error.\n", f);
 	fputs(".SH SEE ALSO\n\\fBmosquitto\\fR(8), \\fBmosquitto.conf\\fR(5), "
-	      "\\fBopenssl\\fR(1)\n", f);
+	      "\\fBopenssl\\fR(1), \\fBmqcert\\fR(5); docs/mqadmin.md in the mqcert "
+	      "sources (every command with examples)\n", f);
 	return ferror(f) ? -1 : 0;
 }

@@ -1,4 +1,4 @@
-/* mqcert-renew: the reference device client for online renewal (README.md,
+/* mqcert-renew: the reference device client for online renewal (docs/renewal.md,
  * "Renewal over MQTT"). Checks the device certificate's expiry, makes a new
  * key and a CSR, asks mqadmin serve over MQTT, verifies the answer (the new
  * certificate is for the new key and chains to the CA) and replaces the

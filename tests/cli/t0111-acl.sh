@@ -27,7 +27,7 @@ test_expect_success 'an empty policy: header only, [] and deny by default' '
 	check dev1 a/b write "deny (no rule matches: deny by default)"
 '
 
-test_expect_success 'add prints the new id and rule (the README.md (Access control) rules 1-13)' '
+test_expect_success 'add prints the new id and rule (the rules 1-13 of docs/acl.md)' '
 	add() { "$MQADMIN" -d pki acl add "$@" >>added; } &&
 	add --all --topic "devices/#" --access write &&
 	add --group sensors --deny --topic "devices/+/cmd" --access write &&
@@ -79,7 +79,7 @@ assert [r[\"id\"] for r in j]==list(range(1,14))
 "
 '
 
-test_expect_success 'precedence: every worked example of README.md (Access control)' '
+test_expect_success 'precedence: every worked example of docs/acl.md' '
 	check dev1 devices/dev1/cmd write "allow (rule 3: device:dev1 allow write devices/dev1/cmd)" &&
 	check dev1 devices/dev2/cmd write "deny (rule 2: group:sensors deny write devices/+/cmd)" &&
 	check dev1 devices/dev2/status write "allow (rule 1: all allow write devices/#)" &&

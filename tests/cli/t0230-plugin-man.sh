@@ -1,6 +1,6 @@
 #!/bin/bash
 # mqcert(5), the plugin's options page (docs/mqcert.5): it lists every option
-# plugin/options.c accepts, as does the README's "### Options" section, and
+# plugin/options.c accepts, as does the "## Options" section of docs/plugin.md, and
 # man renders it without a warning.
 . "$(dirname "$0")/../lib.sh"
 
@@ -20,12 +20,12 @@ test_expect_success 'mqcert(5) lists every option' '
 	done <options
 '
 
-test_expect_success "the README's Options section lists every option" '
-	sed -n "/^### Options$/,/^### [^O]/p" "$MQ_ROOT/README.md" >section &&
+test_expect_success "docs/plugin.md's Options section lists every option" '
+	sed -n "/^## Options$/,/^## [^O]/p" "$MQ_ROOT/docs/plugin.md" >section &&
 	test -s section &&
 	while read -r o; do
 		grep -q "^| \`plugin_opt_$o " section ||
-			{ echo "README ### Options does not list plugin_opt_$o" >&2; exit 1; }
+			{ echo "docs/plugin.md ## Options does not list plugin_opt_$o" >&2; exit 1; }
 	done <options
 '
 

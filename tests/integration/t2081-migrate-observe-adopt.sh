@@ -1,5 +1,5 @@
 #!/bin/bash
-# The README's migration from use_identity_as_username + acl_file to mqcert
+# The migration (docs/operations.md) from use_identity_as_username + acl_file to mqcert
 # on a live broker, step by step, without reissuing a device certificate:
 # adopt the CA, run the plugin in observe mode (it lets in what the listener
 # verified and records what enforce would refuse), adopt the certificates it

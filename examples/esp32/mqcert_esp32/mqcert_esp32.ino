@@ -23,7 +23,7 @@
  * defined below): once a day the sketch asks mqadmin serve for a new
  * certificate when its own is in the last third of its lifetime, keeps the
  * new key and certificate in NVS and reconnects with them; no reflashing.
- * It needs 'mqadmin serve' running (README.md, "Renewal over MQTT"). NOT
+ * It needs 'mqadmin serve' running (docs/renewal.md). NOT
  * BUILT HERE: no ESP toolchain is available to this project; compile and
  * try it on a board first.
  *

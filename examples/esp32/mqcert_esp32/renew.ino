@@ -1,6 +1,6 @@
 /*
  * renew.ino: online renewal for the ESP32 sketch, the same flow as the
- * reference client examples/renew/mqcert-renew.c (README.md, "Renewal over
+ * reference client examples/renew/mqcert-renew.c (docs/renewal.md, "Renewal over
  * MQTT"), with the ESP32's mbedTLS. NOT BUILT OR RUN HERE: no ESP toolchain
  * is available to this project; it follows the mbedTLS 2.x API of the
  * Arduino-ESP32 core 2.x and must be compiled and tried on a board before use.
