@@ -201,6 +201,36 @@ out:
 	free(path);
 }
 
+void sync_statuses_each(const char *dir,
+			void (*cb)(void *arg, const char *instance, const struct sync_status *s),
+			void *arg)
+{
+	char *adir = NULL, inst[MQ_NAME_MAX + 1];
+	struct sync_status ss;
+	struct dirent *e;
+	DIR *d;
+
+	if (asprintf(&adir, "%s/audit", dir) < 0)
+		return;
+	d = opendir(adir);
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+
+		if (strncmp(e->d_name, "sync-", 5) || l <= 10 || l - 10 > MQ_NAME_MAX ||
+		    strcmp(e->d_name + l - 5, ".json"))
+			continue;
+		snprintf(inst, sizeof(inst), "%.*s", (int)(l - 10), e->d_name + 5);
+		if (!mq_name_valid(inst))
+			continue;
+		sync_status_read(dir, inst, &ss);
+		if (ss.present)
+			cb(arg, inst, &ss);
+	}
+	if (d)
+		closedir(d);
+	free(adir);
+}
+
 static void sync_metrics(struct sync *s)
 {
 	char *text = NULL, err[PATH_MAX + 128];
