@@ -531,8 +531,7 @@ static int store_fleet_catchup(struct store *st)
 	store_fleet_ready = true;
 	if (nread > 1)
 		store_fleet_crl_fetch(st);
-	else if (st->mode != STORE_READ)
-		store_fleet_crl_retry(st);
+	store_fleet_crl_retry(st);
 	return 0;
 }
 

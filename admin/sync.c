@@ -751,6 +751,27 @@ static int sync_full(struct sync *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* A fleet signed by another CA than the broker's DIR/ca.crt (P
+ * meta/ca_fingerprint; a wrong --etcd-prefix, or another fleet's etcd)
+ * is never applied: the broker keeps the policy it has. */
+static int sync_check_ca(struct sync *s, char *err, size_t errlen)
+{
+	char fpr[65];
+	int rc = fleet_ca_fingerprint(s->o->dir, fpr, err, errlen);
+
+	if (rc)
+		return rc > 0 ? 0 : ETCD_ERR; /* no ca.crt: CRLs are refused anyway */
+	rc = fleet_check_ca(s->etcd, s->prefix, fpr, 0, err, errlen);
+	if (rc == 1) {
+		size_t l = strlen(err);
+
+		snprintf(err + l, errlen - l, ": not applied to broker '%s' (its CA is %s/ca.crt); "
+			 "check --etcd-prefix and -d", s->instance, s->o->dir);
+		return ETCD_ERR;
+	}
+	return rc;
+}
+
 /* An etcd whose revision is below the one the store applied is another
  * cluster (rebuilt, or restored from a backup): watching from our revision
  * would wait for revisions that mean something else. Resync in full. */
@@ -784,6 +805,8 @@ static int sync_session(struct sync *s)
 	if ((rc = sync_lease(s, err, sizeof(err))))
 		goto fail;
 	sync_set_up(s);
+	if ((rc = sync_check_ca(s, err, sizeof(err))))
+		goto fail;
 	if (s->rev && !s->resync && (rc = sync_check_rev(s, err, sizeof(err))))
 		goto fail;
 	if ((!s->rev || s->resync) && (rc = sync_full(s, err, sizeof(err))))

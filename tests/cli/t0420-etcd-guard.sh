@@ -49,6 +49,13 @@ test_expect_success 'a store of another CA refuses the fleet' '
 	test "$(ndev)" = 2
 '
 
+test_expect_success 'a sync beside a broker of another CA applies nothing' '
+	test_expect_code 124 timeout 4 "$MQADMIN" -d other sync --instance x >out 2>err &&
+	test_grep "signed by another CA.*not applied to broker .x." err &&
+	MQADMIN_ETCD= "$MQADMIN" -d other device list >l &&
+	test_grep "^0 devices" l
+'
+
 # etcd rebuilt empty (the same name, a new data directory and ports).
 etcd_stop && rm -rf "$TRASH/etcd.etcd" && etcd_start || exit 1
 
