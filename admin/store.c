@@ -599,9 +599,9 @@ void store_fleet_crl(const struct store *st, const char *pem, size_t len)
 		return;
 	if (fleet_put_crl(store_etcd, fleet_prefix(), pem, len, err, sizeof(err)))
 		fprintf(stderr, "mqadmin: warning: %s/crl.pem is signed, but the fleet's copy in etcd "
-			"(%scrl.pem) is not updated: %s; run 'mqadmin -d %s crl update' once etcd is "
-			"reachable (the brokers enforce the policy meanwhile)\n", st->dir, fleet_prefix(),
-			err, st->dir);
+			"(%scrl.pem) is not updated: %s; the next mqadmin command with etcd publishes "
+			"it (or 'mqadmin -d %s crl update'); the brokers refuse the revoked certificate "
+			"from its device record meanwhile\n", st->dir, fleet_prefix(), err, st->dir);
 }
 
 struct mq_store *store_db(struct store *st)
