@@ -704,41 +704,24 @@ out:
 
 /* The local syncs' status files (DIR/audit/sync-INSTANCE.json): a sync
  * that cannot reach etcd can say so only here. */
-static void audit_sync_status(const struct store *st, const char *instance)
+static void audit_sync_status(void *arg, const char *instance, const struct sync_status *ss)
 {
-	struct sync_status ss;
 	char e1[256], e2[64];
 
-	sync_status_read(st->dir, instance, &ss);
-	if (ss.present && !ss.up)
+	(void)arg;
+	if (!ss->up)
 		fprintf(stderr, "mqadmin: warning: broker '%s': etcd unreachable since %s (its "
 			"sync's status file); the broker enforces the policy it applied last "
 			"(revision %llu)\n", ESC(e1, instance),
-			ss.down_since[0] ? ESC(e2, ss.down_since) : "?",
-			(unsigned long long)ss.applied_rev);
+			ss->down_since[0] ? ESC(e2, ss->down_since) : "?",
+			(unsigned long long)ss->applied_rev);
 }
 
 /* Every sync status file of DIR/audit: a broker whose sync lost etcd is
  * no longer in etcd (its lease ended), so on its host only these say so. */
 static void audit_sync_statuses(const struct store *st)
 {
-	char *dir = store_path(st, "audit"), inst[MQ_NAME_MAX + 1];
-	struct dirent *e;
-	DIR *d = dir ? opendir(dir) : NULL;
-
-	while (d && (e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-
-		if (strncmp(e->d_name, "sync-", 5) || l <= 10 || l - 10 > MQ_NAME_MAX ||
-		    strcmp(e->d_name + l - 5, ".json"))
-			continue;
-		snprintf(inst, sizeof(inst), "%.*s", (int)(l - 10), e->d_name + 5);
-		if (mq_name_valid(inst))
-			audit_sync_status(st, inst);
-	}
-	if (d)
-		closedir(d);
-	free(dir);
+	sync_statuses_each(st->dir, audit_sync_status, NULL);
 }
 
 static int audit_fleet(struct audit_ctx *a, struct etcd *e, const char *prefix,
@@ -860,7 +843,13 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		nloaded++;
 		audit_staleness(&docs[i], a.now);
 		audit_clones(docs[i].doc);
-		audit_sync_status(&st, docs[i].instance);
+		{
+			struct sync_status ss;
+
+			sync_status_read(st.dir, docs[i].instance, &ss);
+			if (ss.present)
+				audit_sync_status(NULL, docs[i].instance, &ss);
+		}
 	}
 	if (!nloaded)
 		goto out;

@@ -2,6 +2,7 @@
 
 #include "ca.h"
 #include "crl.h"
+#include "fleet.h"
 #include "mq_fileio.h"
 #include "passphrase.h"
 #include "pkidir.h"
@@ -217,6 +218,22 @@ out:
 	return rc;
 }
 
+/* With etcd (issue 17): before writing, the fleet must be this CA's (a
+ * fresh one joins no fleet) and its policy is loaded into st; after
+ * ca.crt, the CA's fingerprint is recorded as the fleet's (claim). */
+static int init_fleet(struct store *st, const X509 *cert, bool fresh, bool claim)
+{
+	char fpr[MQ_FPR_LEN];
+
+	if (!fleet_enabled())
+		return 0;
+	if (mq_x509_fingerprint(cert, fpr)) {
+		cli_err("cannot compute the CA certificate's fingerprint");
+		return -1;
+	}
+	return claim ? store_fleet_claim(st, fpr) : store_fleet_init(st, fpr, fresh);
+}
+
 int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct init_opts o;
@@ -264,11 +281,16 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("out of memory");
 		goto out;
 	}
+	/* With etcd: the fleet must be this CA's, and its policy (not an
+	 * empty one) is what this directory starts from. */
+	if (init_fleet(&st, ca.cert, !o.ca_cert, false))
+		goto out;
 	/* ca.crt last: it is what marks DIR as holding a CA, so an
 	 * interrupted init can simply be run again. */
 	if (init_write(&st, "ca.key", keypem, keylen, 0600, &written[0]) ||
 	    crl_write(&st, &ca, CRL_DEFAULT_DAYS) || store_save_policy(&st) ||
-	    init_write(&st, "ca.crt", crtpem, crtlen, 0644, &written[3]))
+	    init_write(&st, "ca.crt", crtpem, crtlen, 0644, &written[3]) ||
+	    init_fleet(&st, ca.cert, false, true))
 		goto out;
 	printf("%s/ca.crt\n%s/ca.key\n%s/store\n%s/crl.pem\n", st.dir, st.dir, st.dir, st.dir);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;

@@ -10,6 +10,7 @@
 #include "report_html.h"
 #include "report_log.h"
 #include "store.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -554,6 +555,24 @@ static void rep_clones(struct rhtml *h, const struct rep *r)
 	rhtml_printf(h, "</tbody></table>\n");
 }
 
+/* A broker whose 'mqadmin sync' cannot reach etcd (its status file,
+ * DIR/audit/sync-INSTANCE.json): the fleet's changes do not reach it. */
+static void rep_sync_down(void *arg, const char *instance, const struct sync_status *ss)
+{
+	struct rhtml *h = arg;
+
+	if (ss->up)
+		return;
+	rhtml_printf(h, "<p class=\"warn\" data-sync=\"");
+	rhtml_esc(h, instance);
+	rhtml_printf(h, "\">Broker <code>");
+	rhtml_esc(h, instance);
+	rhtml_printf(h, "</code>: etcd unreachable since ");
+	rhtml_esc(h, ss->down_since[0] ? ss->down_since : "?");
+	rhtml_printf(h, " (its sync's status file); it enforces the policy it applied last "
+		     "(etcd revision %llu).</p>\n", (unsigned long long)ss->applied_rev);
+}
+
 static int rep_page(struct rhtml *h, struct rep *r, const char *dir, const char *stale_txt,
 		    unsigned long *never, unsigned long *stale)
 {
@@ -592,6 +611,7 @@ static int rep_page(struct rhtml *h, struct rep *r, const char *dir, const char 
 	if (r->bad)
 		rhtml_printf(h, "<p class=\"warn\">%lu malformed audit line%s skipped.</p>\n", r->bad,
 			     r->bad == 1 ? "" : "s");
+	sync_statuses_each(dir, rep_sync_down, h);
 	rep_expiry(h, r);
 	rc = rep_timeline(h, r);
 	if (!rc)

@@ -4,6 +4,7 @@
 #include "mq_fileio.h"
 #include "mq_err.h"
 #include "mq_policy.h"
+#include "mq_x509.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +19,13 @@
 #include <openssl/x509v3.h>
 
 /* ---- configuration ------------------------------------------------------- */
+
+static int64_t fleet_last_rev; /* the revision of this process's last etcd transaction */
+
+int64_t fleet_txn_rev(void)
+{
+	return fleet_last_rev;
+}
 
 static struct {
 	char *endpoints, *prefix, *cacert, *cert, *key;
@@ -243,7 +251,11 @@ static int fleet_apply_meta(struct mq_store *db, const struct etcd_event *ev, co
 	uint64_t v, cur = 0;
 
 	if (!strcmp(key, "txn"))
-		return 1; /* the marker of the last mqadmin transaction */
+		/* The marker of the last mqadmin transaction: its revision is
+		 * recorded (etcd:meta/txn) to notice an etcd that went back. */
+		return ev->type == ETCD_EV_PUT ? 0 : 1;
+	if (!strcmp(key, "ca_fingerprint"))
+		return 1; /* checked against DIR/ca.crt (fleet_check_ca), not stored */
 	if (!strcmp(key, "deleted")) {
 		struct mq_policy *p;
 		int bad;
@@ -480,7 +492,9 @@ static int fleet_gone_rule(void *arg, unsigned long id, const char *json, size_t
 	return fleet_mark_gone(arg, rel);
 }
 
-static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix);
+enum fleet_push_mode { FLEET_PUSH_COMPARE, FLEET_PUSH_FRESH, FLEET_PUSH_FORCE };
+static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix,
+		      enum fleet_push_mode mode);
 
 int fleet_resync(struct mq_store *db, struct etcd *e, const char *prefix,
 		 struct fleet_result *res, char *err, size_t errlen)
@@ -508,7 +522,7 @@ int fleet_resync(struct mq_store *db, struct etcd *e, const char *prefix,
 	local = mq_store_device_count(db);
 	if (!have.n && local && local != (size_t)-1) {
 		mq_store_read_end(db);
-		rc = fleet_seed(db, e, prefix) ? -1 : 0;
+		rc = fleet_seed(db, e, prefix, FLEET_PUSH_FRESH) ? -1 : 0;
 		if (rc)
 			mq_errf(err, errlen, "seeding etcd failed (see above)");
 		goto out;
@@ -543,7 +557,8 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	struct etcd_range_req r = {0};
 	struct etcd_watch_req w = {0};
 	char *marker = fleet_key(prefix, "meta/txn"), *key = NULL, *end = NULL;
-	uint64_t from = 0;
+	uint64_t from = 0, txn_seen = 0;
+	size_t ndev;
 	int rc = -1;
 
 	if (keys_read)
@@ -555,6 +570,8 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	if (mq_store_read_begin(db, err, errlen))
 		goto out;
 	mq_store_meta_get(db, "etcd_rev", &from);
+	mq_store_meta_get(db, "etcd:meta/txn", &txn_seen);
+	ndev = mq_store_device_count(db);
 	if (from) {
 		/* A cache of another prefix (or one an import cleared) starts over. */
 		char *was = NULL;
@@ -570,6 +587,20 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	r.key = marker;
 	if ((rc = etcd_range(e, &r, &k, err, errlen)))
 		goto out;
+	/* etcd behind what this cache saw (its revision, or the last mqadmin
+	 * transaction gone or older): a rebuilt etcd, or one restored from a
+	 * backup. Catching up would take its older policy for the truth, and
+	 * writing would push only this command's keys into it. */
+	if (k.rev < (int64_t)from || (!k.n && ndev && ndev != (size_t)-1) ||
+	    (txn_seen && (!k.n || k.v[0].mod_rev < (int64_t)txn_seen))) {
+		mq_errf(err, errlen, "etcd at %s holds an older policy under %s than this store last "
+			"saw (etcd revision %" PRId64 ", last mqadmin transaction %" PRId64 "; this "
+			"store saw revision %" PRIu64 ", transaction %" PRIu64 "): etcd was rebuilt or "
+			"restored from a backup", etcd_endpoint(e), prefix, k.rev,
+			k.n ? k.v[0].mod_rev : 0, from, txn_seen);
+		rc = FLEET_REBUILT;
+		goto out;
+	}
 	rc = -1;
 	if (!k.n || k.v[0].mod_rev <= (int64_t)from) {
 		rc = 0; /* nothing since: O(1) */
@@ -780,11 +811,16 @@ static void fleet_test_hold(void)
 		usleep(100000);
 }
 
-/* fresh (seeding): every key must be absent from etcd, whatever revisions
- * the cache recorded (from another prefix). */
+/* FLEET_PUSH_FRESH (seeding): every key must be absent from etcd, whatever
+ * revisions the cache recorded (from another prefix). FLEET_PUSH_FORCE
+ * (reseeding a rebuilt etcd, confirmed by the operator): no compares, the
+ * store's keys put and the others in ks deleted. */
+
 static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *prefix,
-			   struct fleet_keys *ks, const char *crl_pem, bool fresh, int64_t *rev_out)
+			   struct fleet_keys *ks, const char *crl_pem, enum fleet_push_mode mode,
+			   int64_t *rev_out)
 {
+	bool fresh = mode != FLEET_PUSH_COMPARE;
 	char err[1024], rk[600], host[256] = "", marker[512];
 	struct etcd_txn *t = etcd_txn_new();
 	bool *put = NULL, ok;
@@ -814,6 +850,8 @@ static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *pref
 			cli_err("cannot read the policy store: %s", err);
 			goto out;
 		}
+		if (mode == FLEET_PUSH_FORCE)
+			r = 1; /* "seen": a key the store does not have goes */
 		if (got == 1 && !r) {
 			/* Never in etcd as far as this store knows, and gone. */
 			free(key);
@@ -821,8 +859,9 @@ static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *pref
 		}
 		/* The key must be as this store last saw it in etcd: its mod
 		 * revision then, or absent if it never saw it. */
-		if ((r ? etcd_txn_compare(t, key, ETCD_MOD, ETCD_EQUAL, (int64_t)r)
-		       : etcd_txn_compare(t, key, ETCD_CREATE, ETCD_EQUAL, 0)) ||
+		if ((mode == FLEET_PUSH_FORCE ? 0
+		     : r ? etcd_txn_compare(t, key, ETCD_MOD, ETCD_EQUAL, (int64_t)r)
+			 : etcd_txn_compare(t, key, ETCD_CREATE, ETCD_EQUAL, 0)) ||
 		    (got == 0 ? etcd_txn_put(t, key, val, strlen(val), 0)
 			      : r ? etcd_txn_delete(t, key) : 0)) {
 			free(key);
@@ -898,6 +937,12 @@ static int fleet_push_keys(struct mq_store *db, struct etcd *e, const char *pref
 			goto out;
 		}
 	}
+	if (fleet_set_rev(db, "meta/txn", rev, err, sizeof(err))) {
+		cli_err("etcd took the change (revision %" PRId64 ") but the local store cannot "
+			"record it: %s; the next command catches up", rev, err);
+		goto out;
+	}
+	fleet_last_rev = rev;
 	if (rev_out)
 		*rev_out = rev;
 	rc = 0;
@@ -980,15 +1025,17 @@ int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t
 	}
 	if (ks.all && fleet_keys_in_etcd(e, prefix, &ks))
 		goto out;
-	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, false, NULL);
+	rc = fleet_push_keys(db, e, prefix, &ks, crl_pem, FLEET_PUSH_COMPARE, NULL);
 out:
 	fleet_keys_free(&ks);
 	return rc;
 }
 
 /* etcd holds no policy and db does: this store becomes etcd's first
- * content, every key compared as absent. */
-static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix)
+ * content, every key compared as absent. FLEET_PUSH_FORCE (fleet_reseed):
+ * the store replaces whatever etcd holds under the prefix. */
+static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix,
+		      enum fleet_push_mode mode)
 {
 	struct fleet_keys ks = {0};
 	char err[512] = "";
@@ -999,7 +1046,9 @@ static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix)
 		cli_err("cannot read the policy store: %s", *err ? err : "out of memory");
 		goto out;
 	}
-	if (fleet_push_keys(db, e, prefix, &ks, NULL, true, &rev))
+	if (mode == FLEET_PUSH_FORCE && fleet_keys_in_etcd(e, prefix, &ks))
+		goto out;
+	if (fleet_push_keys(db, e, prefix, &ks, NULL, mode, &rev))
 		goto out;
 	if ((rev && (mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, sizeof(err)) ||
 		     mq_store_meta_set_text(db, "etcd_prefix", prefix, err, sizeof(err)))) ||
@@ -1007,13 +1056,119 @@ static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix)
 		cli_err("cannot write the policy store: %s", err);
 		goto out;
 	}
-	fprintf(stderr, "mqadmin: note: etcd at %s held no policy under %s: this store's %zu key(s) "
-		"are now there (revision %" PRId64 ")\n", etcd_endpoint(e), prefix, ks.n, rev);
+	if (mode == FLEET_PUSH_FORCE)
+		fprintf(stderr, "mqadmin: note: put this store's policy back into etcd at %s under %s: "
+			"%zu key(s) (revision %" PRId64 "); the brokers' syncs resynchronise\n",
+			etcd_endpoint(e), prefix, ks.n, rev);
+	else
+		fprintf(stderr, "mqadmin: note: etcd at %s held no policy under %s: this store's %zu "
+			"key(s) are now there (revision %" PRId64 ")\n", etcd_endpoint(e), prefix, ks.n,
+			rev);
 	rc = 0;
 out:
 	if (rc)
 		mq_store_write_abort(db);
 	fleet_keys_free(&ks);
+	return rc;
+}
+
+int fleet_reseed(struct mq_store *db, struct etcd *e, const char *prefix)
+{
+	return fleet_seed(db, e, prefix, FLEET_PUSH_FORCE);
+}
+
+int fleet_ca_fingerprint(const char *dir, char fpr[MQ_FPR_LEN], char *err, size_t errlen)
+{
+	char *path = NULL;
+	BIO *b = NULL;
+	X509 *ca = NULL;
+	int rc = -1;
+
+	if (asprintf(&path, "%s/ca.crt", dir) < 0) {
+		path = NULL;
+		mq_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (access(path, F_OK)) {
+		rc = 1;
+		goto out;
+	}
+	if (!(b = BIO_new_file(path, "r")) || !(ca = PEM_read_bio_X509(b, NULL, NULL, NULL)) ||
+	    mq_x509_fingerprint(ca, fpr)) {
+		mq_errf(err, errlen, "cannot read the CA certificate %s", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	X509_free(ca);
+	BIO_free(b);
+	free(path);
+	return rc;
+}
+
+int fleet_check_ca(struct etcd *e, const char *prefix, const char *fpr, unsigned flags,
+		   char *err, size_t errlen)
+{
+	char *key = fleet_key(prefix, "meta/ca_fingerprint"), *dev = fleet_key(prefix, "devices/");
+	struct etcd_range_req r = {.key = key};
+	struct etcd_kvs k = {0};
+	int rc = -1;
+
+	if (!key || !dev) {
+		mq_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((rc = etcd_range(e, &r, &k, err, errlen)))
+		goto out;
+	if (k.n && (k.v[0].vlen != strlen(fpr) || memcmp(k.v[0].value, fpr, k.v[0].vlen))) {
+		char esc[CLI_ESCAPE_SIZE(80)];
+
+		mq_errf(err, errlen, "etcd at %s holds a fleet signed by another CA under %s (CA "
+			"fingerprint %s, this CA's is %s)", etcd_endpoint(e), prefix,
+			cli_escape(esc, sizeof(esc), k.v[0].vlen > 70 ? "(garbage)" : k.v[0].value),
+			fpr);
+		rc = 1;
+		goto out;
+	}
+	if (k.n)
+		goto out; /* rc 0: the same CA */
+	if (flags & FLEET_CA_NEW) {
+		/* A fleet seeded before the fingerprint was kept: a CA made
+		 * just now cannot be the one that signed its devices. */
+		struct etcd_range_req c = {.key = dev, .range_end = "", .count_only = true};
+
+		etcd_kvs_free(&k);
+		if ((rc = etcd_range(e, &c, &k, err, errlen)))
+			goto out;
+		if (k.count) {
+			mq_errf(err, errlen, "etcd at %s holds a fleet signed by another CA under %s "
+				"(%" PRId64 " device(s); a CA made now cannot have signed them)",
+				etcd_endpoint(e), prefix, k.count);
+			rc = 1;
+			goto out;
+		}
+	}
+	if (flags & FLEET_CA_CLAIM) {
+		struct etcd_txn *t = etcd_txn_new();
+		bool ok = false;
+
+		if (!t || etcd_txn_compare(t, key, ETCD_CREATE, ETCD_EQUAL, 0) ||
+		    etcd_txn_put(t, key, fpr, strlen(fpr), 0)) {
+			etcd_txn_free(t);
+			mq_errf(err, errlen, "out of memory");
+			rc = -1;
+			goto out;
+		}
+		rc = etcd_txn_commit(e, t, &ok, NULL, err, errlen);
+		etcd_txn_free(t);
+		if (!rc && !ok) /* another CA claimed it just now: look again */
+			rc = fleet_check_ca(e, prefix, fpr, flags & ~FLEET_CA_CLAIM, err, errlen);
+	}
+out:
+	etcd_kvs_free(&k);
+	free(key);
+	free(dev);
 	return rc;
 }
 

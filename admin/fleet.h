@@ -94,6 +94,30 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 int fleet_push(struct mq_store *db, struct etcd *e, const char *prefix, uint64_t seq_before,
 	       const char *crl_pem);
 
+/* fleet_catchup's code when etcd holds an older policy than the cache saw
+ * (rebuilt, or restored from a backup): nothing was applied; the operator
+ * chooses (fleet_reseed, or a new cache). */
+#define FLEET_REBUILT (-10)
+
+/* Puts db's whole policy into etcd under prefix, replacing what etcd holds
+ * there (no compares: the operator confirmed, MQADMIN_ETCD_RESEED=1), and
+ * records the revision. 0 or -1 after printing why. */
+int fleet_reseed(struct mq_store *db, struct etcd *e, const char *prefix);
+
+/* The revision of this process's last etcd transaction (fleet_push), 0
+ * before any: what a fleet --wait waits for. */
+int64_t fleet_txn_rev(void);
+
+/* The SHA-256 fingerprint of dir/ca.crt: 0, 1 no ca.crt, -1 + err. */
+int fleet_ca_fingerprint(const char *dir, char fpr[65], char *err, size_t errlen);
+/* P meta/ca_fingerprint, set once (first use), against fpr: 0 the same CA
+ * (or none kept), 1 another CA (err says), or an ETCD_* code.
+ * FLEET_CA_NEW: a CA made just now (refused also when etcd holds devices
+ * but no fingerprint); FLEET_CA_CLAIM: puts fpr when etcd holds none. */
+enum { FLEET_CA_NEW = 1, FLEET_CA_CLAIM = 2 };
+int fleet_check_ca(struct etcd *e, const char *prefix, const char *fpr, unsigned flags,
+		   char *err, size_t errlen);
+
 /* Publishes the CA-signed CRL (PEM) as P crl.pem unless etcd holds one
  * with the same or a higher CRL number (compare-and-put, retried). 0 or
  * an ETCD_* code + err. */

@@ -449,19 +449,76 @@ static void store_fleet_crl_fetch(const struct store *st)
 	free(key);
 }
 
-/* Before a command reads: the cache catches up with etcd (O(change)). A
- * reading command goes on with the cache when etcd is unreachable. */
+/* A revocation whose CRL did not reach etcd (fleet_put_crl failed after
+ * the command's transaction): every later changing command publishes
+ * DIR/crl.pem again; fleet_put_crl does nothing when etcd holds this CRL
+ * or a newer one (one key read). */
+static void store_fleet_crl_retry(const struct store *st)
+{
+	char err[512], *path = store_path(st, "crl.pem"), *pem = NULL;
+	size_t len = 0;
+
+	if (path && !mq_file_read(path, 1 << 24, &pem, &len, err, sizeof(err)))
+		store_fleet_crl(st, pem, len);
+	free(pem);
+	free(path);
+}
+
+/* etcd went back (FLEET_REBUILT): never go on silently. The operator
+ * says which side holds the fleet: MQADMIN_ETCD_RESEED=1 puts this store
+ * back; moving DIR/store away takes etcd's. */
+static int store_fleet_rebuilt(struct store *st, const char *why)
+{
+	const char *re = getenv("MQADMIN_ETCD_RESEED");
+	char err[1024], fpr[MQ_FPR_LEN];
+
+	if (!re || strcmp(re, "1")) {
+		cli_err("%s. Nothing was written. If %s/store holds the fleet's policy, put it back "
+			"into etcd (it replaces what etcd holds under %s) with: MQADMIN_ETCD_RESEED=1 "
+			"mqadmin -d %s device list; to take etcd's policy instead, move %s/store away "
+			"and run the command again", why, st->dir, fleet_prefix(), st->dir, st->dir);
+		return -1;
+	}
+	if (fleet_reseed(st->db, store_etcd, fleet_prefix()))
+		return -1;
+	if (!fleet_ca_fingerprint(st->dir, fpr, err, sizeof(err)) &&
+	    fleet_check_ca(store_etcd, fleet_prefix(), fpr, FLEET_CA_CLAIM, err, sizeof(err)))
+		fprintf(stderr, "mqadmin: warning: %s\n", err);
+	store_fleet_ready = true;
+	store_fleet_crl_retry(st);
+	return 0;
+}
+
+/* Before a command reads: the cache catches up with etcd (O(change)),
+ * after checking that etcd's fleet is this CA's. A reading command goes
+ * on with the cache when etcd is unreachable. */
 static int store_fleet_catchup(struct store *st)
 {
-	char err[1024];
+	char err[1024], fpr[MQ_FPR_LEN];
 	size_t nread = 0;
-	int rc;
+	int rc, ca;
 
 	if (!store_etcd && fleet_connect(&store_etcd, err, sizeof(err))) {
 		cli_err("%s", err);
 		return -1;
 	}
-	rc = fleet_catchup(st->db, store_etcd, fleet_prefix(), &nread, err, sizeof(err));
+	/* Before anything is applied: a directory of another CA never takes
+	 * (nor writes) this fleet. No ca.crt yet: init checks it itself. */
+	if ((ca = fleet_ca_fingerprint(st->dir, fpr, err, sizeof(err))) < 0) {
+		cli_err("%s", err);
+		return -1;
+	}
+	rc = ca ? 0 : fleet_check_ca(store_etcd, fleet_prefix(), fpr,
+				     st->mode == STORE_READ ? 0 : FLEET_CA_CLAIM, err, sizeof(err));
+	if (rc == 1) {
+		cli_err("%s: %s/ca.crt cannot use it; check -d (another CA) and --etcd-prefix "
+			"(another fleet); nothing was written", err, st->dir);
+		return -1;
+	}
+	if (!rc)
+		rc = fleet_catchup(st->db, store_etcd, fleet_prefix(), &nread, err, sizeof(err));
+	if (rc == FLEET_REBUILT)
+		return store_fleet_rebuilt(st, err);
 	if (rc && st->mode == STORE_READ) {
 		fprintf(stderr, "mqadmin: warning: %s; showing the local copy in %s/store, which may be "
 			"behind etcd\n", err, st->dir);
@@ -474,7 +531,54 @@ static int store_fleet_catchup(struct store *st)
 	store_fleet_ready = true;
 	if (nread > 1)
 		store_fleet_crl_fetch(st);
+	store_fleet_crl_retry(st);
 	return 0;
+}
+
+int store_fleet_init(struct store *st, const char *fpr, bool fresh)
+{
+	char err[1024];
+	int rc;
+
+	if (!fleet_enabled())
+		return 0;
+	if (!store_etcd && fleet_connect(&store_etcd, err, sizeof(err))) {
+		cli_err("%s", err);
+		return -1;
+	}
+	rc = fleet_check_ca(store_etcd, fleet_prefix(), fpr, fresh ? FLEET_CA_NEW : 0, err,
+			    sizeof(err));
+	if (rc == 1) {
+		cli_err("%s: a new CA cannot join it. A second administrator of that fleet copies its "
+			"ca.crt and ca.key into %s (or runs init --ca-cert/--ca-key with them); a new "
+			"fleet takes another --etcd-prefix; nothing was written", err, st->dir);
+		return -1;
+	}
+	if (rc) {
+		cli_err("%s; nothing was written", err);
+		return -1;
+	}
+	/* The fleet's policy (caught up into the cache) is this directory's,
+	 * never an empty one written over it. */
+	mq_policy_free(st->policy);
+	st->policy = NULL;
+	return store_load_policy(st);
+}
+
+int store_fleet_claim(struct store *st, const char *fpr)
+{
+	char err[1024];
+	int rc;
+
+	if (!fleet_enabled() || !store_etcd)
+		return 0;
+	rc = fleet_check_ca(store_etcd, fleet_prefix(), fpr, FLEET_CA_CLAIM, err, sizeof(err));
+	if (rc == 1)
+		cli_err("%s (another administrator's init claimed it meanwhile)", err);
+	else if (rc)
+		fprintf(stderr, "mqadmin: warning: %s; the fleet's CA fingerprint is recorded by the "
+			"next command\n", err);
+	return rc == 1 ? -1 : 0;
 }
 
 /* Inside the write transaction, before its commit: the same changes as
@@ -495,9 +599,9 @@ void store_fleet_crl(const struct store *st, const char *pem, size_t len)
 		return;
 	if (fleet_put_crl(store_etcd, fleet_prefix(), pem, len, err, sizeof(err)))
 		fprintf(stderr, "mqadmin: warning: %s/crl.pem is signed, but the fleet's copy in etcd "
-			"(%scrl.pem) is not updated: %s; run 'mqadmin -d %s crl update' once etcd is "
-			"reachable (the brokers enforce the policy meanwhile)\n", st->dir, fleet_prefix(),
-			err, st->dir);
+			"(%scrl.pem) is not updated: %s; the next mqadmin command with etcd publishes "
+			"it (or 'mqadmin -d %s crl update'); the brokers refuse the revoked certificate "
+			"from its device record meanwhile\n", st->dir, fleet_prefix(), err, st->dir);
 }
 
 struct mq_store *store_db(struct store *st)

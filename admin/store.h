@@ -59,6 +59,15 @@ struct mq_store *store_db(struct store *st);
  * holds the revocation). */
 void store_fleet_crl(const struct store *st, const char *pem, size_t len);
 
+/* init with --etcd, before anything is written: refuses a CA whose
+ * fingerprint (fpr, hex) is not the fleet's (fresh: a CA made just now,
+ * refused by any fleet); else loads the fleet's policy (caught up into
+ * DIR/store) into st->policy. 0 or -1 after printing why. */
+int store_fleet_init(struct store *st, const char *fpr, bool fresh);
+/* After init wrote ca.crt: records fpr as the fleet's CA when etcd holds
+ * none yet. -1 when another CA claimed it meanwhile. */
+int store_fleet_claim(struct store *st, const char *fpr);
+
 /* Loads the whole policy from the store into st->policy (O(fleet): the
  * commands that need every device). 0 or -1 after printing why. */
 int store_load_policy(struct store *st);

@@ -201,6 +201,36 @@ out:
 	free(path);
 }
 
+void sync_statuses_each(const char *dir,
+			void (*cb)(void *arg, const char *instance, const struct sync_status *s),
+			void *arg)
+{
+	char *adir = NULL, inst[MQ_NAME_MAX + 1];
+	struct sync_status ss;
+	struct dirent *e;
+	DIR *d;
+
+	if (asprintf(&adir, "%s/audit", dir) < 0)
+		return;
+	d = opendir(adir);
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+
+		if (strncmp(e->d_name, "sync-", 5) || l <= 10 || l - 10 > MQ_NAME_MAX ||
+		    strcmp(e->d_name + l - 5, ".json"))
+			continue;
+		snprintf(inst, sizeof(inst), "%.*s", (int)(l - 10), e->d_name + 5);
+		if (!mq_name_valid(inst))
+			continue;
+		sync_status_read(dir, inst, &ss);
+		if (ss.present)
+			cb(arg, inst, &ss);
+	}
+	if (d)
+		closedir(d);
+	free(adir);
+}
+
 static void sync_metrics(struct sync *s)
 {
 	char *text = NULL, err[PATH_MAX + 128];
@@ -721,6 +751,27 @@ static int sync_full(struct sync *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* A fleet signed by another CA than the broker's DIR/ca.crt (P
+ * meta/ca_fingerprint; a wrong --etcd-prefix, or another fleet's etcd)
+ * is never applied: the broker keeps the policy it has. */
+static int sync_check_ca(struct sync *s, char *err, size_t errlen)
+{
+	char fpr[65];
+	int rc = fleet_ca_fingerprint(s->o->dir, fpr, err, errlen);
+
+	if (rc)
+		return rc > 0 ? 0 : ETCD_ERR; /* no ca.crt: CRLs are refused anyway */
+	rc = fleet_check_ca(s->etcd, s->prefix, fpr, 0, err, errlen);
+	if (rc == 1) {
+		size_t l = strlen(err);
+
+		snprintf(err + l, errlen - l, ": not applied to broker '%s' (its CA is %s/ca.crt); "
+			 "check --etcd-prefix and -d", s->instance, s->o->dir);
+		return ETCD_ERR;
+	}
+	return rc;
+}
+
 /* An etcd whose revision is below the one the store applied is another
  * cluster (rebuilt, or restored from a backup): watching from our revision
  * would wait for revisions that mean something else. Resync in full. */
@@ -754,6 +805,8 @@ static int sync_session(struct sync *s)
 	if ((rc = sync_lease(s, err, sizeof(err))))
 		goto fail;
 	sync_set_up(s);
+	if ((rc = sync_check_ca(s, err, sizeof(err))))
+		goto fail;
 	if (s->rev && !s->resync && (rc = sync_check_rev(s, err, sizeof(err))))
 		goto fail;
 	if ((!s->rev || s->resync) && (rc = sync_full(s, err, sizeof(err))))

@@ -40,5 +40,10 @@ struct sync_status {
 };
 /* Reads instance's status file; present false when there is none. */
 void sync_status_read(const char *dir, const char *instance, struct sync_status *s);
+/* Every status file of dir/audit (sync-INSTANCE.json), in directory
+ * order: cb(arg, instance, status) for each (audit, report). */
+void sync_statuses_each(const char *dir,
+			void (*cb)(void *arg, const char *instance, const struct sync_status *s),
+			void *arg);
 
 #endif

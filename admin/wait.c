@@ -350,31 +350,20 @@ out:
 
 int wait_fleet_after(uint64_t seq, long secs)
 {
-	struct etcd_range_req r = {0};
-	struct etcd_kvs k = {0};
 	struct etcd *e = NULL;
-	char err[1024], *key = NULL;
-	int64_t rev = 0;
-	int rc = -1;
+	char err[1024];
+	/* The revision of this command's etcd transaction (not P meta/txn
+	 * read again, which may be a later administrator's). */
+	int64_t rev = fleet_txn_rev();
+	int rc;
 
-	if (!seq)
-		return 0; /* nothing was committed: nothing to wait for */
-	if (!(key = fleet_key(fleet_prefix(), "meta/txn"))) {
-		cli_err("--wait: out of memory");
+	if (!seq || !rev)
+		return 0; /* nothing was committed to the fleet: nothing to wait for */
+	if (fleet_connect(&e, err, sizeof(err))) {
+		cli_err("--wait: %s", err);
 		return -1;
 	}
-	r.key = key;
-	if (fleet_connect(&e, err, sizeof(err)) || etcd_range(e, &r, &k, err, sizeof(err))) {
-		cli_err("--wait: cannot read the revision of the change from etcd: %s", err);
-		goto out;
-	}
-	/* Every mqadmin transaction writes P meta/txn: its revision is this
-	 * command's (or a later one's, which covers it). */
-	rev = k.n ? k.v[0].mod_rev : k.rev;
 	rc = wait_fleet(e, fleet_prefix(), rev, secs);
-out:
-	etcd_kvs_free(&k);
 	etcd_free(e);
-	free(key);
 	return rc;
 }

@@ -92,14 +92,19 @@ test_expect_success 'sync stopped, changes made, etcd compacted: the restarted s
 	wait_for 20 refused adm $P1 dev1
 '
 
-test_expect_success 'etcd rebuilt empty (revisions restart) and written again: the sync resynchronises in full' '
+test_expect_success 'etcd rebuilt empty: the admin refuses until told to put its store back; the sync resynchronises in full' '
 	etcd_save &&
 	etcd_stop &&
 	rm -rf "$TRASH/etcd.etcd/data" &&
 	etcd_relaunch &&
-	"$MQADMIN" -d adm device issue dev6 >/dev/null 2>seed.err &&
+	test_expect_code 1 "$MQADMIN" -d adm device issue dev6 >/dev/null 2>seed.err &&
+	test_grep "etcd was rebuilt or restored from a backup. Nothing was written" seed.err &&
+	MQADMIN_ETCD_RESEED=1 "$MQADMIN" -d adm device issue dev6 >/dev/null 2>seed.err &&
+	test_grep "put this store.s policy back into etcd" seed.err &&
 	wait_for 30 grep -q "below the [0-9]* this store applied (a new or restored etcd): resynchronising in full" b1.sync.log &&
-	wait_for 20 accepted adm $P1 dev6
+	wait_for 20 accepted adm $P1 dev6 &&
+	accepted adm $P1 dev4 &&
+	refused adm $P1 dev1
 '
 
 test_expect_success 'a sync on a prefix with no policy neither empties the broker nor seeds etcd' '
