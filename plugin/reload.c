@@ -251,11 +251,12 @@ static void rl_apply(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
 	struct mqreload *rl = &st->rl;
 	struct mqreload_delta c = {0};
-	char err[512] = "";
+	char err[512]; /* not zeroed: 512 bytes of stores on every TICK */
 	uint64_t seq, txnid, version = 0;
 	size_t ndev;
 	bool crl_file = false;
 
+	err[0] = '\0';
 	mq_strmap_init(&c.names);
 	/* The CRL file outside the store (a sync, an operator) is looked at
 	 * once a second: two stats per TICK were most of an idle tick. */
