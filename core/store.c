@@ -292,6 +292,20 @@ uint64_t mq_store_seq(struct mq_store *s)
 	return v;
 }
 
+uint64_t mq_store_last_txnid(struct mq_store *s)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(s->env, &info))
+		return 0;
+	return (uint64_t)info.me_last_txnid;
+}
+
+uint64_t mq_store_read_txnid(struct mq_store *s)
+{
+	return s->reading ? (uint64_t)mdb_txn_id(s->rtxn) : 0;
+}
+
 static int store_need_txn(const struct mq_store *s, char *err, size_t errlen)
 {
 	if (store_txn(s))

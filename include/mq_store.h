@@ -32,6 +32,14 @@ void mq_store_close(struct mq_store *s);
 int mq_store_read_begin(struct mq_store *s, char *err, size_t errlen);
 void mq_store_read_end(struct mq_store *s);
 uint64_t mq_store_seq(struct mq_store *s); /* meta.seq inside the txn */
+/* A poller's cheap "did anything commit?": the id of the newest committed
+ * write transaction, read from the map's meta pages without a read
+ * transaction (0 on error), and the id of the snapshot the current read
+ * transaction sees (0 outside one). The first may run ahead of what a read
+ * transaction begun at the same moment sees: compare it with the second as
+ * last read, never with itself. */
+uint64_t mq_store_last_txnid(struct mq_store *s);
+uint64_t mq_store_read_txnid(struct mq_store *s);
 
 /* 0 found (*out: a parsed copy, free with mq_device_free), 1 not found, -1 error. */
 int mq_store_device_by_fpr(struct mq_store *s, const char *fpr_hex, struct mq_device **out,

@@ -136,6 +136,9 @@ void mqenf_judge(struct mqcert *st, const struct mqreload_delta *d, time_t now,
 {
 	struct enf_kicks k = {0};
 
+	/* The idle TICK's delta: nobody to judge, nothing to recompute. */
+	if (!d->all && !d->n && !d->crl)
+		return;
 	if (d->all) {
 		for (struct mqclients_rec *r = st->clients.head; r; r = r->next)
 			enf_judge(st, r, now, &k);

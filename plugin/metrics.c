@@ -247,12 +247,27 @@ static void met_fig(struct met_out *o, enum met_family f, const char *labels, co
 	o->slot++;
 }
 
+/* A $SYS-only update (no file due) of a figure already published as v:
+ * its slot is passed over without formatting its labels and topic, which
+ * cost more than everything else in an update. */
+static bool met_unchanged(struct met_out *o, int64_t v)
+{
+	const struct mqmet *m = &o->st->met;
+
+	if (o->prom || o->slot >= MQMET_MAXFIG || !m->sys_published || m->sys_last[o->slot] != v)
+		return false;
+	o->slot++;
+	return true;
+}
+
 static void met_by_reason(struct met_out *o, enum met_family f, const char *result,
 			  const uint64_t *counts)
 {
 	char labels[96], topic[96];
 
 	for (int r = 0; r < MQMET_NREASONS; r++) {
+		if (met_unchanged(o, (int64_t)counts[r]))
+			continue;
 		if (result) {
 			snprintf(labels, sizeof(labels), "result=\"%s\",reason=\"%s\"", result,
 				 met_reason_names[r]);
@@ -271,6 +286,8 @@ static void met_by_access(struct met_out *o, enum met_family f, const char *dir,
 	char labels[48], topic[48];
 
 	for (int a = 0; a < MQMET_NACCESS; a++) {
+		if (met_unchanged(o, (int64_t)counts[a]))
+			continue;
 		snprintf(labels, sizeof(labels), "access=\"%s\"", met_access_names[a]);
 		snprintf(topic, sizeof(topic), "acl/%s/%s", dir, met_access_names[a]);
 		met_fig(o, f, labels, topic, (int64_t)counts[a]);

@@ -191,6 +191,10 @@ struct mqreload {
 	dev_t data_dev;        /* data.mdb as opened: a replaced file is reopened */
 	ino_t data_ino;
 	time_t last_file_check;
+	time_t last_crl_check;
+	/* The store's write transaction last read (mq_store_read_txnid): while
+	 * the newest committed one is still it, a TICK reads nothing. 0: read. */
+	uint64_t seen_txnid;
 	bool data_gone;        /* data.mdb was deleted under us */
 	uint64_t replaced_seq; /* applied when data.mdb was replaced, or 0 */
 	unsigned long ticks;

@@ -20,6 +20,9 @@ MQCERT_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt 
 static void plugin_applied(struct mqcert *st, struct mqreload_delta *d, time_t now,
 			   enum mqenf_kick kick)
 {
+	/* The idle TICK's: nothing found, nothing held. */
+	if (!d->applied && !d->old_rules && !d->all && !d->n && !d->crl && !d->cap)
+		return;
 	if (d->old_rules)
 		mqaccess_rebind_all(st);
 	mqenf_judge(st, d, now, kick);

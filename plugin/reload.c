@@ -1,6 +1,8 @@
 /* The store (DIR/store, LMDB; docs/STORE.md), read in place on the broker
- * thread: no thread, no parse of the fleet. Each TICK reads meta.seq (one
- * get in a renewed read transaction); when it moved, the change log since
+ * thread: no thread, no parse of the fleet. Each TICK compares the id of
+ * the newest committed write transaction (LMDB's meta page, no read
+ * transaction) with the one last read; only when it moved is meta.seq read
+ * (one get in a renewed read transaction); when that moved, the change log since
  * the last sequence applied names what changed: the rules are recompiled
  * only on 'R', the CRL re-read on 'C'; the devices named ('D') go into a
  * struct mqreload_delta for enforce.c, which judges only their clients again
@@ -121,6 +123,7 @@ static int rl_open(struct mqcert *st)
 		return -1;
 	rl->data_dev = sb.st_dev;
 	rl->data_ino = sb.st_ino;
+	rl->seen_txnid = 0;
 	return 0;
 }
 
@@ -248,25 +251,41 @@ static void rl_apply(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
 	struct mqreload *rl = &st->rl;
 	struct mqreload_delta c = {0};
-	char err[512] = "";
-	uint64_t seq, version = 0;
+	char err[512]; /* not zeroed: 512 bytes of stores on every TICK */
+	uint64_t seq, txnid, version = 0;
 	size_t ndev;
-	bool crl_file = mqcrl_changed(st);
+	bool crl_file = false;
 
+	err[0] = '\0';
 	mq_strmap_init(&c.names);
+	/* The CRL file outside the store (a sync, an operator) is looked at
+	 * once a second: two stats per TICK were most of an idle tick. */
+	if (now != rl->last_crl_check) {
+		rl->last_crl_check = now;
+		crl_file = mqcrl_changed(st);
+	}
 	rl_check_file(st, now);
 	if (rl->data_gone)
 		goto out; /* the last state stays */
 	if (!st->store && (now - rl->last_open_try < RL_REOPEN_SECONDS || rl_open(st)))
 		goto out;
+	/* The idle TICK: nothing committed since the snapshot last read. */
+	if (st->rules && rl->applied_valid && !rl->force && rl->seen_txnid &&
+	    mq_store_last_txnid(st->store) == rl->seen_txnid) {
+		if (crl_file && mqcrl_reload(st))
+			c.crl = true;
+		goto out;
+	}
 	if (mq_store_read_begin(st->store, err, sizeof(err))) {
 		rl_trouble(st, err);
 		goto out;
 	}
 	seq = mq_store_seq(st->store);
-	/* The common case: one get, nothing to do. */
+	txnid = mq_store_read_txnid(st->store);
+	/* A commit that did not move the sequence: one get, nothing to do. */
 	if (st->rules && rl->applied_valid && seq == rl->applied && !rl->force) {
 		mq_store_read_end(st->store);
+		rl->seen_txnid = txnid;
 		if (crl_file && mqcrl_reload(st))
 			c.crl = true;
 		goto out;
@@ -302,8 +321,13 @@ static void rl_apply(struct mqcert *st, time_t now, struct mqreload_delta *out)
 		st->rules = fresh;
 		c.old_rules = old;
 	}
-	if (c.crl_changes || crl_file)
+	if (c.crl_changes || crl_file) {
+		/* The file as read now: the once-a-second look must not read
+		 * it again for a change the store already announced. */
+		if (!crl_file)
+			(void)mqcrl_changed(st);
 		c.crl = mqcrl_reload(st);
+	}
 	ndev = mq_store_device_count(st->store);
 	mq_store_read_end(st->store);
 	if (rl->broken_logged)
@@ -325,6 +349,7 @@ static void rl_apply(struct mqcert *st, time_t now, struct mqreload_delta *out)
 	rl->broken_logged = false;
 	rl->applied = seq;
 	rl->applied_valid = true;
+	rl->seen_txnid = txnid;
 	rl->force = false;
 	c.applied = true;
 	c.seq = seq;
@@ -340,6 +365,7 @@ int mqreload_start(struct mqcert *st, struct mqreload_delta *out)
 
 	rl->started = time(NULL);
 	(void)mqcrl_changed(st);
+	rl->last_crl_check = rl->started;
 	rl->last_open_try = rl->started - RL_REOPEN_SECONDS;
 	rl_apply(st, rl->started, out);
 	return 0;

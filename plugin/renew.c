@@ -151,7 +151,9 @@ int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev)
 	void *bin = NULL;
 	uint16_t binlen = 0;
 
-	if (!ev->topic || strncmp(ev->topic, MQ_RENEW_TOPIC, MQ_RENEW_TOPIC_LEN))
+	/* Every PUBLISH passes here: one byte rejects almost all of them. */
+	if (!ev->topic || ev->topic[0] != MQ_RENEW_TOPIC[0] ||
+	    strncmp(ev->topic, MQ_RENEW_TOPIC, MQ_RENEW_TOPIC_LEN))
 		return MOSQ_ERR_SUCCESS;
 	rest = ev->topic + MQ_RENEW_TOPIC_LEN;
 	r = mqclients_find(&st->clients, ev->client);

@@ -47,6 +47,7 @@ struct mqstate {
 	bool applied_dirty;
 	bool failing;
 	struct timespec last_write;
+	time_t last_write_at; /* the same, wall clock: the idle check */
 	time_t last_gc;
 	char host[256];
 	struct mq_strmap by_fpr;
@@ -440,6 +441,9 @@ void mqstate_tick(struct mqcert *st, time_t now)
 	}
 	if (!s->path)
 		return;
+	/* The idle TICK: nothing changed and the heartbeat is not due. */
+	if (!s->dirty && now - s->last_write_at < STATE_HEARTBEAT)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	ms = ((long long)t.tv_sec - s->last_write.tv_sec) * 1000 +
 	     (t.tv_nsec - s->last_write.tv_nsec) / 1000000;
@@ -448,5 +452,6 @@ void mqstate_tick(struct mqcert *st, time_t now)
 	if (!s->dirty && ms < STATE_HEARTBEAT * 1000LL)
 		return;
 	s->last_write = t;
+	s->last_write_at = now;
 	st_write(st, true, now);
 }

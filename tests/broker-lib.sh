@@ -13,7 +13,8 @@
 # sanitizer runtime is preloaded so the ASan-built plugin can load; leak
 # checking then covers the plugin only (see tests/lsan.supp). BROKER_LEAKS=0
 # turns leak checking off for a broker expected to refuse its configuration
-# (mosquitto does not free its config when it exits early).
+# (mosquitto does not free its config when it exits early). BROKER_PRELOAD:
+# a test's own shim, preloaded after the sanitizer runtime.
 
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
 
@@ -35,10 +36,12 @@ broker_asan_env() {
 		if nm -D "$MQCERT_SO" 2>/dev/null | grep -q __asan_init; then BROKER_ASAN=1; else BROKER_ASAN=0; fi
 	fi
 	if [ "$BROKER_ASAN" = 1 ]; then
-		echo "LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+		echo "LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)${BROKER_PRELOAD:+:$BROKER_PRELOAD}"
 		echo "ASAN_OPTIONS=detect_leaks=${BROKER_LEAKS:-1}:exitcode=99:log_path=$TRASH/asan"
 		echo "LSAN_OPTIONS=suppressions=$MQ_ROOT/tests/lsan.supp:print_suppressions=0"
 		echo "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$TRASH/ubsan"
+	elif [ -n "${BROKER_PRELOAD:-}" ]; then
+		echo "LD_PRELOAD=$BROKER_PRELOAD"
 	fi
 }
 
