@@ -15,7 +15,8 @@ MQCERT_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt 
 
 /* What follows every apply of the store's changes, in this order: every
  * client off the replaced rules, the clients the changes name judged again
- * (kicked, unless kick is false: inside BASIC_AUTH kicking is unsafe), the
+ * (kicked, or left for the next TICK or denied everything: see enum
+ * mqenf_kick; inside BASIC_AUTH and ACL_CHECK kicking is unsafe), the
  * new sequence reported, the replaced rules freed. */
 static void plugin_applied(struct mqcert *st, struct mqreload_delta *d, time_t now,
 			   enum mqenf_kick kick)
