@@ -1085,7 +1085,7 @@ static int alog_follow(struct rlog *r, const char *path, const struct alog_filte
 			goto out;
 		what = rlog_check(r, path);
 		if (what == RLOG_TRUNCATED) {
-			fprintf(stderr, "mqadmin: %s was truncated; reading it from its start\n",
+			cli_err("%s was truncated; reading it from its start",
 				ESC(e, path));
 			continue;
 		}
@@ -1217,7 +1217,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (r.bad)
-		fprintf(stderr, "mqadmin: skipped %lu malformed line%s of %lu in %s\n", r.bad,
+		cli_err("skipped %lu malformed line%s of %lu in %s", r.bad,
 			r.bad == 1 ? "" : "s", r.lines, ESC(epath, path));
 	if (!follow && f.device && !matched && !alog_device_known(ctx, f.device))
 		goto out;

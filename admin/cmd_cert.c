@@ -27,10 +27,7 @@ static cJSON *cert_json(const struct mq_cert *c, time_t now)
 
 	if (!o || !cJSON_AddStringToObject(o, "device", c->device->name) ||
 	    !cJSON_AddStringToObject(o, "state", mq_cert_state_str(out_cert_state(c, now))) ||
-	    !cJSON_AddStringToObject(o, "serial", c->serial) ||
-	    !cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) ||
-	    !out_json_time(o, "not_before", c->not_before) ||
-	    !out_json_time(o, "not_after", c->not_after))
+	    !out_json_cert(o, c))
 		goto fail;
 	if ((c->revoked_at && !out_json_time(o, "revoked_at", c->revoked_at)) ||
 	    (c->revoke_reason && !cJSON_AddStringToObject(o, "reason", c->revoke_reason)) ||

@@ -34,10 +34,7 @@ static cJSON *devview_cert_json(const struct mq_cert *c, time_t now)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (!o || !cJSON_AddStringToObject(o, "serial", c->serial) ||
-	    !cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) ||
-	    !out_json_time(o, "not_before", c->not_before) ||
-	    !out_json_time(o, "not_after", c->not_after) ||
+	if (!o || !out_json_cert(o, c) ||
 	    !cJSON_AddStringToObject(o, "status", devview_status(c, now)))
 		goto fail;
 	if (c->status == MQ_CERT_REVOKED) {
@@ -76,10 +73,7 @@ static cJSON *devview_device_json(const struct mq_device *d, time_t now)
 		goto fail;
 	if (d->suspended && d->suspended_at && !out_json_time(o, "suspended_at", d->suspended_at))
 		goto fail;
-	if (c && (!cJSON_AddStringToObject(o, "serial", c->serial) ||
-		  !cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) ||
-		  !out_json_time(o, "not_before", c->not_before) ||
-		  !out_json_time(o, "not_after", c->not_after) ||
+	if (c && (!out_json_cert(o, c) ||
 		  !cJSON_AddNumberToObject(o, "days_left", (double)out_days_left(c->not_after, now))))
 		goto fail;
 	if (!cJSON_AddStringToObject(o, "status", devview_status(c, now)) ||

@@ -666,7 +666,7 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 			"the page shows no connects, refusals or denials; the broker's mqcert plugin "
 			"writes it (plugin_opt_audit_log)", st.dir);
 	if (r.bad)
-		fprintf(stderr, "mqadmin: skipped %lu malformed audit line%s\n", r.bad,
+		cli_err("skipped %lu malformed audit line%s", r.bad,
 			r.bad == 1 ? "" : "s");
 	if (rep_page(&h, &r, st.dir, stale_txt, &never, &stale))
 		goto oom;

@@ -209,8 +209,8 @@ void crl_catch_up(struct store *st, const struct ca *ca)
 	free(path);
 	if (!st->policy || (unsigned long)file >= st->policy->crl_number)
 		return;
-	fprintf(stderr, "mqadmin: note: %s/crl.pem (number %ld) is behind the policy (CRL number %lu): "
-		"a revocation was interrupted before its CRL; re-signing it\n", st->dir, file,
+	cli_err("note: %s/crl.pem (number %ld) is behind the policy (CRL number %lu): "
+		"a revocation was interrupted before its CRL; re-signing it", st->dir, file,
 		st->policy->crl_number);
 	if (crl_write(st, ca, CRL_DEFAULT_DAYS))
 		out_warn("%s/crl.pem is still behind the policy: run 'mqadmin "

@@ -32,6 +32,14 @@ bool out_json_time(cJSON *o, const char *key, time_t t)
 	return cJSON_AddStringToObject(o, key, ts) != NULL;
 }
 
+bool out_json_cert(cJSON *o, const struct mq_cert *c)
+{
+	return cJSON_AddStringToObject(o, "serial", c->serial) &&
+	       cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) &&
+	       out_json_time(o, "not_before", c->not_before) &&
+	       out_json_time(o, "not_after", c->not_after);
+}
+
 long out_days_left(time_t t, time_t now)
 {
 	long long d = (long long)t - (long long)now;

@@ -21,6 +21,10 @@ int out_json(const cJSON *doc);
  * memory. */
 bool out_json_time(cJSON *o, const char *key, time_t t);
 
+/* Adds what names a certificate record in every listing: "serial",
+ * "fingerprint", "not_before", "not_after". false when out of memory. */
+bool out_json_cert(cJSON *o, const struct mq_cert *c);
+
 /* Whole days from now to t, rounded towards minus infinity (-1 the day
  * after t). */
 long out_days_left(time_t t, time_t now);

@@ -27,6 +27,16 @@ test_expect_success 'no command writes "mqadmin: warning:" by hand' '
 	! grep -n "cli_err(\"warning:" "$A"/cmd_*.c
 '
 
+test_expect_success 'no command prints "mqadmin: ..." to stderr by hand (cli_err does)' '
+	grep -l "fprintf(stderr, \"mqadmin: " "$A"/cmd_*.c "$A"/doctor*.c "$A"/crl.c "$A"/serve.c \
+		>by_hand || true &&
+	test ! -s by_hand
+'
+
+test_expect_success 'certificate records in JSON are named one way (out_json_cert)' '
+	! grep -n "AddStringToObject(o, \"fingerprint\", c->fingerprint)" "$A"/cmd_*.c "$A"/serve.c
+'
+
 test_expect_success 'tables are aligned by out_cols in every listing command' '
 	for f in cmd_acl.c cmd_audit.c cmd_cert.c cmd_devview.c; do
 		grep -q "out_cols_\|out_tbl_" "$A/$f" || { echo "$f"; exit 1; }
