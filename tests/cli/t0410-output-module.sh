@@ -38,9 +38,10 @@ test_expect_success 'certificate records in JSON are named one way (out_json_cer
 '
 
 test_expect_success 'tables are aligned by out_cols in every listing command' '
-	for f in cmd_acl.c cmd_audit.c cmd_cert.c cmd_devview.c; do
-		grep -q "out_cols_\|out_tbl_" "$A/$f" || { echo "$f"; exit 1; }
-		! grep -n "printf(\"%-\*s  %-\*s" "$A/$f" || exit 1
+	for c in cmd_acl_list cmd_audit cmd_cert_list cmd_device_list; do
+		f=$(grep -l "^int $c(" "$A"/cmd_*.c) &&
+		grep -q "out_cols_\|out_tbl_" "$f" || { echo "$c"; exit 1; }
+		! grep -n "printf(\"%-\*s  %-\*s" "$f" || exit 1
 	done
 '
 
