@@ -27,12 +27,7 @@ static cJSON *cert_json(const struct mq_cert *c, time_t now)
 
 	if (!o || !cJSON_AddStringToObject(o, "device", c->device->name) ||
 	    !cJSON_AddStringToObject(o, "state", mq_cert_state_str(out_cert_state(c, now))) ||
-	    !out_json_cert(o, c))
-		goto fail;
-	if ((c->revoked_at && !out_json_time(o, "revoked_at", c->revoked_at)) ||
-	    (c->revoke_reason && !cJSON_AddStringToObject(o, "reason", c->revoke_reason)) ||
-	    (c->retired_at && !out_json_time(o, "retired_at", c->retired_at)) ||
-	    (c->retire_reason && !cJSON_AddStringToObject(o, "retire_reason", c->retire_reason)))
+	    !out_json_cert(o, c) || !out_json_cert_end(o, c))
 		goto fail;
 	return o;
 fail:

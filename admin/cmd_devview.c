@@ -35,16 +35,8 @@ static cJSON *devview_cert_json(const struct mq_cert *c, time_t now)
 	cJSON *o = cJSON_CreateObject();
 
 	if (!o || !out_json_cert(o, c) ||
-	    !cJSON_AddStringToObject(o, "status", devview_status(c, now)))
-		goto fail;
-	if (c->status == MQ_CERT_REVOKED) {
-		if (c->revoked_at && !out_json_time(o, "revoked_at", c->revoked_at))
-			goto fail;
-		if (c->revoke_reason && !cJSON_AddStringToObject(o, "reason", c->revoke_reason))
-			goto fail;
-	}
-	if ((c->retired_at && !out_json_time(o, "retired_at", c->retired_at)) ||
-	    (c->retire_reason && !cJSON_AddStringToObject(o, "retire_reason", c->retire_reason)))
+	    !cJSON_AddStringToObject(o, "status", devview_status(c, now)) ||
+	    !out_json_cert_end(o, c))
 		goto fail;
 	return o;
 fail:

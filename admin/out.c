@@ -40,6 +40,17 @@ bool out_json_cert(cJSON *o, const struct mq_cert *c)
 	       out_json_time(o, "not_after", c->not_after);
 }
 
+bool out_json_cert_end(cJSON *o, const struct mq_cert *c)
+{
+	bool revoked = c->status == MQ_CERT_REVOKED;
+
+	return (!revoked || !c->revoked_at || out_json_time(o, "revoked_at", c->revoked_at)) &&
+	       (!revoked || !c->revoke_reason ||
+		cJSON_AddStringToObject(o, "reason", c->revoke_reason)) &&
+	       (!c->retired_at || out_json_time(o, "retired_at", c->retired_at)) &&
+	       (!c->retire_reason || cJSON_AddStringToObject(o, "retire_reason", c->retire_reason));
+}
+
 long out_days_left(time_t t, time_t now)
 {
 	long long d = (long long)t - (long long)now;

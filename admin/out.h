@@ -24,6 +24,9 @@ bool out_json_time(cJSON *o, const char *key, time_t t);
 /* Adds what names a certificate record in every listing: "serial",
  * "fingerprint", "not_before", "not_after". false when out of memory. */
 bool out_json_cert(cJSON *o, const struct mq_cert *c);
+/* Adds how a certificate ended, when it did: "revoked_at" and "reason" (a
+ * revoked one), "retired_at" and "retire_reason". false when out of memory. */
+bool out_json_cert_end(cJSON *o, const struct mq_cert *c);
 
 /* Whole days from now to t, rounded towards minus infinity (-1 the day
  * after t). */
