@@ -83,27 +83,6 @@ bool cli_name_ok(const char *what, const char *name)
 	return false;
 }
 
-void cli_expiry_str(time_t not_after, time_t now, char *buf, size_t len)
-{
-	long long d = (long long)not_after - (long long)now;
-	long long a = d < 0 ? -d : d;
-	const char *unit = "d";
-	long long v = a / 86400;
-
-	if (a < 86400) {
-		v = a / 3600;
-		unit = "h";
-		if (a < 3600) {
-			v = a / 60;
-			unit = "m";
-		}
-	}
-	if (d >= 0)
-		snprintf(buf, len, "in %lld%s", v, unit);
-	else
-		snprintf(buf, len, "expired %lld%s ago", v, unit);
-}
-
 const char *cli_escape(char *out, size_t outlen, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "-");

@@ -46,9 +46,6 @@ int cli_parse_long(const char *s, long lo, long hi, long *out);
 /* Checks a device/server/group/user name, printing why it is refused. */
 bool cli_name_ok(const char *what, const char *name);
 
-/* "in 364d", "expired 3d ago", "in 5h"... relative to now. */
-void cli_expiry_str(time_t not_after, time_t now, char *buf, size_t len);
-
 /* s made safe for a terminal: control characters (C0, DEL, C1), bytes
  * that are not valid UTF-8 and '\' become \xNN (\\ for '\'); NULL becomes
  * "-". Written to out (a result cut to fit ends in "..."), which is

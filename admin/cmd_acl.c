@@ -1,6 +1,7 @@
 /* acl add, list, remove and check. check decides with the shared engine
  * (mq_acl.h), the same code the plugin runs on every message. */
 #include "cmds.h"
+#include "out.h"
 
 #include "mq_x509.h"
 #include "mq_acl.h"
@@ -132,7 +133,7 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (kind == MQ_SUBJ_GROUP && store_group_has_members(&st, subject) == 0)
-		cli_err("warning: no device is in group '%s' yet; the rule applies once one is "
+		out_warn("no device is in group '%s' yet; the rule applies once one is "
 			"(mqadmin device set NAME --group %s)", subject, subject);
 	acl_rule_str(r, line, sizeof(line));
 	if (store_save_policy(&st))
@@ -165,29 +166,18 @@ static cJSON *acl_rule_json(const struct mq_rule *r)
 static int acl_list_json(const struct mq_policy *p)
 {
 	cJSON *arr = cJSON_CreateArray();
-	char *text = NULL;
-	int rc = -1;
+	int rc;
 
-	if (!arr)
-		goto oom;
-	for (size_t i = 0; i < p->nrules; i++) {
+	for (size_t i = 0; arr && i < p->nrules; i++) {
 		cJSON *o = acl_rule_json(p->rules[i]);
 
 		if (!o || !cJSON_AddItemToArray(arr, o)) {
 			cJSON_Delete(o);
-			goto oom;
+			cJSON_Delete(arr);
+			arr = NULL;
 		}
 	}
-	if (!(text = cJSON_Print(arr)))
-		goto oom;
-	fputs(text, stdout);
-	fputc('\n', stdout);
-	rc = cli_flush_stdout();
-	goto out;
-oom:
-	cli_err("cannot format JSON: out of memory");
-out:
-	cJSON_free(text);
+	rc = out_json(arr);
 	cJSON_Delete(arr);
 	return rc;
 }
@@ -195,33 +185,29 @@ out:
 static int acl_list_table(const struct mq_policy *p)
 {
 	static const char *const head[] = {"ID", "SUBJECT", "EFFECT", "ACCESS", "TOPIC"};
-	size_t w[4];
+	struct out_cols cols;
 	char id[24], subj[80];
+	const char *row[5];
 
-	for (size_t k = 0; k < 4; k++)
-		w[k] = strlen(head[k]);
-	for (size_t i = 0; i < p->nrules; i++) {
-		const struct mq_rule *r = p->rules[i];
+	out_cols_init(&cols, head, 5);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			out_cols_row(&cols, head);
+		for (size_t i = 0; i < p->nrules; i++) {
+			const struct mq_rule *r = p->rules[i];
 
-		snprintf(id, sizeof(id), "%lu", r->id);
-		acl_subject_str(r, subj, sizeof(subj));
-		if (strlen(id) > w[0])
-			w[0] = strlen(id);
-		if (strlen(subj) > w[1])
-			w[1] = strlen(subj);
-		if (strlen(mq_rule_access_str(r->access)) > w[3])
-			w[3] = strlen(mq_rule_access_str(r->access));
-	}
-	w[2] = strlen("EFFECT");
-	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], head[0], (int)w[1], head[1], (int)w[2],
-	       head[2], (int)w[3], head[3], head[4]);
-	for (size_t i = 0; i < p->nrules; i++) {
-		const struct mq_rule *r = p->rules[i];
-
-		snprintf(id, sizeof(id), "%lu", r->id);
-		acl_subject_str(r, subj, sizeof(subj));
-		printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], id, (int)w[1], subj, (int)w[2],
-		       r->deny ? "deny" : "allow", (int)w[3], mq_rule_access_str(r->access), r->topic);
+			snprintf(id, sizeof(id), "%lu", r->id);
+			acl_subject_str(r, subj, sizeof(subj));
+			row[0] = id;
+			row[1] = subj;
+			row[2] = r->deny ? "deny" : "allow";
+			row[3] = mq_rule_access_str(r->access);
+			row[4] = r->topic;
+			if (pass)
+				out_cols_row(&cols, row);
+			else
+				out_cols_fit(&cols, row);
+		}
 	}
 	return cli_flush_stdout();
 }

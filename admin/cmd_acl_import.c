@@ -105,9 +105,9 @@ static void ai_check_order(const char *file, struct ai_set *s)
 			mq_allows = cmp > 0;
 			if (mosq_allows == mq_allows)
 				continue;
-			fprintf(stderr, "mqadmin: %s:%u: not faithful with line %u: where both match, "
+			cli_err("%s:%u: not faithful with line %u: where both match, "
 				"mosquitto %s (%s) but mqcert %s (%s); add a rule that says what you "
-				"mean for those topics\n", file, d->line, a->line,
+				"mean for those topics", file, d->line, a->line,
 				mosq_allows ? "allows" : "denies",
 				mosq_allows ? "a user line beats a pattern line"
 					    : "a deny line beats every allow",
@@ -206,9 +206,9 @@ static int ai_parse(const char *file, char *buf, struct store *st, struct ai_set
 			return -1;
 		}
 		if (!r.pattern && !user) {
-			fprintf(stderr, "mqadmin: %s:%u: not translated: a topic line before any 'user' "
+			cli_err("%s:%u: not translated: a topic line before any 'user' "
 				"applies to clients without a username, and with certificates every "
-				"client has one\n", file, no);
+				"client has one", file, no);
 			s->skipped++;
 			continue;
 		}
@@ -216,8 +216,8 @@ static int ai_parse(const char *file, char *buf, struct store *st, struct ai_set
 			const struct mq_device *d = mq_policy_find_username(st->policy, user);
 
 			if (!d) {
-				fprintf(stderr, "mqadmin: %s:%u: not translated: user '%s' is no device's "
-					"username (adopt or import its certificate first)\n", file, no,
+				cli_err("%s:%u: not translated: user '%s' is no device's "
+					"username (adopt or import its certificate first)", file, no,
 					user);
 				s->skipped++;
 				continue;
@@ -229,7 +229,7 @@ static int ai_parse(const char *file, char *buf, struct store *st, struct ai_set
 			return -1;
 		}
 		if (mq_pattern_valid(r.topic, err, sizeof(err))) {
-			fprintf(stderr, "mqadmin: %s:%u: not translated: %s\n", file, no, err);
+			cli_err("%s:%u: not translated: %s", file, no, err);
 			free(r.topic);
 			s->skipped++;
 			continue;
@@ -321,13 +321,13 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (!dry && added && store_save_policy(&st))
 		goto out;
-	fprintf(stderr, "mqadmin: %zu rule(s) %s, %zu already present, %u line(s) not translated, "
-		"%u pair(s) of lines not faithful\n", added, dry ? "to add" : "added", present,
+	cli_err("%zu rule(s) %s, %zu already present, %u line(s) not translated, "
+		"%u pair(s) of lines not faithful", added, dry ? "to add" : "added", present,
 		s.skipped, s.unfaithful);
 	if (reads)
-		fprintf(stderr, "mqadmin: note: mosquitto's acl_file grants every SUBSCRIBE and "
+		cli_err("note: mosquitto's acl_file grants every SUBSCRIBE and "
 			"checks only deliveries; mqcert refuses a filter that is not readable as a "
-			"whole. For the same behaviour add 'plugin_opt_subscribe grant'\n");
+			"whole. For the same behaviour add 'plugin_opt_subscribe grant'");
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
 	ai_free(&s);

@@ -5,6 +5,7 @@
 
 #include "crl.h"
 #include "doctor.h"
+#include "out.h"
 
 #include "mq_x509.h"
 #include "mq_fileio.h"
@@ -43,94 +44,11 @@
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-/* An aligned table; cells are copied escaped (cli_escape) so that
- * attacker-chosen client ids or topics cannot drive the terminal. */
-struct tbl {
-	size_t ncols, nrows, cap;
-	char **cells;
-};
-
-static int tbl_row(struct tbl *t, const char *const *row)
-{
-	if ((t->nrows + 1) * t->ncols > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : t->ncols * 16;
-		char **c = realloc(t->cells, cap * sizeof(*c));
-
-		if (!c)
-			return -1;
-		t->cells = c;
-		t->cap = cap;
-	}
-	for (size_t i = 0; i < t->ncols; i++) {
-		const char *v = row[i] && *row[i] ? row[i] : "-";
-		size_t n = CLI_ESCAPE_SIZE(strlen(v));
-		char *s = malloc(n);
-
-		if (!s) {
-			while (i-- > 0)
-				free(t->cells[t->nrows * t->ncols + i]);
-			return -1;
-		}
-		cli_escape(s, n, v);
-		t->cells[t->nrows * t->ncols + i] = s;
-	}
-	t->nrows++;
-	return 0;
-}
-
-static void tbl_print(const struct tbl *t)
-{
-	size_t w[16] = {0};
-
-	for (size_t r = 0; r < t->nrows; r++)
-		for (size_t c = 0; c < t->ncols && c < 16; c++)
-			if (strlen(t->cells[r * t->ncols + c]) > w[c])
-				w[c] = strlen(t->cells[r * t->ncols + c]);
-	for (size_t r = 0; r < t->nrows; r++) {
-		for (size_t c = 0; c < t->ncols; c++) {
-			const char *s = t->cells[r * t->ncols + c];
-
-			if (c + 1 == t->ncols)
-				printf("%s\n", s);
-			else
-				printf("%-*s  ", (int)w[c], s);
-		}
-	}
-}
-
-static void tbl_free(struct tbl *t)
-{
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		free(t->cells[i]);
-	free(t->cells);
-}
-
 static const char *js(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int print_json(cJSON *doc)
-{
-	char *text = cJSON_Print(doc);
-
-	if (!text) {
-		cli_err("cannot format JSON: out of memory");
-		return -1;
-	}
-	fputs(text, stdout);
-	fputc('\n', stdout);
-	cJSON_free(text);
-	return cli_flush_stdout();
-}
-
-static long days_left(time_t t, time_t now)
-{
-	long long d = (long long)t - (long long)now;
-
-	return (long)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
 }
 
 /* The one duration syntax of mqadmin (mq_duration_parse). */
@@ -267,8 +185,8 @@ static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_
 			"DIR's policy store?", e1, e2, ESC(e3, fpr));
 	} else if (c->status == MQ_CERT_REVOKED && c->revoked_at >= a->updated) {
 		f[n++] = "revoked";
-		fprintf(stderr, "mqadmin: warning: device '%s' was revoked after the state file was "
-			"written; the plugin drops it within a second: run 'mqadmin audit' again\n",
+		out_warn("device '%s' was revoked after the state file was "
+			"written; the plugin drops it within a second: run 'mqadmin audit' again",
 			c->device->name);
 	} else if (c->status == MQ_CERT_REVOKED) {
 		f[n++] = "revoked";
@@ -313,21 +231,21 @@ static void audit_staleness(const struct audit_doc *d, time_t now)
 	ESC(upd, js(d->doc, "updated"));
 	ESC(inst, d->instance);
 	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d->doc, "running"))) {
-		fprintf(stderr, "mqadmin: warning: broker '%s' stopped at %s (%s): nobody is "
-			"connected through it\n", inst, upd, path);
+		out_warn("broker '%s' stopped at %s (%s): nobody is "
+			"connected through it", inst, upd, path);
 		return;
 	}
 	gethostname(me, sizeof(me) - 1);
 	if (cJSON_IsNumber(pid) && host && !strcmp(host, me) && pid->valuedouble > 0 &&
 	    pid->valuedouble < 1e9 && kill((pid_t)pid->valuedouble, 0) && errno == ESRCH) {
-		fprintf(stderr, "mqadmin: warning: %s is stale: broker pid %.0f is not running "
-			"(broker '%s', last updated %s)\n", path, pid->valuedouble, inst, upd);
+		out_warn("%s is stale: broker pid %.0f is not running "
+			"(broker '%s', last updated %s)", path, pid->valuedouble, inst, upd);
 		return;
 	}
 	if (now - d->updated > AUDIT_STALE_SECONDS)
-		fprintf(stderr, "mqadmin: warning: %s was last updated %s, more than %d minutes ago "
+		out_warn("%s was last updated %s, more than %d minutes ago "
 			"(the plugin refreshes it every 5 minutes): broker '%s' may be hung or no "
-			"longer running mqcert\n", path, upd, AUDIT_STALE_SECONDS / 60, inst);
+			"longer running mqcert", path, upd, AUDIT_STALE_SECONDS / 60, inst);
 }
 
 static void audit_clones(const cJSON *doc)
@@ -343,9 +261,9 @@ static void audit_clones(const cJSON *doc)
 				snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs), "%s%s",
 					 addrs[0] ? ", " : "", ESC(one, ad->valuestring));
 		ESC(dev, js(e, "device"));
-		fprintf(stderr, "mqadmin: warning: the certificate of device '%s' (serial %s) looks "
+		out_warn("the certificate of device '%s' (serial %s) looks "
 			"cloned: seen from %s since %s; if the device was not moved, revoke it "
-			"('mqadmin device revoke %s') and issue a new key\n", dev,
+			"('mqadmin device revoke %s') and issue a new key", dev,
 			ESC(ser, js(e, "serial")), addrs, ESC(since, js(e, "since")),
 			js(e, "device") && mq_name_valid(js(e, "device")) ? dev : "NAME");
 	}
@@ -354,7 +272,7 @@ static void audit_clones(const cJSON *doc)
 /* Adds one client of d to the table or the JSON array. 0 or -1 (out of
  * memory). */
 static int audit_client(struct audit_ctx *a, const struct audit_doc *d, const cJSON *cl,
-			struct tbl *t, cJSON *arr)
+			struct out_tbl *t, cJSON *arr)
 {
 	static const char *const keys[][2] = {
 		{"name", "device"}, {"username", "username"}, {"client_id", "client_id"},
@@ -366,7 +284,7 @@ static int audit_client(struct audit_ctx *a, const struct audit_doc *d, const cJ
 	cJSON *o = NULL, *jf = NULL;
 
 	if (na && !mq_time_parse(na, &t_na))
-		cli_expiry_str(t_na, a->now, exp, sizeof(exp));
+		out_expiry(t_na, a->now, exp, sizeof(exp));
 	if (a->json) {
 		if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(arr, o)) {
 			cJSON_Delete(o);
@@ -380,7 +298,7 @@ static int audit_client(struct audit_ctx *a, const struct audit_doc *d, const cJ
 				return -1;
 		}
 		if (!cJSON_AddStringToObject(o, "broker", d->instance) ||
-		    !(t_na ? cJSON_AddNumberToObject(o, "days_left", (double)days_left(t_na, a->now)) :
+		    !(t_na ? cJSON_AddNumberToObject(o, "days_left", (double)out_days_left(t_na, a->now)) :
 		      cJSON_AddNullToObject(o, "days_left")) ||
 		    !(jf = cJSON_AddArrayToObject(o, "flags")))
 			return -1;
@@ -395,7 +313,7 @@ static int audit_client(struct audit_ctx *a, const struct audit_doc *d, const cJ
 				     js(cl, "address"), d->instance, js(cl, "since"), exp,
 				     js(cl, "serial"), flags};
 
-		return tbl_row(t, row);
+		return out_tbl_row(t, row);
 	}
 	return 0;
 }
@@ -404,11 +322,11 @@ static int audit_show(struct audit_ctx *a, const struct audit_doc *docs, size_t 
 {
 	static const char *const head[] = {"DEVICE", "USERNAME", "CLIENT-ID", "ADDRESS", "BROKER",
 					   "SINCE", "EXPIRES-IN", "SERIAL", "FLAGS"};
-	struct tbl t = {.ncols = 9};
+	struct out_tbl t = {.ncols = 9};
 	cJSON *arr = a->json ? cJSON_CreateArray() : NULL;
 	int rc = -1;
 
-	if ((a->json && !arr) || (!a->json && tbl_row(&t, head)))
+	if ((a->json && !arr) || (!a->json && out_tbl_row(&t, head)))
 		goto oom;
 	for (size_t i = 0; i < ndocs; i++) {
 		const cJSON *cl, *clients = cJSON_GetObjectItemCaseSensitive(docs[i].doc, "clients");
@@ -421,11 +339,11 @@ static int audit_show(struct audit_ctx *a, const struct audit_doc *docs, size_t 
 				goto oom;
 	}
 	if (a->json)
-		rc = print_json(arr);
+		rc = out_json(arr);
 	else if (t.nrows == 1)
 		rc = printf("nobody is connected\n") < 0 ? -1 : cli_flush_stdout();
 	else {
-		tbl_print(&t);
+		out_tbl_print(&t);
 		rc = cli_flush_stdout();
 	}
 	goto out;
@@ -433,7 +351,7 @@ oom:
 	cli_err("out of memory");
 out:
 	cJSON_Delete(arr);
-	tbl_free(&t);
+	out_tbl_free(&t);
 	return rc;
 }
 
@@ -619,8 +537,8 @@ static int audit_fleet_broker(void *arg, const struct etcd_kv *kv)
 	if (upd)
 		mq_time_parse(upd, &d->updated);
 	if (down)
-		fprintf(stderr, "mqadmin: warning: broker '%s': its sync reports etcd unreachable "
-			"since %s; the broker enforces the policy it applied last (revision %.0f)\n",
+		out_warn("broker '%s': its sync reports etcd unreachable "
+			"since %s; the broker enforces the policy it applied last (revision %.0f)",
 			ESC(e1, inst), ESC(e2, down),
 			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "applied_rev")));
 out:
@@ -663,10 +581,10 @@ static int audit_fleet_clones(struct audit_fleet *f)
 					if (e->said)
 						continue;
 					e->said = true;
-					fprintf(stderr, "mqadmin: warning: CLONE: the certificate of device "
+					out_warn("CLONE: the certificate of device "
 						"'%s' (fingerprint %.16s) is connected to brokers %s at once; "
 						"if the device was not moved, revoke it ('mqadmin device "
-						"revoke NAME') and issue a new key\n",
+						"revoke NAME') and issue a new key",
 						ESC(e1, js(cl, "device")), ESC(e2, fpr), e->brokers);
 					continue;
 				}
@@ -710,9 +628,9 @@ static void audit_sync_status(void *arg, const char *instance, const struct sync
 
 	(void)arg;
 	if (!ss->up)
-		fprintf(stderr, "mqadmin: warning: broker '%s': etcd unreachable since %s (its "
+		out_warn("broker '%s': etcd unreachable since %s (its "
 			"sync's status file); the broker enforces the policy it applied last "
-			"(revision %llu)\n", ESC(e1, instance),
+			"(revision %llu)", ESC(e1, instance),
 			ss->down_since[0] ? ESC(e2, ss->down_since) : "?",
 			(unsigned long long)ss->applied_rev);
 }
@@ -991,26 +909,21 @@ static bool alog_device_known(const struct cli_ctx *ctx, const char *name)
  * following, straight to stdout line by line. */
 struct alog_out {
 	bool json, stream;
-	struct tbl t;
-	size_t w[6]; /* streamed rows: the widths so far */
+	struct out_tbl t;
+	struct out_cols cols; /* streamed rows: the widths so far */
 	cJSON *arr;
 };
 
 /* Prints one table row now, padded to the widths seen so far (growing them). */
 static int alog_stream_row(struct alog_out *out, const char *const *row)
 {
-	for (size_t c = 0; c < 6; c++) {
-		const char *v = row[c] && *row[c] ? row[c] : "-";
-		char e[CLI_ESCAPE_SIZE(1024)];
+	char e[6][CLI_ESCAPE_SIZE(1024)];
+	const char *cells[6];
 
-		cli_escape(e, sizeof(e), v);
-		if (strlen(e) > out->w[c])
-			out->w[c] = strlen(e);
-		if (c == 5)
-			printf("%s\n", e);
-		else
-			printf("%-*s  ", (int)out->w[c], e);
-	}
+	for (size_t c = 0; c < 6; c++)
+		cells[c] = cli_escape(e[c], sizeof(e[c]), row[c] && *row[c] ? row[c] : "-");
+	out_cols_fit(&out->cols, cells);
+	out_cols_row(&out->cols, cells);
 	return cli_flush_stdout();
 }
 
@@ -1044,7 +957,7 @@ static int alog_emit(struct alog_out *out, cJSON *o)
 	row[3] = js(o, "client_id");
 	row[4] = js(o, "address");
 	row[5] = detail;
-	rc = out->stream ? alog_stream_row(out, row) : tbl_row(&out->t, row);
+	rc = out->stream ? alog_stream_row(out, row) : out_tbl_row(&out->t, row);
 	cJSON_Delete(o);
 	return rc;
 }
@@ -1161,7 +1074,7 @@ static int alog_follow(struct rlog *r, const char *path, const struct alog_filte
 			goto out;
 		what = rlog_check(r, path);
 		if (what == RLOG_TRUNCATED) {
-			fprintf(stderr, "mqadmin: %s was truncated; reading it from its start\n",
+			cli_err("%s was truncated; reading it from its start",
 				ESC(e, path));
 			continue;
 		}
@@ -1198,7 +1111,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	static const char *const head[] = {"TIME", "EVENT", "DEVICE", "CLIENT-ID", "ADDRESS",
 					   "DETAIL"};
 	struct alog_filter f = {.any_event = true};
-	struct alog_out out = {.t = {.ncols = 6}};
+	struct alog_out out = {.t = {.ncols = 6}, .cols = {.n = 6}};
 	struct alog_ring ring = {0};
 	struct rlog r = {.fd = -1};
 	const char *file = NULL;
@@ -1270,7 +1183,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 		path = strdup(file);
 	else if (asprintf(&path, "%s/audit/audit.log", ctx->dir) < 0)
 		path = NULL;
-	if (!path || (!out.json && tbl_row(&out.t, head)) ||
+	if (!path || (!out.json && out_tbl_row(&out.t, head)) ||
 	    (out.json && !follow && !(out.arr = cJSON_CreateArray())) ||
 	    (limit > 0 && !(ring.o = calloc((size_t)limit, sizeof(*ring.o)))))
 		goto oom;
@@ -1293,25 +1206,23 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (r.bad)
-		fprintf(stderr, "mqadmin: skipped %lu malformed line%s of %lu in %s\n", r.bad,
+		cli_err("skipped %lu malformed line%s of %lu in %s", r.bad,
 			r.bad == 1 ? "" : "s", r.lines, ESC(epath, path));
 	if (!follow && f.device && !matched && !alog_device_known(ctx, f.device))
 		goto out;
 	if (out.json && !follow) {
-		rc = print_json(out.arr) ? CLI_FAIL : CLI_OK;
+		rc = out_json(out.arr) ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
 	if (!out.json && out.t.nrows > 1)
-		tbl_print(&out.t);
+		out_tbl_print(&out.t);
 	if (!follow) {
 		rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
 	/* Following: the widths of what was printed carry on. */
-	for (size_t col = 0; col < 6 && !out.json; col++)
-		for (size_t row = 0; row < out.t.nrows; row++)
-			if (strlen(out.t.cells[row * 6 + col]) > out.w[col])
-				out.w[col] = strlen(out.t.cells[row * 6 + col]);
+	if (!out.json)
+		out_tbl_fit(&out.t, &out.cols);
 	if (!out.json && out.t.nrows == 1 && alog_stream_row(&out, head))
 		goto out;
 	out.stream = true;
@@ -1330,7 +1241,7 @@ out:
 	rlog_close(&r);
 	free(path);
 	cJSON_Delete(out.arr);
-	tbl_free(&out.t);
+	out_tbl_free(&out.t);
 	return rc;
 }
 
@@ -1339,7 +1250,7 @@ out:
 struct exp_ctx {
 	time_t now, limit;
 	bool json;
-	struct tbl t;
+	struct out_tbl t;
 	cJSON *arr;
 	unsigned count;
 };
@@ -1364,14 +1275,14 @@ static int exp_add(struct exp_ctx *e, const char *kind, const char *name, const 
 		       cJSON_AddStringToObject(o, "name", name) &&
 		       cJSON_AddStringToObject(o, "serial", serial) &&
 		       cJSON_AddStringToObject(o, "not_after", ts) &&
-		       cJSON_AddNumberToObject(o, "days_left", (double)days_left(not_after, e->now)) ?
+		       cJSON_AddNumberToObject(o, "days_left", (double)out_days_left(not_after, e->now)) ?
 		       0 : -1;
 	}
-	cli_expiry_str(not_after, e->now, rel, sizeof(rel));
+	out_expiry(not_after, e->now, rel, sizeof(rel));
 	{
 		const char *row[] = {kind, name, serial, ts, rel};
 
-		return tbl_row(&e->t, row);
+		return out_tbl_row(&e->t, row);
 	}
 }
 
@@ -1516,7 +1427,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 	/* The expiry index's range, not the fleet. */
 	if (store_open(&st, ctx->dir, STORE_READ) || store_load_expiring(&st, e.limit))
 		goto out;
-	if (!(e.arr = cJSON_CreateArray()) || tbl_row(&e.t, head) ||
+	if (!(e.arr = cJSON_CreateArray()) || out_tbl_row(&e.t, head) ||
 	    !(ca = store_path(&st, "ca.crt"))) {
 		cli_err("out of memory");
 		goto out;
@@ -1525,10 +1436,10 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 	    exp_devices(&e, st.policy) || exp_crl(&e, &st))
 		goto out;
 	if (e.json) {
-		if (print_json(e.arr))
+		if (out_json(e.arr))
 			goto out;
 	} else if (e.count) {
-		tbl_print(&e.t);
+		out_tbl_print(&e.t);
 	} else {
 		printf("nothing expires within %s\n", within);
 	}
@@ -1539,7 +1450,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 out:
 	free(ca);
 	cJSON_Delete(e.arr);
-	tbl_free(&e.t);
+	out_tbl_free(&e.t);
 	if (st.dir)
 		store_close(&st);
 	return rc;

@@ -2,6 +2,7 @@
  * holds them. A device keeps working on its other certificates when one is
  * revoked; 'device revoke' ends them all. */
 #include "cmds.h"
+#include "out.h"
 
 #include "mq_names.h"
 #include "mq_time.h"
@@ -20,37 +21,13 @@
 /* Candidates an ambiguous prefix lists before "and N more". */
 #define CERT_MAX_LISTED 20
 
-/* The state cert list shows: not-yet-valid only means a skewed clock
- * (notBefore lies a little in the past), the certificate is the live one. */
-static enum mq_cert_state cert_state(const struct mq_cert *c, time_t now)
-{
-	enum mq_cert_state s = mq_cert_state(c, now);
-
-	return s == MQ_STATE_NOT_YET_VALID ? MQ_STATE_ACTIVE : s;
-}
-
-static bool cert_add_time(cJSON *o, const char *key, time_t t)
-{
-	char ts[MQ_TIME_LEN];
-
-	return !mq_time_format(t, ts) && cJSON_AddStringToObject(o, key, ts);
-}
-
 static cJSON *cert_json(const struct mq_cert *c, time_t now)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (!o || !cJSON_AddStringToObject(o, "device", c->device->name) ||
-	    !cJSON_AddStringToObject(o, "state", mq_cert_state_str(cert_state(c, now))) ||
-	    !cJSON_AddStringToObject(o, "serial", c->serial) ||
-	    !cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) ||
-	    !cert_add_time(o, "not_before", c->not_before) ||
-	    !cert_add_time(o, "not_after", c->not_after))
-		goto fail;
-	if ((c->revoked_at && !cert_add_time(o, "revoked_at", c->revoked_at)) ||
-	    (c->revoke_reason && !cJSON_AddStringToObject(o, "reason", c->revoke_reason)) ||
-	    (c->retired_at && !cert_add_time(o, "retired_at", c->retired_at)) ||
-	    (c->retire_reason && !cJSON_AddStringToObject(o, "retire_reason", c->retire_reason)))
+	    !cJSON_AddStringToObject(o, "state", mq_cert_state_str(out_cert_state(c, now))) ||
+	    !out_json_cert(o, c) || !out_json_cert_end(o, c))
 		goto fail;
 	return o;
 fail:
@@ -62,8 +39,7 @@ fail:
 static int cert_print_json(struct mq_device *const *devs, size_t n, time_t now)
 {
 	cJSON *arr = cJSON_CreateArray();
-	char *text = NULL;
-	int rc = -1;
+	int rc;
 
 	for (size_t i = 0; arr && i < n; i++) {
 		for (size_t j = 0; j < devs[i]->ncerts; j++) {
@@ -71,48 +47,67 @@ static int cert_print_json(struct mq_device *const *devs, size_t n, time_t now)
 
 			if (!o || !cJSON_AddItemToArray(arr, o)) {
 				cJSON_Delete(o);
-				goto out;
+				cJSON_Delete(arr);
+				arr = NULL;
+				break;
 			}
 		}
 	}
-	if (!arr || !(text = cJSON_Print(arr)))
-		goto out;
-	printf("%s\n", text);
-	rc = 0;
-out:
-	if (rc)
-		cli_err("cannot format JSON: out of memory");
-	cJSON_free(text);
+	rc = out_json(arr);
 	cJSON_Delete(arr);
-	return rc ? -1 : cli_flush_stdout();
+	return rc;
 }
 
 #define CERT_NSTATES (MQ_STATE_SUSPENDED + 1)
 
+/* Fills row (6 cells) for c; nb, na and fp hold its texts. */
+static void cert_row(const struct mq_cert *c, time_t now, const char *row[6],
+		     char nb[MQ_TIME_LEN], char na[MQ_TIME_LEN], char fp[17])
+{
+	if (mq_time_format(c->not_before, nb))
+		strcpy(nb, "?");
+	if (mq_time_format(c->not_after, na))
+		strcpy(na, "?");
+	snprintf(fp, 17, "%.16s", c->fingerprint);
+	row[0] = c->device->name;
+	row[1] = mq_cert_state_str(out_cert_state(c, now));
+	row[2] = c->serial;
+	row[3] = fp;
+	row[4] = nb;
+	row[5] = na;
+}
+
 static int cert_print_table(struct mq_device *const *devs, size_t n, time_t now)
 {
-	size_t w = strlen("DEVICE"), count[CERT_NSTATES] = {0}, total = 0;
-	char nb[MQ_TIME_LEN], na[MQ_TIME_LEN];
-	const char *sep = ": ";
+	static const char *const head[] = {"DEVICE", "STATE", "SERIAL", "FINGERPRINT", "NOT_BEFORE",
+					   "NOT_AFTER"};
+	size_t count[CERT_NSTATES] = {0}, total = 0;
+	char nb[MQ_TIME_LEN], na[MQ_TIME_LEN], fp[17];
+	const char *sep = ": ", *row[6];
+	struct out_cols cols;
 
-	for (size_t i = 0; i < n; i++)
-		if (devs[i]->ncerts && strlen(devs[i]->name) > w)
-			w = strlen(devs[i]->name);
-	printf("%-*s  %-9s  %-32s  %-16s  %-20s  %s\n", (int)w, "DEVICE", "STATE", "SERIAL",
-	       "FINGERPRINT", "NOT_BEFORE", "NOT_AFTER");
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < devs[i]->ncerts; j++) {
-			const struct mq_cert *c = devs[i]->certs[j];
-			enum mq_cert_state s = cert_state(c, now);
+	/* The columns after DEVICE keep their widths whatever the rows hold
+	 * (the longest state, a 16-byte serial, a timestamp). */
+	out_cols_init(&cols, head, 6);
+	cols.w[1] = strlen("suspended");
+	cols.w[2] = 32;
+	cols.w[4] = MQ_TIME_LEN - 1;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			out_cols_row(&cols, head);
+		for (size_t i = 0; i < n; i++) {
+			for (size_t j = 0; j < devs[i]->ncerts; j++) {
+				const struct mq_cert *c = devs[i]->certs[j];
 
-			if (mq_time_format(c->not_before, nb))
-				strcpy(nb, "?");
-			if (mq_time_format(c->not_after, na))
-				strcpy(na, "?");
-			printf("%-*s  %-9s  %-32s  %.16s  %-20s  %s\n", (int)w, devs[i]->name,
-			       mq_cert_state_str(s), c->serial, c->fingerprint, nb, na);
-			count[s]++;
-			total++;
+				cert_row(c, now, row, nb, na, fp);
+				if (!pass) {
+					out_cols_fit(&cols, row);
+					continue;
+				}
+				out_cols_row(&cols, row);
+				count[out_cert_state(c, now)]++;
+				total++;
+			}
 		}
 	}
 	printf("%zu certificate%s", total, total == 1 ? "" : "s");
@@ -247,7 +242,7 @@ static struct mq_cert *cert_find(const struct mq_policy *p, const char *given, c
 			if (!cert_matches(c, q, qlen) || n++ >= CERT_MAX_LISTED)
 				continue;
 			fprintf(stderr, "  %s  %.16s  %-9s  %s\n", c->serial, c->fingerprint,
-				mq_cert_state_str(cert_state(c, now)), c->device->name);
+				mq_cert_state_str(out_cert_state(c, now)), c->device->name);
 		}
 	}
 	if (n > CERT_MAX_LISTED)

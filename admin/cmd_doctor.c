@@ -2,6 +2,7 @@
 #include "cmds.h"
 
 #include "doctor.h"
+#include "out.h"
 #include "mq_time.h"
 #include "pkidir.h"
 #include "store.h"
@@ -100,8 +101,8 @@ static int doctor_print_json(const struct doctor *d, bool healthy)
 {
 	cJSON *root = cJSON_CreateObject(), *arr = NULL;
 	size_t e, w;
-	char *text = NULL;
-	int rc = -1;
+	bool built = false;
+	int rc;
 
 	doctor_count(d, &e, &w);
 	if (!root || !cJSON_AddStringToObject(root, "dir", d->dir) ||
@@ -127,18 +128,11 @@ static int doctor_print_json(const struct doctor *d, bool healthy)
 			     : cJSON_AddNullToObject(o, "fix")))
 			goto out;
 	}
-	text = cJSON_Print(root);
-	if (!text)
-		goto out;
-	fputs(text, stdout);
-	fputc('\n', stdout);
-	rc = 0;
+	built = true;
 out:
-	if (rc)
-		cli_err("cannot format JSON: out of memory");
-	cJSON_free(text);
+	rc = out_json(built ? root : NULL);
 	cJSON_Delete(root);
-	return rc ? -1 : cli_flush_stdout();
+	return rc;
 }
 
 static void doctor_print_human(const struct doctor *d, bool healthy)

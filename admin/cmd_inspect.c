@@ -1,6 +1,7 @@
 /* inspect: what a certificate, CSR, CRL or PKCS#12 file holds, and what
  * DIR knows about it. One model (a cJSON object) printed two ways. */
 #include "cmds.h"
+#include "out.h"
 
 #include "mq_x509.h"
 #include "mq_fileio.h"
@@ -133,15 +134,6 @@ static bool inspect_find_server(const struct inspect_dir *id, const char *fpr, c
 	return found;
 }
 
-static bool inspect_add_time(cJSON *o, const char *key, time_t t)
-{
-	char ts[MQ_TIME_LEN];
-
-	if (mq_time_format(t, ts))
-		return cJSON_AddNullToObject(o, key) != NULL;
-	return cJSON_AddStringToObject(o, key, ts) != NULL;
-}
-
 static bool inspect_add_name(cJSON *o, const char *key, const X509_NAME *n)
 {
 	char *s = xinfo_name(n);
@@ -265,8 +257,8 @@ static cJSON *inspect_cert(X509 *x, const struct inspect_dir *id)
 	     inspect_add_name(o, "subject", X509_get_subject_name(x)) &&
 	     inspect_add_name(o, "issuer", X509_get_issuer_name(x)) &&
 	     inspect_add_list(o, "sans", sans) && cJSON_AddStringToObject(o, "serial", serial) &&
-	     inspect_add_time(o, "not_before", nb) && inspect_add_time(o, "not_after", na) &&
-	     cJSON_AddNumberToObject(o, "days_left", (double)xinfo_days_left(na, id->now)) &&
+	     out_json_time(o, "not_before", nb) && out_json_time(o, "not_after", na) &&
+	     cJSON_AddNumberToObject(o, "days_left", (double)out_days_left(na, id->now)) &&
 	     cJSON_AddStringToObject(o, "key", key) &&
 	     cJSON_AddStringToObject(o, "signature", xinfo_sig_name(X509_get_signature_nid(x))) &&
 	     cJSON_AddStringToObject(o, "fingerprint", fpr) &&
@@ -338,7 +330,7 @@ static cJSON *inspect_revoked(X509_REVOKED *r, const struct inspect_dir *id)
 	ok = ok && cJSON_AddStringToObject(o, "serial", hex) &&
 	     (xinfo_asn1_time(X509_REVOKED_get0_revocationDate(r), &t)
 		      ? cJSON_AddNullToObject(o, "date") != NULL
-		      : inspect_add_time(o, "date", t));
+		      : out_json_time(o, "date", t));
 	if (ok && reason)
 		ok = cJSON_AddStringToObject(o, "reason",
 					     ASN1_ENUMERATED_get(reason) == 1   ? "keyCompromise"
@@ -372,10 +364,10 @@ static cJSON *inspect_crl(X509_CRL *crl, const struct inspect_dir *id)
 	ok = o && cJSON_AddStringToObject(o, "type", "crl") &&
 	     inspect_add_name(o, "issuer", X509_CRL_get_issuer(crl)) &&
 	     !xinfo_asn1_time(X509_CRL_get0_lastUpdate(crl), &last) &&
-	     inspect_add_time(o, "last_update", last);
+	     out_json_time(o, "last_update", last);
 	if (ok && !xinfo_asn1_time(X509_CRL_get0_nextUpdate(crl), &next))
-		ok = inspect_add_time(o, "next_update", next) &&
-		     cJSON_AddNumberToObject(o, "days_left", (double)xinfo_days_left(next, id->now));
+		ok = out_json_time(o, "next_update", next) &&
+		     cJSON_AddNumberToObject(o, "days_left", (double)out_days_left(next, id->now));
 	else if (ok)
 		ok = cJSON_AddNullToObject(o, "next_update") != NULL;
 	ok = ok && (num ? cJSON_AddNumberToObject(o, "crl_number", (double)ASN1_INTEGER_get(num))
@@ -753,7 +745,6 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
 	struct inspect_opts o = {0};
 	struct inspect_dir id = {0};
 	cJSON *arr = NULL, *doc, *it;
-	char *text = NULL;
 	int rc = inspect_parse(ctx, argc, argv, &o);
 
 	if (rc)
@@ -767,15 +758,15 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
 		/* One object per file; a PEM bundle's further objects under "more". */
 		doc = cJSON_DetachItemFromArray(arr, 0);
 		if (!cJSON_AddStringToObject(doc, "file", o.file) ||
-		    (cJSON_GetArraySize(arr) && !cJSON_AddItemReferenceToObject(doc, "more", arr)) ||
-		    !(text = cJSON_Print(doc))) {
+		    (cJSON_GetArraySize(arr) && !cJSON_AddItemReferenceToObject(doc, "more", arr))) {
 			cJSON_Delete(doc);
-			cli_err("out of memory");
+			doc = NULL;
+		}
+		if (out_json(doc)) {
+			cJSON_Delete(doc);
 			goto out;
 		}
 		cJSON_Delete(doc);
-		fputs(text, stdout);
-		fputc('\n', stdout);
 	} else {
 		cJSON_ArrayForEach(it, arr) {
 			if (cJSON_IsString(it)) {
@@ -789,7 +780,6 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
-	cJSON_free(text);
 	cJSON_Delete(arr);
 	X509_free(id.ca);
 	mq_policy_free(id.policy);

@@ -3,6 +3,7 @@
  * refusals and ACL denials over time, devices by group and state, devices
  * never or long not seen, suspected clones. Read-only but for the page. */
 #include "cmds.h"
+#include "out.h"
 
 #include "mq_fileio.h"
 #include "mq_strmap.h"
@@ -681,11 +682,11 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 	if ((got1 = rep_read_log(&r, log1)) < 0 || (got0 = rep_read_log(&r, log)) < 0)
 		goto out;
 	if (got0 && got1)
-		fprintf(stderr, "mqadmin: warning: no audit log in %s/audit (audit.log, audit.log.1): "
+		out_warn("no audit log in %s/audit (audit.log, audit.log.1): "
 			"the page shows no connects, refusals or denials; the broker's mqcert plugin "
-			"writes it (plugin_opt_audit_log)\n", st.dir);
+			"writes it (plugin_opt_audit_log)", st.dir);
 	if (r.bad)
-		fprintf(stderr, "mqadmin: skipped %lu malformed audit line%s\n", r.bad,
+		cli_err("skipped %lu malformed audit line%s", r.bad,
 			r.bad == 1 ? "" : "s");
 	if (rep_page(&h, &r, st.dir, stale_txt, &never, &stale))
 		goto oom;

@@ -154,7 +154,7 @@ static void serve_on_connect(struct mosquitto *m, void *ud, int rc, int flags,
 	run->connected = true;
 	if (mosquitto_subscribe_multiple(m, NULL, 2, subs, 1, 0, NULL))
 		cli_err("serve: cannot subscribe to the renewal topics");
-	fprintf(stderr, "mqadmin: serve: connected to %s:%d as '%s'\n", run->o->host, run->o->port,
+	cli_err("serve: connected to %s:%d as '%s'", run->o->host, run->o->port,
 		run->o->client_id);
 }
 
@@ -171,7 +171,7 @@ static void serve_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, co
 			run->conn_rc = -1;
 		}
 	if (n && granted[0] < 128)
-		fprintf(stderr, "mqadmin: serve: ready\n");
+		cli_err("serve: ready");
 }
 
 static void serve_on_disconnect(struct mosquitto *m, void *ud, int rc, const mosquitto_property *p)
@@ -280,7 +280,7 @@ static size_t serve_flush(struct mosquitto *m, struct serve_run *run, const stru
 		for (r = run->head; r; r = r->next)
 			k++;
 		serve_stats(stats, sizeof(stats));
-		fprintf(stderr, "mqadmin: serve: %zu request(s): %s\n", k, stats);
+		cli_err("serve: %zu request(s): %s", k, stats);
 	}
 	for (r = run->head; r; r = next) {
 		mosquitto_property *props = NULL;

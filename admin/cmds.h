@@ -40,7 +40,7 @@ int cmd_device_resume(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_report(struct cli_ctx *ctx, int argc, char **argv);
 
-/* Shared by device revoke, cert revoke and device delete (cmd_revoke.c). */
+/* Shared by device revoke, cert revoke and device delete (cmd_device_revoke.c). */
 /* A --reason (NULL: none) of 1-200 printable characters; else says why. */
 bool revoke_reason_ok(const char *reason);
 /* Marks cert revoked at now with reason (NULL: none). 0 or -1 (out of memory). */

@@ -1,6 +1,7 @@
 #include "crl.h"
 
 #include "mq_fileio.h"
+#include "out.h"
 #include "xinfo.h"
 
 #include <errno.h>
@@ -184,8 +185,8 @@ int crl_write(struct store *st, const struct ca *ca, int days)
 	case 0:
 		break;
 	case MQ_FILE_NOT_DURABLE:
-		fprintf(stderr, "mqadmin: warning: the new %s is in place, but %s; a crash before the "
-			"system writes %s back could bring back the previous CRL\n", path, err, st->dir);
+		out_warn("the new %s is in place, but %s; a crash before the "
+			"system writes %s back could bring back the previous CRL", path, err, st->dir);
 		break;
 	default:
 		cli_err("%s", err);
@@ -208,12 +209,12 @@ void crl_catch_up(struct store *st, const struct ca *ca)
 	free(path);
 	if (!st->policy || (unsigned long)file >= st->policy->crl_number)
 		return;
-	fprintf(stderr, "mqadmin: note: %s/crl.pem (number %ld) is behind the policy (CRL number %lu): "
-		"a revocation was interrupted before its CRL; re-signing it\n", st->dir, file,
+	cli_err("note: %s/crl.pem (number %ld) is behind the policy (CRL number %lu): "
+		"a revocation was interrupted before its CRL; re-signing it", st->dir, file,
 		st->policy->crl_number);
 	if (crl_write(st, ca, CRL_DEFAULT_DAYS))
-		fprintf(stderr, "mqadmin: warning: %s/crl.pem is still behind the policy: run 'mqadmin "
-			"-d %s crl update'\n", st->dir, st->dir);
+		out_warn("%s/crl.pem is still behind the policy: run 'mqadmin "
+			"-d %s crl update'", st->dir, st->dir);
 }
 
 int crl_read_next_update(const struct store *st, time_t *next, long *number)

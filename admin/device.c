@@ -2,6 +2,7 @@
 
 #include "cli.h"
 #include "issue.h"
+#include "mq_fileio.h"
 #include "mq_x509.h"
 
 #include <errno.h>
@@ -187,15 +188,91 @@ fail:
 	return -1;
 }
 
+int device_files_write(struct store *st, const struct ca *ca, const char *name, EVP_PKEY *key,
+		       X509 *cert, const char *pem, size_t pemlen, const struct export_opts *ex,
+		       bool stage, struct device_issued *o)
+{
+	const char *sfx = stage ? ".new" : "";
+	char *sub = NULL, *cacrt = NULL;
+	bool made_top = false;
+	int rc = -1;
+
+	memset(o, 0, sizeof(*o));
+	o->staged = stage;
+	o->dir = store_path(st, "devices/%s", name);
+	o->crt = store_path(st, "devices/%s/%s.crt", name, name);
+	o->key = store_path(st, "devices/%s/%s.key", name, name);
+	cacrt = store_path(st, "devices/%s/ca.crt", name);
+	if (stage) {
+		o->crt_new = store_path(st, "devices/%s/%s.crt.new", name, name);
+		o->key_new = store_path(st, "devices/%s/%s.key.new", name, name);
+	}
+	if (!o->dir || !o->crt || !o->key || !cacrt || (stage && (!o->crt_new || !o->key_new)) ||
+	    asprintf(&sub, "devices/%s", name) < 0) {
+		cli_err("out of memory");
+		goto out;
+	}
+	/* A CSR's device keeps its key: a key file beside the new certificate
+	 * would be the replaced one (removed now, or at commit when staged). */
+	if (!key) {
+		if (stage) {
+			o->old_key = o->key;
+		} else {
+			unlink(o->key);
+			free(o->key);
+		}
+		o->key = NULL;
+	}
+	if (store_mkdir(st, "devices", &made_top) || store_mkdir(st, sub, &o->made_dir))
+		goto out;
+	if (key && issue_write_key(stage ? o->key_new : o->key, key, cert))
+		goto out;
+	if (issue_write(stage ? o->crt_new : o->crt, pem, pemlen, 0644))
+		goto out;
+	/* The CA's certificate is the same for every certificate of the
+	 * device: written when issuing, or when a renewal finds it missing. */
+	if (!stage || access(cacrt, F_OK)) {
+		o->cacrt = cacrt;
+		cacrt = NULL;
+		if (issue_write(o->cacrt, ca->cert_pem, ca->cert_pem_len, 0644))
+			goto out;
+	}
+	if (export_write(ex, o->dir, name, cert, ca->cert, key, sfx, &o->ex))
+		goto out;
+	rc = 0;
+out:
+	if (rc) {
+		device_issued_undo(o);
+		device_issued_release(o);
+	}
+	free(cacrt);
+	free(sub);
+	return rc;
+}
+
+int device_files_commit(struct device_issued *o, const char *name, unsigned formats)
+{
+	if ((o->key ? rename(o->key_new, o->key) : o->old_key && unlink(o->old_key) && errno != ENOENT) ||
+	    rename(o->crt_new, o->crt)) {
+		cli_err("certificate recorded, but cannot move %s into place: %s; rename it by hand",
+			o->crt_new, strerror(errno));
+		return -1;
+	}
+	mq_file_sync_dir(o->crt);
+	if (export_commit(&o->ex))
+		return -1;
+	export_remove_stale(o->dir, name, formats);
+	return 0;
+}
+
 int device_issue_one(struct store *st, const struct ca *ca, const struct device_issue_req *r,
 		     struct device_issued *o)
 {
 	struct device_key dk = {0};
 	struct mq_device *d;
 	X509 *cert = NULL;
-	char err[256], *sub = NULL, *pem = NULL, *csr_san = NULL;
+	char err[256], *pem = NULL, *csr_san = NULL;
 	size_t pemlen = 0;
-	bool made_top = false;
 	int rc = -1;
 
 	memset(o, 0, sizeof(*o));
@@ -228,32 +305,12 @@ int device_issue_one(struct store *st, const struct ca *ca, const struct device_
 	if (device_certify(st->policy, d, ca, dk.pub, r->san ? r->san : csr_san, r->days, &cert,
 			   &pem, &pemlen))
 		goto out;
-	o->dir = store_path(st, "devices/%s", r->name);
-	o->crt = store_path(st, "devices/%s/%s.crt", r->name, r->name);
-	o->key = store_path(st, "devices/%s/%s.key", r->name, r->name);
-	o->cacrt = store_path(st, "devices/%s/ca.crt", r->name);
-	if (!o->dir || !o->crt || !o->key || !o->cacrt || asprintf(&sub, "devices/%s", r->name) < 0)
-		goto out;
-	/* Files first (key first), the policy last (the caller): a device
-	 * whose files exist but which is not in the policy does not exist.
-	 * Files of a name not in the policy are leftovers: replace them. */
-	if (store_mkdir(st, "devices", &made_top) || store_mkdir(st, sub, &o->made_dir))
-		goto out;
-	if (dk.key ? issue_write_key(o->key, dk.key, cert) : (unlink(o->key), 0))
-		goto out;
-	if (!dk.key) {
-		free(o->key);
-		o->key = NULL;
-	}
-	if (issue_write(o->crt, pem, pemlen, 0644) ||
-	    issue_write(o->cacrt, ca->cert_pem, ca->cert_pem_len, 0644) ||
-	    export_write(r->ex, o->dir, r->name, cert, ca->cert, dk.key, "", &o->ex))
+	if (device_files_write(st, ca, r->name, dk.key, cert, pem, pemlen, r->ex, false, o))
 		goto out;
 	rc = 0;
 out:
+	/* device_files_write removed its files when it failed. */
 	if (rc) {
-		device_issued_undo(o);
-		device_issued_release(o);
 		d = mq_policy_find_device(st->policy, r->name);
 		if (d)
 			mq_policy_remove_device(st->policy, d);
@@ -261,7 +318,6 @@ out:
 	X509_free(cert);
 	free(pem);
 	device_key_release(&dk);
-	free(sub);
 	free(csr_san);
 	return rc;
 }
@@ -271,7 +327,8 @@ void device_issued_print(const struct device_issued *o)
 	printf("%s\n", o->crt);
 	if (o->key)
 		printf("%s\n", o->key);
-	printf("%s\n", o->cacrt);
+	if (o->cacrt)
+		printf("%s\n", o->cacrt);
 	for (size_t i = 0; i < o->ex.n; i++)
 		printf("%s\n", o->ex.final[i]);
 	if (o->ex.pass[0])
@@ -280,11 +337,14 @@ void device_issued_print(const struct device_issued *o)
 
 void device_issued_undo(struct device_issued *o)
 {
+	/* Staged: the files in use stay, only the new ones go. */
+	const char *key = o->staged ? o->key_new : o->key, *crt = o->staged ? o->crt_new : o->crt;
+
 	export_unlink(&o->ex);
-	if (o->key)
-		unlink(o->key);
-	if (o->crt)
-		unlink(o->crt);
+	if (key)
+		unlink(key);
+	if (crt)
+		unlink(crt);
 	if (o->cacrt)
 		unlink(o->cacrt);
 	if (o->made_dir && o->dir)
@@ -298,5 +358,8 @@ void device_issued_release(struct device_issued *o)
 	free(o->crt);
 	free(o->key);
 	free(o->cacrt);
-	o->dir = o->crt = o->key = o->cacrt = NULL;
+	free(o->crt_new);
+	free(o->key_new);
+	free(o->old_key);
+	o->dir = o->crt = o->key = o->cacrt = o->crt_new = o->key_new = o->old_key = NULL;
 }

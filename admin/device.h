@@ -56,12 +56,30 @@ struct device_issue_req {
 	const struct export_opts *ex;
 };
 
-/* The files device_issue_one wrote, for printing and for undoing. */
+/* The files of a device's new certificate (device_files_write), for
+ * printing and for undoing. */
 struct device_issued {
-	char *dir, *crt, *key, *cacrt; /* key NULL with a CSR */
-	bool made_dir;
+	char *dir, *crt, *key, *cacrt; /* key NULL with a CSR; cacrt NULL when not written */
+	char *crt_new, *key_new;       /* staged: written beside the files in use */
+	char *old_key;                 /* staged with a CSR: the key file commit removes */
+	bool staged, made_dir;
 	struct export_files ex;
 };
+
+/* The one way a device's certificate reaches its files, for issue, batch
+ * and renew: writes into devices/NAME/ (created when missing) the key (when
+ * key is not NULL; otherwise a key file there is the replaced one and goes),
+ * the certificate pem, ca.crt (always when issuing; when renewing only if
+ * missing) and the formats of ex. stage (renew) writes the key, the
+ * certificate and the formats beside the files in use (".new"), for
+ * device_files_commit once the policy is saved. 0, or -1 after printing why
+ * with what was written removed. */
+int device_files_write(struct store *st, const struct ca *ca, const char *name, EVP_PKEY *key,
+		       X509 *cert, const char *pem, size_t pemlen, const struct export_opts *ex,
+		       bool stage, struct device_issued *o);
+/* Moves staged files into place, removes the replaced key (CSR) and the
+ * derived files of formats no longer asked for. 0 or -1 after printing why. */
+int device_files_commit(struct device_issued *o, const char *name, unsigned formats);
 
 /* Adds the device to st->policy, certifies it with ca (loaded by ca_load)
  * and writes its files into devices/NAME/ (the caller saves the policy). On failure the device is

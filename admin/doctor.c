@@ -1,5 +1,6 @@
 #include "doctor.h"
 
+#include "out.h"
 #include "xinfo.h"
 #include "mq_x509.h"
 
@@ -177,7 +178,7 @@ void doctor_check_cert(struct doctor *d, X509 *cert, const char *what, const cha
 	long left;
 
 	if (mq_x509_validity(cert, &nb, &na) == 0) {
-		left = xinfo_days_left(na, d->now);
+		left = out_days_left(na, d->now);
 		if (na <= d->now)
 			doctor_add(d, DOCTOR_ERROR, "cert-expired", renew_fix,
 				   "%s certificate %s expired %ld day(s) ago", what, path, -left);
@@ -189,7 +190,7 @@ void doctor_check_cert(struct doctor *d, X509 *cert, const char *what, const cha
 			doctor_add(d, DOCTOR_WARNING, "cert-not-yet-valid",
 				   "check the clock of this machine (timedatectl)",
 				   "%s certificate %s is not valid before %ld day(s) from now", what,
-				   path, -xinfo_days_left(nb, d->now) + 1);
+				   path, -out_days_left(nb, d->now) + 1);
 	}
 	weak = xinfo_key_weakness(X509_get0_pubkey(cert));
 	if (weak) {
@@ -228,7 +229,7 @@ void doctor_check_crl(struct doctor *d, const char *path, const char *label)
 		X509_CRL_free(crl);
 		return;
 	}
-	left = xinfo_days_left(next, d->now);
+	left = out_days_left(next, d->now);
 	if (next <= d->now)
 		doctor_add(d, DOCTOR_ERROR, "crl-expired", fix,
 			   "%s %s is past its nextUpdate (%ld day(s) ago): a broker using it as "

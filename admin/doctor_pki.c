@@ -1,5 +1,6 @@
 /* doctor: the PKI directory itself. */
 #include "doctor.h"
+#include "out.h"
 
 #include "mq_x509.h"
 #include "mq_names.h"
@@ -245,7 +246,7 @@ static void pki_check_device(struct doctor *d, const struct mq_device *dev)
 	snprintf(fix, sizeof(fix), "mqadmin -d %s device renew %s (or device revoke %s)", d->dir,
 		 dev->name, dev->name);
 	if (c) {
-		left = xinfo_days_left(c->not_after, d->now);
+		left = out_days_left(c->not_after, d->now);
 		if (c->not_after <= d->now)
 			doctor_add(d, DOCTOR_ERROR, "cert-expired", fix,
 				   "device '%s': its certificate (serial %s) expired %ld day(s) ago",

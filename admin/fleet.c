@@ -1,6 +1,7 @@
 #include "fleet.h"
 
 #include "cli.h"
+#include "out.h"
 #include "mq_fileio.h"
 #include "mq_err.h"
 #include "mq_policy.h"
@@ -147,8 +148,8 @@ static void fleet_skip(struct fleet_result *res, const char *key, const char *wh
 {
 	char k[CLI_ESCAPE_SIZE(256)], w[CLI_ESCAPE_SIZE(512)];
 
-	fprintf(stderr, "mqadmin: warning: etcd key %s: %s; skipped, not applied (fix or delete the "
-		"key in etcd)\n", cli_escape(k, sizeof(k), key), cli_escape(w, sizeof(w), why));
+	out_warn("etcd key %s: %s; skipped, not applied (fix or delete the "
+		"key in etcd)", cli_escape(k, sizeof(k), key), cli_escape(w, sizeof(w), why));
 	res->skipped++;
 }
 

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "device.h"
 #include "issue.h"
+#include "out.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,18 +135,12 @@ static void serve_fail(struct serve_req *r, const char *code, const char *fmt, .
 static void serve_ok(struct serve_req *r, const struct mq_cert *c, const char *pem,
 		     const struct ca *ca, bool replay)
 {
-	char nb[MQ_TIME_LEN], na[MQ_TIME_LEN];
 	cJSON *o = cJSON_CreateObject();
 
 	r->code = "ok";
 	snprintf(r->serial, sizeof(r->serial), "%s", c->serial);
-	if (mq_time_format(c->not_before, nb) || mq_time_format(c->not_after, na) || !o ||
-	    !cJSON_AddStringToObject(o, "status", "ok") ||
-	    !cJSON_AddStringToObject(o, "device", r->device) ||
-	    !cJSON_AddStringToObject(o, "serial", c->serial) ||
-	    !cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) ||
-	    !cJSON_AddStringToObject(o, "not_before", nb) ||
-	    !cJSON_AddStringToObject(o, "not_after", na) ||
+	if (!o || !cJSON_AddStringToObject(o, "status", "ok") ||
+	    !cJSON_AddStringToObject(o, "device", r->device) || !out_json_cert(o, c) ||
 	    !cJSON_AddStringToObject(o, "certificate", pem) ||
 	    !cJSON_AddStringToObject(o, "chain", ca->cert_pem) ||
 	    (replay && !cJSON_AddTrueToObject(o, "replayed"))) {

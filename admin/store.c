@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include "cli.h"
+#include "out.h"
 #include "fleet.h"
 #include "mq_x509.h"
 #include "mq_fileio.h"
@@ -444,7 +445,7 @@ static void store_fleet_crl_fetch(const struct store *st)
 
 	if (key && !etcd_range(store_etcd, &r, &k, err, sizeof(err)) && k.n &&
 	    fleet_install_crl(st->dir, k.v[0].value, k.v[0].vlen, err, sizeof(err)) < 0)
-		fprintf(stderr, "mqadmin: warning: %s\n", err);
+		out_warn("%s", err);
 	etcd_kvs_free(&k);
 	free(key);
 }
@@ -483,7 +484,7 @@ static int store_fleet_rebuilt(struct store *st, const char *why)
 		return -1;
 	if (!fleet_ca_fingerprint(st->dir, fpr, err, sizeof(err)) &&
 	    fleet_check_ca(store_etcd, fleet_prefix(), fpr, FLEET_CA_CLAIM, err, sizeof(err)))
-		fprintf(stderr, "mqadmin: warning: %s\n", err);
+		out_warn("%s", err);
 	store_fleet_ready = true;
 	store_fleet_crl_retry(st);
 	return 0;
@@ -520,8 +521,8 @@ static int store_fleet_catchup(struct store *st)
 	if (rc == FLEET_REBUILT)
 		return store_fleet_rebuilt(st, err);
 	if (rc && st->mode == STORE_READ) {
-		fprintf(stderr, "mqadmin: warning: %s; showing the local copy in %s/store, which may be "
-			"behind etcd\n", err, st->dir);
+		out_warn("%s; showing the local copy in %s/store, which may be "
+			"behind etcd", err, st->dir);
 		return 0;
 	}
 	if (rc) {
@@ -576,8 +577,8 @@ int store_fleet_claim(struct store *st, const char *fpr)
 	if (rc == 1)
 		cli_err("%s (another administrator's init claimed it meanwhile)", err);
 	else if (rc)
-		fprintf(stderr, "mqadmin: warning: %s; the fleet's CA fingerprint is recorded by the "
-			"next command\n", err);
+		out_warn("%s; the fleet's CA fingerprint is recorded by the "
+			"next command", err);
 	return rc == 1 ? -1 : 0;
 }
 
@@ -598,10 +599,10 @@ void store_fleet_crl(const struct store *st, const char *pem, size_t len)
 	if (!fleet_enabled() || !store_fleet_ready)
 		return;
 	if (fleet_put_crl(store_etcd, fleet_prefix(), pem, len, err, sizeof(err)))
-		fprintf(stderr, "mqadmin: warning: %s/crl.pem is signed, but the fleet's copy in etcd "
+		out_warn("%s/crl.pem is signed, but the fleet's copy in etcd "
 			"(%scrl.pem) is not updated: %s; the next mqadmin command with etcd publishes "
 			"it (or 'mqadmin -d %s crl update'); the brokers refuse the revoked certificate "
-			"from its device record meanwhile\n", st->dir, fleet_prefix(), err, st->dir);
+			"from its device record meanwhile", st->dir, fleet_prefix(), err, st->dir);
 }
 
 struct mq_store *store_db(struct store *st)

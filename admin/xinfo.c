@@ -282,13 +282,6 @@ bool xinfo_issued_by(X509 *cert, X509 *ca)
 	return ok;
 }
 
-long xinfo_days_left(time_t t, time_t now)
-{
-	long long d = (long long)t - (long long)now;
-
-	return (long)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
-}
-
 int xinfo_asn1_time(const ASN1_TIME *a, time_t *out)
 {
 	struct tm tm;

@@ -45,9 +45,6 @@ char *xinfo_sans(const X509 *cert, int *nip, int *nother);
 /* Whether ca's key signed cert and ca's subject is cert's issuer. */
 bool xinfo_issued_by(X509 *cert, X509 *ca);
 
-/* Whole days from now to t, rounded towards minus infinity. */
-long xinfo_days_left(time_t t, time_t now);
-
 /* An ASN1_TIME as time_t; 0 or -1. */
 int xinfo_asn1_time(const ASN1_TIME *a, time_t *out);
 

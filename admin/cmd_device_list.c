@@ -1,5 +1,6 @@
 /* device list and device show: the policy's devices for humans and JSON. */
 #include "cmds.h"
+#include "out.h"
 
 #include "mq_policy.h"
 #include "mq_time.h"
@@ -26,48 +27,16 @@ static const struct mq_cert *devview_newest(const struct mq_device *d)
 
 static const char *devview_status(const struct mq_cert *c, time_t now)
 {
-	enum mq_cert_state s;
-
-	if (!c)
-		return "none";
-	s = mq_cert_state(c, now);
-	/* notBefore lies ISSUE_SKEW in the past: "not yet valid" only
-	 * shows a clock problem, and the cert is still the live one. */
-	return mq_cert_state_str(s == MQ_STATE_NOT_YET_VALID ? MQ_STATE_ACTIVE : s);
-}
-
-static long devview_days_left(const struct mq_cert *c, time_t now)
-{
-	long long d = (long long)c->not_after - (long long)now;
-
-	return (long)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
-}
-
-static bool devview_add_time(cJSON *o, const char *key, time_t t)
-{
-	char ts[MQ_TIME_LEN];
-
-	return !mq_time_format(t, ts) && cJSON_AddStringToObject(o, key, ts);
+	return c ? mq_cert_state_str(out_cert_state(c, now)) : "none";
 }
 
 static cJSON *devview_cert_json(const struct mq_cert *c, time_t now)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (!o || !cJSON_AddStringToObject(o, "serial", c->serial) ||
-	    !cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) ||
-	    !devview_add_time(o, "not_before", c->not_before) ||
-	    !devview_add_time(o, "not_after", c->not_after) ||
-	    !cJSON_AddStringToObject(o, "status", devview_status(c, now)))
-		goto fail;
-	if (c->status == MQ_CERT_REVOKED) {
-		if (c->revoked_at && !devview_add_time(o, "revoked_at", c->revoked_at))
-			goto fail;
-		if (c->revoke_reason && !cJSON_AddStringToObject(o, "reason", c->revoke_reason))
-			goto fail;
-	}
-	if ((c->retired_at && !devview_add_time(o, "retired_at", c->retired_at)) ||
-	    (c->retire_reason && !cJSON_AddStringToObject(o, "retire_reason", c->retire_reason)))
+	if (!o || !out_json_cert(o, c) ||
+	    !cJSON_AddStringToObject(o, "status", devview_status(c, now)) ||
+	    !out_json_cert_end(o, c))
 		goto fail;
 	return o;
 fail:
@@ -92,15 +61,12 @@ static cJSON *devview_device_json(const struct mq_device *d, time_t now)
 			goto fail;
 		}
 	}
-	if (d->created && !devview_add_time(o, "created", d->created))
+	if (d->created && !out_json_time(o, "created", d->created))
 		goto fail;
-	if (d->suspended && d->suspended_at && !devview_add_time(o, "suspended_at", d->suspended_at))
+	if (d->suspended && d->suspended_at && !out_json_time(o, "suspended_at", d->suspended_at))
 		goto fail;
-	if (c && (!cJSON_AddStringToObject(o, "serial", c->serial) ||
-		  !cJSON_AddStringToObject(o, "fingerprint", c->fingerprint) ||
-		  !devview_add_time(o, "not_before", c->not_before) ||
-		  !devview_add_time(o, "not_after", c->not_after) ||
-		  !cJSON_AddNumberToObject(o, "days_left", (double)devview_days_left(c, now))))
+	if (c && (!out_json_cert(o, c) ||
+		  !cJSON_AddNumberToObject(o, "days_left", (double)out_days_left(c->not_after, now))))
 		goto fail;
 	if (!cJSON_AddStringToObject(o, "status", devview_status(c, now)) ||
 	    !(certs = cJSON_AddArrayToObject(o, "certs")))
@@ -117,21 +83,6 @@ static cJSON *devview_device_json(const struct mq_device *d, time_t now)
 fail:
 	cJSON_Delete(o);
 	return NULL;
-}
-
-/* Prints one JSON document (and a newline). 0 or -1. */
-static int devview_print_json(cJSON *doc)
-{
-	char *text = doc ? cJSON_Print(doc) : NULL;
-
-	if (!text) {
-		cli_err("cannot format JSON: out of memory");
-		return -1;
-	}
-	fputs(text, stdout);
-	fputc('\n', stdout);
-	cJSON_free(text);
-	return cli_flush_stdout();
 }
 
 static char *devview_groups(const struct mq_device *d)
@@ -158,7 +109,7 @@ static void devview_expiry(const struct mq_cert *c, time_t now, char *buf, size_
 	if (!c)
 		snprintf(buf, len, "-");
 	else
-		cli_expiry_str(c->not_after, now, buf, len);
+		out_expiry(c->not_after, now, buf, len);
 }
 
 static bool devview_match(const struct devview_filter *f, const struct mq_device *d, time_t now)
@@ -175,53 +126,51 @@ static bool devview_match(const struct devview_filter *f, const struct mq_device
 	return true;
 }
 
+/* Fills row (6 cells) for d; exp holds the expiry text, *g the groups
+ * (malloc'd, the caller frees it). 0 or -1 (out of memory). */
+static int devview_row(const struct mq_device *d, time_t now, const char *row[6], char *exp,
+		       size_t explen, char **g)
+{
+	const struct mq_cert *c = devview_newest(d);
+
+	if (!(*g = devview_groups(d)))
+		return -1;
+	devview_expiry(c, now, exp, explen);
+	row[0] = d->name;
+	row[1] = d->username;
+	row[2] = *g;
+	row[3] = devview_status(c, now);
+	row[4] = exp;
+	row[5] = c ? c->serial : "-";
+	return 0;
+}
+
 static int devview_table(const struct mq_policy *p, const struct devview_filter *f, time_t now)
 {
-	size_t shown = 0;
 	static const char *const head[] = {"NAME", "USERNAME", "GROUPS", "STATUS", "EXPIRES", "SERIAL"};
-	size_t w[5];
-	char exp[48];
+	struct out_cols cols;
+	size_t shown = 0;
+	const char *row[6];
+	char exp[48], *g;
 
-	for (size_t k = 0; k < 5; k++)
-		w[k] = strlen(head[k]);
-	for (size_t i = 0; i < p->ndevices; i++) {
-		const struct mq_device *d = p->devices[i];
-		char *g;
-
-		if (!devview_match(f, d, now))
-			continue;
-		if (!(g = devview_groups(d)))
-			return -1;
-		devview_expiry(devview_newest(d), now, exp, sizeof(exp));
-		if (strlen(d->name) > w[0])
-			w[0] = strlen(d->name);
-		if (strlen(d->username) > w[1])
-			w[1] = strlen(d->username);
-		if (strlen(g) > w[2])
-			w[2] = strlen(g);
-		if (strlen(devview_status(devview_newest(d), now)) > w[3])
-			w[3] = strlen(devview_status(devview_newest(d), now));
-		if (strlen(exp) > w[4])
-			w[4] = strlen(exp);
-		free(g);
-	}
-	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], head[0], (int)w[1], head[1],
-	       (int)w[2], head[2], (int)w[3], head[3], (int)w[4], head[4], head[5]);
-	for (size_t i = 0; i < p->ndevices; i++) {
-		const struct mq_device *d = p->devices[i];
-		const struct mq_cert *c = devview_newest(d);
-		char *g;
-
-		if (!devview_match(f, d, now))
-			continue;
-		if (!(g = devview_groups(d)))
-			return -1;
-		shown++;
-		devview_expiry(c, now, exp, sizeof(exp));
-		printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], d->name, (int)w[1],
-		       d->username, (int)w[2], g, (int)w[3], devview_status(c, now), (int)w[4], exp,
-		       c ? c->serial : "-");
-		free(g);
+	/* Two passes, nothing stored: widths first, then the rows. */
+	out_cols_init(&cols, head, 6);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			out_cols_row(&cols, head);
+		for (size_t i = 0; i < p->ndevices; i++) {
+			if (!devview_match(f, p->devices[i], now))
+				continue;
+			if (devview_row(p->devices[i], now, row, exp, sizeof(exp), &g))
+				return -1;
+			if (pass) {
+				out_cols_row(&cols, row);
+				shown++;
+			} else {
+				out_cols_fit(&cols, row);
+			}
+			free(g);
+		}
 	}
 	printf("%zu device%s (%zu shown)\n", p->ndevices, p->ndevices == 1 ? "" : "s", shown);
 	return cli_flush_stdout();
@@ -501,7 +450,7 @@ static void dvs_device(struct devview_stream *x, const struct mq_device *d)
 		dvs_time(x, "not_before", c->not_before);
 		dvs_time(x, "not_after", c->not_after);
 		dvs_lit(",\"days_left\":");
-		dvs_put(n, (size_t)snprintf(n, sizeof(n), "%ld", devview_days_left(c, x->now)));
+		dvs_put(n, (size_t)snprintf(n, sizeof(n), "%ld", out_days_left(c->not_after, x->now)));
 	}
 	dvs_kv("status", devview_status(c, x->now));
 	dvs_lit(",\"certs\":[");
@@ -631,7 +580,7 @@ int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (json) {
 		o = devview_device_json(d, time(NULL));
-		rc = devview_print_json(o) ? CLI_FAIL : CLI_OK;
+		rc = out_json(o) ? CLI_FAIL : CLI_OK;
 	} else {
 		devview_human(d, time(NULL));
 		rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;

@@ -6,10 +6,8 @@
 #include "device.h"
 #include "export.h"
 #include "issue.h"
-#include "mq_fileio.h"
 #include "store.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,30 +147,6 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 	return cli_name_ok("device", o->name) ? CLI_OK : CLI_FAIL;
 }
 
-/* Paths of a device's files, malloc'd. */
-struct devfiles {
-	char *dir, *crt, *key, *cacrt;
-};
-
-static int devfiles_init(struct devfiles *f, const struct store *st, const char *name,
-			 const char *suffix)
-{
-	memset(f, 0, sizeof(*f));
-	f->dir = store_path(st, "devices/%s", name);
-	f->crt = store_path(st, "devices/%s/%s.crt%s", name, name, suffix);
-	f->key = store_path(st, "devices/%s/%s.key%s", name, name, suffix);
-	f->cacrt = store_path(st, "devices/%s/ca.crt", name);
-	return f->dir && f->crt && f->key && f->cacrt ? 0 : -1;
-}
-
-static void devfiles_release(struct devfiles *f)
-{
-	free(f->dir);
-	free(f->crt);
-	free(f->key);
-	free(f->cacrt);
-}
-
 int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct devcmd_opts o = {0};
@@ -245,8 +219,7 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct devcmd_opts o = {0};
 	struct store st = {.lockfd = -1};
-	struct devfiles f = {0}, fin = {0};
-	struct export_files ex = {0};
+	struct device_issued files = {0};
 	struct device_key dk = {0};
 	struct ca ca = {0};
 	struct mq_device *d;
@@ -282,50 +255,29 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 			"unless --san or --no-san is given", san ? san : "none");
 	if (device_certify(st.policy, d, &ca, dk.pub, san, o.days, &cert, &pem, &pemlen))
 		goto out;
-	if (devfiles_init(&f, &st, o.name, ".new") || devfiles_init(&fin, &st, o.name, "") ||
-	    store_intent(&st, (const char *const *)&o.name, 1))
+	if (store_intent(&st, (const char *const *)&o.name, 1))
 		goto out;
 	/* Stage beside the old files, commit the policy, then rename: a
 	 * failure before the policy write leaves the old files and policy
 	 * as they were. */
+	if (device_files_write(&st, &ca, o.name, dk.key, cert, pem, pemlen, &o.ex, true, &files))
+		goto out;
 	staged = true;
-	if ((dk.key && issue_write_key(f.key, dk.key, cert)) ||
-	    issue_write(f.crt, pem, pemlen, 0644) ||
-	    export_write(&o.ex, fin.dir, o.name, cert, ca.cert, dk.key, ".new", &ex) ||
-	    store_save_policy(&st))
+	if (store_save_policy(&st))
 		goto out;
 	staged = false;
-	if ((dk.key ? rename(f.key, fin.key) : unlink(fin.key) && errno != ENOENT) ||
-	    rename(f.crt, fin.crt)) {
-		cli_err("certificate recorded, but cannot move %s into place: %s; rename it by hand",
-			f.crt, strerror(errno));
+	if (device_files_commit(&files, o.name, o.ex.formats))
 		goto out;
-	}
-	mq_file_sync_dir(fin.crt);
-	if (export_commit(&ex))
-		goto out;
-	export_remove_stale(fin.dir, o.name, o.ex.formats);
-	printf("%s\n", fin.crt);
-	if (dk.key)
-		printf("%s\n", fin.key);
-	for (size_t i = 0; i < ex.n; i++)
-		printf("%s\n", ex.final[i]);
-	if (ex.pass[0])
-		printf("p12 passphrase (shown once, not stored): %s\n", ex.pass);
+	device_issued_print(&files);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
-	if (staged) {
-		unlink(f.key);
-		unlink(f.crt);
-		export_unlink(&ex);
-	}
-	export_release(&ex);
+	if (staged)
+		device_issued_undo(&files);
+	device_issued_release(&files);
 	X509_free(cert);
 	free(pem);
 	device_key_release(&dk);
 	ca_release(&ca);
-	devfiles_release(&f);
-	devfiles_release(&fin);
 	free(o.san);
 	if (st.dir)
 		store_close(&st);

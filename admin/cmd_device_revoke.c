@@ -6,6 +6,7 @@
  * terminal) the device is revoked all the same, exit 0, and the warning
  * says to run 'mqadmin crl update'. */
 #include "cmds.h"
+#include "out.h"
 
 #include "ca.h"
 #include "crl.h"
@@ -62,11 +63,11 @@ int revoke_commit(struct store *st, const char *passfile, const char *what)
 	if (store_save_policy(st))
 		return -1;
 	if (ca_load(&ca, st, passfile) || crl_write(st, &ca, CRL_DEFAULT_DAYS)) {
-		fprintf(stderr,
-			"mqadmin: warning: %s IS revoked: the policy no longer admits it and a "
+		out_warn(
+			"%s IS revoked: the policy no longer admits it and a "
 			"running plugin disconnects it within a second. But %s/crl.pem was not re-signed "
 			"(see above) and does not list it yet: run 'mqadmin -d %s crl update' with the "
-			"CA passphrase\n",
+			"CA passphrase",
 			what, st->dir, st->dir);
 		rc = 1;
 	}

@@ -3,6 +3,7 @@
  * CRL, undone by resume). Deletion revokes every certificate (CRL), takes
  * the device out of the policy and moves its files into DIR/archive/. */
 #include "cmds.h"
+#include "out.h"
 
 #include "mq_fileio.h"
 #include "mq_names.h"
@@ -173,8 +174,8 @@ static int devstate_archive(const struct store *st, const char *name, const char
 		return -1;
 	}
 	if (mq_file_sync_dir(*dst) || mq_file_sync_dir(*src))
-		fprintf(stderr, "mqadmin: warning: %s moved to %s, but a crash before the system "
-			"writes %s back could undo the move\n", *src, *dst, st->dir);
+		out_warn("%s moved to %s, but a crash before the system "
+			"writes %s back could undo the move", *src, *dst, st->dir);
 	return 1;
 }
 

@@ -289,8 +289,8 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 		if (!(it->name = imp_name(it, name)))
 			bad++;
 		else if (mq_policy_find_device(st.policy, it->name))
-			fprintf(stderr, "mqadmin: %s: device '%s' exists; the certificate is added "
-				"to it\n", argv[i], it->name);
+			cli_err("%s: device '%s' exists; the certificate is added "
+				"to it", argv[i], it->name);
 	}
 	if (bad) {
 		cli_err("%d of %d certificate(s) refused: nothing imported", bad, argc - optind);
@@ -400,7 +400,7 @@ static int adopt_collect(const struct store *st, time_t since, char ***fprs, siz
 		rc = -1;
 	}
 	if (malformed)
-		fprintf(stderr, "mqadmin: skipped %zu malformed observe line(s)\n", malformed);
+		cli_err("skipped %zu malformed observe line(s)", malformed);
 out:
 	mq_strmap_release(&seen);
 	free(dir);
@@ -510,7 +510,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 	} else if (l.n && (imp_record(&st, &l, NULL, 0, true) || store_save_policy(&st))) {
 		goto out;
 	}
-	fprintf(stderr, "mqadmin: %zu certificate(s) %s, %zu already registered, %zu refused\n",
+	cli_err("%zu certificate(s) %s, %zu already registered, %zu refused",
 		l.n, dry ? "to adopt" : "adopted", known, refused);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
