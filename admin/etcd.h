@@ -19,6 +19,10 @@ struct etcd_opts {
 	const char *cert;      /* client certificate (PEM) for client-cert authentication */
 	const char *key;       /* its key (PEM) */
 	long timeout_ms;       /* per call; 0: 5000 */
+	/* etcd auth (its JSON gateway takes no identity from a certificate):
+	 * the user and the file holding its password (read once by etcd_new,
+	 * refused when other users may read it). Both or neither. */
+	const char *user, *password_file;
 };
 
 /* Return codes besides 0 and -1 (err names the endpoint and what to do). */
