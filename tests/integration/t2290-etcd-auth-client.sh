@@ -72,6 +72,16 @@ test_expect_success 'the administrator (mqcert-admin) writes devices to etcd' '
 	test_grep ! "$(cat "$A/etcd/mqcert-admin.password")" out err
 '
 
+test_expect_success 'the same settings from the config file (etcd_user, etcd_password_file)' '
+	printf "%s\n" "dir = $A" "etcd = $ETCD_URL" "etcd_cacert = $A/ca.crt" \
+		"etcd_cert = $A/servers/mqcert-admin/mqcert-admin.crt" \
+		"etcd_key = $A/servers/mqcert-admin/mqcert-admin.key" "etcd_user = mqcert-admin" \
+		"etcd_password_file = $A/etcd/mqcert-admin.password" >adm.conf &&
+	env -u MQADMIN_ETCD MQADMIN_CONFIG=$TRASH/adm.conf "$MQADMIN" device issue dev4 >/dev/null &&
+	root_get --print-value-only /mqcert/devices/dev4 >val &&
+	test_grep "\"name\":[[:space:]]*\"dev4\"" val
+'
+
 test_expect_success 'a wrong password: the user, the endpoint and the file are named; exit 1' '
 	(umask 077 && echo wrong >"$TRASH/bad.password") &&
 	PWFILE=$TRASH/bad.password test_expect_code 1 adm device issue dev9 >out 2>err &&
