@@ -38,6 +38,7 @@ struct etcd {
 	char *token;    /* from /v3/auth/authenticate; NULL: log in first */
 	size_t tok_url; /* the endpoint that issued it (simple tokens are per member) */
 	bool authing;   /* the call under way is the login */
+	bool auth_off;  /* etcd at tok_url said its auth is not enabled: no token */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -410,6 +411,10 @@ static int etcd_http_error(const struct etcd *e, long status, const char *body, 
 		mq_errf(err, errlen, "etcd at %s: %s failed: %s; the members are electing a leader: "
 			"try again in a few seconds", e->urls[e->cur], what, msg);
 		rc = ETCD_RETRY_LEADER;
+	} else if (e->user && !e->authing && strstr(msg, "user name is empty")) {
+		/* Auth was enabled after this client found it off. */
+		mq_errf(err, errlen, "etcd at %s refused %s: %s", e->urls[e->cur], what, msg);
+		rc = ETCD_RETRY_AUTH;
 	} else if (strstr(msg, "user name is empty")) {
 		mq_errf(err, errlen, "etcd at %s refused %s: etcd auth is on and no etcd user was "
 			"given: give --etcd-user and --etcd-password-file (etcd_user, etcd_password_file "
@@ -551,9 +556,19 @@ static int etcd_authenticate(struct etcd *e, char *err, size_t errlen)
 		mq_errf(err, errlen, "out of memory");
 		goto out;
 	}
+	e->auth_off = false;
 	e->authing = true;
 	rc = etcd_post(e, "/v3/auth/authenticate", body, &resp, "logging in", err, errlen);
 	e->authing = false;
+	if (rc == ETCD_ERR && strstr(err, "authentication is not enabled")) {
+		/* A user configured before auth is enabled (the bootstrap):
+		 * go on without a token; "user name is empty" later means
+		 * auth came on, and logs in then. */
+		e->auth_off = true;
+		e->tok_url = e->cur;
+		rc = 0;
+		goto out;
+	}
 	if (rc)
 		goto out;
 	t = cJSON_GetObjectItemCaseSensitive(resp, "token");
@@ -588,7 +603,7 @@ out:
 /* Logs in when needed: no token yet, or one from another endpoint. */
 static int etcd_ready(struct etcd *e, char *err, size_t errlen)
 {
-	if (!e->user || (e->token && e->tok_url == e->cur))
+	if (!e->user || ((e->token || e->auth_off) && e->tok_url == e->cur))
 		return 0;
 	return etcd_authenticate(e, err, errlen);
 }
@@ -629,6 +644,7 @@ static int etcd_call(struct etcd *e, const char *path, cJSON *req, cJSON **resp,
 			relogged = true;
 			free(e->token);
 			e->token = NULL;
+			e->auth_off = false;
 			continue;
 		}
 		if (rc == ETCD_RETRY_LEADER &&
@@ -1186,8 +1202,12 @@ static int etcd_watch_line(struct etcd_wctx *w, const char *line)
 		else
 			mq_errf(w->err, w->errlen, "etcd at %s cancelled the watch: %s",
 				etcd_endpoint(w->e), cJSON_IsString(m) ? m->valuestring : "no reason given");
+		/* etcd 3.4 cancels a watch whose token it does not know with
+		 * "permission denied": worth one new login. */
 		w->stale_token = cJSON_IsString(m) && (strstr(m->valuestring, "invalid auth token") ||
-						       strstr(m->valuestring, "auth store is old"));
+						       strstr(m->valuestring, "auth store is old") ||
+						       (w->e->token && strstr(m->valuestring,
+									      "permission denied")));
 		rc = ETCD_ERR;
 		goto out;
 	}
@@ -1334,6 +1354,7 @@ int etcd_watch(struct etcd *e, const struct etcd_watch_req *wr,
 			w.rc = 0;
 			free(e->token);
 			e->token = NULL;
+			e->auth_off = false;
 			i--;
 			continue;
 		}
@@ -1355,6 +1376,7 @@ int etcd_watch(struct etcd *e, const struct etcd_watch_req *wr,
 					relogged = true;
 					free(e->token);
 					e->token = NULL;
+					e->auth_off = false;
 					i--;
 					continue;
 				}

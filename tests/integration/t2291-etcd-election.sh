@@ -3,7 +3,8 @@
 # retries "leader changed" / "no leader" a few times within about 2 s.
 # Three members; the leader is frozen (SIGSTOP) and mqadmin, talking to a
 # follower, writes at once: its read waits for a leader, gets "leader
-# changed" when the other two elect one, and retries.
+# changed" when the other two elect one, and retries. Also: a user set
+# while auth is off is no error.
 . "$(dirname "$0")/../lib.sh"
 . "$MQ_ROOT/tests/etcd-lib.sh"
 
@@ -52,6 +53,14 @@ test_expect_success 'the leader frozen, a write through a follower at once: it s
 	kill -CONT $(cat "$TRASH/$L/pid") &&
 	ETCDCTL_API=3 "$ETCDCTL_BIN" --endpoints "$(url $F)" get --print-value-only /mqcert/devices/dev1 >val &&
 	test_grep "\"name\":[[:space:]]*\"dev1\"" val
+'
+
+test_expect_success 'a user configured while etcd auth is off (the bootstrap): no token, requests go on' '
+	(umask 077 && echo pw >"$TRASH/u.password") &&
+	MQADMIN_ETCD=$(url m1),$(url m2),$(url m3) "$MQADMIN" -d adm --etcd-user mqcert-admin \
+		--etcd-password-file "$TRASH/u.password" device issue dev2 >out 2>err &&
+	ETCDCTL_API=3 "$ETCDCTL_BIN" --endpoints "$(url m1)" get --print-value-only /mqcert/devices/dev2 >val &&
+	test_grep "\"name\":[[:space:]]*\"dev2\"" val
 '
 
 test_done
