@@ -3,7 +3,10 @@
  * encoded inside JSON (cJSON). One struct etcd per process or thread. Every
  * call is bounded by the client's timeout except etcd_watch, which runs
  * until its callback stops it, its own limits or a stop flag. On a
- * connection failure a call moves on to the next endpoint. */
+ * connection failure a call moves on to the next endpoint. With a user
+ * (etcd auth on) a call logs in first when it has no token for the
+ * endpoint, and once more when etcd forgot the token; "leader changed" /
+ * "no leader" (an election) is retried up to three times within ~2 s. */
 #ifndef ADMIN_ETCD_H
 #define ADMIN_ETCD_H
 
