@@ -28,6 +28,8 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		{"instance", required_argument, NULL, 'i'},
 		{"lease-ttl", required_argument, NULL, 'l'},
 		{"metrics-file", required_argument, NULL, 'm'},
+		{"etcd-user", required_argument, NULL, 'u'},
+		{"etcd-password-file", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	struct sync_opts o = {.dir = ctx->dir, .lease_ttl = SYNC_LEASE_TTL};
@@ -55,13 +57,17 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 						       optarg, SYNC_LEASE_TTL);
 		} else if (c == 'm') {
 			o.metrics_path = optarg;
+		} else if (c == 'u') {
+			fc.user = optarg;
+		} else if (c == 'w') {
+			fc.password_file = optarg;
 		} else {
 			return cli_usage_error(ctx, NULL);
 		}
 	}
 	if (optind != argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-	if ((fc.endpoints || fc.prefix) && fleet_configure(&fc))
+	if ((fc.endpoints || fc.prefix || fc.user || fc.password_file) && fleet_configure(&fc))
 		return CLI_USAGE;
 	if (!fleet_enabled())
 		return cli_usage_error(ctx, "no etcd to follow: pass --etcd URL[,URL...] (or set "

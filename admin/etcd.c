@@ -4,16 +4,28 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #define ETCD_TIMEOUT_MS 5000L
 #define ETCD_CONNECT_MS 2000L
+#define ETCD_PASSWORD_MAX 1024
+
+/* etcd_http_error's verdicts that etcd_call acts on (never returned). */
+enum {
+	ETCD_RETRY_AUTH = -10,   /* the token is unknown or stale: log in again */
+	ETCD_RETRY_LEADER = -11, /* an election is under way: wait a little, retry */
+};
 
 struct etcd {
 	char *list;  /* the endpoints as given */
@@ -22,6 +34,11 @@ struct etcd {
 	char *cacert, *cert, *key;
 	long timeout_ms;
 	CURL *h; /* reused: keeps the connection between calls */
+	char *user, *pwfile, *password;
+	char *token;    /* from /v3/auth/authenticate; NULL: log in first */
+	size_t tok_url; /* the endpoint that issued it (simple tokens are per member) */
+	bool authing;   /* the call under way is the login */
+	bool auth_off;  /* etcd at tok_url said its auth is not enabled: no token */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -149,9 +166,77 @@ void etcd_free(struct etcd *e)
 	free(e->cacert);
 	free(e->cert);
 	free(e->key);
+	free(e->user);
+	free(e->pwfile);
+	free(e->token);
+	if (e->password) {
+		OPENSSL_cleanse(e->password, strlen(e->password));
+		free(e->password);
+	}
 	if (e->h)
 		curl_easy_cleanup(e->h);
 	free(e);
+}
+
+/* The password of e->user from e->pwfile, read once: a regular file that
+ * other users cannot open (it grants the user's roles on the fleet). */
+static int etcd_read_password(struct etcd *e, char *err, size_t errlen)
+{
+	char buf[ETCD_PASSWORD_MAX + 2];
+	size_t n = 0;
+	struct stat sb;
+	int fd = open(e->pwfile, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC), rc = -1;
+
+	if (fd < 0) {
+		mq_errf(err, errlen, "cannot open the password file %s of etcd user '%s': %s; give the "
+			"file scripts/fleet-etcd-auth wrote (DIR/etcd/%s.password) with "
+			"--etcd-password-file", e->pwfile, e->user, strerror(errno), e->user);
+		return -1;
+	}
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		mq_errf(err, errlen, "the etcd password file %s is not a regular file", e->pwfile);
+		goto out;
+	}
+	if (sb.st_mode & S_IRWXO) {
+		mq_errf(err, errlen, "the etcd password file %s is open to other users (mode %04o): "
+			"anyone on this machine could act as etcd user '%s'; run chmod o-rwx %s "
+			"(600, or 640 for the broker's group)", e->pwfile,
+			(unsigned)(sb.st_mode & 07777), e->user, e->pwfile);
+		goto out;
+	}
+	while (n < sizeof(buf)) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			mq_errf(err, errlen, "cannot read the etcd password file %s: %s", e->pwfile,
+				strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n && buf[n - 1] == '\r')
+		n--;
+	if (!n || n > ETCD_PASSWORD_MAX || memchr(buf, '\0', n)) {
+		mq_errf(err, errlen, "the etcd password file %s is %s: it holds the password of user "
+			"'%s' on one line", e->pwfile, !n ? "empty" : "too long or holds a NUL byte",
+			e->user);
+		goto out;
+	}
+	if (!(e->password = strndup(buf, n))) {
+		mq_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return rc;
 }
 
 int etcd_new(struct etcd **out, const struct etcd_opts *o, char *err, size_t errlen)
@@ -205,6 +290,18 @@ int etcd_new(struct etcd **out, const struct etcd_opts *o, char *err, size_t err
 		mq_errf(err, errlen, "an etcd client certificate needs its key and a key its certificate: "
 			"give both etcd_cert and etcd_key");
 		goto fail;
+	}
+	if ((o->user && *o->user) != (o->password_file && *o->password_file)) {
+		mq_errf(err, errlen, "an etcd user needs its password file and a password file its "
+			"user: give both --etcd-user and --etcd-password-file (etcd_user, "
+			"etcd_password_file)");
+		goto fail;
+	}
+	if (o->user && *o->user) {
+		if (!(e->user = strdup(o->user)) || !(e->pwfile = strdup(o->password_file)))
+			goto oom;
+		if (etcd_read_password(e, err, errlen))
+			goto fail;
 	}
 	free(copy);
 	*out = e;
@@ -302,10 +399,38 @@ static int etcd_http_error(const struct etcd *e, long status, const char *body, 
 	if (strstr(msg, "compacted")) {
 		mq_errf(err, errlen, "etcd at %s: %s: %s", e->urls[e->cur], what, msg);
 		rc = ETCD_COMPACTED;
-	} else if (strstr(msg, "permission denied") || strstr(msg, "user name") ||
-		   strstr(msg, "authentication")) {
-		mq_errf(err, errlen, "etcd at %s refused %s: %s; the client certificate's user (its CN) "
-			"needs a role granting this prefix (docs/FLEET.md)", e->urls[e->cur], what, msg);
+	} else if (e->user && strstr(msg, "authentication failed")) {
+		mq_errf(err, errlen, "etcd at %s refused user '%s': authentication failed; check the "
+			"password file %s (scripts/fleet-etcd-auth sets the user's password from it)",
+			e->urls[e->cur], e->user, e->pwfile);
+	} else if (strstr(msg, "invalid auth token") || strstr(msg, "auth store is old")) {
+		mq_errf(err, errlen, "etcd at %s refused %s: %s%s", e->urls[e->cur], what, msg,
+			e->user ? "" : "; give --etcd-user and --etcd-password-file");
+		rc = e->user ? ETCD_RETRY_AUTH : ETCD_ERR;
+	} else if (strstr(msg, "leader changed") || strstr(msg, "no leader")) {
+		mq_errf(err, errlen, "etcd at %s: %s failed: %s; the members are electing a leader: "
+			"try again in a few seconds", e->urls[e->cur], what, msg);
+		rc = ETCD_RETRY_LEADER;
+	} else if (e->user && !e->authing && strstr(msg, "user name is empty")) {
+		/* Auth was enabled after this client found it off. */
+		mq_errf(err, errlen, "etcd at %s refused %s: %s", e->urls[e->cur], what, msg);
+		rc = ETCD_RETRY_AUTH;
+	} else if (strstr(msg, "user name is empty")) {
+		mq_errf(err, errlen, "etcd at %s refused %s: etcd auth is on and no etcd user was "
+			"given: give --etcd-user and --etcd-password-file (etcd_user, etcd_password_file "
+			"in the config file; docs/FLEET.md)", e->urls[e->cur], what);
+	} else if (strstr(msg, "permission denied")) {
+		if (e->user)
+			mq_errf(err, errlen, "etcd at %s refused user '%s' %s: permission denied; the "
+				"user's etcd roles do not grant it (docs/FLEET.md, \"Who may read and "
+				"write what\")", e->urls[e->cur], e->user, what);
+		else
+			mq_errf(err, errlen, "etcd at %s refused %s: permission denied; log in as a "
+				"user whose roles grant it (--etcd-user, docs/FLEET.md)", e->urls[e->cur],
+				what);
+	} else if (strstr(msg, "user name") || strstr(msg, "authentication")) {
+		mq_errf(err, errlen, "etcd at %s refused %s: %s; check --etcd-user and "
+			"--etcd-password-file (docs/FLEET.md)", e->urls[e->cur], what, msg);
 	} else if (strstr(msg, "too many operations") || strstr(msg, "request is too large")) {
 		mq_errf(err, errlen, "etcd at %s refused %s: %s; one mqadmin command is one etcd "
 			"transaction: raise etcd's --max-txn-ops and --max-request-bytes (docs/FLEET.md)",
@@ -318,20 +443,39 @@ static int etcd_http_error(const struct etcd *e, long status, const char *body, 
 	return rc;
 }
 
-/* POSTs req (taken) to path on the current endpoint, moving on to the next
- * when it cannot be reached. *resp: the parsed answer. */
-static int etcd_call(struct etcd *e, const char *path, cJSON *req, cJSON **resp, const char *what,
-		     char *err, size_t errlen)
+/* The request's headers: JSON, and the login's token when there is one. */
+static struct curl_slist *etcd_headers(const struct etcd *e)
 {
-	char *body = cJSON_PrintUnformatted(req), tried[1024] = "";
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json"), *n;
+	char *auth;
+
+	if (!h || !e->token || e->authing)
+		return h;
+	if (!(auth = malloc(strlen(e->token) + sizeof("Authorization: ")))) {
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	sprintf(auth, "Authorization: %s", e->token);
+	n = curl_slist_append(h, auth);
+	free(auth);
+	if (!n)
+		curl_slist_free_all(h);
+	return n;
+}
+
+/* POSTs body to path on the current endpoint, moving on to the next
+ * when it cannot be reached. *resp: the parsed answer. */
+static int etcd_post(struct etcd *e, const char *path, const char *body, cJSON **resp,
+		     const char *what, char *err, size_t errlen)
+{
+	char tried[1024] = "";
 	struct curl_slist *hdrs = NULL;
 	struct etcd_buf b = {0};
 	bool tls_closed = false; /* an https endpoint hung up during or after the handshake */
 	int rc = ETCD_ERR;
 
 	*resp = NULL;
-	cJSON_Delete(req);
-	if (!body || !(hdrs = curl_slist_append(NULL, "Content-Type: application/json")))
+	if (!(hdrs = etcd_headers(e)))
 		goto oom;
 	if (!e->h && !(e->h = curl_easy_init()))
 		goto oom;
@@ -388,13 +532,130 @@ oom:
 	mq_errf(err, errlen, "out of memory");
 out:
 	curl_slist_free_all(hdrs);
-	free(body);
 	free(b.p);
 	if (rc) {
 		cJSON_Delete(*resp);
 		*resp = NULL;
 	}
 	return rc;
+}
+
+/* Logs in as e->user on the current endpoint: a new e->token. */
+static int etcd_authenticate(struct etcd *e, char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject(), *resp = NULL;
+	const cJSON *t;
+	char *body = NULL;
+	int rc = ETCD_ERR;
+
+	free(e->token);
+	e->token = NULL;
+	if (!req || !cJSON_AddStringToObject(req, "name", e->user) ||
+	    !cJSON_AddStringToObject(req, "password", e->password) ||
+	    !(body = cJSON_PrintUnformatted(req))) {
+		mq_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	e->auth_off = false;
+	e->authing = true;
+	rc = etcd_post(e, "/v3/auth/authenticate", body, &resp, "logging in", err, errlen);
+	e->authing = false;
+	if (rc == ETCD_ERR && strstr(err, "authentication is not enabled")) {
+		/* A user configured before auth is enabled (the bootstrap):
+		 * go on without a token; "user name is empty" later means
+		 * auth came on, and logs in then. */
+		e->auth_off = true;
+		e->tok_url = e->cur;
+		rc = 0;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	t = cJSON_GetObjectItemCaseSensitive(resp, "token");
+	if (!cJSON_IsString(t) || !*t->valuestring) {
+		mq_errf(err, errlen, "etcd at %s gave user '%s' no token: is etcd auth enabled? "
+			"(scripts/fleet-etcd-auth enables it)", e->urls[e->cur], e->user);
+		rc = ETCD_ERR;
+		goto out;
+	}
+	if (!(e->token = strdup(t->valuestring))) {
+		mq_errf(err, errlen, "out of memory");
+		rc = ETCD_ERR;
+		goto out;
+	}
+	e->tok_url = e->cur;
+out:
+	if (rc == ETCD_RETRY_AUTH)
+		rc = ETCD_ERR;
+	if (body) {
+		OPENSSL_cleanse(body, strlen(body));
+		free(body);
+	}
+	/* cJSON keeps the password in its own copy: wipe it too. */
+	t = cJSON_GetObjectItemCaseSensitive(req, "password");
+	if (cJSON_IsString(t))
+		OPENSSL_cleanse(t->valuestring, strlen(t->valuestring));
+	cJSON_Delete(req);
+	cJSON_Delete(resp);
+	return rc;
+}
+
+/* Logs in when needed: no token yet, or one from another endpoint. */
+static int etcd_ready(struct etcd *e, char *err, size_t errlen)
+{
+	if (!e->user || ((e->token || e->auth_off) && e->tok_url == e->cur))
+		return 0;
+	return etcd_authenticate(e, err, errlen);
+}
+
+static void etcd_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static const long etcd_leader_waits[] = {200, 500, 1200};
+
+/* POSTs req (taken) to path, logged in when a user is configured. A
+ * stale token ("invalid auth token") gets one new login; an election
+ * ("leader changed", "no leader") up to three retries, about 2 s in all,
+ * so that a write during an election succeeds. */
+static int etcd_call(struct etcd *e, const char *path, cJSON *req, cJSON **resp, const char *what,
+		     char *err, size_t errlen)
+{
+	char *body = cJSON_PrintUnformatted(req);
+	bool relogged = false;
+	size_t waits = 0;
+	int rc;
+
+	*resp = NULL;
+	cJSON_Delete(req);
+	if (!body) {
+		mq_errf(err, errlen, "out of memory");
+		return ETCD_ERR;
+	}
+	for (;;) {
+		rc = etcd_ready(e, err, errlen);
+		if (!rc)
+			rc = etcd_post(e, path, body, resp, what, err, errlen);
+		if (rc == ETCD_RETRY_AUTH && !relogged) {
+			relogged = true;
+			free(e->token);
+			e->token = NULL;
+			e->auth_off = false;
+			continue;
+		}
+		if (rc == ETCD_RETRY_LEADER &&
+		    waits < sizeof(etcd_leader_waits) / sizeof(etcd_leader_waits[0])) {
+			etcd_sleep_ms(etcd_leader_waits[waits++]);
+			continue;
+		}
+		break;
+	}
+	free(body);
+	return rc == ETCD_RETRY_AUTH || rc == ETCD_RETRY_LEADER ? ETCD_ERR : rc;
 }
 
 /* ---- key-values ---------------------------------------------------------- */
@@ -884,6 +1145,7 @@ struct etcd_wctx {
 	const struct etcd *e;
 	const volatile int *stop;
 	int (*tick)(void *arg);
+	bool stale_token; /* etcd refused the watch's token */
 	struct timespec last, start;
 	long idle_ms, timeout_ms;
 	bool idle;
@@ -917,6 +1179,8 @@ static int etcd_watch_line(struct etcd_wctx *w, const char *line)
 
 		mq_errf(w->err, w->errlen, "etcd at %s: the watch failed: %s", etcd_endpoint(w->e),
 			cJSON_IsString(m) ? m->valuestring : line);
+		w->stale_token = cJSON_IsString(m) && (strstr(m->valuestring, "invalid auth token") ||
+						       strstr(m->valuestring, "auth store is old"));
 		rc = cJSON_IsString(m) && strstr(m->valuestring, "compacted") ? ETCD_COMPACTED : ETCD_ERR;
 		goto out;
 	}
@@ -931,8 +1195,19 @@ static int etcd_watch_line(struct etcd_wctx *w, const char *line)
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "canceled"))) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "cancel_reason");
 
-		mq_errf(w->err, w->errlen, "etcd at %s cancelled the watch: %s", etcd_endpoint(w->e),
-			cJSON_IsString(m) ? m->valuestring : "no reason given");
+		if (w->e->user && cJSON_IsString(m) && strstr(m->valuestring, "permission denied"))
+			mq_errf(w->err, w->errlen, "etcd at %s refused user '%s' watching: permission "
+				"denied; the user's etcd roles do not grant reading the prefix "
+				"(docs/FLEET.md)", etcd_endpoint(w->e), w->e->user);
+		else
+			mq_errf(w->err, w->errlen, "etcd at %s cancelled the watch: %s",
+				etcd_endpoint(w->e), cJSON_IsString(m) ? m->valuestring : "no reason given");
+		/* etcd 3.4 cancels a watch whose token it does not know with
+		 * "permission denied": worth one new login. */
+		w->stale_token = cJSON_IsString(m) && (strstr(m->valuestring, "invalid auth token") ||
+						       strstr(m->valuestring, "auth store is old") ||
+						       (w->e->token && strstr(m->valuestring,
+									      "permission denied")));
 		rc = ETCD_ERR;
 		goto out;
 	}
@@ -1026,6 +1301,7 @@ int etcd_watch(struct etcd *e, const struct etcd_watch_req *wr,
 	char *body = NULL, tried[1024] = "";
 	struct curl_slist *hdrs = NULL;
 	CURL *h = NULL;
+	bool relogged = false;
 	int rc = ETCD_ERR;
 
 	if (compact_rev)
@@ -1033,9 +1309,7 @@ int etcd_watch(struct etcd *e, const struct etcd_watch_req *wr,
 	if (!req || !cr || etcd_add_range(cr, wr->key, wr->range_end) ||
 	    (wr->start_revision && etcd_add_i64(cr, "start_revision", wr->start_revision)) ||
 	    (wr->progress_notify && !cJSON_AddTrueToObject(cr, "progress_notify")) ||
-	    !(body = cJSON_PrintUnformatted(req)) ||
-	    !(hdrs = curl_slist_append(NULL, "Content-Type: application/json")) ||
-	    !(h = curl_easy_init())) {
+	    !(body = cJSON_PrintUnformatted(req)) || !(h = curl_easy_init())) {
 		mq_errf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -1046,6 +1320,18 @@ int etcd_watch(struct etcd *e, const struct etcd_watch_req *wr,
 		CURLcode c;
 		size_t tl = strlen(tried);
 
+		if ((rc = etcd_ready(e, err, errlen))) {
+			if (rc == ETCD_RETRY_LEADER)
+				rc = ETCD_ERR;
+			goto out;
+		}
+		curl_slist_free_all(hdrs);
+		if (!(hdrs = etcd_headers(e))) {
+			mq_errf(err, errlen, "out of memory");
+			rc = ETCD_ERR;
+			goto out;
+		}
+		rc = ETCD_ERR;
 		snprintf(url, sizeof(url), "%s/v3/watch", e->urls[e->cur]);
 		etcd_setup(e, h, url, hdrs);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -1059,6 +1345,19 @@ int etcd_watch(struct etcd *e, const struct etcd_watch_req *wr,
 		w.idle = false;
 		clock_gettime(CLOCK_MONOTONIC, &w.last);
 		c = curl_easy_perform(h);
+		if (w.done && w.stale_token && !w.delivered && !relogged) {
+			/* A token from another member, or one that expired: log in
+			 * again and watch again from the same revision. */
+			relogged = true;
+			w.done = false;
+			w.stale_token = false;
+			w.rc = 0;
+			free(e->token);
+			e->token = NULL;
+			e->auth_off = false;
+			i--;
+			continue;
+		}
 		if (w.done) {
 			rc = w.rc;
 			if (rc == ETCD_COMPACTED && compact_rev)
@@ -1073,6 +1372,16 @@ int etcd_watch(struct etcd *e, const struct etcd_watch_req *wr,
 			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 			if (status != 200) {
 				rc = etcd_http_error(e, status, w.b.p, "watching", err, errlen);
+				if (rc == ETCD_RETRY_AUTH && !relogged) {
+					relogged = true;
+					free(e->token);
+					e->token = NULL;
+					e->auth_off = false;
+					i--;
+					continue;
+				}
+				if (rc == ETCD_RETRY_AUTH || rc == ETCD_RETRY_LEADER)
+					rc = ETCD_ERR;
 				goto out;
 			}
 			/* The server ended the stream: say so, the caller resumes. */

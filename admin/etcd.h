@@ -3,7 +3,10 @@
  * encoded inside JSON (cJSON). One struct etcd per process or thread. Every
  * call is bounded by the client's timeout except etcd_watch, which runs
  * until its callback stops it, its own limits or a stop flag. On a
- * connection failure a call moves on to the next endpoint. */
+ * connection failure a call moves on to the next endpoint. With a user
+ * (etcd auth on) a call logs in first when it has no token for the
+ * endpoint, and once more when etcd forgot the token; "leader changed" /
+ * "no leader" (an election) is retried up to three times within ~2 s. */
 #ifndef ADMIN_ETCD_H
 #define ADMIN_ETCD_H
 
@@ -19,6 +22,10 @@ struct etcd_opts {
 	const char *cert;      /* client certificate (PEM) for client-cert authentication */
 	const char *key;       /* its key (PEM) */
 	long timeout_ms;       /* per call; 0: 5000 */
+	/* etcd auth (its JSON gateway takes no identity from a certificate):
+	 * the user and the file holding its password (read once by etcd_new,
+	 * refused when other users may read it). Both or neither. */
+	const char *user, *password_file;
 };
 
 /* Return codes besides 0 and -1 (err names the endpoint and what to do). */

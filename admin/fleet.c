@@ -29,7 +29,7 @@ int64_t fleet_txn_rev(void)
 }
 
 static struct {
-	char *endpoints, *prefix, *cacert, *cert, *key;
+	char *endpoints, *prefix, *cacert, *cert, *key, *user, *pwfile;
 } fleet_cfg;
 
 static int fleet_set(char **dst, const char *v)
@@ -49,7 +49,8 @@ int fleet_configure(const struct fleet_cfg *c)
 {
 	if (fleet_set(&fleet_cfg.endpoints, c->endpoints) || fleet_set(&fleet_cfg.prefix, c->prefix) ||
 	    fleet_set(&fleet_cfg.cacert, c->cacert) || fleet_set(&fleet_cfg.cert, c->cert) ||
-	    fleet_set(&fleet_cfg.key, c->key)) {
+	    fleet_set(&fleet_cfg.key, c->key) || fleet_set(&fleet_cfg.user, c->user) ||
+	    fleet_set(&fleet_cfg.pwfile, c->password_file)) {
 		cli_err("out of memory");
 		return -1;
 	}
@@ -72,7 +73,8 @@ const char *fleet_prefix(void)
 
 int fleet_connect(struct etcd **e, char *err, size_t errlen)
 {
-	struct etcd_opts o = {fleet_cfg.endpoints, fleet_cfg.cacert, fleet_cfg.cert, fleet_cfg.key, 0};
+	struct etcd_opts o = {fleet_cfg.endpoints, fleet_cfg.cacert, fleet_cfg.cert, fleet_cfg.key, 0,
+			      fleet_cfg.user, fleet_cfg.pwfile};
 
 	return etcd_new(e, &o, err, errlen);
 }

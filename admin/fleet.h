@@ -24,11 +24,13 @@
 #define FLEET_PREFIX_DEFAULT "/mqcert/"
 
 /* Where etcd is: --etcd/--etcd-prefix, $MQADMIN_ETCD/$MQADMIN_ETCD_PREFIX,
- * the config file's etcd/etcd_prefix/etcd_cacert/etcd_cert/etcd_key. */
+ * the config file's etcd/etcd_prefix/etcd_cacert/etcd_cert/etcd_key/
+ * etcd_user/etcd_password_file. */
 struct fleet_cfg {
 	const char *endpoints; /* NULL: no etcd */
 	const char *prefix;    /* NULL: FLEET_PREFIX_DEFAULT */
 	const char *cacert, *cert, *key;
+	const char *user, *password_file; /* etcd auth: both or neither */
 };
 /* Sets the process's configuration (copied); NULL members keep theirs. */
 int fleet_configure(const struct fleet_cfg *c);

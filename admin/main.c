@@ -225,6 +225,7 @@ static const struct command commands[] = {
 	 "CLONE warning; see docs/FLEET.md."},
 	{"sync", NULL, cmd_sync,
 	 "usage: mqadmin [-d DIR] sync [--etcd URL[,URL...]] [--etcd-prefix P] [--instance NAME]\n"
+	 "                            [--etcd-user NAME --etcd-password-file FILE]\n"
 	 "                            [--lease-ttl SECONDS] [--metrics-file FILE]\n",
 	 "Runs beside one broker, in the foreground until SIGTERM or SIGINT, and keeps its "
 	 "policy store (DIR/store) in step with the fleet's policy in etcd: a full "
@@ -240,7 +241,9 @@ static const struct command commands[] = {
 	 "DIR/audit/sync-INSTANCE.json and, with --metrics-file, a Prometheus textfile "
 	 "(mqcert_sync_etcd_up, mqcert_sync_applied_revision, "
 	 "mqcert_sync_etcd_down_since_seconds). INSTANCE is the broker's "
-	 "plugin_opt_instance: by default the one state file in DIR/audit. Logs go to "
+	 "plugin_opt_instance: by default the one state file in DIR/audit. With etcd auth "
+	 "on, it logs in as --etcd-user (mqcert-sync-INSTANCE from scripts/fleet-etcd-auth: "
+	 "read on the prefix, write on its own keys only). Logs go to "
 	 "stderr with timestamps. See docs/FLEET.md."},
 	{"serve", NULL, cmd_serve,
 	 "usage: mqadmin [-d DIR] serve [--host H] [--port N] [--name NAME] [--client-id ID]\n"
@@ -321,6 +324,9 @@ static const char main_options[] =
 	"members and this client's certificate and key (default: $MQADMIN_ETCD_CACERT, "
 	"$MQADMIN_ETCD_CERT, $MQADMIN_ETCD_KEY, else etcd_cacert, etcd_cert, etcd_key in the "
 	"config file)\n"
+	"  --etcd-user NAME, --etcd-password-file FILE  log in to etcd (its auth on) as NAME with "
+	"the password in FILE (not open to other users; default: $MQADMIN_ETCD_USER, "
+	"$MQADMIN_ETCD_PASSWORD_FILE, else etcd_user, etcd_password_file in the config file)\n"
 	"  -h, --help      usage of mqadmin or of one command\n"
 	"  --version       print the version\n"
 	"exit status: 0 success, 1 the operation failed, 2 usage error\n";
@@ -475,15 +481,15 @@ static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
  * else the config file's settings. */
 static int main_etcd(const char *const *opt)
 {
-	static const char *const envs[5] = {"MQADMIN_ETCD", "MQADMIN_ETCD_PREFIX",
-					    "MQADMIN_ETCD_CACERT", "MQADMIN_ETCD_CERT",
-					    "MQADMIN_ETCD_KEY"};
-	const char *conf[5], *v[5];
+	static const char *const envs[PKIDIR_ETCD_KEYS] = {
+		"MQADMIN_ETCD", "MQADMIN_ETCD_PREFIX", "MQADMIN_ETCD_CACERT", "MQADMIN_ETCD_CERT",
+		"MQADMIN_ETCD_KEY", "MQADMIN_ETCD_USER", "MQADMIN_ETCD_PASSWORD_FILE"};
+	const char *conf[PKIDIR_ETCD_KEYS], *v[PKIDIR_ETCD_KEYS];
 	struct fleet_cfg c;
 
 	if (pkidir_config_etcd(conf))
 		return -1;
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < PKIDIR_ETCD_KEYS; i++) {
 		const char *env = getenv(envs[i]);
 
 		v[i] = opt[i] ? opt[i] : env && *env ? env : conf[i];
@@ -493,6 +499,8 @@ static int main_etcd(const char *const *opt)
 	c.cacert = v[2];
 	c.cert = v[3];
 	c.key = v[4];
+	c.user = v[5];
+	c.password_file = v[6];
 	if (c.prefix && (*c.prefix != '/' || c.prefix[strlen(c.prefix) - 1] != '/')) {
 		cli_err("the etcd prefix '%s' must start and end with '/' (e.g. /mqcert/)", c.prefix);
 		return -1;
@@ -512,10 +520,12 @@ int main(int argc, char **argv)
 		{"etcd-cacert", required_argument, NULL, 'A'},
 		{"etcd-cert", required_argument, NULL, 'C'},
 		{"etcd-key", required_argument, NULL, 'K'},
+		{"etcd-user", required_argument, NULL, 'U'},
+		{"etcd-password-file", required_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_ctx ctx = {0};
-	const char *given = NULL, *etcd[5] = {NULL};
+	const char *given = NULL, *etcd[PKIDIR_ETCD_KEYS] = {NULL};
 	int c;
 
 	/* '+': global options end at the command word. */
@@ -538,6 +548,12 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			etcd[4] = optarg;
+			break;
+		case 'U':
+			etcd[5] = optarg;
+			break;
+		case 'W':
+			etcd[6] = optarg;
 			break;
 		case 'h':
 			main_usage(stdout, NULL);

@@ -21,10 +21,11 @@ static struct {
 } pkidir = {.from = PKIDIR_NONE};
 
 /* The config file's etcd settings (issue 17): etcd, etcd_prefix,
- * etcd_cacert, etcd_cert, etcd_key. */
-static const char *const pkidir_etcd_keys[] = {"etcd", "etcd_prefix", "etcd_cacert", "etcd_cert",
-					       "etcd_key"};
-static char pkidir_etcd[5][PATH_MAX];
+ * etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password_file. */
+static const char *const pkidir_etcd_keys[PKIDIR_ETCD_KEYS] = {
+	"etcd", "etcd_prefix", "etcd_cacert", "etcd_cert", "etcd_key", "etcd_user",
+	"etcd_password_file"};
+static char pkidir_etcd[PKIDIR_ETCD_KEYS][PATH_MAX];
 
 const char *pkidir_config_path(void)
 {
@@ -78,7 +79,8 @@ static int pkidir_config_line(char *text, char *dir, size_t len, char *err, size
 	}
 	if (strcmp(key, "dir")) {
 		snprintf(err, errlen, "unknown setting '%s': the settings are 'dir' and 'etcd', "
-			 "'etcd_prefix', 'etcd_cacert', 'etcd_cert', 'etcd_key'", key);
+			 "'etcd_prefix', 'etcd_cacert', 'etcd_cert', 'etcd_key', 'etcd_user', "
+			 "'etcd_password_file'", key);
 		return -1;
 	}
 	if (*val != '/') {
@@ -320,7 +322,7 @@ int pkidir_config_etcd(const char **vals)
 	/* A config file with etcd settings and no 'dir' is fine here; one
 	 * that cannot be read or parsed sets nothing (pkidir_resolve reports
 	 * it when it needs the file; with -d it was never read before). */
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < PKIDIR_ETCD_KEYS; i++)
 		vals[i] = r >= 0 || strstr(err, "no 'dir") ? (*pkidir_etcd[i] ? pkidir_etcd[i] : NULL)
 							   : NULL;
 	return 0;

@@ -52,9 +52,10 @@ void pkidir_err_missing(const char *dir, const char *why);
  * change on stderr. 0, or -1 when force was given and it failed. */
 int pkidir_record_default(const char *dir, bool force);
 
+#define PKIDIR_ETCD_KEYS 7
 /* The config file's etcd settings, each NULL when absent, in the order
- * etcd, etcd_prefix, etcd_cacert, etcd_cert, etcd_key (5 slots; static
- * storage). A file that cannot be read or parsed sets nothing (the
+ * etcd, etcd_prefix, etcd_cacert, etcd_cert, etcd_key, etcd_user,
+ * etcd_password_file (PKIDIR_ETCD_KEYS slots; static storage). A file that cannot be read or parsed sets nothing (the
  * directory resolution reports it when it uses the file). Returns 0. */
 int pkidir_config_etcd(const char **vals);
 

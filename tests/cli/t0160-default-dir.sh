@@ -74,7 +74,7 @@ bad_config() {
 }
 
 test_expect_success 'a malformed config file: file, line and what is wrong' '
-	bad_config "# c\ndirectory = /x\n" ":2: unknown setting .directory.: the settings are .dir. and .etcd., .etcd_prefix., .etcd_cacert., .etcd_cert., .etcd_key." &&
+	bad_config "# c\ndirectory = /x\n" ":2: unknown setting .directory.: the settings are .dir. and .etcd., .etcd_prefix., .etcd_cacert., .etcd_cert., .etcd_key., .etcd_user., .etcd_password_file." &&
 	bad_config "dir /x\n" ":1: expected .dir = /path/to/pki., found .dir /x." &&
 	bad_config "dir = pki\n" ":1: .dir. must be an absolute path, found .pki." &&
 	bad_config "dir =\n" ":1: .dir. must be an absolute path, found .." &&

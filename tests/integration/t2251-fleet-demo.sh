@@ -32,6 +32,12 @@ test_expect_success 'etcd: 3 members, TLS, a client without a certificate refuse
 	test_grep "etcd refuses the connection" demo.out
 '
 
+test_expect_success 'etcd auth on: no login refused; a sync identity may not write the policy' '
+	test_grep "| etcd auth enabled" demo.out &&
+	test_grep "refused reading: etcd auth is on and no etcd user was given" demo.out &&
+	test_grep "refused user .mqcert-sync-b1. the transaction: permission denied" demo.out
+'
+
 test_expect_success 'the device went through HAProxy to a broker, and that broker dropped it' '
 	holder=$(sed -n "s/^   dashboard is on broker \(b[123]\):$/\1/p" demo.out) &&
 	test -n "$holder" &&
