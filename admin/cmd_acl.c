@@ -64,8 +64,7 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 	bool deny = false;
 	int c, nsubj = 0, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'D':
 		case 'g':
@@ -236,8 +235,7 @@ int cmd_acl_list(struct cli_ctx *ctx, int argc, char **argv)
 	bool json = false;
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c != 'j')
 			return cli_usage_error(ctx, NULL);
 		json = true;
@@ -263,8 +261,7 @@ int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv)
 	long id;
 	int rc = CLI_FAIL;
 
-	optind = 0;
-	if (cli_getopt(argc, argv, "", (const struct option[]){{NULL, 0, NULL, 0}}, NULL) != -1)
+	if (cli_opt(ctx, argc, argv, (const struct option[]){{NULL, 0, NULL, 0}}) != -1)
 		return cli_usage_error(ctx, NULL);
 	if (cli_one_operand(ctx, argc, argv, "rule ID"))
 		return CLI_USAGE;
@@ -354,8 +351,7 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 	char line[1024];
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c != 'c')
 			return cli_usage_error(ctx, NULL);
 		client_id = optarg;

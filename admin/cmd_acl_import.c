@@ -269,8 +269,7 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 	bool dry = false, reads = false;
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c != 'n')
 			return cli_usage_error(ctx, NULL);
 		dry = true;

@@ -797,8 +797,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	bool failed = false;
 	int c, rc;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'j') {
 			a.json = true;
 		} else if (c == 'e') {
@@ -1220,8 +1219,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	size_t k;
 	int fd, c, rc;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'j':
 			out.json = true;
@@ -1507,8 +1505,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 	char *ca = NULL;
 	int c, rc;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'j') {
 			e.json = true;
 		} else if (c == 'w') {

@@ -95,8 +95,7 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 
 	o->type = CA_KEY_EC;
 	o->days = DEVICE_DEFAULT_DAYS;
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'n':
 			if (cli_parse_long(optarg, 1, BATCH_MAX, &o->count)) {

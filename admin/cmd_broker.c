@@ -35,8 +35,7 @@ static int broker_parse(struct cli_ctx *ctx, int argc, char **argv, struct broke
 	unsigned char addr[16];
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'p':
 			if (cli_parse_long(optarg, 1, 65535, &o->port)) {

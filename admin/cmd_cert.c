@@ -139,8 +139,7 @@ int cmd_cert_list(struct cli_ctx *ctx, int argc, char **argv)
 	bool json = false;
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'D':
 			device = optarg;
@@ -271,8 +270,7 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	int c, rc = CLI_FAIL, crl;
 	size_t left = 0;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'r':
 			reason = optarg;

@@ -72,8 +72,7 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 
 	o->type = CA_KEY_EC;
 	o->days = DEVICE_DEFAULT_DAYS;
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", issue ? all : renew, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, issue ? all : renew)) != -1) {
 		switch (c) {
 		case 'D':
 			if (cli_parse_days(optarg, 36500, &o->days))

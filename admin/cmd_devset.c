@@ -33,8 +33,7 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'g':
 			if (!cli_name_ok("group", optarg))

@@ -28,8 +28,7 @@ static int devstate_parse(struct cli_ctx *ctx, int argc, char **argv, bool del,
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", del ? delopts : none, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, del ? delopts : none)) != -1) {
 		switch (c) {
 		case 'r':
 			*reason = optarg;

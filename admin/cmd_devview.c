@@ -284,8 +284,7 @@ static int devview_parse(struct cli_ctx *ctx, int argc, char **argv, bool want_n
 	size_t k;
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'j') {
 			*json = true;
 		} else if (!f) {

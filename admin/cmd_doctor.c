@@ -42,8 +42,7 @@ static int doctor_parse(struct cli_ctx *ctx, int argc, char **argv, struct docto
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;

@@ -221,8 +221,7 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 	time_t now = time(NULL);
 	int c, rc = CLI_FAIL, bad = 0;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'n':
 			if (!cli_name_ok("--name", optarg))
@@ -425,8 +424,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 	long secs;
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'a':
 			from_audit = true;

@@ -56,8 +56,7 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 	o->record = 0;
 	o->ca_cert = o->ca_key = NULL;
 	o->fresh_only = false;
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'c':
 			o->cn = optarg;

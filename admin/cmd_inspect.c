@@ -53,8 +53,7 @@ static int inspect_parse(struct cli_ctx *ctx, int argc, char **argv, struct insp
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'P':
 			o->passfile = optarg;

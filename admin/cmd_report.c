@@ -620,8 +620,7 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 	long secs;
 	int c, rc, got0, got1;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'H') {
 			out = optarg;
 		} else if (c == 's') {

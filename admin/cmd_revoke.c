@@ -89,8 +89,7 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	int c, rc = CLI_FAIL, crl;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'r':
 			reason = optarg;

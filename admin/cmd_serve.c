@@ -77,8 +77,7 @@ static int serve_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve_
 	int c;
 	size_t n;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'h': o->host = optarg; break;
 		case 'p':

@@ -41,8 +41,7 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 's':
 			if (issue_add_san(&o->sans, optarg))

@@ -36,8 +36,7 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 	char inst[MQ_NAME_MAX + 1];
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'e') {
 			fc.endpoints = optarg;
 		} else if (c == 'p') {
