@@ -790,7 +790,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	struct fleet_cfg fc = {0};
 	struct etcd *etcd = NULL;
 	char err[1024];
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct audit_ctx a = {.now = time(NULL)};
 	struct audit_doc *docs = NULL;
 	size_t ndocs = 0, nloaded = 0;
@@ -823,30 +823,32 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind != argc) {
-		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL)) {
+		rc = CLI_USAGE;
 		goto out;
 	}
 	if ((fc.endpoints || fc.prefix) && fleet_configure(&fc)) {
 		rc = CLI_USAGE;
 		goto out;
 	}
+	if (fc.endpoints)
+		ctx->fleet = *fc.endpoints != '\0';
 	rc = CLI_FAIL;
 	/* With etcd (and no --state): the fleet's view. */
-	if (fleet_enabled() && !ndocs) {
-		if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+	if (ctx->fleet && !ndocs) {
+		if (!(st = cmd_pki(ctx)) || store_load_policy(st))
 			goto out;
 		if (fleet_connect(&etcd, err, sizeof(err))) {
 			cli_err("%s", err);
 			goto out;
 		}
-		a.policy = st.policy;
-		if (!audit_fleet(&a, etcd, fleet_prefix(), &st))
+		a.policy = st->policy;
+		if (!audit_fleet(&a, etcd, fleet_prefix(), st))
 			rc = a.bad ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st) ||
-	    (!ndocs && audit_find(&st, &docs, &ndocs)))
+	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	    (!ndocs && audit_find(st, &docs, &ndocs)))
 		goto out;
 	/* A file that cannot be read is reported and the others still shown:
 	 * one broker's problem must not hide who is on the rest. */
@@ -859,11 +861,11 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		nloaded++;
 		audit_staleness(&docs[i], a.now);
 		audit_clones(docs[i].doc);
-		audit_sync_status(&st, docs[i].instance);
+		audit_sync_status(st, docs[i].instance);
 	}
 	if (!nloaded)
 		goto out;
-	a.policy = st.policy;
+	a.policy = st->policy;
 	if (audit_show(&a, docs, ndocs))
 		goto out;
 	rc = a.bad || failed ? CLI_FAIL : CLI_OK;
@@ -874,8 +876,6 @@ out:
 	}
 	free(docs);
 	etcd_free(etcd);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
@@ -1268,8 +1268,8 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if (f.device && !cli_name_ok("device", f.device))
 		return CLI_FAIL;
 	if (follow && limit < 0)
@@ -1499,7 +1499,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	static const char *const head[] = {"KIND", "NAME", "SERIAL", "NOT-AFTER", "EXPIRES"};
 	struct exp_ctx e = {.now = time(NULL), .t = {.ncols = 5}};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	const char *within = "30d";
 	long secs = 30 * 86400;
 	char *ca = NULL;
@@ -1517,20 +1517,20 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	e.limit = e.now + secs;
 	rc = CLI_FAIL;
 	/* The expiry index's range, not the fleet. */
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_expiring(&st, e.limit))
+	if (!(st = cmd_pki(ctx)) || store_load_expiring(st, e.limit))
 		goto out;
 	if (!(e.arr = cJSON_CreateArray()) || tbl_row(&e.t, head) ||
-	    !(ca = store_path(&st, "ca.crt"))) {
+	    !(ca = store_path(st, "ca.crt"))) {
 		cli_err("out of memory");
 		goto out;
 	}
-	if (exp_file(&e, "ca", "ca", ca, true) || exp_servers(&e, &st) ||
-	    exp_devices(&e, st.policy) || exp_crl(&e, &st))
+	if (exp_file(&e, "ca", "ca", ca, true) || exp_servers(&e, st) ||
+	    exp_devices(&e, st->policy) || exp_crl(&e, st))
 		goto out;
 	if (e.json) {
 		if (print_json(e.arr))
@@ -1548,7 +1548,5 @@ out:
 	free(ca);
 	cJSON_Delete(e.arr);
 	tbl_free(&e.t);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -175,7 +175,7 @@ static void devfiles_release(struct devfiles *f)
 int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct devcmd_opts o = {0};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct device_issued out = {0};
 	struct device_issue_req req;
 	struct ca ca = {0};
@@ -192,33 +192,33 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	/* O(change): the name, the device holding the username (to refuse it
 	 * with its name), the deleted list; never the fleet. */
-	if (store_open(&st, ctx->dir, STORE_WRITE) ||
-	    store_load_devices(&st, (const char *const *)&o.name, 1) ||
-	    store_load_user(&st, o.username ? o.username : o.name))
+	if (!(st = cmd_pki(ctx)) ||
+	    store_load_devices(st, (const char *const *)&o.name, 1) ||
+	    store_load_user(st, o.username ? o.username : o.name))
 		goto out;
-	if (mq_policy_find_device(st.policy, o.name)) {
+	if (mq_policy_find_device(st->policy, o.name)) {
 		cli_err("device '%s' already exists; use 'mqadmin device renew %s'", o.name, o.name);
 		goto out;
 	}
 	/* A name is an identity in ACL rules, the audit log and other
 	 * systems: reusing a deleted one must be a decision. */
-	if (!o.force && mq_policy_find_deleted(st.policy, o.name)) {
+	if (!o.force && mq_policy_find_deleted(st->policy, o.name)) {
 		cli_err("device '%s' was deleted ('mqadmin device delete'); issuing the name again "
 			"gives a new device the old one's identity: pass --force to do so", o.name);
 		goto out;
 	}
-	if (ca_load(&ca, &st, o.passfile) || store_intent(&st, (const char *const *)&o.name, 1))
+	if (ca_load(&ca, st, o.passfile) || store_intent(st, (const char *const *)&o.name, 1))
 		goto out;
-	if (device_issue_one(&st, &ca, &req, &out))
+	if (device_issue_one(st, &ca, &req, &out))
 		goto out;
 	wrote = true;
-	mq_policy_find_device(st.policy, o.name)->service = o.service;
+	mq_policy_find_device(st->policy, o.name)->service = o.service;
 	/* It fails only before its rename (a failed directory fsync after it
 	 * is a success with a warning): undoing the files is right then. */
-	if (store_save_policy(&st))
+	if (store_save_policy(st))
 		goto out;
 	wrote = false;
-	crl_catch_up(&st, &ca);
+	crl_catch_up(st, &ca);
 	device_issued_print(&out);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
@@ -227,8 +227,6 @@ out:
 		device_issued_undo(&out);
 	device_issued_release(&out);
 	ca_release(&ca);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
@@ -243,7 +241,7 @@ static bool devcmd_all_revoked(const struct mq_device *d)
 int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct devcmd_opts o = {0};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct devfiles f = {0}, fin = {0};
 	struct export_files ex = {0};
 	struct device_key dk = {0};
@@ -260,12 +258,12 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		goto out;
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_WRITE) ||
-	    store_load_devices(&st, (const char *const *)&o.name, 1))
+	if (!(st = cmd_pki(ctx)) ||
+	    store_load_devices(st, (const char *const *)&o.name, 1))
 		goto out;
-	d = mq_policy_find_device(st.policy, o.name);
+	d = mq_policy_find_device(st->policy, o.name);
 	if (!d) {
-		cli_err("no device '%s' in %s; see 'mqadmin device list'", o.name, st.dir);
+		cli_err("no device '%s' in %s; see 'mqadmin device list'", o.name, st->dir);
 		goto out;
 	}
 	if (d->ncerts && devcmd_all_revoked(d)) {
@@ -274,15 +272,15 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	/* The device keeps its SANs (its identity) unless told otherwise. */
 	san = o.san ? o.san : o.no_san || !d->ncerts ? NULL : d->certs[d->ncerts - 1]->san;
-	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, NULL, o.csr))
+	if (ca_load(&ca, st, o.passfile) || device_key_get(&dk, o.type, NULL, o.csr))
 		goto out;
 	if (dk.csr && device_csr_has_san(dk.csr))
 		cli_err("note: the CSR's SANs are ignored: a renewed device keeps its SANs (%s) "
 			"unless --san or --no-san is given", san ? san : "none");
-	if (device_certify(st.policy, d, &ca, dk.pub, san, o.days, &cert, &pem, &pemlen))
+	if (device_certify(st->policy, d, &ca, dk.pub, san, o.days, &cert, &pem, &pemlen))
 		goto out;
-	if (devfiles_init(&f, &st, o.name, ".new") || devfiles_init(&fin, &st, o.name, "") ||
-	    store_intent(&st, (const char *const *)&o.name, 1))
+	if (devfiles_init(&f, st, o.name, ".new") || devfiles_init(&fin, st, o.name, "") ||
+	    store_intent(st, (const char *const *)&o.name, 1))
 		goto out;
 	/* Stage beside the old files, commit the policy, then rename: a
 	 * failure before the policy write leaves the old files and policy
@@ -291,7 +289,7 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	if ((dk.key && issue_write_key(f.key, dk.key, cert)) ||
 	    issue_write(f.crt, pem, pemlen, 0644) ||
 	    export_write(&o.ex, fin.dir, o.name, cert, ca.cert, dk.key, ".new", &ex) ||
-	    store_save_policy(&st))
+	    store_save_policy(st))
 		goto out;
 	staged = false;
 	if ((dk.key ? rename(f.key, fin.key) : unlink(fin.key) && errno != ENOENT) ||
@@ -326,7 +324,5 @@ out:
 	devfiles_release(&f);
 	devfiles_release(&fin);
 	free(o.san);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

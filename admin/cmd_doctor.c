@@ -78,8 +78,8 @@ static int doctor_parse(struct cli_ctx *ctx, int argc, char **argv, struct docto
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	return CLI_OK;
 }
 

@@ -133,8 +133,8 @@ static int serve_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve_
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	return CLI_OK;
 }
 

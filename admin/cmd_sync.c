@@ -58,11 +58,13 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if ((fc.endpoints || fc.prefix) && fleet_configure(&fc))
 		return CLI_USAGE;
-	if (!fleet_enabled())
+	if (fc.endpoints)
+		ctx->fleet = *fc.endpoints != '\0';
+	if (!ctx->fleet)
 		return cli_usage_error(ctx, "no etcd to follow: pass --etcd URL[,URL...] (or set "
 				       "MQADMIN_ETCD, or etcd in the configuration file)");
 	if (!o.instance) {
