@@ -979,21 +979,17 @@ static void alog_detail(const cJSON *o, char *buf, size_t len)
 
 /* --device NAME matched no event: a typo, or a device that never was? Says
  * so (false) when the policy of DIR has no such device. */
-static bool alog_device_known(const struct cli_ctx *ctx, const char *name)
+static bool alog_device_known(struct cli_ctx *ctx, const char *name)
 {
-	struct store st = {.lockfd = -1};
+	struct store *st = cmd_pki(ctx);
 	bool known;
 
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st)) {
-		if (st.dir)
-			store_close(&st);
+	if (!st || store_load_policy(st))
 		return false;
-	}
-	known = mq_policy_find_device(st.policy, name) != NULL;
+	known = mq_policy_find_device(st->policy, name) != NULL;
 	if (!known)
 		cli_err("no device '%s' in the policy of %s and no event of it in the log: check the "
-			"name ('mqadmin device list' shows them all)", name, st.dir);
-	store_close(&st);
+			"name ('mqadmin device list' shows them all)", name, st->dir);
 	return known;
 }
 

@@ -194,9 +194,9 @@ static const struct command commands[] = {
 	{"crl", NULL, crl_cmd, CMD_PKI_WRITE, "usage: mqadmin [-d DIR] crl [--days N] [--passphrase-file FILE]\n",
 	 "The same as 'crl update'."},
 	/* "audit log" before "audit": a one-word entry matches any second word. */
-	/* Reads DIR/audit (--follow: for hours); opens the policy only at the
-	 * end, when --device matched no event, to say whether it exists. */
-	{"audit", "log", cmd_audit_log, CMD_NO_PKI,
+	/* Reads DIR/audit (--follow: for hours) without the store; cmd_pki only
+	 * at the end, when --device matched no event, to say whether it exists. */
+	{"audit", "log", cmd_audit_log, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--event NAME]...\n"
 	 "                                  [--since TIME] [--limit N] [--follow]\n"
 	 "                                  [--file PATH] [--json]\n",
