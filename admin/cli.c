@@ -57,11 +57,6 @@ int cli_operands(const struct cli_ctx *ctx, int argc, char **argv, int min, int 
 	return 0;
 }
 
-int cli_one_operand(const struct cli_ctx *ctx, int argc, char **argv, const char *what)
-{
-	return cli_operands(ctx, argc, argv, 1, 1, what);
-}
-
 int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end;

@@ -50,11 +50,6 @@ int cli_opt(struct cli_ctx *ctx, int argc, char **argv, const struct option *opt
 int cli_operands(const struct cli_ctx *ctx, int argc, char **argv, int min, int max,
 		 const char *what);
 
-/* After getopt: exactly one operand must remain at argv[optind]; what
- * names it for the error ("device NAME"). 0, or CLI_USAGE after printing
- * the error and the usage. */
-int cli_one_operand(const struct cli_ctx *ctx, int argc, char **argv, const char *what);
-
 /* Parses a --days value in 1..max; prints an error and returns -1. */
 int cli_parse_days(const char *s, long max, int *out);
 
@@ -82,8 +77,8 @@ const char *cli_escape(char *out, size_t outlen, const char *s);
 /* getopt_long with mqadmin's own messages: an unknown option names the
  * nearest valid one ("unknown option '--dyas'; did you mean '--days'?"),
  * a missing or surplus value names the option. Same arguments and return
- * values as getopt_long ('?' after printing the message); every command
- * parses its options with it. */
+ * values as getopt_long ('?' after printing the message); main's global
+ * options and every command's (through cli_opt) are parsed with it. */
 int cli_getopt(int argc, char *const *argv, const char *optstring,
 	       const struct option *longopts, int *longindex);
 

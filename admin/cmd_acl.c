@@ -259,7 +259,7 @@ int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv)
 
 	if (cli_opt(ctx, argc, argv, (const struct option[]){{NULL, 0, NULL, 0}}) != -1)
 		return cli_usage_error(ctx, NULL);
-	if (cli_one_operand(ctx, argc, argv, "rule ID"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "rule ID"))
 		return CLI_USAGE;
 	if (cli_parse_long(argv[optind], 1, 0x7fffffffL, &id)) {
 		cli_err("invalid rule id '%s': use the number 'mqadmin acl list' shows", argv[optind]);

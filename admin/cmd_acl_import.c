@@ -274,7 +274,7 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		dry = true;
 	}
-	if (cli_one_operand(ctx, argc, argv, "acl_file FILE"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "acl_file FILE"))
 		return CLI_USAGE;
 	if (mq_file_read(argv[optind], (size_t)AI_FILE_MAX, &buf, &len, err, sizeof(err))) {
 		cli_err("%s", err);

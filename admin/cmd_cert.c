@@ -280,7 +280,7 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "SERIAL or FINGERPRINT"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "SERIAL or FINGERPRINT"))
 		return CLI_USAGE;
 	given = argv[optind];
 	if (!cert_normalize(given, q, sizeof(q))) {

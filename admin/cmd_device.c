@@ -132,7 +132,7 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
 	if (o->csr && o->type_given)
 		return cli_usage_error(ctx, "--csr and --key-type exclude each other (the CSR has the key)");

@@ -60,7 +60,7 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
 	if (o->set_groups && o->no_groups)
 		return cli_usage_error(ctx, "--group and --no-groups exclude each other");

@@ -40,7 +40,7 @@ static int devstate_parse(struct cli_ctx *ctx, int argc, char **argv, bool del,
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
 	if (!cli_name_ok("device", argv[optind]) || (del && !revoke_reason_ok(*reason)))
 		return CLI_FAIL;

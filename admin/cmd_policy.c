@@ -29,7 +29,7 @@ int cmd_policy_validate(struct cli_ctx *ctx, int argc, char **argv)
 	/* No options; getopt still handles "--" and refuses "-x". */
 	if ((c = cli_opt(ctx, argc, argv, opts)) != -1)
 		return cli_usage_error(ctx, NULL);
-	if (cli_one_operand(ctx, argc, argv, "policy FILE"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "policy FILE"))
 		return CLI_USAGE;
 	path = argv[optind];
 	/* The same two steps as the plugin's load of a new generation. */
@@ -201,7 +201,7 @@ int cmd_policy_import(struct cli_ctx *ctx, int argc, char **argv)
 
 	if (cli_opt(ctx, argc, argv, opts) != -1)
 		return cli_usage_error(ctx, NULL);
-	if (cli_one_operand(ctx, argc, argv, "policy FILE"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "policy FILE"))
 		return CLI_USAGE;
 	if (!(p = pol_read_file(argv[optind]))) {
 		cli_err("nothing was imported: the store is unchanged");

@@ -101,7 +101,7 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
 	name = argv[optind];
 	if (!cli_name_ok("device", name) || !revoke_reason_ok(reason))

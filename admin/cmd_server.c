@@ -69,7 +69,7 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "server NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "server NAME"))
 		return CLI_USAGE;
 	o->name = argv[optind];
 	if (!cli_name_ok("server", o->name))
