@@ -425,24 +425,6 @@ static void main_suggest_group(const char *word, char *buf, size_t len)
 		snprintf(buf + used, len - used, "?");
 }
 
-struct store *cmd_pki(struct cli_ctx *ctx)
-{
-	static const enum store_mode modes[] = {
-		[CMD_PKI_READ] = STORE_READ,
-		[CMD_PKI_WRITE] = STORE_WRITE,
-		[CMD_PKI_CREATE] = STORE_CREATE,
-	};
-	enum store_mode mode;
-
-	/* A command that opens DIR through main says so in the table. */
-	if (ctx->pki == CMD_NO_PKI || !ctx->st || ctx->st->dir) {
-		cli_err("internal error: the PKI opened twice or by a command without a PKI mode");
-		return NULL;
-	}
-	mode = ctx->read_only && ctx->pki == CMD_PKI_WRITE ? STORE_READ : modes[ctx->pki];
-	return store_open(ctx->st, ctx->dir, mode) ? NULL : ctx->st;
-}
-
 /* Runs c; a command that changes the policy takes --wait[=SECONDS] (its
  * usage says so): after it committed, wait until the brokers applied it.
  * The store the command opened (cmd_pki) is closed first: --wait holds no
