@@ -38,12 +38,22 @@ int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-int cli_one_operand(const struct cli_ctx *ctx, int argc, char **argv, const char *what)
+int cli_opt(struct cli_ctx *ctx, int argc, char **argv, const struct option *opts)
 {
-	if (optind >= argc)
+	if (!ctx->parsing) {
+		optind = 0; /* GNU getopt: re-initialise for this argv */
+		ctx->parsing = true;
+	}
+	return cli_getopt(argc, argv, "", opts, NULL);
+}
+
+int cli_operands(const struct cli_ctx *ctx, int argc, char **argv, int min, int max,
+		 const char *what)
+{
+	if (argc - optind < min)
 		return cli_usage_error(ctx, "missing %s", what);
-	if (optind + 1 != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (max >= 0 && argc - optind > max)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + max]);
 	return 0;
 }
 

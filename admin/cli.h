@@ -14,9 +14,19 @@ enum {
 	CLI_USAGE = 2, /* the command line was wrong */
 };
 
+struct store;
+
+/* What main hands a command: set up from the command table (cmdtab.h) and
+ * the global options, so that no command reads another module's state. */
 struct cli_ctx {
 	const char *dir;   /* PKI directory as given (-d, $MQADMIN_DIR, ./pki) */
 	const char *usage; /* usage text of the running command */
+	int dir_from;      /* where dir came from: an enum pkidir_from */
+	bool fleet;        /* etcd is configured (--etcd, $MQADMIN_ETCD, config) */
+	unsigned pki;      /* the table's CMD_PKI_* mode (cmdtab.h): what cmd_pki opens */
+	bool read_only;    /* set by the command before cmd_pki (--dry-run): no lock */
+	struct store *st;  /* main's store, which cmd_pki opens and main closes */
+	bool parsing;      /* cli_opt has started on this command's argv */
 };
 
 /* "mqadmin: <message>\n" on stderr. */
@@ -27,10 +37,18 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* After getopt: exactly one operand must remain at argv[optind]; what
- * names it for the error ("device NAME"). 0, or CLI_USAGE after printing
- * the error and the usage. */
-int cli_one_operand(const struct cli_ctx *ctx, int argc, char **argv, const char *what);
+/* The next option of the command's argv (argv[0] names the command),
+ * parsed with cli_getopt against opts (long options only): the first call
+ * of a run starts at argv[1], so no command resets getopt. -1 after the
+ * last option (optind is then the first operand); '?' after printing what
+ * was wrong with it (the caller prints the usage: cli_usage_error). */
+int cli_opt(struct cli_ctx *ctx, int argc, char **argv, const struct option *opts);
+
+/* After cli_opt: between min and max operands remain from optind (max < 0:
+ * any number). 0, or CLI_USAGE after "missing WHAT" or "unexpected
+ * argument 'x'" and the usage. */
+int cli_operands(const struct cli_ctx *ctx, int argc, char **argv, int min, int max,
+		 const char *what);
 
 /* Parses a --days value in 1..max; prints an error and returns -1. */
 int cli_parse_days(const char *s, long max, int *out);
@@ -56,8 +74,8 @@ const char *cli_escape(char *out, size_t outlen, const char *s);
 /* getopt_long with mqadmin's own messages: an unknown option names the
  * nearest valid one ("unknown option '--dyas'; did you mean '--days'?"),
  * a missing or surplus value names the option. Same arguments and return
- * values as getopt_long ('?' after printing the message); every command
- * parses its options with it. */
+ * values as getopt_long ('?' after printing the message); main's global
+ * options and every command's (through cli_opt) are parsed with it. */
 int cli_getopt(int argc, char *const *argv, const char *optstring,
 	       const struct option *longopts, int *longindex);
 

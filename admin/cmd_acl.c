@@ -56,7 +56,7 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 		{"deny", no_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	enum mq_subject_kind kind = MQ_SUBJ_ALL;
 	enum mq_access access = MQ_ACCESS_READ;
 	const char *subject = NULL, *topic = NULL, *access_s = NULL;
@@ -65,8 +65,7 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 	bool deny = false;
 	int c, nsubj = 0, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'D':
 		case 'g':
@@ -92,8 +91,8 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if (nsubj != 1)
 		return cli_usage_error(ctx, nsubj ? "give only one of --device, --group and --all"
 						  : "missing subject: give --device NAME, --group G or --all");
@@ -112,37 +111,35 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	/* O(change): the rules and the device the rule names. */
-	if (store_open(&st, ctx->dir, STORE_WRITE) ||
-	    store_load_devices(&st, &subject, kind == MQ_SUBJ_DEVICE) || store_load_rules(&st))
+	if (!(st = cmd_pki(ctx)) ||
+	    store_load_devices(st, &subject, kind == MQ_SUBJ_DEVICE) || store_load_rules(st))
 		goto out;
-	if (kind == MQ_SUBJ_DEVICE && !mq_policy_find_device(st.policy, subject)) {
+	if (kind == MQ_SUBJ_DEVICE && !mq_policy_find_device(st->policy, subject)) {
 		cli_err("no device '%s' in %s; issue it first, or use --group for devices to come",
-			subject, st.dir);
+			subject, st->dir);
 		goto out;
 	}
-	for (size_t i = 0; i < st.policy->nrules; i++) {
-		if (acl_same_rule(st.policy->rules[i], kind, subject, topic, access, deny)) {
-			acl_rule_str(st.policy->rules[i], line, sizeof(line));
+	for (size_t i = 0; i < st->policy->nrules; i++) {
+		if (acl_same_rule(st->policy->rules[i], kind, subject, topic, access, deny)) {
+			acl_rule_str(st->policy->rules[i], line, sizeof(line));
 			cli_err("the policy already has this rule (%s)", line);
 			goto out;
 		}
 	}
-	r = mq_policy_add_rule(st.policy, kind, subject, topic, access, deny, err, sizeof(err));
+	r = mq_policy_add_rule(st->policy, kind, subject, topic, access, deny, err, sizeof(err));
 	if (!r) {
 		cli_err("cannot add the rule: %s", err);
 		goto out;
 	}
-	if (kind == MQ_SUBJ_GROUP && store_group_has_members(&st, subject) == 0)
+	if (kind == MQ_SUBJ_GROUP && store_group_has_members(st, subject) == 0)
 		out_warn("no device is in group '%s' yet; the rule applies once one is "
 			"(mqadmin device set NAME --group %s)", subject, subject);
 	acl_rule_str(r, line, sizeof(line));
-	if (store_save_policy(&st))
+	if (store_save_policy(st))
 		goto out;
 	printf("added %s\n", line);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
@@ -218,62 +215,56 @@ int cmd_acl_list(struct cli_ctx *ctx, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	bool json = false;
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c != 'j')
 			return cli_usage_error(ctx, NULL);
 		json = true;
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_rules(&st))
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
+	if (!(st = cmd_pki(ctx)) || store_load_rules(st))
 		goto out;
-	if (json ? acl_list_json(st.policy) : acl_list_table(st.policy))
+	if (json ? acl_list_json(st->policy) : acl_list_table(st->policy))
 		goto out;
 	rc = CLI_OK;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
 int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	const struct mq_rule *r;
 	char line[600];
 	long id;
 	int rc = CLI_FAIL;
 
-	optind = 0;
-	if (cli_getopt(argc, argv, "", (const struct option[]){{NULL, 0, NULL, 0}}, NULL) != -1)
+	if (cli_opt(ctx, argc, argv, (const struct option[]){{NULL, 0, NULL, 0}}) != -1)
 		return cli_usage_error(ctx, NULL);
-	if (cli_one_operand(ctx, argc, argv, "rule ID"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "rule ID"))
 		return CLI_USAGE;
 	if (cli_parse_long(argv[optind], 1, 0x7fffffffL, &id)) {
 		cli_err("invalid rule id '%s': use the number 'mqadmin acl list' shows", argv[optind]);
 		return CLI_FAIL;
 	}
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_rules(&st))
+	if (!(st = cmd_pki(ctx)) || store_load_rules(st))
 		goto out;
-	r = mq_policy_find_rule(st.policy, (unsigned long)id);
+	r = mq_policy_find_rule(st->policy, (unsigned long)id);
 	if (!r) {
-		cli_err("no rule %ld in %s; see 'mqadmin acl list'", id, st.dir);
+		cli_err("no rule %ld in %s; see 'mqadmin acl list'", id, st->dir);
 		goto out;
 	}
 	acl_rule_str(r, line, sizeof(line));
-	mq_policy_remove_rule(st.policy, (unsigned long)id);
-	if (store_save_policy(&st))
+	mq_policy_remove_rule(st->policy, (unsigned long)id);
+	if (store_save_policy(st))
 		goto out;
 	printf("removed %s\n", line);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
@@ -328,7 +319,7 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 		{"client-id", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct mq_acl_index *idx = NULL;
 	struct mq_acl_client *cl = NULL;
 	struct mq_acl_ident id = {0};
@@ -340,18 +331,14 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 	char line[1024];
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c != 'c')
 			return cli_usage_error(ctx, NULL);
 		client_id = optarg;
 	}
-	if (argc - optind < 3)
-		return cli_usage_error(ctx, "missing %s", argc - optind == 0 ? "device NAME"
-						    : argc - optind == 1 ? "TOPIC"
-									 : "access");
-	if (argc - optind > 3)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 3]);
+	if (cli_operands(ctx, argc, argv, 3, 3, argc - optind == 0 ? "device NAME"
+						: argc - optind == 1 ? "TOPIC" : "access"))
+		return CLI_USAGE;
 	name = argv[optind];
 	topic = argv[optind + 1];
 	if (mq_acl_access_parse(argv[optind + 2], &access)) {
@@ -359,15 +346,15 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	/* The device and the rules, as the plugin holds them: not the fleet. */
-	if (!cli_name_ok("device", name) || store_open(&st, ctx->dir, STORE_READ) ||
-	    store_load_devices(&st, &name, 1) || store_load_rules(&st))
+	if (!cli_name_ok("device", name) || !(st = cmd_pki(ctx)) ||
+	    store_load_devices(st, &name, 1) || store_load_rules(st))
 		goto out;
-	d = mq_policy_find_device(st.policy, name);
+	d = mq_policy_find_device(st->policy, name);
 	if (!d) {
-		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st.dir);
+		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st->dir);
 		goto out;
 	}
-	if (acl_ous_from_cert(&ous, &st, d)) {
+	if (acl_ous_from_cert(&ous, st, d)) {
 		cli_err("cannot read the certificate's OUs: out of memory");
 		goto out;
 	}
@@ -378,7 +365,7 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 	id.cn = d->name;
 	id.ou = ous.from_cert ? (const char *const *)ous.v : (const char *const *)d->groups;
 	id.nou = ous.from_cert ? ous.n : d->ngroups;
-	if (!(idx = mq_acl_index_build(st.policy)) || mq_acl_client_init(&cl, idx, &id)) {
+	if (!(idx = mq_acl_index_build(st->policy)) || mq_acl_client_init(&cl, idx, &id)) {
 		cli_err("cannot evaluate the rules: out of memory");
 		goto out;
 	}
@@ -393,7 +380,5 @@ out:
 	mq_acl_client_free(cl);
 	mq_acl_index_free(idx);
 	mq_x509_ous_free(ous.v, ous.n);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

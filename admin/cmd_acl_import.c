@@ -262,20 +262,19 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 		{"dry-run", no_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct ai_set s = {0};
 	char err[512], *buf = NULL, subj[CLI_ESCAPE_SIZE(64) + 8];
 	size_t len = 0, added = 0, present = 0;
 	bool dry = false, reads = false;
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c != 'n')
 			return cli_usage_error(ctx, NULL);
 		dry = true;
 	}
-	if (cli_one_operand(ctx, argc, argv, "acl_file FILE"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "acl_file FILE"))
 		return CLI_USAGE;
 	if (mq_file_read(argv[optind], (size_t)AI_FILE_MAX, &buf, &len, err, sizeof(err))) {
 		cli_err("%s", err);
@@ -285,9 +284,10 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("%s is not a text file", argv[optind]);
 		goto out;
 	}
-	if (store_open(&st, ctx->dir, dry ? STORE_READ : STORE_WRITE) || store_load_rules(&st))
+	ctx->read_only = dry;
+	if (!(st = cmd_pki(ctx)) || store_load_rules(st))
 		goto out;
-	if (ai_parse(argv[optind], buf, &st, &s)) {
+	if (ai_parse(argv[optind], buf, st, &s)) {
 		cli_err("nothing imported");
 		goto out;
 	}
@@ -301,11 +301,11 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 			snprintf(subj, sizeof(subj), "all");
 		else
 			snprintf(subj, sizeof(subj), "device:%s", r->device);
-		if (ai_exists(st.policy, r)) {
+		if (ai_exists(st->policy, r)) {
 			present++;
 			continue;
 		}
-		if (!dry && !(nr = mq_policy_add_rule(st.policy, r->pattern ? MQ_SUBJ_ALL :
+		if (!dry && !(nr = mq_policy_add_rule(st->policy, r->pattern ? MQ_SUBJ_ALL :
 						       MQ_SUBJ_DEVICE, r->device, r->topic,
 						       r->access, r->deny, err, sizeof(err)))) {
 			cli_err("%s:%u: %s; nothing imported", argv[optind], r->line, err);
@@ -319,7 +319,7 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 			printf("added rule %lu (line %u): %s %s %s %s\n", nr->id, r->line, subj,
 			       r->deny ? "deny" : "allow", mq_rule_access_str(r->access), r->topic);
 	}
-	if (!dry && added && store_save_policy(&st))
+	if (!dry && added && store_save_policy(st))
 		goto out;
 	cli_err("%zu rule(s) %s, %zu already present, %u line(s) not translated, "
 		"%u pair(s) of lines not faithful", added, dry ? "to add" : "added", present,
@@ -332,6 +332,5 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 out:
 	ai_free(&s);
 	free(buf);
-	store_close(&st);
 	return rc;
 }

@@ -691,15 +691,14 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	struct fleet_cfg fc = {0};
 	struct etcd *etcd = NULL;
 	char err[1024];
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct audit_ctx a = {.now = time(NULL)};
 	struct audit_doc *docs = NULL;
 	size_t ndocs = 0, nloaded = 0;
 	bool failed = false;
 	int c, rc;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'j') {
 			a.json = true;
 		} else if (c == 'e') {
@@ -725,30 +724,32 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind != argc) {
-		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL)) {
+		rc = CLI_USAGE;
 		goto out;
 	}
 	if ((fc.endpoints || fc.prefix) && fleet_configure(&fc)) {
 		rc = CLI_USAGE;
 		goto out;
 	}
+	if (fc.endpoints)
+		ctx->fleet = *fc.endpoints != '\0';
 	rc = CLI_FAIL;
 	/* With etcd (and no --state): the fleet's view. */
-	if (fleet_enabled() && !ndocs) {
-		if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+	if (ctx->fleet && !ndocs) {
+		if (!(st = cmd_pki(ctx)) || store_load_policy(st))
 			goto out;
 		if (fleet_connect(&etcd, err, sizeof(err))) {
 			cli_err("%s", err);
 			goto out;
 		}
-		a.policy = st.policy;
-		if (!audit_fleet(&a, etcd, fleet_prefix(), &st))
+		a.policy = st->policy;
+		if (!audit_fleet(&a, etcd, fleet_prefix(), st))
 			rc = a.bad ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st) ||
-	    (!ndocs && audit_find(&st, &docs, &ndocs)))
+	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	    (!ndocs && audit_find(st, &docs, &ndocs)))
 		goto out;
 	/* A file that cannot be read is reported and the others still shown:
 	 * one broker's problem must not hide who is on the rest. */
@@ -764,14 +765,14 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		{
 			struct sync_status ss;
 
-			sync_status_read(st.dir, docs[i].instance, &ss);
+			sync_status_read(st->dir, docs[i].instance, &ss);
 			if (ss.present)
 				audit_sync_status(NULL, docs[i].instance, &ss);
 		}
 	}
 	if (!nloaded)
 		goto out;
-	a.policy = st.policy;
+	a.policy = st->policy;
 	if (audit_show(&a, docs, ndocs))
 		goto out;
 	rc = a.bad || failed ? CLI_FAIL : CLI_OK;
@@ -782,8 +783,6 @@ out:
 	}
 	free(docs);
 	etcd_free(etcd);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
@@ -887,21 +886,17 @@ static void alog_detail(const cJSON *o, char *buf, size_t len)
 
 /* --device NAME matched no event: a typo, or a device that never was? Says
  * so (false) when the policy of DIR has no such device. */
-static bool alog_device_known(const struct cli_ctx *ctx, const char *name)
+static bool alog_device_known(struct cli_ctx *ctx, const char *name)
 {
-	struct store st = {.lockfd = -1};
+	struct store *st = cmd_pki(ctx);
 	bool known;
 
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st)) {
-		if (st.dir)
-			store_close(&st);
+	if (!st || store_load_policy(st))
 		return false;
-	}
-	known = mq_policy_find_device(st.policy, name) != NULL;
+	known = mq_policy_find_device(st->policy, name) != NULL;
 	if (!known)
 		cli_err("no device '%s' in the policy of %s and no event of it in the log: check the "
-			"name ('mqadmin device list' shows them all)", name, st.dir);
-	store_close(&st);
+			"name ('mqadmin device list' shows them all)", name, st->dir);
 	return known;
 }
 
@@ -1122,8 +1117,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	size_t k;
 	int fd, c, rc;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'j':
 			out.json = true;
@@ -1172,8 +1166,8 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if (f.device && !cli_name_ok("device", f.device))
 		return CLI_FAIL;
 	if (follow && limit < 0)
@@ -1401,14 +1395,13 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	static const char *const head[] = {"KIND", "NAME", "SERIAL", "NOT-AFTER", "EXPIRES"};
 	struct exp_ctx e = {.now = time(NULL), .t = {.ncols = 5}};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	const char *within = "30d";
 	long secs = 30 * 86400;
 	char *ca = NULL;
 	int c, rc;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'j') {
 			e.json = true;
 		} else if (c == 'w') {
@@ -1420,20 +1413,20 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	e.limit = e.now + secs;
 	rc = CLI_FAIL;
 	/* The expiry index's range, not the fleet. */
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_expiring(&st, e.limit))
+	if (!(st = cmd_pki(ctx)) || store_load_expiring(st, e.limit))
 		goto out;
 	if (!(e.arr = cJSON_CreateArray()) || out_tbl_row(&e.t, head) ||
-	    !(ca = store_path(&st, "ca.crt"))) {
+	    !(ca = store_path(st, "ca.crt"))) {
 		cli_err("out of memory");
 		goto out;
 	}
-	if (exp_file(&e, "ca", "ca", ca, true) || exp_servers(&e, &st) ||
-	    exp_devices(&e, st.policy) || exp_crl(&e, &st))
+	if (exp_file(&e, "ca", "ca", ca, true) || exp_servers(&e, st) ||
+	    exp_devices(&e, st->policy) || exp_crl(&e, st))
 		goto out;
 	if (e.json) {
 		if (out_json(e.arr))
@@ -1451,7 +1444,5 @@ out:
 	free(ca);
 	cJSON_Delete(e.arr);
 	out_tbl_free(&e.t);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -35,8 +35,7 @@ static int broker_parse(struct cli_ctx *ctx, int argc, char **argv, struct broke
 	unsigned char addr[16];
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'p':
 			if (cli_parse_long(optarg, 1, 65535, &o->port)) {
@@ -69,8 +68,8 @@ static int broker_parse(struct cli_ctx *ctx, int argc, char **argv, struct broke
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	return CLI_OK;
 }
 
@@ -201,17 +200,17 @@ static void broker_print(const char *dir, const char *server, const char *plugin
 int cmd_broker_config(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct broker_opts o = {.port = 8883};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	char dir[PATH_MAX], plugin[PATH_MAX], server[MQ_NAME_MAX + 1];
 	int rc = broker_parse(ctx, argc, argv, &o);
 
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_READ))
+	if (!(st = cmd_pki(ctx)))
 		goto out;
-	if (!realpath(st.dir, dir)) {
-		cli_err("cannot resolve %s: %s", st.dir, strerror(errno));
+	if (!realpath(st->dir, dir)) {
+		cli_err("cannot resolve %s: %s", st->dir, strerror(errno));
 		goto out;
 	}
 	if (o.server) {
@@ -229,7 +228,5 @@ int cmd_broker_config(struct cli_ctx *ctx, int argc, char **argv)
 	broker_print(dir, server, plugin, &o);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -128,14 +128,13 @@ int cmd_cert_list(struct cli_ctx *ctx, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct mq_device *one;
 	const char *device = NULL;
 	bool json = false;
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'D':
 			device = optarg;
@@ -147,31 +146,29 @@ int cmd_cert_list(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if (device && !cli_name_ok("device", device))
 		return CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+	if (!(st = cmd_pki(ctx)) || store_load_policy(st))
 		goto out;
-	one = device ? mq_policy_find_device(st.policy, device) : NULL;
+	one = device ? mq_policy_find_device(st->policy, device) : NULL;
 	if (device && !one) {
-		if (mq_policy_find_deleted(st.policy, device))
+		if (mq_policy_find_deleted(st->policy, device))
 			cli_err("device '%s' was deleted ('mqadmin device delete'); its certificates "
 				"are revoked and no longer listed", device);
 		else
-			cli_err("no device '%s' in %s; see 'mqadmin device list'", device, st.dir);
+			cli_err("no device '%s' in %s; see 'mqadmin device list'", device, st->dir);
 		goto out;
 	}
 	if (json)
-		rc = cert_print_json(one ? &one : st.policy->devices, one ? 1 : st.policy->ndevices,
+		rc = cert_print_json(one ? &one : st->policy->devices, one ? 1 : st->policy->ndevices,
 				     time(NULL));
 	else
-		rc = cert_print_table(one ? &one : st.policy->devices, one ? 1 : st.policy->ndevices,
+		rc = cert_print_table(one ? &one : st->policy->devices, one ? 1 : st->policy->ndevices,
 				      time(NULL));
 	rc = rc ? CLI_FAIL : CLI_OK;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
@@ -257,7 +254,7 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		{"passphrase-file", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct mq_cert *cert;
 	const char *reason = NULL, *passfile = NULL, *given;
 	char q[MQ_FPR_LEN + 1], what[MQ_SERIAL_LEN + MQ_NAME_MAX + 64];
@@ -266,8 +263,7 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	int c, rc = CLI_FAIL, crl;
 	size_t left = 0;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'r':
 			reason = optarg;
@@ -279,7 +275,7 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "SERIAL or FINGERPRINT"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "SERIAL or FINGERPRINT"))
 		return CLI_USAGE;
 	given = argv[optind];
 	if (!cert_normalize(given, q, sizeof(q))) {
@@ -291,9 +287,9 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	/* O(change): the devices the index says may hold q, then (crl_write)
 	 * those already in the CRL. */
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_cert(&st, q))
+	if (!(st = cmd_pki(ctx)) || store_load_cert(st, q))
 		goto out;
-	cert = cert_find(st.policy, given, q, now);
+	cert = cert_find(st->policy, given, q, now);
 	if (!cert)
 		goto out;
 	if (cert->status == MQ_CERT_REVOKED) {
@@ -307,15 +303,13 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		left += mq_cert_state(cert->device->certs[i], now) == MQ_STATE_ACTIVE;
 	snprintf(what, sizeof(what), "certificate %s of device '%s'", cert->serial,
 		 cert->device->name);
-	crl = revoke_commit(&st, passfile, what);
+	crl = revoke_commit(st, passfile, what);
 	if (crl < 0)
 		goto out;
 	printf("revoked certificate %s of device '%s' (%zu other active certificate%s); "
 	       "%s/crl.pem %s\n", cert->serial, cert->device->name, left, left == 1 ? "" : "s",
-	       st.dir, crl ? "NOT updated" : "updated");
+	       st->dir, crl ? "NOT updated" : "updated");
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

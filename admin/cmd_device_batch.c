@@ -95,8 +95,7 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 
 	o->type = CA_KEY_EC;
 	o->days = DEVICE_DEFAULT_DAYS;
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'n':
 			if (cli_parse_long(optarg, 1, BATCH_MAX, &o->count)) {
@@ -153,8 +152,8 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if (o->from && (o->count || o->prefix))
 		return cli_usage_error(ctx, "--from excludes --count and --prefix");
 	if (!o->from && (!o->count || !o->prefix))
@@ -457,7 +456,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct batch_opts o = {0};
 	struct batch b = {0};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct device_issued *done = NULL;
 	struct sigaction sa = {0}, old_int, old_term;
 	struct ca ca = {0};
@@ -473,15 +472,15 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	if ((o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o)) ||
 	    export_read_pass(&o.ex))
 		goto out;
-	if (store_open(&st, ctx->dir, STORE_WRITE) || batch_load(&st, &b) ||
-	    batch_check_names(&b, st.policy) || ca_load(&ca, &st, o.passfile) ||
+	if (!(st = cmd_pki(ctx)) || batch_load(st, &b) ||
+	    batch_check_names(&b, st->policy) || ca_load(&ca, st, o.passfile) ||
 	    ca_sign_prepare(&ca) || ca_keygen_start(&gen, o.type))
 		goto out;
 	if (!(done = calloc(b.n, sizeof(*done)))) {
 		cli_err("out of memory");
 		goto out;
 	}
-	if (batch_intent(&st, &b))
+	if (batch_intent(st, &b))
 		goto out;
 	sa.sa_handler = batch_on_signal;
 	sa.sa_flags = SA_RESTART;
@@ -499,7 +498,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 			.days = o.days, .ex = &o.ex,
 		};
 
-		if (device_issue_one(&st, &ca, &req, &done[ndone])) {
+		if (device_issue_one(st, &ca, &req, &done[ndone])) {
 			failed = true;
 			break;
 		}
@@ -514,14 +513,14 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	/* The files must be on disk before the policy that names them. A
 	 * failed save changed nothing (after its rename it cannot fail), so
 	 * the files go with it. */
-	if (ndone && (store_sync(&st) || store_save_policy(&st))) {
+	if (ndone && (store_sync(st) || store_save_policy(st))) {
 		for (size_t i = 0; i < ndone; i++)
 			device_issued_undo(&done[i]);
 		cli_err("nothing was issued");
 		goto out;
 	}
 	if (ndone)
-		crl_catch_up(&st, &ca);
+		crl_catch_up(st, &ca);
 	for (size_t i = 0; i < ndone; i++)
 		printf("%s\n", done[i].dir);
 	if (cli_flush_stdout())
@@ -545,7 +544,5 @@ out:
 	ca_release(&ca);
 	batch_release(&b);
 	export_opts_release(&o.ex);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -212,7 +212,7 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 		{"group", required_argument, NULL, 'g'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct imp_list l = {0};
 	const char *name = NULL;
 	char **groups = NULL, why[256], *cap = NULL;
@@ -221,8 +221,7 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 	time_t now = time(NULL);
 	int c, rc = CLI_FAIL, bad = 0;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'n':
 			if (!cli_name_ok("--name", optarg))
@@ -255,8 +254,8 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, optind == argc ? "name at least one certificate file"
 				       : "--name names one device: import one certificate with it");
 	}
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
-	    !(cap = store_path(&st, "ca.crt")) || !(ca = ca_load_cert(cap)))
+	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	    !(cap = store_path(st, "ca.crt")) || !(ca = ca_load_cert(cap)))
 		goto out;
 	/* All or nothing: every file is judged before the policy changes. */
 	for (int i = optind; i < argc; i++) {
@@ -274,7 +273,7 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 			bad++;
 			continue;
 		}
-		if ((have = mq_policy_find_fingerprint(st.policy, it->fpr))) {
+		if ((have = mq_policy_find_fingerprint(st->policy, it->fpr))) {
 			cli_err("%s: refused: already registered (device '%s'); nothing to import",
 				argv[i], have->device->name);
 			bad++;
@@ -288,7 +287,7 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 			}
 		if (!(it->name = imp_name(it, name)))
 			bad++;
-		else if (mq_policy_find_device(st.policy, it->name))
+		else if (mq_policy_find_device(st->policy, it->name))
 			cli_err("%s: device '%s' exists; the certificate is added "
 				"to it", argv[i], it->name);
 	}
@@ -296,7 +295,7 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("%d of %d certificate(s) refused: nothing imported", bad, argc - optind);
 		goto out;
 	}
-	if (imp_record(&st, &l, groups, ngroups, true) || store_save_policy(&st))
+	if (imp_record(st, &l, groups, ngroups, true) || store_save_policy(st))
 		goto out;
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
@@ -304,7 +303,6 @@ out:
 	free(cap);
 	free(groups);
 	imp_list_free(&l);
-	store_close(&st);
 	return rc;
 }
 
@@ -415,7 +413,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 		{"dry-run", no_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct imp_list l = {0};
 	bool from_audit = false, dry = false;
 	char **fprs = NULL, why[256], *cap = NULL;
@@ -425,8 +423,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 	long secs;
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'a':
 			from_audit = true;
@@ -447,13 +444,14 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if (!from_audit)
 		return cli_usage_error(ctx, "say where the certificates come from: --from-audit");
-	if (store_open(&st, ctx->dir, dry ? STORE_READ : STORE_WRITE) || store_load_policy(&st) ||
-	    !(cap = store_path(&st, "ca.crt")) || !(ca = ca_load_cert(cap)) ||
-	    adopt_collect(&st, since, &fprs, &nfprs))
+	ctx->read_only = dry;
+	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	    !(cap = store_path(st, "ca.crt")) || !(ca = ca_load_cert(cap)) ||
+	    adopt_collect(st, since, &fprs, &nfprs))
 		goto out;
 	why[0] = '\0';
 	for (size_t i = 0; i < nfprs; i++) {
@@ -461,11 +459,11 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 		X509 *x;
 		struct imp_item *it;
 
-		if (mq_policy_find_fingerprint(st.policy, fprs[i])) {
+		if (mq_policy_find_fingerprint(st->policy, fprs[i])) {
 			known++;
 			continue;
 		}
-		if (!(p = store_path(&st, "audit/seen/%s.pem", fprs[i])))
+		if (!(p = store_path(st, "audit/seen/%s.pem", fprs[i])))
 			goto out;
 		if (access(p, F_OK)) {
 			cli_err("certificate %.16s was seen but not kept (%s is missing: the seen "
@@ -507,7 +505,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 	if (dry) {
 		for (size_t i = 0; i < l.n; i++)
 			printf("would adopt %s: fingerprint %.16s\n", l.v[i].name, l.v[i].fpr);
-	} else if (l.n && (imp_record(&st, &l, NULL, 0, true) || store_save_policy(&st))) {
+	} else if (l.n && (imp_record(st, &l, NULL, 0, true) || store_save_policy(st))) {
 		goto out;
 	}
 	cli_err("%zu certificate(s) %s, %zu already registered, %zu refused",
@@ -520,6 +518,5 @@ out:
 	X509_free(ca);
 	free(cap);
 	imp_list_free(&l);
-	store_close(&st);
 	return rc;
 }

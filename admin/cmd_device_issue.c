@@ -70,8 +70,7 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 
 	o->type = CA_KEY_EC;
 	o->days = DEVICE_DEFAULT_DAYS;
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", issue ? all : renew, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, issue ? all : renew)) != -1) {
 		switch (c) {
 		case 'D':
 			if (cli_parse_days(optarg, 36500, &o->days))
@@ -131,7 +130,7 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
 	if (o->csr && o->type_given)
 		return cli_usage_error(ctx, "--csr and --key-type exclude each other (the CSR has the key)");
@@ -150,7 +149,7 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct devcmd_opts o = {0};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct device_issued out = {0};
 	struct device_issue_req req;
 	struct ca ca = {0};
@@ -167,33 +166,33 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	/* O(change): the name, the device holding the username (to refuse it
 	 * with its name), the deleted list; never the fleet. */
-	if (store_open(&st, ctx->dir, STORE_WRITE) ||
-	    store_load_devices(&st, (const char *const *)&o.name, 1) ||
-	    store_load_user(&st, o.username ? o.username : o.name))
+	if (!(st = cmd_pki(ctx)) ||
+	    store_load_devices(st, (const char *const *)&o.name, 1) ||
+	    store_load_user(st, o.username ? o.username : o.name))
 		goto out;
-	if (mq_policy_find_device(st.policy, o.name)) {
+	if (mq_policy_find_device(st->policy, o.name)) {
 		cli_err("device '%s' already exists; use 'mqadmin device renew %s'", o.name, o.name);
 		goto out;
 	}
 	/* A name is an identity in ACL rules, the audit log and other
 	 * systems: reusing a deleted one must be a decision. */
-	if (!o.force && mq_policy_find_deleted(st.policy, o.name)) {
+	if (!o.force && mq_policy_find_deleted(st->policy, o.name)) {
 		cli_err("device '%s' was deleted ('mqadmin device delete'); issuing the name again "
 			"gives a new device the old one's identity: pass --force to do so", o.name);
 		goto out;
 	}
-	if (ca_load(&ca, &st, o.passfile) || store_intent(&st, (const char *const *)&o.name, 1))
+	if (ca_load(&ca, st, o.passfile) || store_intent(st, (const char *const *)&o.name, 1))
 		goto out;
-	if (device_issue_one(&st, &ca, &req, &out))
+	if (device_issue_one(st, &ca, &req, &out))
 		goto out;
 	wrote = true;
-	mq_policy_find_device(st.policy, o.name)->service = o.service;
+	mq_policy_find_device(st->policy, o.name)->service = o.service;
 	/* It fails only before its rename (a failed directory fsync after it
 	 * is a success with a warning): undoing the files is right then. */
-	if (store_save_policy(&st))
+	if (store_save_policy(st))
 		goto out;
 	wrote = false;
-	crl_catch_up(&st, &ca);
+	crl_catch_up(st, &ca);
 	device_issued_print(&out);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
@@ -202,8 +201,6 @@ out:
 		device_issued_undo(&out);
 	device_issued_release(&out);
 	ca_release(&ca);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
@@ -218,7 +215,7 @@ static bool devcmd_all_revoked(const struct mq_device *d)
 int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct devcmd_opts o = {0};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct device_issued files = {0};
 	struct device_key dk = {0};
 	struct ca ca = {0};
@@ -234,12 +231,12 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		goto out;
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_WRITE) ||
-	    store_load_devices(&st, (const char *const *)&o.name, 1))
+	if (!(st = cmd_pki(ctx)) ||
+	    store_load_devices(st, (const char *const *)&o.name, 1))
 		goto out;
-	d = mq_policy_find_device(st.policy, o.name);
+	d = mq_policy_find_device(st->policy, o.name);
 	if (!d) {
-		cli_err("no device '%s' in %s; see 'mqadmin device list'", o.name, st.dir);
+		cli_err("no device '%s' in %s; see 'mqadmin device list'", o.name, st->dir);
 		goto out;
 	}
 	if (d->ncerts && devcmd_all_revoked(d)) {
@@ -248,22 +245,22 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	/* The device keeps its SANs (its identity) unless told otherwise. */
 	san = o.san ? o.san : o.no_san || !d->ncerts ? NULL : d->certs[d->ncerts - 1]->san;
-	if (ca_load(&ca, &st, o.passfile) || device_key_get(&dk, o.type, NULL, o.csr))
+	if (ca_load(&ca, st, o.passfile) || device_key_get(&dk, o.type, NULL, o.csr))
 		goto out;
 	if (dk.csr && device_csr_has_san(dk.csr))
 		cli_err("note: the CSR's SANs are ignored: a renewed device keeps its SANs (%s) "
 			"unless --san or --no-san is given", san ? san : "none");
-	if (device_certify(st.policy, d, &ca, dk.pub, san, o.days, &cert, &pem, &pemlen))
+	if (device_certify(st->policy, d, &ca, dk.pub, san, o.days, &cert, &pem, &pemlen))
 		goto out;
-	if (store_intent(&st, (const char *const *)&o.name, 1))
+	if (store_intent(st, (const char *const *)&o.name, 1))
 		goto out;
 	/* Stage beside the old files, commit the policy, then rename: a
 	 * failure before the policy write leaves the old files and policy
 	 * as they were. */
-	if (device_files_write(&st, &ca, o.name, dk.key, cert, pem, pemlen, &o.ex, true, &files))
+	if (device_files_write(st, &ca, o.name, dk.key, cert, pem, pemlen, &o.ex, true, &files))
 		goto out;
 	staged = true;
-	if (store_save_policy(&st))
+	if (store_save_policy(st))
 		goto out;
 	staged = false;
 	if (device_files_commit(&files, o.name, o.ex.formats))
@@ -279,7 +276,5 @@ out:
 	device_key_release(&dk);
 	ca_release(&ca);
 	free(o.san);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

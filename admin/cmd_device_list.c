@@ -233,8 +233,7 @@ static int devview_parse(struct cli_ctx *ctx, int argc, char **argv, bool want_n
 	size_t k;
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'j') {
 			*json = true;
 		} else if (!f) {
@@ -260,13 +259,10 @@ static int devview_parse(struct cli_ctx *ctx, int argc, char **argv, bool want_n
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (want_name) {
-		if (optind >= argc)
-			return cli_usage_error(ctx, "missing device NAME");
-		*name = argv[optind++];
-	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, want_name, want_name, "device NAME"))
+		return CLI_USAGE;
+	if (want_name)
+		*name = argv[optind];
 	return CLI_OK;
 }
 
@@ -524,7 +520,7 @@ static int devview_stream(struct store *st, const struct devview_filter *f, time
 
 int cmd_device_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct devview_filter f = {0};
 	time_t now = time(NULL);
 	bool json = false;
@@ -533,25 +529,23 @@ int cmd_device_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (store_open(&st, ctx->dir, STORE_READ))
+	if (!(st = cmd_pki(ctx)))
 		goto out;
 	if (json) {
-		rc = devview_stream(&st, &f, now) ? CLI_FAIL : CLI_OK;
+		rc = devview_stream(st, &f, now) ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
 	/* The table sizes its columns from every row: the whole model. */
-	if (store_load_policy(&st))
+	if (store_load_policy(st))
 		goto out;
-	rc = devview_table(st.policy, &f, now) ? CLI_FAIL : CLI_OK;
+	rc = devview_table(st->policy, &f, now) ? CLI_FAIL : CLI_OK;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
 int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	const struct mq_device *d;
 	const struct mq_deleted *gone;
 	const char *name = NULL;
@@ -563,19 +557,19 @@ int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	rc = CLI_FAIL;
 	/* O(change): the one record and the deleted list. */
-	if (!cli_name_ok("device", name) || store_open(&st, ctx->dir, STORE_READ) ||
-	    store_load_devices(&st, &name, 1))
+	if (!cli_name_ok("device", name) || !(st = cmd_pki(ctx)) ||
+	    store_load_devices(st, &name, 1))
 		goto out;
-	d = mq_policy_find_device(st.policy, name);
-	gone = d ? NULL : mq_policy_find_deleted(st.policy, name);
+	d = mq_policy_find_device(st->policy, name);
+	gone = d ? NULL : mq_policy_find_deleted(st->policy, name);
 	if (gone) {
 		cli_err("device '%s' was deleted ('mqadmin device delete')%s%s%s%s", name,
-			gone->archive ? "; its files are in " : "", gone->archive ? st.dir : "",
+			gone->archive ? "; its files are in " : "", gone->archive ? st->dir : "",
 			gone->archive ? "/" : "", gone->archive ? gone->archive : "");
 		goto out;
 	}
 	if (!d) {
-		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st.dir);
+		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st->dir);
 		goto out;
 	}
 	if (json) {
@@ -587,7 +581,5 @@ int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 	}
 out:
 	cJSON_Delete(o);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -82,7 +82,7 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		{"passphrase-file", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct mq_device *d;
 	const char *reason = NULL, *passfile = NULL, *name;
 	char what[MQ_NAME_MAX + 16];
@@ -90,8 +90,7 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	int c, rc = CLI_FAIL, crl;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'r':
 			reason = optarg;
@@ -103,17 +102,17 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
 	name = argv[optind];
 	if (!cli_name_ok("device", name) || !revoke_reason_ok(reason))
 		return CLI_FAIL;
 	/* O(change): the device, then (crl_write) those already in the CRL. */
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_devices(&st, &name, 1))
+	if (!(st = cmd_pki(ctx)) || store_load_devices(st, &name, 1))
 		goto out;
-	d = mq_policy_find_device(st.policy, name);
+	d = mq_policy_find_device(st->policy, name);
 	if (!d) {
-		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st.dir);
+		cli_err("no device '%s' in %s; see 'mqadmin device list'", name, st->dir);
 		goto out;
 	}
 	for (size_t i = 0; i < d->ncerts; i++) {
@@ -130,21 +129,19 @@ int cmd_device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	snprintf(what, sizeof(what), "device '%s'", name);
-	crl = revoke_commit(&st, passfile, what);
+	crl = revoke_commit(st, passfile, what);
 	if (crl < 0)
 		goto out;
 	rc = CLI_OK;
 	if (crl) {
 		printf("revoked %zu certificate%s of device '%s'; %s/crl.pem NOT updated\n", n,
-		       n == 1 ? "" : "s", name, st.dir);
+		       n == 1 ? "" : "s", name, st->dir);
 	} else {
 		printf("revoked %zu certificate%s of device '%s'; %s/crl.pem updated\n", n,
-		       n == 1 ? "" : "s", name, st.dir);
+		       n == 1 ? "" : "s", name, st->dir);
 	}
 	if (cli_flush_stdout())
 		rc = CLI_FAIL;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -33,8 +33,7 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'g':
 			if (!cli_name_ok("group", optarg))
@@ -61,7 +60,7 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
 	if (o->set_groups && o->no_groups)
 		return cli_usage_error(ctx, "--group and --no-groups exclude each other");
@@ -96,7 +95,7 @@ static char *devset_join(char *const *g, size_t n)
 int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct devset_opts o = {0};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct mq_device *d;
 	char err[256], *before = NULL, *after = NULL, *old_user = NULL;
 	bool groups_changed = false, user_changed = false, renew_changed = false;
@@ -107,18 +106,18 @@ int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	rc = CLI_FAIL;
 	/* O(change): the device, and the one holding the new username if any. */
-	if (store_open(&st, ctx->dir, STORE_WRITE) ||
-	    store_load_devices(&st, (const char *const *)&o.name, 1) ||
-	    (o.username && store_load_user(&st, o.username)))
+	if (!(st = cmd_pki(ctx)) ||
+	    store_load_devices(st, (const char *const *)&o.name, 1) ||
+	    (o.username && store_load_user(st, o.username)))
 		goto out;
-	d = mq_policy_find_device(st.policy, o.name);
+	d = mq_policy_find_device(st->policy, o.name);
 	if (!d) {
-		cli_err("no device '%s' in %s; see 'mqadmin device list'", o.name, st.dir);
+		cli_err("no device '%s' in %s; see 'mqadmin device list'", o.name, st->dir);
 		goto out;
 	}
 	if (!(before = devset_join(d->groups, d->ngroups)) || !(old_user = strdup(d->username)))
 		goto oom;
-	if (o.username && mq_policy_set_username(st.policy, d, o.username, err, sizeof(err))) {
+	if (o.username && mq_policy_set_username(st->policy, d, o.username, err, sizeof(err))) {
 		cli_err("cannot change the username of '%s': %s", o.name, err);
 		goto out;
 	}
@@ -142,7 +141,7 @@ int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
-	if (store_save_policy(&st))
+	if (store_save_policy(st))
 		goto out;
 	if (groups_changed)
 		printf("%s: groups %s -> %s\n", o.name, before, after);
@@ -158,7 +157,5 @@ out:
 	free(before);
 	free(after);
 	free(old_user);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -29,8 +29,7 @@ static int devstate_parse(struct cli_ctx *ctx, int argc, char **argv, bool del,
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", del ? delopts : none, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, del ? delopts : none)) != -1) {
 		switch (c) {
 		case 'r':
 			*reason = optarg;
@@ -42,7 +41,7 @@ static int devstate_parse(struct cli_ctx *ctx, int argc, char **argv, bool del,
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "device NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
 	if (!cli_name_ok("device", argv[optind]) || (del && !revoke_reason_ok(*reason)))
 		return CLI_FAIL;
@@ -69,7 +68,7 @@ static struct mq_device *devstate_find(const struct store *st, const char *name)
 
 static int devstate_set(struct cli_ctx *ctx, int argc, char **argv, bool suspend)
 {
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct mq_device *d;
 	const char *name;
 	char ts[MQ_TIME_LEN];
@@ -80,8 +79,8 @@ static int devstate_set(struct cli_ctx *ctx, int argc, char **argv, bool suspend
 	rc = CLI_FAIL;
 	name = argv[optind];
 	/* O(change): the one record (and the deleted list). */
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_devices(&st, &name, 1) ||
-	    !(d = devstate_find(&st, name)))
+	if (!(st = cmd_pki(ctx)) || store_load_devices(st, &name, 1) ||
+	    !(d = devstate_find(st, name)))
 		goto out;
 	/* Asking for the state it is in is not a failure: scripts (and an
 	 * operator repeating an emergency suspend) can run it again. */
@@ -96,7 +95,7 @@ static int devstate_set(struct cli_ctx *ctx, int argc, char **argv, bool suspend
 	}
 	d->suspended = suspend;
 	d->suspended_at = suspend ? time(NULL) : 0;
-	if (store_save_policy(&st))
+	if (store_save_policy(st))
 		goto out;
 	if (suspend)
 		printf("suspended device '%s': a running plugin refuses it and disconnects it within "
@@ -105,8 +104,6 @@ static int devstate_set(struct cli_ctx *ctx, int argc, char **argv, bool suspend
 		printf("resumed device '%s': it may connect again\n", name);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }
 
@@ -197,7 +194,7 @@ static size_t devstate_drop_rules(struct mq_policy *p, const char *name)
 
 int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct mq_device *d;
 	const char *reason = NULL, *passfile = NULL, *name;
 	char *src = NULL, *dst = NULL, rel[MQ_NAME_MAX + 32], ts[MQ_TIME_LEN], err[256];
@@ -213,8 +210,8 @@ int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	name = argv[optind];
 	/* O(change): the device and the rules (some may name it). */
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_devices(&st, &name, 1) ||
-	    store_load_rules(&st) || !(d = devstate_find(&st, name)))
+	if (!(st = cmd_pki(ctx)) || store_load_devices(st, &name, 1) ||
+	    store_load_rules(st) || !(d = devstate_find(st, name)))
 		goto out;
 	for (size_t i = 0; i < d->ncerts; i++) {
 		if (d->certs[i]->status == MQ_CERT_REVOKED)
@@ -223,23 +220,23 @@ int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv)
 			goto out;
 		ncerts++;
 	}
-	nrules = devstate_drop_rules(st.policy, name);
+	nrules = devstate_drop_rules(st->policy, name);
 	/* Files first: were the policy written first, a crash in between
 	 * would leave DIR/devices/NAME unrecorded, and the next write's
 	 * leftover cleaning would remove it, key and all. */
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(rel, sizeof(rel), "archive/%s-%s", name, ts);
-	moved = devstate_archive(&st, name, rel, &src, &dst);
+	moved = devstate_archive(st, name, rel, &src, &dst);
 	if (moved < 0)
 		goto out;
 	archived = moved > 0;
-	if (mq_policy_delete_device(st.policy, d, now, moved ? rel : NULL, err, sizeof(err))) {
+	if (mq_policy_delete_device(st->policy, d, now, moved ? rel : NULL, err, sizeof(err))) {
 		cli_err("%s", err);
 		goto out;
 	}
 	snprintf(what, sizeof(what), "device '%s'", name);
-	crl = revoke_commit(&st, passfile, what);
+	crl = revoke_commit(st, passfile, what);
 	if (crl < 0)
 		goto out;
 	moved = 0;
@@ -247,7 +244,7 @@ int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv)
 	       ncerts, ncerts == 1 ? "" : "s", nrules, nrules == 1 ? "" : "s");
 	if (archived)
 		printf(", files in %s", dst);
-	printf("; %s/crl.pem %s\n", st.dir, crl ? "NOT updated" : "updated");
+	printf("; %s/crl.pem %s\n", st->dir, crl ? "NOT updated" : "updated");
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
 	/* The policy was not written: the device is still there, so are its files. */
@@ -255,7 +252,5 @@ out:
 		cli_err("cannot move %s back to %s: %s; move it by hand", dst, src, strerror(errno));
 	free(src);
 	free(dst);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -43,8 +43,7 @@ static int doctor_parse(struct cli_ctx *ctx, int argc, char **argv, struct docto
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -80,8 +79,8 @@ static int doctor_parse(struct cli_ctx *ctx, int argc, char **argv, struct docto
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	return CLI_OK;
 }
 

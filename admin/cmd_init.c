@@ -57,8 +57,7 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 	o->record = 0;
 	o->ca_cert = o->ca_key = NULL;
 	o->fresh_only = false;
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'c':
 			o->cn = optarg;
@@ -93,8 +92,8 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if (!o->ca_cert != !o->ca_key)
 		return cli_usage_error(ctx, "--ca-cert and --ca-key go together: adopting a CA "
 				       "needs its certificate and its key");
@@ -102,7 +101,7 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 		return cli_usage_error(ctx, "--cn, --key-type and --days make a new CA; an adopted "
 				       "CA keeps its own");
 	/* Never a CA in whatever directory we happen to be in. */
-	if (pkidir_from() == PKIDIR_NONE)
+	if (ctx->dir_from == PKIDIR_NONE)
 		return cli_usage_error(ctx, "init needs a directory for the new CA: pass -d DIR "
 				       "(e.g. -d /etc/mqcert/pki) or set MQADMIN_DIR");
 	if (!*o->cn || strlen(o->cn) > 64) {

@@ -54,8 +54,7 @@ static int inspect_parse(struct cli_ctx *ctx, int argc, char **argv, struct insp
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'P':
 			o->passfile = optarg;
@@ -67,11 +66,9 @@ static int inspect_parse(struct cli_ctx *ctx, int argc, char **argv, struct insp
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage_error(ctx, "missing FILE");
-	o->file = argv[optind++];
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 1, 1, "FILE"))
+		return CLI_USAGE;
+	o->file = argv[optind];
 	return CLI_OK;
 }
 

@@ -26,11 +26,10 @@ int cmd_policy_validate(struct cli_ctx *ctx, int argc, char **argv)
 	char err[512] = "";
 	int c, rc = CLI_FAIL;
 
-	optind = 0;
 	/* No options; getopt still handles "--" and refuses "-x". */
-	if ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1)
+	if ((c = cli_opt(ctx, argc, argv, opts)) != -1)
 		return cli_usage_error(ctx, NULL);
-	if (cli_one_operand(ctx, argc, argv, "policy FILE"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "policy FILE"))
 		return CLI_USAGE;
 	path = argv[optind];
 	/* The same two steps as the plugin's load of a new generation. */
@@ -129,19 +128,18 @@ int cmd_policy_export(struct cli_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{NULL, 0, NULL, 0},
 	};
-	struct store st;
+	struct store *st;
 	struct mq_store *db;
 	char err[512] = "", *buf = NULL;
 	size_t len = 0;
 	FILE *mem = NULL;
 	int rc = CLI_FAIL;
 
-	optind = 0;
-	if (cli_getopt(argc, argv, "", opts, NULL) != -1)
+	if (cli_opt(ctx, argc, argv, opts) != -1)
 		return cli_usage_error(ctx, NULL);
 	if (argc - optind > 1)
 		return cli_usage_error(ctx, "at most one FILE");
-	if (store_open(&st, ctx->dir, STORE_READ) || !(db = store_db(&st)))
+	if (!(st = cmd_pki(ctx)) || !(db = store_db(st)))
 		goto out;
 	if (optind == argc) {
 		if (pol_export(db, stdout, err, sizeof(err))) {
@@ -168,7 +166,6 @@ out:
 	if (mem)
 		fclose(mem);
 	free(buf);
-	store_close(&st);
 	return rc;
 }
 
@@ -199,31 +196,26 @@ int cmd_policy_import(struct cli_ctx *ctx, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct mq_policy *p = NULL;
-	struct store st;
+	struct store *st;
 	int rc = CLI_FAIL;
 
-	optind = 0;
-	if (cli_getopt(argc, argv, "", opts, NULL) != -1)
+	if (cli_opt(ctx, argc, argv, opts) != -1)
 		return cli_usage_error(ctx, NULL);
-	if (cli_one_operand(ctx, argc, argv, "policy FILE"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "policy FILE"))
 		return CLI_USAGE;
-	memset(&st, 0, sizeof(st));
-	st.lockfd = -1;
-	st.shlockfd = -1;
 	if (!(p = pol_read_file(argv[optind]))) {
 		cli_err("nothing was imported: the store is unchanged");
 		goto out;
 	}
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_import_policy(&st, p))
+	if (!(st = cmd_pki(ctx)) || store_import_policy(st, p))
 		goto out;
 	printf("imported %s: generation %lu, %zu device%s, %zu rule%s\n", argv[optind],
-	       st.policy->generation, st.policy->ndevices, st.policy->ndevices == 1 ? "" : "s",
-	       st.policy->nrules, st.policy->nrules == 1 ? "" : "s");
+	       st->policy->generation, st->policy->ndevices, st->policy->ndevices == 1 ? "" : "s",
+	       st->policy->nrules, st->policy->nrules == 1 ? "" : "s");
 	p = NULL; /* st owns it */
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
 	mq_policy_free(p);
-	store_close(&st);
 	return rc;
 }
 
@@ -262,8 +254,7 @@ int cmd_policy_diff(struct cli_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	int rc = CLI_FAIL;
 
-	optind = 0;
-	if (cli_getopt(argc, argv, "", opts, NULL) != -1)
+	if (cli_opt(ctx, argc, argv, opts) != -1)
 		return cli_usage_error(ctx, NULL);
 	if (argc - optind != 2)
 		return cli_usage_error(ctx, "policy diff takes two operands, A and B (a file or - for the store)");

@@ -632,7 +632,7 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 		{"stale", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct rep r = {.now = time(NULL), .stale = 30 * DAY};
 	struct rhtml h = {0};
 	const char *out = NULL, *stale_txt = "30d";
@@ -641,8 +641,7 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 	long secs;
 	int c, rc, got0, got1;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'H') {
 			out = optarg;
 		} else if (c == 's') {
@@ -661,22 +660,22 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if (!out)
 		return cli_usage_error(ctx, "missing --html FILE: where to write the page");
 	rc = CLI_FAIL;
 	mq_strmap_init(&r.by_name);
-	if (store_open(&st, ctx->dir, STORE_READ) || store_load_policy(&st))
+	if (!(st = cmd_pki(ctx)) || store_load_policy(st))
 		goto out;
-	r.p = st.policy;
+	r.p = st->policy;
 	if (!(r.last_seen = calloc(r.p->ndevices + 1, sizeof(*r.last_seen))) ||
 	    mq_strmap_reserve(&r.by_name, r.p->ndevices))
 		goto oom;
 	for (size_t i = 0; i < r.p->ndevices; i++)
 		if (mq_strmap_put(&r.by_name, r.p->devices[i]->name, (void *)(uintptr_t)(i + 1)))
 			goto oom;
-	if (!(log = store_path(&st, "audit/audit.log")) || !(log1 = store_path(&st, "audit/audit.log.1")))
+	if (!(log = store_path(st, "audit/audit.log")) || !(log1 = store_path(st, "audit/audit.log.1")))
 		goto oom;
 	/* Oldest first: logrotate's previous file, then the current one. */
 	if ((got1 = rep_read_log(&r, log1)) < 0 || (got0 = rep_read_log(&r, log)) < 0)
@@ -684,11 +683,11 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 	if (got0 && got1)
 		out_warn("no audit log in %s/audit (audit.log, audit.log.1): "
 			"the page shows no connects, refusals or denials; the broker's mqcert plugin "
-			"writes it (plugin_opt_audit_log)", st.dir);
+			"writes it (plugin_opt_audit_log)", st->dir);
 	if (r.bad)
 		cli_err("skipped %lu malformed audit line%s", r.bad,
 			r.bad == 1 ? "" : "s");
-	if (rep_page(&h, &r, st.dir, stale_txt, &never, &stale))
+	if (rep_page(&h, &r, st->dir, stale_txt, &never, &stale))
 		goto oom;
 	c = mq_file_write_atomic(out, h.s, h.len, 0644, err, sizeof(err));
 	if (c && c != MQ_FILE_NOT_DURABLE) {
@@ -720,7 +719,5 @@ out:
 	rhtml_free(&h);
 	free(log);
 	free(log1);
-	if (st.dir)
-		store_close(&st);
 	return rc;
 }

@@ -77,8 +77,7 @@ static int serve_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve_
 	int c;
 	size_t n;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'h': o->host = optarg; break;
 		case 'p':
@@ -134,8 +133,8 @@ static int serve_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve_
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	return CLI_OK;
 }
 

@@ -45,8 +45,7 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 	};
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 's':
 			if (issue_add_san(&o->sans, optarg))
@@ -80,7 +79,7 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (cli_one_operand(ctx, argc, argv, "server NAME"))
+	if (cli_operands(ctx, argc, argv, 1, 1, "server NAME"))
 		return CLI_USAGE;
 	o->name = argv[optind];
 	if (!cli_name_ok("server", o->name))
@@ -188,7 +187,7 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 				.broker_user = STORE_BROKER_USER};
 	struct stat old;
 	bool replacing = false;
-	struct store st = {.lockfd = -1};
+	struct store *st = NULL;
 	struct ca ca = {0};
 	struct ca_req req = {0};
 	EVP_PKEY *key = NULL;
@@ -207,10 +206,10 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 			"broker runs as", o.broker_user);
 		goto out;
 	}
-	if (store_open(&st, ctx->dir, STORE_WRITE) || ca_load(&ca, &st, o.passfile))
+	if (!(st = cmd_pki(ctx)) || ca_load(&ca, st, o.passfile))
 		goto out;
-	if (asprintf(&sub, "servers/%s", o.name) < 0 || !(crt = store_path(&st, "%s/%s.crt", sub, o.name)) ||
-	    !(keyp = store_path(&st, "%s/%s.key", sub, o.name)))
+	if (asprintf(&sub, "servers/%s", o.name) < 0 || !(crt = store_path(st, "%s/%s.crt", sub, o.name)) ||
+	    !(keyp = store_path(st, "%s/%s.key", sub, o.name)))
 		goto out;
 	if (!o.force && access(crt, F_OK) == 0) {
 		cli_err("server '%s' already exists (%s); pass --force to replace its key and certificate",
@@ -246,7 +245,7 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("server '%s' would have the same subject as the CA: choose another name", o.name);
 		goto out;
 	}
-	if (store_mkdir(&st, "servers", &created) || store_mkdir(&st, sub, &created) ||
+	if (store_mkdir(st, "servers", &created) || store_mkdir(st, sub, &created) ||
 	    issue_write_key(keyp, key, cert) || issue_write_cert(crt, cert) ||
 	    server_key_owner(keyp, replacing ? &old : NULL, &o))
 		goto out;
@@ -256,8 +255,6 @@ out:
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	ca_release(&ca);
-	if (st.dir)
-		store_close(&st);
 	free(o.sans);
 	free(sub);
 	free(crt);

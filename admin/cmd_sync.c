@@ -38,8 +38,7 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 	char inst[MQ_NAME_MAX + 1];
 	int c;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'e') {
 			fc.endpoints = optarg;
 		} else if (c == 'p') {
@@ -65,11 +64,13 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
 	if ((fc.endpoints || fc.prefix || fc.user || fc.password_file) && fleet_configure(&fc))
 		return CLI_USAGE;
-	if (!fleet_enabled())
+	if (fc.endpoints)
+		ctx->fleet = *fc.endpoints != '\0';
+	if (!ctx->fleet)
 		return cli_usage_error(ctx, "no etcd to follow: pass --etcd URL[,URL...] (or set "
 				       "MQADMIN_ETCD, or etcd in the configuration file)");
 	if (!o.instance) {

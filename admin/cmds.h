@@ -7,6 +7,12 @@
 #include "mq_policy.h"
 #include "store.h"
 
+/* DIR opened in the command's table mode (ctx->pki; read-only when the
+ * command set ctx->read_only), into the store main closes after the
+ * command returns. Call it once, after the command line is checked. NULL
+ * after printing why. */
+struct store *cmd_pki(struct cli_ctx *ctx);
+
 int cmd_init(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv);

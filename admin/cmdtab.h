@@ -9,10 +9,22 @@
 
 #include "cli.h"
 
+/* What main sets up for a command (as git's RUN_SETUP | NEED_WORK_TREE):
+ * the mode in which cmd_pki opens DIR. The command calls cmd_pki once its
+ * command line is checked, so that a usage error exits 2 before any PKI or
+ * lock error; main closes the store after the command returns. */
+enum {
+	CMD_NO_PKI = 0,    /* opens no store through main (see the entry's comment) */
+	CMD_PKI_READ = 1,  /* DIR must hold a CA; no lock */
+	CMD_PKI_WRITE = 2, /* DIR must hold a CA; exclusive lock (read-only with --dry-run) */
+	CMD_PKI_CREATE = 3 /* DIR is created when missing; exclusive lock */
+};
+
 struct command {
 	const char *group; /* first word */
 	const char *name;  /* second word, or NULL for one-word commands */
 	int (*run)(struct cli_ctx *ctx, int argc, char **argv);
+	unsigned pki; /* CMD_PKI_* */
 	const char *usage;
 	const char *about; /* one paragraph, unwrapped */
 };

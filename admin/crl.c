@@ -1,4 +1,5 @@
 #include "crl.h"
+#include "cmds.h"
 
 #include "mq_fileio.h"
 #include "out.h"
@@ -252,12 +253,11 @@ int crl_cmd(struct cli_ctx *ctx, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *passfile = NULL;
-	struct store st;
+	struct store *st = NULL;
 	struct ca ca = {0};
 	int days = CRL_DEFAULT_DAYS, c, rc = CLI_FAIL;
 
-	optind = 0;
-	while ((c = cli_getopt(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'D':
 			if (cli_parse_days(optarg, 3650, &days))
@@ -270,20 +270,19 @@ int crl_cmd(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(ctx, NULL);
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-	if (store_open(&st, ctx->dir, STORE_WRITE) || store_load_policy(&st) ||
-	    ca_load(&ca, &st, passfile))
+	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
+		return CLI_USAGE;
+	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	    ca_load(&ca, st, passfile))
 		goto out;
 	/* The number is recorded before it is used: a crash between the two
 	 * skips a number, never reuses one. */
-	crl_reserve_number(&st);
-	if (store_save_policy(&st) || crl_write(&st, &ca, days))
+	crl_reserve_number(st);
+	if (store_save_policy(st) || crl_write(st, &ca, days))
 		goto out;
-	printf("%s/crl.pem\n", st.dir);
+	printf("%s/crl.pem\n", st->dir);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 out:
 	ca_release(&ca);
-	store_close(&st);
 	return rc;
 }

@@ -18,7 +18,10 @@
 #endif
 
 static const struct command commands[] = {
-	{"init", NULL, cmd_init,
+	/* Still opens DIR itself (STORE_CREATE): its --ca-cert checks run
+	 * before DIR is created and its error path undoes the files it wrote
+	 * under the lock; CMD_PKI_CREATE is its mode once converted. */
+	{"init", NULL, cmd_init, CMD_NO_PKI,
 	 "usage: mqadmin [-d DIR] init [--cn NAME] [--key-type ec|rsa|ed25519] [--days N]\n"
 	 "                            [--passphrase-file FILE] [--default | --no-default]\n"
 	 "       mqadmin [-d DIR] init --ca-cert FILE --ca-key FILE [--passphrase-file FILE]\n"
@@ -34,7 +37,7 @@ static const struct command commands[] = {
 	 "a CA certificate (basicConstraints CA:TRUE, keyCertSign and cRLSign when keyUsage is "
 	 "present), in date, with the matching key; an encrypted key needs --passphrase-file "
 	 "and stays encrypted. Anything else is refused and nothing is written."},
-	{"server", "issue", cmd_server_issue,
+	{"server", "issue", cmd_server_issue, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] server issue NAME [--san DNS:host | --san IP:addr]... [--days N]\n"
 	 "                                     [--key-type ec|rsa|ed25519] [--force]\n"
 	 "                                     [--broker-user USER] [--passphrase-file FILE]\n"
@@ -48,7 +51,7 @@ static const struct command commands[] = {
 	 "the user the broker runs as (--broker-user, default mosquitto) and says so on "
 	 "stderr. --force replaces an existing one, keeping the old key's owner, group and "
 	 "mode unless --broker-user is given."},
-	{"device", "issue", cmd_device_issue,
+	{"device", "issue", cmd_device_issue, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] device issue NAME [--group G]... [--username U] [--days N]\n"
 	 "                                     [--san DNS:name|email:addr|URI:uri]...\n"
 	 "                                     [--key-type ec|rsa|ed25519 | --csr FILE]\n"
@@ -65,7 +68,7 @@ static const struct command commands[] = {
 	 "device is refused unless --force is given. --role service makes the "
 	 "identity 'mqadmin serve' connects with: it may read renewal requests and answer "
 	 "them, and is never renewed over MQTT."},
-	{"device", "list", cmd_device_list,
+	{"device", "list", cmd_device_list, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] device list [--group G] [--state STATE] [--expiring DURATION]\n"
 	 "                                    [--json]\n",
 	 "Lists the devices of the policy: name, username, groups, status (active, "
@@ -74,26 +77,26 @@ static const struct command commands[] = {
 	 "of a group, --state those in one status, --expiring those whose newest "
 	 "certificate ends within DURATION (expired ones included); given together, all "
 	 "must hold. --json prints only the devices shown, as an array."},
-	{"device", "show", cmd_device_show, "usage: mqadmin [-d DIR] device show NAME [--json]\n",
+	{"device", "show", cmd_device_show, CMD_PKI_READ, "usage: mqadmin [-d DIR] device show NAME [--json]\n",
 	 "Shows one device with every certificate it holds."},
-	{"device", "revoke", cmd_device_revoke,
+	{"device", "revoke", cmd_device_revoke, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] device revoke NAME [--reason TEXT] [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Marks every certificate of the device revoked in the policy and re-signs "
 	 "crl.pem. A running plugin disconnects the device within a second."},
-	{"device", "suspend", cmd_device_suspend, "usage: mqadmin [-d DIR] device suspend NAME [--wait[=SECONDS]]\n",
+	{"device", "suspend", cmd_device_suspend, CMD_PKI_WRITE, "usage: mqadmin [-d DIR] device suspend NAME [--wait[=SECONDS]]\n",
 	 "Suspends a device: the plugin refuses it at CONNECT and disconnects it within a "
 	 "second, without putting its certificates in the CRL. 'device resume' undoes it. "
 	 "Suspending a suspended device changes nothing and exits 0."},
-	{"device", "resume", cmd_device_resume, "usage: mqadmin [-d DIR] device resume NAME [--wait[=SECONDS]]\n",
+	{"device", "resume", cmd_device_resume, CMD_PKI_WRITE, "usage: mqadmin [-d DIR] device resume NAME [--wait[=SECONDS]]\n",
 	 "Lets a suspended device connect again. Resuming an active device changes nothing "
 	 "and exits 0."},
-	{"device", "delete", cmd_device_delete,
+	{"device", "delete", cmd_device_delete, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] device delete NAME [--reason TEXT] [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Revokes every certificate of the device (re-signing crl.pem), removes it and the "
 	 "ACL rules naming it from the policy and moves DIR/devices/NAME to "
 	 "DIR/archive/NAME-TIMESTAMP/. A running plugin disconnects it within a second. Its "
 	 "name can be issued again only with 'device issue NAME --force'."},
-	{"device", "renew", cmd_device_renew,
+	{"device", "renew", cmd_device_renew, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] device renew NAME [--days N] [--key-type ec|rsa|ed25519 | --csr FILE]\n"
 	 "                                     [--san DNS:name|email:addr|URI:uri]... [--no-san]\n"
 	 "                                     [--format pem|der|p12|c-header]...\n"
@@ -102,7 +105,7 @@ static const struct command commands[] = {
 	 "Issues a new certificate for an existing device, same identity and SANs (--san "
 	 "replaces them, --no-san drops them). The old one stays valid until it expires or "
 	 "is revoked, so the device can roll over."},
-	{"device", "batch", cmd_device_batch,
+	{"device", "batch", cmd_device_batch, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] device batch (--count N --prefix P | --from FILE) [--group G]...\n"
 	 "                                     [--san DNS:..{name}..|email:..|URI:..]...\n"
 	 "                                     [--days N] [--key-type ec|rsa|ed25519]\n"
@@ -115,20 +118,20 @@ static const struct command commands[] = {
 	 "--format writes every device the files device issue --format writes; p12 takes one "
 	 "passphrase for the whole batch from --p12-passphrase-file. "
 	 "Interrupting it never leaves a half-recorded device."},
-	{"device", "set", cmd_device_set,
+	{"device", "set", cmd_device_set, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] device set NAME [--group G]... [--no-groups] [--username U]\n"
 	 "                                   [--renew-now] [--wait[=SECONDS]]\n",
 	 "Changes a device's groups or username in the policy; the plugin applies it live. "
 	 "--renew-now opens the device's renewal window at once: its next request to 'mqadmin "
 	 "serve' is granted whatever its certificate's age (the flag clears with that renewal)."},
-	{"device", "import", cmd_device_import,
+	{"device", "import", cmd_device_import, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] device import CERT... [--name NAME] [--group G]... [--wait[=SECONDS]]\n",
 	 "Registers device certificates issued elsewhere by this CA (PEM or DER; no key "
 	 "needed): each must be signed by DIR/ca.crt (the signature is verified), in date, "
 	 "and not registered yet. The device is named by the certificate's CN (--name for "
 	 "a single certificate); a certificate for an existing device is added to it. All "
 	 "or nothing: one refused file imports none."},
-	{"device", "adopt", cmd_device_adopt,
+	{"device", "adopt", cmd_device_adopt, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] device adopt --from-audit [--since TIME] [--dry-run] [--wait[=SECONDS]]\n",
 	 "Registers the certificates a broker with plugin_opt_mode observe let in that the "
 	 "policy does not hold: the fingerprints of the observe events in DIR/audit/audit.log* "
@@ -136,64 +139,68 @@ static const struct command commands[] = {
 	 "DIR/audit/seen/FINGERPRINT.pem. Certificates this CA did not sign, expired ones and "
 	 "files that do not match their fingerprint are refused and said; --dry-run only "
 	 "lists what would be adopted."},
-	{"cert", "list", cmd_cert_list, "usage: mqadmin [-d DIR] cert list [--device NAME] [--json]\n",
+	{"cert", "list", cmd_cert_list, CMD_PKI_READ, "usage: mqadmin [-d DIR] cert list [--device NAME] [--json]\n",
 	 "Lists every certificate of the policy's devices (or of one device) with its state "
 	 "(active, retired, suspended, revoked, expired), serial, fingerprint and validity, "
 	 "then a total line."},
-	{"cert", "revoke", cmd_cert_revoke,
+	{"cert", "revoke", cmd_cert_revoke, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] cert revoke SERIAL|FINGERPRINT [--reason TEXT]\n"
 	 "                                   [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Revokes one certificate, named by its serial or fingerprint or a unique prefix of "
 	 "either (at least 4 hex digits, any case, colons allowed), and re-signs crl.pem. "
 	 "The device's other certificates keep working; a client connected with this one "
 	 "is disconnected within a second. An ambiguous prefix lists the candidates."},
-	{"acl", "add", cmd_acl_add,
+	{"acl", "add", cmd_acl_add, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] acl add (--device NAME | --group G | --all) --topic PATTERN\n"
 	 "                               --access read|write|readwrite [--deny] [--wait[=SECONDS]]\n",
 	 "Adds an ACL rule for a device, a group or all devices. PATTERN is an MQTT topic "
 	 "filter in which %u is the client's username and %c its client id. Rules deny by "
 	 "default; --deny beats an allow of the same or lower specificity."},
-	{"acl", "list", cmd_acl_list, "usage: mqadmin [-d DIR] acl list [--json]\n",
+	{"acl", "list", cmd_acl_list, CMD_PKI_READ, "usage: mqadmin [-d DIR] acl list [--json]\n",
 	 "Lists the ACL rules with their ids."},
-	{"acl", "remove", cmd_acl_remove, "usage: mqadmin [-d DIR] acl remove ID [--wait[=SECONDS]]\n",
+	{"acl", "remove", cmd_acl_remove, CMD_PKI_WRITE, "usage: mqadmin [-d DIR] acl remove ID [--wait[=SECONDS]]\n",
 	 "Removes the rule with this id."},
-	{"acl", "check", cmd_acl_check,
+	{"acl", "check", cmd_acl_check, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] acl check NAME TOPIC read|write|subscribe [--client-id ID]\n",
 	 "Prints the decision the plugin would make for this device, topic and access, and "
 	 "the rule that made it."},
-	{"acl", "import", cmd_acl_import, "usage: mqadmin [-d DIR] acl import FILE [--dry-run] [--wait[=SECONDS]]\n",
+	{"acl", "import", cmd_acl_import, CMD_PKI_WRITE, "usage: mqadmin [-d DIR] acl import FILE [--dry-run] [--wait[=SECONDS]]\n",
 	 "Translates a mosquitto acl_file (user, topic, pattern lines; use_identity_as_username "
 	 "fleets, where the username is the CN) into rules: a user's topic lines become "
 	 "device rules, pattern lines rules for all, deny lines deny readwrite. Lines with no "
 	 "equivalent and pairs of lines whose precedence differs in mqcert are listed with "
 	 "their line numbers; a line mosquitto would refuse imports nothing. --dry-run prints "
 	 "the rules without writing them."},
-	{"policy", "validate", cmd_policy_validate, "usage: mqadmin [-d DIR] policy validate FILE\n",
+	/* Reads a file, never DIR. */
+	{"policy", "validate", cmd_policy_validate, CMD_NO_PKI, "usage: mqadmin [-d DIR] policy validate FILE\n",
 	 "Checks a policy file with the plugin's own reader before it is moved into place: "
 	 "prints ok with its generation and numbers of devices and rules, or the first "
 	 "problem (a JSON error with its line and column, a duplicate member name with its "
 	 "path, a file that is not a regular file). Exit status 0 valid, 1 invalid."},
-	{"policy", "export", cmd_policy_export, "usage: mqadmin [-d DIR] policy export [FILE]\n",
+	{"policy", "export", cmd_policy_export, CMD_PKI_READ, "usage: mqadmin [-d DIR] policy export [FILE]\n",
 	 "Writes the policy store as one JSON document (one device or rule a line) "
 	 "to standard output, or atomically to FILE: the backup and interchange format."},
-	{"policy", "import", cmd_policy_import, "usage: mqadmin [-d DIR] policy import FILE [--wait[=SECONDS]]\n",
+	{"policy", "import", cmd_policy_import, CMD_PKI_WRITE, "usage: mqadmin [-d DIR] policy import FILE [--wait[=SECONDS]]\n",
 	 "Replaces the whole policy in the store with FILE, first checked with the plugin's "
 	 "own reader, in one transaction: a running broker re-judges every client. The CRL "
 	 "number never goes down."},
-	{"policy", "diff", cmd_policy_diff, "usage: mqadmin [-d DIR] policy diff A B\n",
+	/* Opens the store itself, for each side that is "-" (none, one or two). */
+	{"policy", "diff", cmd_policy_diff, CMD_NO_PKI, "usage: mqadmin [-d DIR] policy diff A B\n",
 	 "Compares two policies, each a file or - for the store: one line per device or rule "
 	 "removed (-), added (+) or changed (~) from A to B. Exit status 0 same, 1 different."},
-	{"crl", "update", crl_cmd,
+	{"crl", "update", crl_cmd, CMD_PKI_WRITE,
 	 "usage: mqadmin [-d DIR] crl update [--days N] [--passphrase-file FILE] [--wait[=SECONDS]]\n",
 	 "Re-signs DIR/crl.pem from the policy, valid for --days (default 30), with a CRL "
 	 "number above every earlier one (kept in the policy). Run it when 'device revoke' "
 	 "could not re-sign the CRL, and from a timer well before nextUpdate when a broker "
 	 "uses crlfile: mosquitto refuses every client once its CRL is past nextUpdate "
 	 "(examples/systemd/mqcert-crl.timer). Plain 'mqadmin crl' is the same command."},
-	{"crl", NULL, crl_cmd, "usage: mqadmin [-d DIR] crl [--days N] [--passphrase-file FILE]\n",
+	{"crl", NULL, crl_cmd, CMD_PKI_WRITE, "usage: mqadmin [-d DIR] crl [--days N] [--passphrase-file FILE]\n",
 	 "The same as 'crl update'."},
 	/* "audit log" before "audit": a one-word entry matches any second word. */
-	{"audit", "log", cmd_audit_log,
+	/* Reads DIR/audit (--follow: for hours) without the store; cmd_pki only
+	 * at the end, when --device matched no event, to say whether it exists. */
+	{"audit", "log", cmd_audit_log, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--event NAME]...\n"
 	 "                                  [--since TIME] [--limit N] [--follow]\n"
 	 "                                  [--file PATH] [--json]\n",
@@ -208,7 +215,7 @@ static const struct command commands[] = {
 	 "a truncation, until SIGINT or SIGTERM (exit status 0); with --json it prints one "
 	 "JSON object per line. Malformed lines are skipped and counted on stderr; a "
 	 "--device that is neither in the log nor in the policy is an error (exit status 1)."},
-	{"audit", NULL, cmd_audit,
+	{"audit", NULL, cmd_audit, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] audit [--state FILE]... [--json]\n"
 	 "       mqadmin [-d DIR] audit --etcd URL[,URL...] [--etcd-prefix P] [--json]\n",
 	 "Lists who is connected now, from the state files the plugin keeps, one per broker "
@@ -223,7 +230,8 @@ static const struct command commands[] = {
 	 "broker's sync keeps in etcd (P connected/INSTANCE/CLIENT), with its broker; one "
 	 "certificate connected to two brokers at once is flagged clone and named in a "
 	 "CLONE warning; see docs/FLEET.md."},
-	{"sync", NULL, cmd_sync,
+	/* Runs for days, opening DIR/store itself as etcd's mirror. */
+	{"sync", NULL, cmd_sync, CMD_NO_PKI,
 	 "usage: mqadmin [-d DIR] sync [--etcd URL[,URL...]] [--etcd-prefix P] [--instance NAME]\n"
 	 "                            [--etcd-user NAME --etcd-password-file FILE]\n"
 	 "                            [--lease-ttl SECONDS] [--metrics-file FILE]\n",
@@ -245,7 +253,9 @@ static const struct command commands[] = {
 	 "on, it logs in as --etcd-user (mqcert-sync-INSTANCE from scripts/fleet-etcd-auth: "
 	 "read on the prefix, write on its own keys only). Logs go to "
 	 "stderr with timestamps. See docs/FLEET.md."},
-	{"serve", NULL, cmd_serve,
+	/* Runs for days and opens DIR for writing at each renewal: a store
+	 * held open by main would be a second LMDB environment in one process. */
+	{"serve", NULL, cmd_serve, CMD_NO_PKI,
 	 "usage: mqadmin [-d DIR] serve [--host H] [--port N] [--name NAME] [--client-id ID]\n"
 	 "                             [--cert FILE] [--key FILE] [--cafile FILE]\n"
 	 "                             [--window N%|DURATION] [--rate-limit DURATION]\n"
@@ -261,7 +271,7 @@ static const struct command commands[] = {
 	 "1h) per device, for a new key of the strength device issue requires. Each request "
 	 "and outcome is a JSON line in --log (default DIR/serve.log). --once N exits after "
 	 "N requests; --verbose prints where each batch's time went. See docs/renewal.md."},
-	{"expiring", NULL, cmd_expiring,
+	{"expiring", NULL, cmd_expiring, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] expiring [--within DURATION] [--json]\n",
 	 "Lists the CA, server and device certificates that expire within DURATION "
 	 "(default 30d; also 12h, or a bare number of days), expired ones included; "
@@ -269,7 +279,7 @@ static const struct command commands[] = {
 	 "when its nextUpdate is within DURATION and 7 days: past it a broker with crlfile "
 	 "refuses every client. Exit status 1 when something is listed, 0 when "
 	 "nothing is, so it can run from cron or a systemd timer."},
-	{"report", NULL, cmd_report,
+	{"report", NULL, cmd_report, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] report --html FILE [--since TIME] [--stale DURATION]\n",
 	 "Writes one self-contained HTML page (inline CSS and SVG, nothing loaded from "
 	 "elsewhere, no JavaScript) about the fleet: certificate expiry per week and per "
@@ -279,14 +289,15 @@ static const struct command commands[] = {
 	 "(default 30d); suspected clones. Each plot has the table of its numbers beside "
 	 "it. --since keeps events from an ISO 8601 UTC time or within an age like 7d. The "
 	 "page is written atomically, mode 644."},
-	{"broker-config", NULL, cmd_broker_config,
+	{"broker-config", NULL, cmd_broker_config, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] broker-config [--port N] [--bind ADDR] [--server NAME]\n"
 	 "                                     [--plugin PATH] [--crl]\n",
 	 "Prints a mosquitto.conf block that works as printed: a TLS listener (on every "
 	 "interface, or the IPv4 or IPv6 address --bind) requiring "
 	 "client certificates, TLS 1.2 or newer, the CA, server certificate and key of "
 	 "DIR, and the plugin lines pointing at the policy store DIR/store."},
-	{"doctor", NULL, cmd_doctor,
+	/* Diagnoses a DIR that may be missing, broken or locked. */
+	{"doctor", NULL, cmd_doctor, CMD_NO_PKI,
 	 "usage: mqadmin [-d DIR] doctor [--config FILE] [--host NAME|IP]... [--within DURATION]\n"
 	 "                              [--broker-user USER] [--strict] [--json]\n",
 	 "Checks DIR and, with --config, a mosquitto.conf (and its include_dir), and "
@@ -299,7 +310,8 @@ static const struct command commands[] = {
 	 "or differs, a CRL near or past nextUpdate, and config lines that break mqcert. The "
 	 "exit status is 0 when there is no error (warnings alone do not count unless "
 	 "--strict), 1 otherwise."},
-	{"inspect", NULL, cmd_inspect,
+	/* Looks at files; opens DIR's store only when there is one. */
+	{"inspect", NULL, cmd_inspect, CMD_NO_PKI,
 	 "usage: mqadmin [-d DIR] inspect FILE [--passphrase-file FILE] [--json]\n",
 	 "Shows what a certificate, CSR, CRL or PKCS#12 file (PEM or DER) holds: subject, "
 	 "issuer, SANs, serial, validity, key, signature algorithm, SHA-256 fingerprint, "
@@ -339,6 +351,21 @@ static void main_usage(FILE *f, const char *group)
 			fputs(commands[i].usage, f);
 	if (!group)
 		fputs(main_options, f);
+}
+
+/* "device list<TAB>read": every command with what main opens for it. */
+static void main_list_commands(void)
+{
+	static const char *const modes[] = {
+		[CMD_NO_PKI] = "none",
+		[CMD_PKI_READ] = "read",
+		[CMD_PKI_WRITE] = "write",
+		[CMD_PKI_CREATE] = "create",
+	};
+
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		printf("%s%s%s\t%s\n", commands[i].group, commands[i].name ? " " : "",
+		       commands[i].name ? commands[i].name : "", modes[commands[i].pki]);
 }
 
 static bool main_wants_help(int argc, char **argv)
@@ -409,20 +436,31 @@ static void main_suggest_group(const char *word, char *buf, size_t len)
 }
 
 /* Runs c; a command that changes the policy takes --wait[=SECONDS] (its
- * usage says so): after it committed, wait until the brokers applied it. */
+ * usage says so): after it committed, wait until the brokers applied it.
+ * The store the command opened (cmd_pki) is closed first: --wait holds no
+ * lock. */
 static int main_run(struct cli_ctx *ctx, const struct command *c, int argc, char **argv)
 {
+	struct store st = {.lockfd = -1, .shlockfd = -1};
+	uint64_t seq;
 	long secs = -1;
 	int rc;
 
 	if (strstr(c->usage, "[--wait[=SECONDS]]") && wait_take_option(&argc, argv, &secs))
 		return CLI_USAGE;
+	ctx->pki = c->pki;
+	ctx->st = &st;
 	rc = c->run(ctx, argc, argv);
+	ctx->st = NULL;
+	/* The commands that open DIR themselves commit through the same store
+	 * module: its record of this process's last commit. */
+	seq = st.dir ? st.seq : store_committed_seq();
+	if (st.dir)
+		store_close(&st);
 	/* With etcd, every live broker of the fleet (its sync's report in etcd);
 	 * else the brokers on DIR (their state files). */
 	if (rc == CLI_OK && secs >= 0 &&
-	    (fleet_enabled() ? wait_fleet_after(store_committed_seq(), secs)
-			     : wait_applied(ctx->dir, store_committed_seq(), secs)))
+	    (ctx->fleet ? wait_fleet_after(seq, secs) : wait_applied(ctx->dir, seq, secs)))
 		rc = CLI_FAIL;
 	return rc;
 }
@@ -515,6 +553,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"man", no_argument, NULL, 'M'}, /* undocumented: builds mqadmin.1 */
+		{"list-commands", no_argument, NULL, 'L'}, /* undocumented: the table, for tests */
 		{"etcd", required_argument, NULL, 'E'},
 		{"etcd-prefix", required_argument, NULL, 'P'},
 		{"etcd-cacert", required_argument, NULL, 'A'},
@@ -561,6 +600,9 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("mqadmin %s\n", MQCERT_VERSION);
 			return fflush(stdout) ? CLI_FAIL : CLI_OK;
+		case 'L':
+			main_list_commands();
+			return cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 		case 'M':
 			if (man_write(stdout, commands, NCOMMANDS, main_options, MQCERT_VERSION))
 				return CLI_FAIL;
@@ -585,7 +627,9 @@ int main(int argc, char **argv)
 			return CLI_FAIL;
 		ctx.dir = "./pki";
 	}
+	ctx.dir_from = (int)pkidir_from();
 	if (main_etcd(etcd))
 		return CLI_FAIL;
+	ctx.fleet = fleet_enabled();
 	return main_dispatch(&ctx, argc - optind, argv + optind);
 }
