@@ -117,7 +117,29 @@ static int crl_b64_hdr(struct crl_b64 *x, size_t off, unsigned *tag, size_t *hl,
 }
 
 /* The number of the current crl.pem, or 0 when there is none. */
+static long crl_read_number(const char *path);
+
+/* crl_read_number, remembered for a file that has not changed since:
+ * a revoke asks twice (crl_reserve_number, crl_write). */
 static long crl_previous_number(const char *path)
+{
+	static char *last_path;
+	static struct mq_file_sig last_sig;
+	static long last;
+	struct mq_file_sig sig;
+
+	if (mq_file_sig_get(path, &sig))
+		return crl_read_number(path);
+	if (last_path && !strcmp(last_path, path) && mq_file_sig_same(&sig, &last_sig))
+		return last;
+	free(last_path);
+	last_path = strdup(path);
+	last_sig = sig;
+	last = crl_read_number(path);
+	return last;
+}
+
+static long crl_read_number(const char *path)
 {
 	static const char begin[] = "-----BEGIN X509 CRL-----", end[] = "-----END X509 CRL-----";
 	struct crl_b64 x = {0};
