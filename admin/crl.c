@@ -116,10 +116,10 @@ static int crl_b64_hdr(struct crl_b64 *x, size_t off, unsigned *tag, size_t *hl,
 	return 0;
 }
 
-/* The number of the current crl.pem, or 0 when there is none. */
 static long crl_read_number(const char *path);
 
-/* crl_read_number, remembered for a file that has not changed since:
+/* The number of the current crl.pem, or 0 when there is none;
+ * remembered for a file that has not changed since:
  * a revoke asks twice (crl_reserve_number, crl_write). */
 static long crl_previous_number(const char *path)
 {
@@ -139,6 +139,7 @@ static long crl_previous_number(const char *path)
 	return last;
 }
 
+/* crl_previous_number's read. */
 static long crl_read_number(const char *path)
 {
 	static const char begin[] = "-----BEGIN X509 CRL-----", end[] = "-----END X509 CRL-----";
@@ -286,7 +287,7 @@ out:
  * device records, and are DER-encoded here exactly as OpenSSL encodes the
  * X509_REVOKED objects of crl_add_revoked; the signed CRL of no entries
  * then gets them spliced into its TBSCertList, which is signed again.
- * 30,000 entries: ~5 ms instead of ~0.5 s (docs/STORE.md). t0440 checks
+ * 30,000 entries: ~20 ms instead of ~0.5 s (docs/STORE.md). t0440 checks
  * the result against crl update's (crl_build from the whole model). */
 #define CRL_SERIAL_MAX 32
 
@@ -472,7 +473,7 @@ static unsigned char *crl_entry_der(unsigned char *p, const struct crl_entry *e)
 }
 
 /* der as PEM into b with one write (PEM_write_bio grows its buffer by
- * copies: a third of a revoke's time at 30,000 entries). 0 or -1. */
+ * copies: a fifth of what was left of a revoke at 30,000 entries). 0 or -1. */
 static int crl_pem(BIO *b, const unsigned char *der, size_t len)
 {
 	static const char begin[] = "-----BEGIN X509 CRL-----\n", end[] = "-----END X509 CRL-----\n";
