@@ -27,6 +27,14 @@ struct mq_store {
 	bool quiet; /* record writes append no log entry (import: one 'I') */
 	MDB_dbi devices, by_fp, by_user, by_serial, expiry, rules, meta, log;
 	MDB_dbi revoked; /* serial -> device name, certificates not active (the CRL) */
+	/* The CRL's entries themselves (mq_store_crl_each), so that a revoke
+	 * signs the CRL without reading device records. Current when meta
+	 * crl_seq equals meta seq: a write by an mqadmin that did not keep
+	 * it (older, or a store from before it) leaves crl_seq behind, and
+	 * the next write transaction rebuilds it from the revoked index. */
+	MDB_dbi crl;
+	bool has_crl; /* a read-only open of a store from before the index: no crl */
+	bool crl_rebuilt; /* by this write transaction: commit records crl_seq */
 };
 
 static int store_fail(char *err, size_t errlen, int rc, const char *what)
@@ -128,14 +136,17 @@ static int store_open_dbs(struct mq_store *s, MDB_txn *txn, unsigned dflags)
 		{"by_serial", &s->by_serial}, {"expiry", &s->expiry}, {"rules", &s->rules},
 		{"meta", &s->meta}, {"log", &s->log}, {"revoked", &s->revoked},
 	};
+	int rc;
 
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
-		int rc = mdb_dbi_open(txn, dbs[i].name, dflags, dbs[i].dbi);
-
+		rc = mdb_dbi_open(txn, dbs[i].name, dflags, dbs[i].dbi);
 		if (rc)
 			return rc;
 	}
-	return 0;
+	/* Optional for a reader: the plugin opens stores of any age read-only. */
+	rc = mdb_dbi_open(txn, "crl", dflags, &s->crl);
+	s->has_crl = !rc;
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* Opens the named databases and checks (read-write: sets) the version. */
@@ -588,6 +599,45 @@ int mq_store_revoked_each(struct mq_store *s, int (*cb)(void *arg, const char *n
 	return store_walk(s, s->revoked, NULL, store_revoked_cb, &x, err, errlen);
 }
 
+struct store_crl_ctx {
+	int (*cb)(void *arg, const unsigned char *serial, size_t len, bool retired, time_t when,
+		  const char *reason);
+	void *arg;
+};
+
+static int store_crl_cb(void *arg, MDB_val *k, MDB_val *v)
+{
+	struct store_crl_ctx *x = arg;
+	const unsigned char *kb = k->mv_data, *vb = v->mv_data;
+	char reason[256];
+	size_t rlen = v->mv_size - 9;
+
+	if (k->mv_size < 2 || k->mv_size != 1 + (size_t)kb[0] + STORE_FP_BYTES || v->mv_size < 9 ||
+	    rlen >= sizeof(reason))
+		return 0; /* not an entry this version writes: skip it */
+	memcpy(reason, vb + 9, rlen);
+	reason[rlen] = '\0';
+	return x->cb(x->arg, kb + 1, kb[0], vb[0] == 'T', (time_t)store_get_be64(vb + 1),
+		     rlen ? reason : NULL);
+}
+
+int mq_store_crl_each(struct mq_store *s,
+		      int (*cb)(void *arg, const unsigned char *serial, size_t len, bool retired,
+				time_t when, const char *reason),
+		      void *arg, char *err, size_t errlen)
+{
+	struct store_crl_ctx x = {cb, arg};
+	uint64_t crl_seq;
+
+	if (store_need_txn(s, err, errlen))
+		return -1;
+	/* A write transaction brought it up to date at its start. */
+	if (!s->has_crl || (!s->wtxn && (store_meta_get_txn(s, store_txn(s), "crl_seq", &crl_seq) ||
+					  crl_seq != mq_store_seq(s))))
+		return 1;
+	return store_walk(s, s->crl, NULL, store_crl_cb, &x, err, errlen);
+}
+
 /* Names of the devices whose certificate may have a serial or fingerprint
  * starting with hex (a superset: the caller compares the text). */
 struct store_prefix_ctx {
@@ -798,8 +848,11 @@ static void store_maybe_grow(struct mq_store *s)
 		mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
 }
 
+static int store_crl_rebuild(struct mq_store *s, char *err, size_t errlen);
+
 int mq_store_write_begin(struct mq_store *s, char *err, size_t errlen)
 {
+	uint64_t crl_seq;
 	int rc;
 
 	if (s->flags & MQ_STORE_RDONLY) {
@@ -822,6 +875,13 @@ int mq_store_write_begin(struct mq_store *s, char *err, size_t errlen)
 	store_meta_get_txn(s, s->wtxn, "seq", &s->wseq);
 	s->wseq0 = s->wseq;
 	s->quiet = false;
+	s->crl_rebuilt = false;
+	if (store_meta_get_txn(s, s->wtxn, "crl_seq", &crl_seq) || crl_seq != s->wseq) {
+		if (store_crl_rebuild(s, err, errlen)) {
+			mq_store_write_abort(s);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -835,6 +895,8 @@ int mq_store_write_commit(struct mq_store *s, uint64_t *seq, char *err, size_t e
 	}
 	if (s->wseq != s->wseq0)
 		rc = store_meta_put_txn(s, s->wtxn, "seq", s->wseq);
+	if (!rc && (s->wseq != s->wseq0 || s->crl_rebuilt))
+		rc = store_meta_put_txn(s, s->wtxn, "crl_seq", s->wseq);
 	if (rc) {
 		mq_store_write_abort(s);
 		return store_fail(err, errlen, rc, "meta");
@@ -927,6 +989,97 @@ static int store_cert_keys(const struct mq_cert *c, struct store_cert_keys *ck)
 	return 0;
 }
 
+/* The crl key of a certificate: serial length, serial (big-endian, no
+ * leading zero bytes: its DER INTEGER's magnitude), fingerprint. Key order
+ * is then the CRL's order (OpenSSL's X509_CRL_sort compares serials by
+ * length, then bytes), and a serial two certificates share keeps both. */
+#define STORE_CRL_KEY (1 + STORE_SERIAL_BYTES + STORE_FP_BYTES)
+
+static size_t store_crl_key(const struct store_cert_keys *ck, unsigned char *out)
+{
+	const unsigned char *m = ck->serial;
+	size_t n = (size_t)ck->serial_len;
+
+	while (n > 1 && !*m) {
+		m++;
+		n--;
+	}
+	out[0] = (unsigned char)n;
+	memcpy(out + 1, m, n);
+	memcpy(out + 1 + n, ck->fp, STORE_FP_BYTES);
+	return 1 + n + STORE_FP_BYTES;
+}
+
+/* The crl entry of c (not active): 'R' revoked or 'T' retired, the date
+ * (u64, 0 unknown), then the revocation reason's text, if any. */
+static int store_crl_put(struct mq_store *s, const struct mq_cert *c, const struct store_cert_keys *ck)
+{
+	unsigned char kb[STORE_CRL_KEY], vb[9 + 256];
+	bool retired = c->status == MQ_CERT_RETIRED;
+	time_t t = retired ? c->retired_at : c->revoked_at;
+	size_t rlen = !retired && c->revoke_reason ? strlen(c->revoke_reason) : 0;
+	MDB_val k, v;
+
+	/* Reason names are short: a longer text maps to "unspecified" anyway. */
+	if (rlen > sizeof(vb) - 9)
+		rlen = sizeof(vb) - 9;
+	k.mv_size = store_crl_key(ck, kb);
+	k.mv_data = kb;
+	v.mv_size = 9 + rlen;
+	v.mv_data = vb;
+	vb[0] = retired ? 'T' : 'R';
+	store_be64(t < 0 ? 0 : (uint64_t)t, vb + 1);
+	memcpy(vb + 9, c->revoke_reason ? c->revoke_reason : "", rlen);
+	return mdb_put(s->wtxn, s->crl, &k, &v, 0);
+}
+
+/* The crl index from the revoked index and the records it names: once per
+ * store (or after a write by an mqadmin that did not keep it), O(revoked). */
+static int store_crl_rebuild(struct mq_store *s, char *err, size_t errlen)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int got = 0, rc = mdb_drop(s->wtxn, s->crl, 0);
+
+	if (rc || (rc = mdb_cursor_open(s->wtxn, s->revoked, &cur)))
+		return store_fail(err, errlen, rc, "crl index");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char name[256];
+		struct mq_device *d;
+		MDB_val rec;
+
+		if (v.mv_size >= sizeof(name))
+			continue;
+		memcpy(name, v.mv_data, v.mv_size);
+		name[v.mv_size] = '\0';
+		got = store_get_raw(s, name, &rec, err, errlen);
+		if (got < 0)
+			break;
+		if (got)
+			continue; /* a stale entry: its device is gone */
+		/* An unreadable record has nothing to trust: as store_drop_old. */
+		if (!(d = mq_device_parse(rec.mv_data, rec.mv_size, err, errlen)))
+			continue;
+		for (size_t i = 0; !rc && i < d->ncerts; i++) {
+			struct store_cert_keys ck;
+
+			if (d->certs[i]->status != MQ_CERT_ACTIVE && !store_cert_keys(d->certs[i], &ck))
+				rc = store_crl_put(s, d->certs[i], &ck);
+		}
+		mq_device_free(d);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (got < 0)
+		return -1;
+	if (rc != MDB_NOTFOUND)
+		return store_fail(err, errlen, rc, "crl index");
+	s->crl_rebuilt = true;
+	return 0;
+}
+
 /* Drops the index entries of old (the stored record of a device). */
 static int store_unindex(struct mq_store *s, const struct mq_device *old)
 {
@@ -941,14 +1094,17 @@ static int store_unindex(struct mq_store *s, const struct mq_device *old)
 		return rc;
 	for (size_t i = 0; i < old->ncerts; i++) {
 		struct store_cert_keys ck;
-		MDB_val kf = {STORE_FP_BYTES, ck.fp}, ks, ke = {sizeof(ck.exp), ck.exp};
+		unsigned char kcb[STORE_CRL_KEY];
+		MDB_val kf = {STORE_FP_BYTES, ck.fp}, ks, ke = {sizeof(ck.exp), ck.exp}, kc = {0, kcb};
 
 		if (store_cert_keys(old->certs[i], &ck))
 			continue;
 		ks.mv_size = (size_t)ck.serial_len;
 		ks.mv_data = ck.serial;
+		kc.mv_size = store_crl_key(&ck, kcb);
 		if ((rc = store_del(s->wtxn, s->by_fp, &kf)) || (rc = store_del(s->wtxn, s->by_serial, &ks)) ||
-		    (rc = store_del(s->wtxn, s->expiry, &ke)) || (rc = store_del(s->wtxn, s->revoked, &ks)))
+		    (rc = store_del(s->wtxn, s->expiry, &ke)) || (rc = store_del(s->wtxn, s->revoked, &ks)) ||
+		    (rc = store_del(s->wtxn, s->crl, &kc)))
 			return rc;
 	}
 	return 0;
@@ -1005,7 +1161,8 @@ static int store_index(struct mq_store *s, const struct mq_device *d, char *err,
 		 * result and not the retired and revoked history. */
 		if (rc || (rc = mdb_put(s->wtxn, s->by_serial, &ks, &vf, 0)) ||
 		    (c->status == MQ_CERT_ACTIVE && (rc = mdb_put(s->wtxn, s->expiry, &ke, &vn, 0))) ||
-		    (c->status != MQ_CERT_ACTIVE && (rc = mdb_put(s->wtxn, s->revoked, &ks, &vn, 0))))
+		    (c->status != MQ_CERT_ACTIVE && ((rc = mdb_put(s->wtxn, s->revoked, &ks, &vn, 0)) ||
+						     (rc = store_crl_put(s, c, &ck)))))
 			return store_fail(err, errlen, rc, "index");
 	}
 	return 0;
@@ -1194,7 +1351,7 @@ int mq_store_log_trim(struct mq_store *s, uint64_t below, char *err, size_t errl
 int mq_store_clear(struct mq_store *s, char *err, size_t errlen)
 {
 	MDB_dbi dbs[] = {s->devices, s->by_fp, s->by_user, s->by_serial, s->expiry, s->rules,
-			 s->revoked};
+			 s->revoked, s->crl};
 	MDB_val k = store_str("deleted");
 	int rc;
 

@@ -59,6 +59,18 @@ int mq_store_name_by_user(struct mq_store *s, const char *username, char *name, 
  * retired: the CRL's entries), in serial order; a name may repeat. */
 int mq_store_revoked_each(struct mq_store *s, int (*cb)(void *arg, const char *name), void *arg,
 			  char *err, size_t errlen);
+/* The CRL's entries from the device records (every certificate that is not
+ * active), in the CRL's order (serial length, then serial bytes): cb gets
+ * the serial (big-endian, no leading zero bytes), whether it is retired
+ * (else revoked), its date (0: none recorded) and the revocation reason's
+ * text (NULL: none). A non-zero cb return stops and is returned. 1 when
+ * the index is not current (a store last written by an mqadmin that did
+ * not keep it: the next write transaction rebuilds it; meanwhile use
+ * mq_store_revoked_each and the records), 0, -1. */
+int mq_store_crl_each(struct mq_store *s,
+		      int (*cb)(void *arg, const unsigned char *serial, size_t len, bool retired,
+				time_t when, const char *reason),
+		      void *arg, char *err, size_t errlen);
 /* Calls cb with the name of each device holding a certificate whose
  * serial is hex, or (hex of 4 digits or more) whose serial or fingerprint
  * may start with hex: a superset, in no order, names may repeat. */

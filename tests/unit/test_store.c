@@ -400,6 +400,101 @@ static void store_cert_names_should_find_serials_and_prefixes(void **state)
 	mq_store_read_end(f->s);
 }
 
+struct crl_seen {
+	unsigned char serial[4][32];
+	size_t len[4];
+	bool retired[4];
+	time_t when[4];
+	char reason[4][32];
+	int n;
+};
+
+static int crl_cb(void *arg, const unsigned char *serial, size_t len, bool retired, time_t when,
+		  const char *reason)
+{
+	struct crl_seen *x = arg;
+
+	assert_true(x->n < 4 && len <= 32);
+	memcpy(x->serial[x->n], serial, len);
+	x->len[x->n] = len;
+	x->retired[x->n] = retired;
+	x->when[x->n] = when;
+	snprintf(x->reason[x->n], sizeof(x->reason[0]), "%s", reason ? reason : "(none)");
+	x->n++;
+	return 0;
+}
+
+static int crl_list(struct fixture *f, struct crl_seen *x)
+{
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	assert_int_equal(mq_store_read_begin(f->s, f->err, sizeof(f->err)), 0);
+	rc = mq_store_crl_each(f->s, crl_cb, x, f->err, sizeof(f->err));
+	mq_store_read_end(f->s);
+	return rc;
+}
+
+static void store_crl_index_should_follow_writes_and_rebuild(void **state)
+{
+	struct fixture *f = *state;
+	struct mq_cert c3 = cert_tmpl("0080", FPR_C, 1600000000, 1700000000);
+	struct crl_seen x;
+
+	write_all(f);
+	/* dev1's revoked certificate: 17 bytes (odd hex), its date and reason. */
+	assert_int_equal(crl_list(f, &x), 0);
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.len[0], 17);
+	assert_int_equal(x.serial[0][0], 0x0f);
+	assert_int_equal(x.serial[0][16], 0x01);
+	assert_false(x.retired[0]);
+	assert_int_equal(x.when[0], 1650000000);
+	assert_string_equal(x.reason[0], "key \"leaked\"");
+
+	/* A retired certificate: leading zero bytes dropped, CRL order (shorter
+	 * serials first), no reason text. */
+	c3.status = MQ_CERT_RETIRED;
+	c3.retired_at = 1690000000;
+	assert_int_equal(mq_policy_add_cert(f->p, f->p->devices[1], &c3, f->err, sizeof(f->err)), 0);
+	write_all(f);
+	assert_int_equal(crl_list(f, &x), 0);
+	assert_int_equal(x.n, 2);
+	assert_int_equal(x.len[0], 1);
+	assert_int_equal(x.serial[0][0], 0x80);
+	assert_true(x.retired[0]);
+	assert_int_equal(x.when[0], 1690000000);
+	assert_string_equal(x.reason[0], "(none)");
+	assert_int_equal(x.len[1], 17);
+
+	/* A writer that did not keep the index leaves crl_seq behind: readers
+	 * are told (1), the next write transaction rebuilds it. */
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_meta_set(f->s, "crl_seq", 0, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(crl_list(f, &x), 1);
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(crl_list(f, &x), 0);
+	assert_int_equal(x.n, 2);
+	assert_int_equal(x.serial[0][0], 0x80);
+	assert_string_equal(x.reason[1], "key \"leaked\"");
+
+	/* Deleting a device drops its entries; clear (import) drops all. */
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_delete_device(f->s, "dev1", f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(crl_list(f, &x), 0);
+	assert_int_equal(x.n, 1);
+	assert_true(x.retired[0]);
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_clear(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_log(f->s, 'I', "", f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(crl_list(f, &x), 0);
+	assert_int_equal(x.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +508,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store_open_read_only_should_refuse_a_missing_store, setup,
 						teardown),
 		cmocka_unit_test(device_codec_should_refuse_bad_records),
+		cmocka_unit_test_setup_teardown(store_crl_index_should_follow_writes_and_rebuild, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(store_cert_names_should_find_serials_and_prefixes, setup,
 						teardown),
 	};
