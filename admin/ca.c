@@ -1,3 +1,6 @@
+/* The certificate authority (ca.h): generating keys, loading DIR's CA
+ * certificate and key, and building and signing every certificate mqadmin
+ * issues (CA, broker, device), with OpenSSL 3. */
 #include "ca.h"
 
 #include "cli.h"

@@ -1,3 +1,6 @@
+/* What every command shares (cli.h): error and usage messages, option and
+ * operand parsing, number and duration arguments, names, escaping untrusted
+ * text for the terminal and "did you mean" suggestions. */
 #include "cli.h"
 
 #include "mq_names.h"

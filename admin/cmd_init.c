@@ -1,3 +1,5 @@
+/* init: creates DIR with a new CA (or adopts an existing one), an empty
+ * policy store and an empty CRL, and records DIR as the machine's default. */
 #include "cmds.h"
 
 #include "ca.h"

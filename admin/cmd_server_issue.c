@@ -1,3 +1,5 @@
+/* server issue: a broker's (or an etcd member's or client's) certificate
+ * and key in DIR/servers/NAME/, the key given to the user the broker runs as. */
 #include "cmds.h"
 
 #include "ca.h"

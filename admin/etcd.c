@@ -1,3 +1,5 @@
+/* The etcd v3 JSON gateway client (etcd.h): HTTP(S) with libcurl, keys and
+ * values base64 in JSON, endpoints tried in turn, login and election retry. */
 #include "etcd.h"
 
 #include "mq_err.h"

@@ -1,3 +1,6 @@
+/* A device's certificate and key in the formats devices consume (export.h):
+ * DER, PKCS#12 and a C header, written beside the PEM files and committed
+ * or undone with them. */
 #include "export.h"
 
 #include "ca.h"

@@ -1,3 +1,6 @@
+/* The fleet's policy in etcd (fleet.h, docs/FLEET.md): the key layout,
+ * applying etcd's keys to a local store and pushing a command's local
+ * changes to etcd as one revision-checked transaction. */
 #include "fleet.h"
 
 #include "cli.h"

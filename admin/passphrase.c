@@ -1,3 +1,5 @@
+/* The CA key's passphrase (passphrase.h): read from a file or
+ * $MQADMIN_PASSPHRASE_FILE, or prompted for without echo. */
 #include "passphrase.h"
 
 #include "cli.h"

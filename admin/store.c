@@ -1,3 +1,6 @@
+/* The PKI directory as a command sees it (store.h): its layout, its lock,
+ * the policy loaded from and saved to the LMDB store (and etcd with a
+ * fleet), and the leftovers of interrupted commands. */
 #include "store.h"
 
 #include "cli.h"

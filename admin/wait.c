@@ -1,3 +1,5 @@
+/* --wait (wait.h): after a committed change, polls until every running
+ * broker using DIR (or, with a fleet, every sync in etcd) has applied it. */
 #include "wait.h"
 
 #include "cli.h"
