@@ -23,9 +23,9 @@ struct cli_ctx {
 	const char *usage; /* usage text of the running command */
 	int dir_from;      /* where dir came from: an enum pkidir_from */
 	bool fleet;        /* etcd is configured (--etcd, $MQADMIN_ETCD, config) */
-	unsigned pki;      /* the table's CMD_PKI_* mode (cmdtab.h): what cmd_pki opens */
-	bool read_only;    /* set by the command before cmd_pki (--dry-run): no lock */
-	struct store *st;  /* main's store, which cmd_pki opens and main closes */
+	unsigned pki;      /* the table's CMD_PKI_* mode (cmdtab.h): what cmdtab_pki opens */
+	bool read_only;    /* set by the command before cmdtab_pki (--dry-run): no lock */
+	struct store *st;  /* main's store, which cmdtab_pki opens and main closes */
 	bool parsing;      /* cli_opt has started on this command's argv */
 };
 

@@ -737,7 +737,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	/* With etcd (and no --state): the fleet's view. */
 	if (ctx->fleet && !ndocs) {
-		if (!(st = cmd_pki(ctx)) || store_load_policy(st))
+		if (!(st = cmdtab_pki(ctx)) || store_load_policy(st))
 			goto out;
 		if (fleet_connect(&etcd, err, sizeof(err))) {
 			cli_err("%s", err);
@@ -748,7 +748,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 			rc = a.bad ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st) ||
 	    (!ndocs && audit_find(st, &docs, &ndocs)))
 		goto out;
 	/* A file that cannot be read is reported and the others still shown:
@@ -888,7 +888,7 @@ static void alog_detail(const cJSON *o, char *buf, size_t len)
  * so (false) when the policy of DIR has no such device. */
 static bool alog_device_known(struct cli_ctx *ctx, const char *name)
 {
-	struct store *st = cmd_pki(ctx);
+	struct store *st = cmdtab_pki(ctx);
 	bool known;
 
 	if (!st || store_load_policy(st))
@@ -996,7 +996,7 @@ static int alog_ring_flush(struct alog_ring *ring, struct alog_out *out)
 
 /* Reads the lines that are there (final: a last one without newline too),
  * passing the matching events on. 0 or -1 after saying why. */
-static int alog_read(struct rlog *r, const char *path, const struct alog_filter *f,
+static int alog_read(struct report_log *r, const char *path, const struct alog_filter *f,
 		     struct alog_ring *ring, struct alog_out *out, bool final,
 		     unsigned long *matched)
 {
@@ -1004,9 +1004,9 @@ static int alog_read(struct rlog *r, const char *path, const struct alog_filter 
 	size_t n;
 	int got;
 
-	while ((got = rlog_next(r, final, &line, &n)) > 0) {
+	while ((got = report_log_next(r, final, &line, &n)) > 0) {
 		time_t ts;
-		cJSON *o = rlog_parse(r, line, n, &ts);
+		cJSON *o = report_log_parse(r, line, n, &ts);
 
 		if (!o)
 			continue;
@@ -1039,11 +1039,11 @@ static void alog_on_signal(int sig)
  * at path: created by logrotate, or by the plugin reopening on SIGHUP) and
  * copytruncate (the file shrinks). Ends on SIGINT or SIGTERM: 0, or -1
  * after saying why. */
-static int alog_follow(struct rlog *r, const char *path, const struct alog_filter *f,
+static int alog_follow(struct report_log *r, const char *path, const struct alog_filter *f,
 		       struct alog_ring *ring, struct alog_out *out, unsigned long *matched)
 {
 	struct sigaction sa = {.sa_handler = alog_on_signal};
-	struct rlog old = {.fd = -1}, next;
+	struct report_log old = {.fd = -1}, next;
 	char e[PATH_MAX + 64];
 	int old_polls = 0, rc = -1;
 
@@ -1063,20 +1063,20 @@ static int alog_follow(struct rlog *r, const char *path, const struct alog_filte
 			if (alog_read(&old, path, f, ring, out, old_polls == 0, matched))
 				goto out;
 			if (old_polls-- == 0)
-				rlog_close(&old);
+				report_log_close(&old);
 		}
 		if (alog_read(r, path, f, ring, out, false, matched))
 			goto out;
-		what = rlog_check(r, path);
-		if (what == RLOG_TRUNCATED) {
+		what = report_log_check(r, path);
+		if (what == REPORT_LOG_TRUNCATED) {
 			cli_err("%s was truncated; reading it from its start",
 				ESC(e, path));
 			continue;
 		}
 		/* A new file that cannot be opened yet (gone again, not yet
 		 * readable): keep reading the old one and try again. */
-		if (what == RLOG_ROTATED && !rlog_open(&next, path)) {
-			rlog_close(&old);
+		if (what == REPORT_LOG_ROTATED && !report_log_open(&next, path)) {
+			report_log_close(&old);
 			old = *r;
 			*r = next;
 			old_polls = ALOG_OLD_POLLS;
@@ -1086,7 +1086,7 @@ static int alog_follow(struct rlog *r, const char *path, const struct alog_filte
 	}
 	rc = 0;
 out:
-	rlog_close(&old);
+	report_log_close(&old);
 	return rc;
 }
 
@@ -1108,7 +1108,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	struct alog_filter f = {.any_event = true};
 	struct alog_out out = {.t = {.ncols = 6}, .cols = {.n = 6}};
 	struct alog_ring ring = {0};
-	struct rlog r = {.fd = -1};
+	struct report_log r = {.fd = -1};
 	const char *file = NULL;
 	char *path = NULL, epath[PATH_MAX + 64], dym[128];
 	unsigned long matched = 0;
@@ -1188,7 +1188,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 			     "(plugin_opt_audit_log), or pass --file FILE");
 	if (fd < 0)
 		goto out;
-	if (rlog_init(&r, fd)) {
+	if (report_log_init(&r, fd)) {
 		close(fd);
 		cli_err("cannot read %s: %s", ESC(epath, path), strerror(errno));
 		goto out;
@@ -1232,7 +1232,7 @@ out:
 		for (size_t i = 0; i < ring.n; i++)
 			cJSON_Delete(ring.o[(ring.head + i) % (ring.cap ? ring.cap : 1)]);
 	free(ring.o);
-	rlog_close(&r);
+	report_log_close(&r);
 	free(path);
 	cJSON_Delete(out.arr);
 	out_tbl_free(&out.t);
@@ -1418,7 +1418,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 	e.limit = e.now + secs;
 	rc = CLI_FAIL;
 	/* The expiry index's range, not the fleet. */
-	if (!(st = cmd_pki(ctx)) || store_load_expiring(st, e.limit))
+	if (!(st = cmdtab_pki(ctx)) || store_load_expiring(st, e.limit))
 		goto out;
 	if (!(e.arr = cJSON_CreateArray()) || out_tbl_row(&e.t, head) ||
 	    !(ca = store_path(st, "ca.crt"))) {

@@ -472,7 +472,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	if ((o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o)) ||
 	    export_read_pass(&o.ex))
 		goto out;
-	if (!(st = cmd_pki(ctx)) || batch_load(st, &b) ||
+	if (!(st = cmdtab_pki(ctx)) || batch_load(st, &b) ||
 	    batch_check_names(&b, st->policy) || ca_load(&ca, st, o.passfile) ||
 	    ca_sign_prepare(&ca) || ca_keygen_start(&gen, o.type))
 		goto out;

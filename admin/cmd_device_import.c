@@ -254,7 +254,7 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, optind == argc ? "name at least one certificate file"
 				       : "--name names one device: import one certificate with it");
 	}
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st) ||
 	    !(cap = store_path(st, "ca.crt")) || !(ca = ca_load_cert(cap)))
 		goto out;
 	/* All or nothing: every file is judged before the policy changes. */
@@ -449,7 +449,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 	if (!from_audit)
 		return cli_usage_error(ctx, "say where the certificates come from: --from-audit");
 	ctx->read_only = dry;
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st) ||
 	    !(cap = store_path(st, "ca.crt")) || !(ca = ca_load_cert(cap)) ||
 	    adopt_collect(st, since, &fprs, &nfprs))
 		goto out;

@@ -166,7 +166,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	/* O(change): the name, the device holding the username (to refuse it
 	 * with its name), the deleted list; never the fleet. */
-	if (!(st = cmd_pki(ctx)) ||
+	if (!(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, (const char *const *)&o.name, 1) ||
 	    store_load_user(st, o.username ? o.username : o.name))
 		goto out;
@@ -231,7 +231,7 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		goto out;
 	rc = CLI_FAIL;
-	if (!(st = cmd_pki(ctx)) ||
+	if (!(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, (const char *const *)&o.name, 1))
 		goto out;
 	d = mq_policy_find_device(st->policy, o.name);

@@ -106,7 +106,7 @@ int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	rc = CLI_FAIL;
 	/* O(change): the device, and the one holding the new username if any. */
-	if (!(st = cmd_pki(ctx)) ||
+	if (!(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, (const char *const *)&o.name, 1) ||
 	    (o.username && store_load_user(st, o.username)))
 		goto out;

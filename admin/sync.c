@@ -320,7 +320,7 @@ static void sync_set_up(struct sync *s)
 		return;
 	if (s->down_since) {
 		mq_time_format(s->down_since, ts);
-		sync_log("etcd reachable again at %s (unreachable since %s)", etcd_endpoint(s->etcd), ts);
+		sync_log("etcd reachable again at %s (unreachable since %s)", etcd_endpoint_last(s->etcd), ts);
 	}
 	s->up = true;
 	s->down_since = 0;
