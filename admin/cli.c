@@ -87,6 +87,18 @@ int cli_parse_days(const char *s, long max, int *out)
 	return 0;
 }
 
+int cli_group_add(char **groups, size_t *n, char *group)
+{
+	if (!cli_name_ok("group", group))
+		return -1;
+	if (*n == CLI_MAX_GROUPS) {
+		cli_err("too many --group options: at most %d", CLI_MAX_GROUPS);
+		return -1;
+	}
+	groups[(*n)++] = group;
+	return 0;
+}
+
 bool cli_name_ok(const char *what, const char *name)
 {
 	if (mq_name_valid(name))

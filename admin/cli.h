@@ -64,6 +64,12 @@ int cli_parse_long(const char *s, long lo, long hi, long *out);
 /* Checks a device/server/group/user name, printing why it is refused. */
 bool cli_name_ok(const char *what, const char *name);
 
+/* CLI_MAX_GROUPS: how many --group options a command takes. cli_group_add
+ * appends a --group's value to groups (*n of them so far), checking the
+ * name and the count. 0, or -1 after printing why. */
+#define CLI_MAX_GROUPS 64
+int cli_group_add(char **groups, size_t *n, char *group);
+
 /* s made safe for a terminal: control characters (C0, DEL, C1), bytes
  * that are not valid UTF-8 and '\' become \xNN (\\ for '\'); NULL becomes
  * "-". Written to out (a result cut to fit ends in "..."), which is

@@ -16,14 +16,13 @@
 
 #include <openssl/crypto.h>
 
-#define DEVICE_MAX_GROUPS 64
 
 struct devcmd_opts {
 	const char *name;
 	const char *username;
 	const char *csr;
 	const char *passfile;
-	char *groups[DEVICE_MAX_GROUPS];
+	char *groups[CLI_MAX_GROUPS];
 	size_t ngroups;
 	enum ca_keytype type;
 	bool type_given;
@@ -98,13 +97,8 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 			o->ex.p12_modern = true;
 			break;
 		case 'g':
-			if (!cli_name_ok("group", optarg))
+			if (cli_group_add(o->groups, &o->ngroups, optarg))
 				return CLI_FAIL;
-			if (o->ngroups == DEVICE_MAX_GROUPS) {
-				cli_err("too many --group options: at most %d", DEVICE_MAX_GROUPS);
-				return CLI_FAIL;
-			}
-			o->groups[o->ngroups++] = optarg;
 			break;
 		case 'u':
 			if (!cli_name_ok("user", optarg))

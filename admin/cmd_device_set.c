@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEVSET_MAX_GROUPS 64
 
 struct devset_opts {
 	const char *name;
 	const char *username;
-	char *groups[DEVSET_MAX_GROUPS];
+	char *groups[CLI_MAX_GROUPS];
 	size_t ngroups;
 	bool set_groups;
 	bool no_groups;
@@ -36,13 +35,8 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'g':
-			if (!cli_name_ok("group", optarg))
+			if (cli_group_add(o->groups, &o->ngroups, optarg))
 				return CLI_FAIL;
-			if (o->ngroups == DEVSET_MAX_GROUPS) {
-				cli_err("too many --group options: at most %d", DEVSET_MAX_GROUPS);
-				return CLI_FAIL;
-			}
-			o->groups[o->ngroups++] = optarg;
 			o->set_groups = true;
 			break;
 		case 'n':
