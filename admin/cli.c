@@ -168,6 +168,19 @@ int cli_parse_duration(const char *opt, const char *s, long *secs)
 	return -1;
 }
 
+int cli_parse_since(const struct cli_ctx *ctx, const char *s, time_t now, time_t *since)
+{
+	long secs;
+
+	if (!mq_time_parse(s, since))
+		return 0;
+	if (mq_duration_parse(s, &secs))
+		return cli_usage_error(ctx, "invalid --since '%s': use an ISO 8601 UTC time "
+				       "(2026-01-31T08:00:00Z) or an age like 30m, 2h or 3d", s);
+	*since = now - secs;
+	return 0;
+}
+
 #define CLI_WORD_MAX 64
 
 /* Optimal string alignment distance: insertions, deletions, substitutions

@@ -58,6 +58,10 @@ int cli_parse_days(const char *s, long max, int *out);
  * opt names the option for the error. 0, or -1 after printing why. */
 int cli_parse_duration(const char *opt, const char *s, long *secs);
 
+/* --since: an ISO 8601 UTC time, or an age (a duration) before now. 0, or
+ * CLI_USAGE after printing why and ctx's usage. */
+int cli_parse_since(const struct cli_ctx *ctx, const char *s, time_t now, time_t *since);
+
 /* Parses a decimal in lo..hi; 0 or -1 (no message). */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 

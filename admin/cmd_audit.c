@@ -51,12 +51,6 @@ static const char *js(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* The one duration syntax of mqadmin (mq_duration_parse). */
-static int parse_duration(const char *s, long *secs)
-{
-	return mq_duration_parse(s, secs);
-}
-
 /* ---- files the broker's user writes ------------------------------------------ */
 
 /* Why path cannot be read, for a reader who is not allowed to: the mode and
@@ -1113,7 +1107,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	char *path = NULL, epath[PATH_MAX + 64], dym[128];
 	unsigned long matched = 0;
 	bool follow = false;
-	long secs, limit = -1;
+	long limit = -1;
 	size_t k;
 	int fd, c, rc;
 
@@ -1129,13 +1123,8 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 			f.denied = true;
 			break;
 		case 's':
-			if (!mq_time_parse(optarg, &f.since))
-				break;
-			if (parse_duration(optarg, &secs))
-				return cli_usage_error(ctx, "invalid --since '%s': use an ISO 8601 UTC "
-						       "time (2026-01-31T08:00:00Z) or an age like "
-						       "30m, 2h or 3d", optarg);
-			f.since = time(NULL) - secs;
+			if (cli_parse_since(ctx, optarg, time(NULL), &f.since))
+				return CLI_USAGE;
 			break;
 		case 'f':
 			file = optarg;
@@ -1406,7 +1395,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 			e.json = true;
 		} else if (c == 'w') {
 			within = optarg;
-			if (parse_duration(optarg, &secs))
+			if (mq_duration_parse(optarg, &secs))
 				return cli_usage_error(ctx, "invalid --within '%s': use a duration "
 						       "like 30d, 12h or 90 (days)", optarg);
 		} else {

@@ -640,20 +640,14 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 	const char *out = NULL, *stale_txt = "30d";
 	char *log = NULL, *log1 = NULL, err[PATH_MAX + 256], e[CLI_ESCAPE_SIZE(PATH_MAX)];
 	unsigned long never = 0, stale = 0;
-	long secs;
 	int c, rc, got0, got1;
 
 	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'H') {
 			out = optarg;
 		} else if (c == 's') {
-			if (!mq_time_parse(optarg, &r.since))
-				continue;
-			if (mq_duration_parse(optarg, &secs))
-				return cli_usage_error(ctx, "invalid --since '%s': use an ISO 8601 UTC "
-						       "time (2026-01-31T08:00:00Z) or an age like "
-						       "12h, 7d or 2w", optarg);
-			r.since = r.now - secs;
+			if (cli_parse_since(ctx, optarg, r.now, &r.since))
+				return CLI_USAGE;
 		} else if (c == 'S') {
 			if (cli_parse_duration("--stale", optarg, &r.stale))
 				return CLI_USAGE;

@@ -1,6 +1,8 @@
 #!/bin/bash
-# --group is read by one helper (cli_group_add) in device issue, device set
-# and device batch: the same name check and the same limit of 64 in each.
+# Options several commands share are read by one helper each: --group
+# (cli_group_add) in device issue, device set and device batch, the same name
+# check and limit of 64 in each; --since (cli_parse_since) in audit log,
+# report and device adopt, an ISO 8601 time or an age, the same error.
 . "$(dirname "$0")/../lib.sh"
 
 test_expect_success 'setup: a PKI and one device' '
@@ -24,6 +26,18 @@ test_expect_success 'a bad group name is refused by each, naming the rule' '
 	for cmd in "device issue d3" "device set d1" "device batch --count 1 --prefix c"; do
 		test_expect_code 1 "$MQADMIN" -d pki $cmd --group "x/y" 2>err &&
 		test_grep "invalid group name .x/y." err || exit 1
+	done
+'
+
+test_expect_success '--since: a time or an age is taken, anything else refused alike (exit 2)' '
+	for cmd in "audit log --file none.log" "report --html r.html" "device adopt --from-audit --dry-run"; do
+		test_expect_code 2 "$MQADMIN" -d pki $cmd --since yesterday 2>err &&
+		test_grep "invalid --since .yesterday.: use an ISO 8601 UTC time (2026-01-31T08:00:00Z) or an age like 30m, 2h or 3d" err &&
+		test_grep "^usage: mqadmin" err || exit 1
+		for ok in 2026-01-31T08:00:00Z 7d; do
+			rc=0 && "$MQADMIN" -d pki $cmd --since $ok >out 2>err || rc=$?
+			test $rc != 2 && ! grep -q "invalid --since" err || exit 1
+		done
 	done
 '
 
