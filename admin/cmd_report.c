@@ -64,13 +64,6 @@ struct rep {
 	unsigned long clone_events, logs_read, bad;
 };
 
-static const char *js(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Counts name in list (n entries, at most REP_NAMED_MAX named, then
  * "other"). 0 or -1 (out of memory). */
 static int rep_count(struct rep_named *list, size_t *n, const char *name)
@@ -123,7 +116,7 @@ static void rep_seen(struct rep *r, const char *device, time_t ts)
 
 static int rep_clone(struct rep *r, const cJSON *o, time_t ts)
 {
-	const char *dev = js(o, "device") ? js(o, "device") : "?";
+	const char *dev = report_log_str(o, "device", "?");
 	const cJSON *ad;
 	struct rep_clone *c = NULL;
 	char addrs[512] = "";
@@ -141,8 +134,8 @@ static int rep_clone(struct rep *r, const cJSON *o, time_t ts)
 			return 0;
 		c = &r->clones[r->nclones];
 		if (!(c->device = strdup(dev)) ||
-		    !(c->serial = strdup(js(o, "serial") ? js(o, "serial") : "-")) ||
-		    !(c->kind = strdup(js(o, "kind") ? js(o, "kind") : "-")) ||
+		    !(c->serial = strdup(report_log_str(o, "serial", "-"))) ||
+		    !(c->kind = strdup(report_log_str(o, "kind", "-"))) ||
 		    !(c->addresses = strdup(addrs)))
 			return -1;
 		r->nclones++;
@@ -156,20 +149,20 @@ static int rep_clone(struct rep *r, const cJSON *o, time_t ts)
 /* One audit line's contribution. 0 or -1 (out of memory). */
 static int rep_line(struct rep *r, const cJSON *o, time_t ts)
 {
-	const char *ev = js(o, "event");
+	const char *ev = report_log_str(o, "event", NULL);
 
 	/* A refused device still reached the broker: it is alive. */
 	if (!strcmp(ev, "connect") || !strcmp(ev, "disconnect") || !strcmp(ev, "refused"))
-		rep_seen(r, js(o, "device"), ts);
+		rep_seen(r, report_log_str(o, "device", NULL), ts);
 	if (r->since && ts < r->since)
 		return 0;
-	if (rep_count(r->brokers, &r->nbrokers, js(o, "broker")))
+	if (rep_count(r->brokers, &r->nbrokers, report_log_str(o, "broker", NULL)))
 		return -1;
 	if (!strcmp(ev, "connect"))
 		return rep_add_event(r, ts, REP_CONNECT, 1);
 	if (!strcmp(ev, "refused"))
 		return rep_add_event(r, ts, REP_REFUSED, 1) ||
-		       rep_count(r->reasons, &r->nreasons, js(o, "reason")) ? -1 : 0;
+		       rep_count(r->reasons, &r->nreasons, report_log_str(o, "reason", NULL)) ? -1 : 0;
 	if (!strcmp(ev, "acl_denied"))
 		return rep_add_event(r, ts, REP_DENIED, 1);
 	/* Denials the plugin counted but did not log one by one. */

@@ -173,3 +173,15 @@ cJSON *report_log_parse(struct report_log *r, const char *line, size_t n, time_t
 	}
 	return o;
 }
+
+const char *report_log_str(const cJSON *o, const char *key, const char *dflt)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+
+	return s ? s : dflt;
+}
+
+double report_log_num(const cJSON *o, const char *key)
+{
+	return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}

@@ -51,4 +51,9 @@ int report_log_check(struct report_log *r, const char *path);
  * NULL for a malformed line (counted in r->bad). */
 cJSON *report_log_parse(struct report_log *r, const char *line, size_t n, time_t *ts);
 
+/* A record's member key (a line of the log, or an object of a state
+ * file): its string (dflt when absent or not a string), its number (NaN). */
+const char *report_log_str(const cJSON *o, const char *key, const char *dflt);
+double report_log_num(const cJSON *o, const char *key);
+
 #endif
