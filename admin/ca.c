@@ -1,3 +1,6 @@
+/* The certificate authority (ca.h): generating keys, loading DIR's CA
+ * certificate and key, and building and signing every certificate mqadmin
+ * issues (CA, broker, device), with OpenSSL 3. */
 #include "ca.h"
 
 #include "cli.h"
@@ -352,7 +355,7 @@ bool ca_pem_encrypted(const char *pem)
 
 EVP_PKEY *ca_load_key(const char *path, const char *passfile)
 {
-	char err[512], pass[PASS_MAX], *pem = NULL;
+	char err[512], pass[PASSPHRASE_MAX], *pem = NULL;
 	size_t len = 0;
 	EVP_PKEY *k = NULL;
 	BIO *b = NULL;
@@ -364,7 +367,7 @@ EVP_PKEY *ca_load_key(const char *path, const char *passfile)
 		return NULL;
 	}
 	encrypted = ca_pem_encrypted(pem);
-	if (encrypted && pass_get(passfile, pass, sizeof(pass)))
+	if (encrypted && passphrase_get(passfile, pass, sizeof(pass)))
 		goto out;
 	b = BIO_new_mem_buf(pem, (int)len);
 	if (b)

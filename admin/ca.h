@@ -83,7 +83,7 @@ int ca_load(struct ca *ca, const struct store *st, const char *passfile);
 void ca_release(struct ca *ca);
 /* One PEM certificate, or NULL after printing why. */
 X509 *ca_load_cert(const char *path);
-/* A PEM private key, decrypted with the passphrase (pass_get) when it is
+/* A PEM private key, decrypted with the passphrase (passphrase_get) when it is
  * encrypted; NULL after printing why. */
 EVP_PKEY *ca_load_key(const char *path, const char *passfile);
 /* Whether the PEM text holds an encrypted private key. */

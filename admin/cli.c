@@ -1,3 +1,6 @@
+/* What every command shares (cli.h): error and usage messages, option and
+ * operand parsing, number and duration arguments, names, escaping untrusted
+ * text for the terminal and "did you mean" suggestions. */
 #include "cli.h"
 
 #include "mq_names.h"
@@ -84,6 +87,18 @@ int cli_parse_days(const char *s, long max, int *out)
 	return 0;
 }
 
+int cli_group_add(char **groups, size_t *n, char *group)
+{
+	if (!cli_name_ok("group", group))
+		return -1;
+	if (*n == CLI_MAX_GROUPS) {
+		cli_err("too many --group options: at most %d", CLI_MAX_GROUPS);
+		return -1;
+	}
+	groups[(*n)++] = group;
+	return 0;
+}
+
 bool cli_name_ok(const char *what, const char *name)
 {
 	if (mq_name_valid(name))
@@ -151,6 +166,19 @@ int cli_parse_duration(const char *opt, const char *s, long *secs)
 		"is days), at most 36500d",
 		opt, s);
 	return -1;
+}
+
+int cli_parse_since(const struct cli_ctx *ctx, const char *s, time_t now, time_t *since)
+{
+	long secs;
+
+	if (!mq_time_parse(s, since))
+		return 0;
+	if (mq_duration_parse(s, &secs))
+		return cli_usage_error(ctx, "invalid --since '%s': use an ISO 8601 UTC time "
+				       "(2026-01-31T08:00:00Z) or an age like 30m, 2h or 3d", s);
+	*since = now - secs;
+	return 0;
 }
 
 #define CLI_WORD_MAX 64

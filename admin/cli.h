@@ -23,9 +23,9 @@ struct cli_ctx {
 	const char *usage; /* usage text of the running command */
 	int dir_from;      /* where dir came from: an enum pkidir_from */
 	bool fleet;        /* etcd is configured (--etcd, $MQADMIN_ETCD, config) */
-	unsigned pki;      /* the table's CMD_PKI_* mode (cmdtab.h): what cmd_pki opens */
-	bool read_only;    /* set by the command before cmd_pki (--dry-run): no lock */
-	struct store *st;  /* main's store, which cmd_pki opens and main closes */
+	unsigned pki;      /* the table's CMD_PKI_* mode (cmdtab.h): what cmdtab_pki opens */
+	bool read_only;    /* set by the command before cmdtab_pki (--dry-run): no lock */
+	struct store *st;  /* main's store, which cmdtab_pki opens and main closes */
 	bool parsing;      /* cli_opt has started on this command's argv */
 };
 
@@ -58,11 +58,21 @@ int cli_parse_days(const char *s, long max, int *out);
  * opt names the option for the error. 0, or -1 after printing why. */
 int cli_parse_duration(const char *opt, const char *s, long *secs);
 
+/* --since: an ISO 8601 UTC time, or an age (a duration) before now. 0, or
+ * CLI_USAGE after printing why and ctx's usage. */
+int cli_parse_since(const struct cli_ctx *ctx, const char *s, time_t now, time_t *since);
+
 /* Parses a decimal in lo..hi; 0 or -1 (no message). */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 
 /* Checks a device/server/group/user name, printing why it is refused. */
 bool cli_name_ok(const char *what, const char *name);
+
+/* CLI_MAX_GROUPS: how many --group options a command takes. cli_group_add
+ * appends a --group's value to groups (*n of them so far), checking the
+ * name and the count. 0, or -1 after printing why. */
+#define CLI_MAX_GROUPS 64
+int cli_group_add(char **groups, size_t *n, char *group);
 
 /* s made safe for a terminal: control characters (C0, DEL, C1), bytes
  * that are not valid UTF-8 and '\' become \xNN (\\ for '\'); NULL becomes

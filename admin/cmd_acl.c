@@ -111,7 +111,7 @@ int cmd_acl_add(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	/* O(change): the rules and the device the rule names. */
-	if (!(st = cmd_pki(ctx)) ||
+	if (!(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, &subject, kind == MQ_SUBJ_DEVICE) || store_load_rules(st))
 		goto out;
 	if (kind == MQ_SUBJ_DEVICE && !mq_policy_find_device(st->policy, subject)) {
@@ -226,7 +226,7 @@ int cmd_acl_list(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
 		return CLI_USAGE;
-	if (!(st = cmd_pki(ctx)) || store_load_rules(st))
+	if (!(st = cmdtab_pki(ctx)) || store_load_rules(st))
 		goto out;
 	if (json ? acl_list_json(st->policy) : acl_list_table(st->policy))
 		goto out;
@@ -251,7 +251,7 @@ int cmd_acl_remove(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("invalid rule id '%s': use the number 'mqadmin acl list' shows", argv[optind]);
 		return CLI_FAIL;
 	}
-	if (!(st = cmd_pki(ctx)) || store_load_rules(st))
+	if (!(st = cmdtab_pki(ctx)) || store_load_rules(st))
 		goto out;
 	r = mq_policy_find_rule(st->policy, (unsigned long)id);
 	if (!r) {
@@ -346,7 +346,7 @@ int cmd_acl_check(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	/* The device and the rules, as the plugin holds them: not the fleet. */
-	if (!cli_name_ok("device", name) || !(st = cmd_pki(ctx)) ||
+	if (!cli_name_ok("device", name) || !(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, &name, 1) || store_load_rules(st))
 		goto out;
 	d = mq_policy_find_device(st->policy, name);

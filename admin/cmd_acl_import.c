@@ -285,7 +285,7 @@ int cmd_acl_import(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	ctx->read_only = dry;
-	if (!(st = cmd_pki(ctx)) || store_load_rules(st))
+	if (!(st = cmdtab_pki(ctx)) || store_load_rules(st))
 		goto out;
 	if (ai_parse(argv[optind], buf, st, &s)) {
 		cli_err("nothing imported");

@@ -42,21 +42,6 @@
 /* The plugin rewrites the state file at least every 5 minutes. */
 #define AUDIT_STALE_SECONDS (15 * 60)
 
-/* ---- small helpers ---------------------------------------------------------- */
-
-static const char *js(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* The one duration syntax of mqadmin (mq_duration_parse). */
-static int parse_duration(const char *s, long *secs)
-{
-	return mq_duration_parse(s, secs);
-}
-
 /* ---- files the broker's user writes ------------------------------------------ */
 
 /* Why path cannot be read, for a reader who is not allowed to: the mode and
@@ -167,8 +152,9 @@ struct audit_ctx {
 static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_t len,
 			cJSON *jflags)
 {
-	const char *fpr = js(cl, "fingerprint"), *dev = js(cl, "device");
-	const char *cid = js(cl, "client_id");
+	const char *fpr = report_log_str(cl, "fingerprint", NULL);
+	const char *dev = report_log_str(cl, "device", NULL);
+	const char *cid = report_log_str(cl, "client_id", NULL);
 	const struct mq_cert *c = fpr ? mq_policy_find_fingerprint(a->policy, fpr) : NULL;
 	const char *f[4];
 	char e1[256], e2[256], e3[256];
@@ -224,11 +210,11 @@ static void audit_flags(struct audit_ctx *a, const cJSON *cl, char *flags, size_
 static void audit_staleness(const struct audit_doc *d, time_t now)
 {
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(d->doc, "broker_pid");
-	const char *host = js(d->doc, "host");
+	const char *host = report_log_str(d->doc, "host", NULL);
 	char me[256] = "", path[512], upd[64], inst[256];
 
 	ESC(path, d->path);
-	ESC(upd, js(d->doc, "updated"));
+	ESC(upd, report_log_str(d->doc, "updated", NULL));
 	ESC(inst, d->instance);
 	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d->doc, "running"))) {
 		out_warn("broker '%s' stopped at %s (%s): nobody is "
@@ -260,12 +246,13 @@ static void audit_clones(const cJSON *doc)
 			if (cJSON_IsString(ad))
 				snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs), "%s%s",
 					 addrs[0] ? ", " : "", ESC(one, ad->valuestring));
-		ESC(dev, js(e, "device"));
+		ESC(dev, report_log_str(e, "device", NULL));
 		out_warn("the certificate of device '%s' (serial %s) looks "
 			"cloned: seen from %s since %s; if the device was not moved, revoke it "
 			"('mqadmin device revoke %s') and issue a new key", dev,
-			ESC(ser, js(e, "serial")), addrs, ESC(since, js(e, "since")),
-			js(e, "device") && mq_name_valid(js(e, "device")) ? dev : "NAME");
+			ESC(ser, report_log_str(e, "serial", NULL)), addrs,
+			ESC(since, report_log_str(e, "since", NULL)),
+			mq_name_valid(report_log_str(e, "device", "")) ? dev : "NAME");
 	}
 }
 
@@ -278,7 +265,7 @@ static int audit_client(struct audit_ctx *a, const struct audit_doc *d, const cJ
 		{"name", "device"}, {"username", "username"}, {"client_id", "client_id"},
 		{"address", "address"}, {"serial", "serial"}, {"since", "since"},
 		{"fingerprint", "fingerprint"}, {"not_after", "not_after"}};
-	const char *na = js(cl, "not_after");
+	const char *na = report_log_str(cl, "not_after", NULL);
 	time_t t_na = 0;
 	char flags[128], exp[48] = "-";
 	cJSON *o = NULL, *jf = NULL;
@@ -291,7 +278,7 @@ static int audit_client(struct audit_ctx *a, const struct audit_doc *d, const cJ
 			return -1;
 		}
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-			const char *v = js(cl, keys[i][1]);
+			const char *v = report_log_str(cl, keys[i][1], NULL);
 
 			if (!(v ? cJSON_AddStringToObject(o, keys[i][0], v) :
 			      cJSON_AddNullToObject(o, keys[i][0])))
@@ -309,9 +296,12 @@ static int audit_client(struct audit_ctx *a, const struct audit_doc *d, const cJ
 	}
 	audit_flags(a, cl, flags, sizeof(flags), jf);
 	if (!a->json) {
-		const char *row[] = {js(cl, "device"), js(cl, "username"), js(cl, "client_id"),
-				     js(cl, "address"), d->instance, js(cl, "since"), exp,
-				     js(cl, "serial"), flags};
+		const char *row[] = {report_log_str(cl, "device", NULL),
+				     report_log_str(cl, "username", NULL),
+				     report_log_str(cl, "client_id", NULL),
+				     report_log_str(cl, "address", NULL), d->instance,
+				     report_log_str(cl, "since", NULL), exp,
+				     report_log_str(cl, "serial", NULL), flags};
 
 		return out_tbl_row(t, row);
 	}
@@ -369,7 +359,7 @@ static int audit_load(struct audit_doc *d)
 	d->doc = cJSON_ParseWithLength(buf, len);
 	if (!cJSON_IsObject(d->doc) ||
 	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(d->doc, "clients")) ||
-	    !js(d->doc, "updated") || mq_time_parse(js(d->doc, "updated"), &d->updated)) {
+	    mq_time_parse(report_log_str(d->doc, "updated", ""), &d->updated)) {
 		cli_err("%s is not an mqcert state file (no 'clients' list or 'updated' time)", e);
 		goto out;
 	}
@@ -378,7 +368,7 @@ static int audit_load(struct audit_doc *d)
 		goto out;
 	}
 	/* The plugin validates its instance name; an older plugin wrote none. */
-	inst = js(d->doc, "instance");
+	inst = report_log_str(d->doc, "instance", NULL);
 	base = strrchr(d->path, '/') ? strrchr(d->path, '/') + 1 : d->path;
 	if (inst && mq_name_valid(inst))
 		snprintf(d->instance, sizeof(d->instance), "%s", inst);
@@ -498,7 +488,7 @@ static int audit_fleet_client(void *arg, const struct etcd_kv *kv)
 		goto bad;
 	snprintf(inst, sizeof(inst), "%.*s", (int)(slash - rest), rest);
 	cl = kv->value ? cJSON_ParseWithLength(kv->value, kv->vlen) : NULL;
-	if (!mq_name_valid(inst) || !cJSON_IsObject(cl) || !js(cl, "fingerprint")) {
+	if (!mq_name_valid(inst) || !cJSON_IsObject(cl) || !report_log_str(cl, "fingerprint", NULL)) {
 		cJSON_Delete(cl);
 		goto bad;
 	}
@@ -520,8 +510,9 @@ static int audit_fleet_broker(void *arg, const struct etcd_kv *kv)
 {
 	struct audit_fleet *f = arg;
 	cJSON *doc = kv->value ? cJSON_ParseWithLength(kv->value, kv->vlen) : NULL;
-	const char *inst = js(doc, "instance"), *upd = js(doc, "updated");
-	const char *down = js(doc, "etcd_down_since");
+	const char *inst = report_log_str(doc, "instance", NULL);
+	const char *upd = report_log_str(doc, "updated", NULL);
+	const char *down = report_log_str(doc, "etcd_down_since", NULL);
 	struct audit_doc *d;
 	char e1[256], e2[64];
 	int rc = 0;
@@ -569,7 +560,7 @@ static int audit_fleet_clones(struct audit_fleet *f)
 
 			cJSON_ArrayForEach(cl, cJSON_GetObjectItemCaseSensitive(f->docs[i].doc,
 									       "clients")) {
-				const char *fpr = js(cl, "fingerprint");
+				const char *fpr = report_log_str(cl, "fingerprint", NULL);
 				struct audit_fpr *e = mq_strmap_get(&m, fpr), **na;
 				char e1[256], e2[128];
 
@@ -585,7 +576,8 @@ static int audit_fleet_clones(struct audit_fleet *f)
 						"'%s' (fingerprint %.16s) is connected to brokers %s at once; "
 						"if the device was not moved, revoke it ('mqadmin device "
 						"revoke NAME') and issue a new key",
-						ESC(e1, js(cl, "device")), ESC(e2, fpr), e->brokers);
+						ESC(e1, report_log_str(cl, "device", NULL)),
+						ESC(e2, fpr), e->brokers);
 					continue;
 				}
 				if (!e) {
@@ -737,7 +729,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	/* With etcd (and no --state): the fleet's view. */
 	if (ctx->fleet && !ndocs) {
-		if (!(st = cmd_pki(ctx)) || store_load_policy(st))
+		if (!(st = cmdtab_pki(ctx)) || store_load_policy(st))
 			goto out;
 		if (fleet_connect(&etcd, err, sizeof(err))) {
 			cli_err("%s", err);
@@ -748,7 +740,7 @@ int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 			rc = a.bad ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st) ||
 	    (!ndocs && audit_find(st, &docs, &ndocs)))
 		goto out;
 	/* A file that cannot be read is reported and the others still shown:
@@ -809,7 +801,7 @@ struct alog_filter {
 
 static bool alog_match(const struct alog_filter *f, const cJSON *o, time_t ts)
 {
-	const char *ev = js(o, "event"), *dev = js(o, "device");
+	const char *ev = report_log_str(o, "event", NULL), *dev = report_log_str(o, "device", NULL);
 
 	if (f->since && ts < f->since)
 		return false;
@@ -831,56 +823,53 @@ static bool alog_match(const struct alog_filter *f, const cJSON *o, time_t ts)
 	return true;
 }
 
-static double jn(const cJSON *o, const char *key)
-{
-	return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
 /* The DETAIL column: what the event says beyond who and where. */
 static void alog_detail(const cJSON *o, char *buf, size_t len)
 {
-	const char *ev = js(o, "event");
+	const char *ev = report_log_str(o, "event", NULL);
 
 	buf[0] = '\0';
 	if (!strcmp(ev, "connect")) {
-		snprintf(buf, len, "serial %s, identity %s", js(o, "serial") ? js(o, "serial") : "-",
-			 js(o, "identity") ? js(o, "identity") : "-");
+		snprintf(buf, len, "serial %s, identity %s", report_log_str(o, "serial", "-"),
+			 report_log_str(o, "identity", "-"));
 	} else if (!strcmp(ev, "refused")) {
-		snprintf(buf, len, "%s", js(o, "reason") ? js(o, "reason") : "?");
+		snprintf(buf, len, "%s", report_log_str(o, "reason", "?"));
 	} else if (!strcmp(ev, "disconnect")) {
-		snprintf(buf, len, "%s after %.0fs", js(o, "reason") ? js(o, "reason") : "?",
-			 jn(o, "duration"));
+		snprintf(buf, len, "%s after %.0fs", report_log_str(o, "reason", "?"),
+			 report_log_num(o, "duration"));
 	} else if (!strcmp(ev, "kicked")) {
-		snprintf(buf, len, "%s", js(o, "why") ? js(o, "why") : "?");
+		snprintf(buf, len, "%s", report_log_str(o, "why", "?"));
 	} else if (!strcmp(ev, "policy")) {
-		if (js(o, "error"))
-			snprintf(buf, len, "rejected: %s", js(o, "error"));
+		if (report_log_str(o, "error", NULL))
+			snprintf(buf, len, "rejected: %s", report_log_str(o, "error", NULL));
 		else
 			snprintf(buf, len, "generation %.0f loaded (%.0f devices, %.0f rules)",
-				 jn(o, "generation"), jn(o, "devices"), jn(o, "rules"));
+				 report_log_num(o, "generation"), report_log_num(o, "devices"),
+				 report_log_num(o, "rules"));
 	} else if (!strcmp(ev, "acl_denied")) {
-		snprintf(buf, len, "%s %s", js(o, "access") ? js(o, "access") : "?",
-			 js(o, "topic") ? js(o, "topic") : "?");
+		snprintf(buf, len, "%s %s", report_log_str(o, "access", "?"),
+			 report_log_str(o, "topic", "?"));
 	} else if (!strcmp(ev, "observe")) {
 		snprintf(buf, len, "let in; enforce would refuse: %s (identity %s)",
-			 js(o, "reason") ? js(o, "reason") : "?",
-			 js(o, "identity") ? js(o, "identity") : "-");
+			 report_log_str(o, "reason", "?"),
+			 report_log_str(o, "identity", "-"));
 	} else if (!strcmp(ev, "acl_observe")) {
 		snprintf(buf, len, "%s %s let through; enforce: %s",
-			 js(o, "access") ? js(o, "access") : "?", js(o, "topic") ? js(o, "topic") : "?",
-			 js(o, "would") ? js(o, "would") : "deny");
+			 report_log_str(o, "access", "?"), report_log_str(o, "topic", "?"),
+			 report_log_str(o, "would", "deny"));
 	} else if (!strcmp(ev, "acl_denied_suppressed")) {
-		snprintf(buf, len, "%.0f more denials in %.0fs not logged", jn(o, "count"),
-			 jn(o, "window"));
+		snprintf(buf, len, "%.0f more denials in %.0fs not logged", report_log_num(o, "count"),
+			 report_log_num(o, "window"));
 	} else if (!strcmp(ev, "clone")) {
 		const cJSON *ad;
 
-		snprintf(buf, len, "%s from", js(o, "kind") ? js(o, "kind") : "?");
+		snprintf(buf, len, "%s from", report_log_str(o, "kind", "?"));
 		cJSON_ArrayForEach(ad, cJSON_GetObjectItemCaseSensitive(o, "addresses"))
 			if (cJSON_IsString(ad))
 				snprintf(buf + strlen(buf), len - strlen(buf), " %s", ad->valuestring);
 	} else if (!strcmp(ev, "audit_dropped")) {
-		snprintf(buf, len, "%.0f events lost (disk full or file unwritable)", jn(o, "count"));
+		snprintf(buf, len, "%.0f events lost (disk full or file unwritable)",
+			 report_log_num(o, "count"));
 	}
 }
 
@@ -888,7 +877,7 @@ static void alog_detail(const cJSON *o, char *buf, size_t len)
  * so (false) when the policy of DIR has no such device. */
 static bool alog_device_known(struct cli_ctx *ctx, const char *name)
 {
-	struct store *st = cmd_pki(ctx);
+	struct store *st = cmdtab_pki(ctx);
 	bool known;
 
 	if (!st || store_load_policy(st))
@@ -946,11 +935,11 @@ static int alog_emit(struct alog_out *out, cJSON *o)
 		return -1;
 	}
 	alog_detail(o, detail, sizeof(detail));
-	row[0] = js(o, "ts");
-	row[1] = js(o, "event");
-	row[2] = js(o, "device");
-	row[3] = js(o, "client_id");
-	row[4] = js(o, "address");
+	row[0] = report_log_str(o, "ts", NULL);
+	row[1] = report_log_str(o, "event", NULL);
+	row[2] = report_log_str(o, "device", NULL);
+	row[3] = report_log_str(o, "client_id", NULL);
+	row[4] = report_log_str(o, "address", NULL);
 	row[5] = detail;
 	rc = out->stream ? alog_stream_row(out, row) : out_tbl_row(&out->t, row);
 	cJSON_Delete(o);
@@ -996,7 +985,7 @@ static int alog_ring_flush(struct alog_ring *ring, struct alog_out *out)
 
 /* Reads the lines that are there (final: a last one without newline too),
  * passing the matching events on. 0 or -1 after saying why. */
-static int alog_read(struct rlog *r, const char *path, const struct alog_filter *f,
+static int alog_read(struct report_log *r, const char *path, const struct alog_filter *f,
 		     struct alog_ring *ring, struct alog_out *out, bool final,
 		     unsigned long *matched)
 {
@@ -1004,9 +993,9 @@ static int alog_read(struct rlog *r, const char *path, const struct alog_filter 
 	size_t n;
 	int got;
 
-	while ((got = rlog_next(r, final, &line, &n)) > 0) {
+	while ((got = report_log_next(r, final, &line, &n)) > 0) {
 		time_t ts;
-		cJSON *o = rlog_parse(r, line, n, &ts);
+		cJSON *o = report_log_parse(r, line, n, &ts);
 
 		if (!o)
 			continue;
@@ -1039,11 +1028,11 @@ static void alog_on_signal(int sig)
  * at path: created by logrotate, or by the plugin reopening on SIGHUP) and
  * copytruncate (the file shrinks). Ends on SIGINT or SIGTERM: 0, or -1
  * after saying why. */
-static int alog_follow(struct rlog *r, const char *path, const struct alog_filter *f,
+static int alog_follow(struct report_log *r, const char *path, const struct alog_filter *f,
 		       struct alog_ring *ring, struct alog_out *out, unsigned long *matched)
 {
 	struct sigaction sa = {.sa_handler = alog_on_signal};
-	struct rlog old = {.fd = -1}, next;
+	struct report_log old = {.fd = -1}, next;
 	char e[PATH_MAX + 64];
 	int old_polls = 0, rc = -1;
 
@@ -1063,20 +1052,20 @@ static int alog_follow(struct rlog *r, const char *path, const struct alog_filte
 			if (alog_read(&old, path, f, ring, out, old_polls == 0, matched))
 				goto out;
 			if (old_polls-- == 0)
-				rlog_close(&old);
+				report_log_close(&old);
 		}
 		if (alog_read(r, path, f, ring, out, false, matched))
 			goto out;
-		what = rlog_check(r, path);
-		if (what == RLOG_TRUNCATED) {
+		what = report_log_check(r, path);
+		if (what == REPORT_LOG_TRUNCATED) {
 			cli_err("%s was truncated; reading it from its start",
 				ESC(e, path));
 			continue;
 		}
 		/* A new file that cannot be opened yet (gone again, not yet
 		 * readable): keep reading the old one and try again. */
-		if (what == RLOG_ROTATED && !rlog_open(&next, path)) {
-			rlog_close(&old);
+		if (what == REPORT_LOG_ROTATED && !report_log_open(&next, path)) {
+			report_log_close(&old);
 			old = *r;
 			*r = next;
 			old_polls = ALOG_OLD_POLLS;
@@ -1086,7 +1075,7 @@ static int alog_follow(struct rlog *r, const char *path, const struct alog_filte
 	}
 	rc = 0;
 out:
-	rlog_close(&old);
+	report_log_close(&old);
 	return rc;
 }
 
@@ -1108,12 +1097,12 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 	struct alog_filter f = {.any_event = true};
 	struct alog_out out = {.t = {.ncols = 6}, .cols = {.n = 6}};
 	struct alog_ring ring = {0};
-	struct rlog r = {.fd = -1};
+	struct report_log r = {.fd = -1};
 	const char *file = NULL;
 	char *path = NULL, epath[PATH_MAX + 64], dym[128];
 	unsigned long matched = 0;
 	bool follow = false;
-	long secs, limit = -1;
+	long limit = -1;
 	size_t k;
 	int fd, c, rc;
 
@@ -1129,13 +1118,8 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 			f.denied = true;
 			break;
 		case 's':
-			if (!mq_time_parse(optarg, &f.since))
-				break;
-			if (parse_duration(optarg, &secs))
-				return cli_usage_error(ctx, "invalid --since '%s': use an ISO 8601 UTC "
-						       "time (2026-01-31T08:00:00Z) or an age like "
-						       "30m, 2h or 3d", optarg);
-			f.since = time(NULL) - secs;
+			if (cli_parse_since(ctx, optarg, time(NULL), &f.since))
+				return CLI_USAGE;
 			break;
 		case 'f':
 			file = optarg;
@@ -1188,7 +1172,7 @@ int cmd_audit_log(struct cli_ctx *ctx, int argc, char **argv)
 			     "(plugin_opt_audit_log), or pass --file FILE");
 	if (fd < 0)
 		goto out;
-	if (rlog_init(&r, fd)) {
+	if (report_log_init(&r, fd)) {
 		close(fd);
 		cli_err("cannot read %s: %s", ESC(epath, path), strerror(errno));
 		goto out;
@@ -1232,7 +1216,7 @@ out:
 		for (size_t i = 0; i < ring.n; i++)
 			cJSON_Delete(ring.o[(ring.head + i) % (ring.cap ? ring.cap : 1)]);
 	free(ring.o);
-	rlog_close(&r);
+	report_log_close(&r);
 	free(path);
 	cJSON_Delete(out.arr);
 	out_tbl_free(&out.t);
@@ -1406,7 +1390,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 			e.json = true;
 		} else if (c == 'w') {
 			within = optarg;
-			if (parse_duration(optarg, &secs))
+			if (mq_duration_parse(optarg, &secs))
 				return cli_usage_error(ctx, "invalid --within '%s': use a duration "
 						       "like 30d, 12h or 90 (days)", optarg);
 		} else {
@@ -1418,7 +1402,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 	e.limit = e.now + secs;
 	rc = CLI_FAIL;
 	/* The expiry index's range, not the fleet. */
-	if (!(st = cmd_pki(ctx)) || store_load_expiring(st, e.limit))
+	if (!(st = cmdtab_pki(ctx)) || store_load_expiring(st, e.limit))
 		goto out;
 	if (!(e.arr = cJSON_CreateArray()) || out_tbl_row(&e.t, head) ||
 	    !(ca = store_path(st, "ca.crt"))) {

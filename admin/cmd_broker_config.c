@@ -207,7 +207,7 @@ int cmd_broker_config(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (!(st = cmd_pki(ctx)))
+	if (!(st = cmdtab_pki(ctx)))
 		goto out;
 	if (!realpath(st->dir, dir)) {
 		cli_err("cannot resolve %s: %s", st->dir, strerror(errno));

@@ -3,6 +3,7 @@
  * revoked; 'device revoke' ends them all. */
 #include "cmds.h"
 #include "out.h"
+#include "revoke.h"
 
 #include "mq_names.h"
 #include "mq_time.h"
@@ -150,7 +151,7 @@ int cmd_cert_list(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_USAGE;
 	if (device && !cli_name_ok("device", device))
 		return CLI_FAIL;
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st))
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st))
 		goto out;
 	one = device ? mq_policy_find_device(st->policy, device) : NULL;
 	if (device && !one) {
@@ -287,7 +288,7 @@ int cmd_cert_revoke(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	/* O(change): the devices the index says may hold q, then (crl_write)
 	 * those already in the CRL. */
-	if (!(st = cmd_pki(ctx)) || store_load_cert(st, q))
+	if (!(st = cmdtab_pki(ctx)) || store_load_cert(st, q))
 		goto out;
 	cert = cert_find(st->policy, given, q, now);
 	if (!cert)

@@ -20,13 +20,12 @@
 #include <unistd.h>
 
 #define BATCH_MAX 100000
-#define BATCH_MAX_GROUPS 64
 #define BATCH_FILE_MAX (16 * 1024 * 1024)
 #define BATCH_MAX_SANS ISSUE_MAX_SANS
 
 struct batch_item {
 	char *name;
-	char *groups[BATCH_MAX_GROUPS];
+	char *groups[CLI_MAX_GROUPS];
 	size_t ngroups;
 	char *csr;
 	char *san; /* checked SAN list, malloc'd, or NULL */
@@ -42,7 +41,7 @@ struct batch_opts {
 	long count;
 	const char *prefix;
 	const char *from;
-	char *groups[BATCH_MAX_GROUPS];
+	char *groups[CLI_MAX_GROUPS];
 	size_t ngroups;
 	enum ca_keytype type;
 	int days;
@@ -110,13 +109,8 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 			o->from = optarg;
 			break;
 		case 'g':
-			if (!cli_name_ok("group", optarg))
+			if (cli_group_add(o->groups, &o->ngroups, optarg))
 				return CLI_FAIL;
-			if (o->ngroups == BATCH_MAX_GROUPS) {
-				cli_err("too many --group options: at most %d", BATCH_MAX_GROUPS);
-				return CLI_FAIL;
-			}
-			o->groups[o->ngroups++] = optarg;
 			break;
 		case 'D':
 			if (cli_parse_days(optarg, 36500, &o->days))
@@ -186,8 +180,8 @@ static int batch_add_group(struct batch_item *it, char *g, const char *file, siz
 			line, g);
 		return -1;
 	}
-	if (it->ngroups == BATCH_MAX_GROUPS) {
-		cli_err("%s:%zu: too many groups: at most %d", file, line, BATCH_MAX_GROUPS);
+	if (it->ngroups == CLI_MAX_GROUPS) {
+		cli_err("%s:%zu: too many groups: at most %d", file, line, CLI_MAX_GROUPS);
 		return -1;
 	}
 	it->groups[it->ngroups++] = g;
@@ -472,7 +466,7 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	if ((o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o)) ||
 	    export_read_pass(&o.ex))
 		goto out;
-	if (!(st = cmd_pki(ctx)) || batch_load(st, &b) ||
+	if (!(st = cmdtab_pki(ctx)) || batch_load(st, &b) ||
 	    batch_check_names(&b, st->policy) || ca_load(&ca, st, o.passfile) ||
 	    ca_sign_prepare(&ca) || ca_keygen_start(&gen, o.type))
 		goto out;

@@ -254,7 +254,7 @@ int cmd_device_import(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, optind == argc ? "name at least one certificate file"
 				       : "--name names one device: import one certificate with it");
 	}
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st) ||
 	    !(cap = store_path(st, "ca.crt")) || !(ca = ca_load_cert(cap)))
 		goto out;
 	/* All or nothing: every file is judged before the policy changes. */
@@ -420,7 +420,6 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 	size_t nfprs = 0, known = 0, refused = 0;
 	time_t since = 0, now = time(NULL);
 	X509 *ca = NULL;
-	long secs;
 	int c, rc = CLI_FAIL;
 
 	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
@@ -429,13 +428,8 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 			from_audit = true;
 			break;
 		case 's':
-			if (!mq_time_parse(optarg, &since))
-				break;
-			if (mq_duration_parse(optarg, &secs))
-				return cli_usage_error(ctx, "invalid --since '%s': use an ISO 8601 UTC "
-						       "time (2026-01-31T08:00:00Z) or an age like "
-						       "30m, 2h or 3d", optarg);
-			since = now - secs;
+			if (cli_parse_since(ctx, optarg, now, &since))
+				return CLI_USAGE;
 			break;
 		case 'n':
 			dry = true;
@@ -449,7 +443,7 @@ int cmd_device_adopt(struct cli_ctx *ctx, int argc, char **argv)
 	if (!from_audit)
 		return cli_usage_error(ctx, "say where the certificates come from: --from-audit");
 	ctx->read_only = dry;
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st) ||
 	    !(cap = store_path(st, "ca.crt")) || !(ca = ca_load_cert(cap)) ||
 	    adopt_collect(st, since, &fprs, &nfprs))
 		goto out;

@@ -16,14 +16,13 @@
 
 #include <openssl/crypto.h>
 
-#define DEVICE_MAX_GROUPS 64
 
 struct devcmd_opts {
 	const char *name;
 	const char *username;
 	const char *csr;
 	const char *passfile;
-	char *groups[DEVICE_MAX_GROUPS];
+	char *groups[CLI_MAX_GROUPS];
 	size_t ngroups;
 	enum ca_keytype type;
 	bool type_given;
@@ -98,13 +97,8 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 			o->ex.p12_modern = true;
 			break;
 		case 'g':
-			if (!cli_name_ok("group", optarg))
+			if (cli_group_add(o->groups, &o->ngroups, optarg))
 				return CLI_FAIL;
-			if (o->ngroups == DEVICE_MAX_GROUPS) {
-				cli_err("too many --group options: at most %d", DEVICE_MAX_GROUPS);
-				return CLI_FAIL;
-			}
-			o->groups[o->ngroups++] = optarg;
 			break;
 		case 'u':
 			if (!cli_name_ok("user", optarg))
@@ -166,7 +160,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	/* O(change): the name, the device holding the username (to refuse it
 	 * with its name), the deleted list; never the fleet. */
-	if (!(st = cmd_pki(ctx)) ||
+	if (!(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, (const char *const *)&o.name, 1) ||
 	    store_load_user(st, o.username ? o.username : o.name))
 		goto out;
@@ -231,7 +225,7 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		goto out;
 	rc = CLI_FAIL;
-	if (!(st = cmd_pki(ctx)) ||
+	if (!(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, (const char *const *)&o.name, 1))
 		goto out;
 	d = mq_policy_find_device(st->policy, o.name);

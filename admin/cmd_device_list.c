@@ -529,7 +529,7 @@ int cmd_device_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (!(st = cmd_pki(ctx)))
+	if (!(st = cmdtab_pki(ctx)))
 		goto out;
 	if (json) {
 		rc = devview_stream(st, &f, now) ? CLI_FAIL : CLI_OK;
@@ -557,7 +557,7 @@ int cmd_device_show(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	rc = CLI_FAIL;
 	/* O(change): the one record and the deleted list. */
-	if (!cli_name_ok("device", name) || !(st = cmd_pki(ctx)) ||
+	if (!cli_name_ok("device", name) || !(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, &name, 1))
 		goto out;
 	d = mq_policy_find_device(st->policy, name);

@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEVSET_MAX_GROUPS 64
 
 struct devset_opts {
 	const char *name;
 	const char *username;
-	char *groups[DEVSET_MAX_GROUPS];
+	char *groups[CLI_MAX_GROUPS];
 	size_t ngroups;
 	bool set_groups;
 	bool no_groups;
@@ -36,13 +35,8 @@ static int devset_parse(struct cli_ctx *ctx, int argc, char **argv, struct devse
 	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'g':
-			if (!cli_name_ok("group", optarg))
+			if (cli_group_add(o->groups, &o->ngroups, optarg))
 				return CLI_FAIL;
-			if (o->ngroups == DEVSET_MAX_GROUPS) {
-				cli_err("too many --group options: at most %d", DEVSET_MAX_GROUPS);
-				return CLI_FAIL;
-			}
-			o->groups[o->ngroups++] = optarg;
 			o->set_groups = true;
 			break;
 		case 'n':
@@ -106,7 +100,7 @@ int cmd_device_set(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	rc = CLI_FAIL;
 	/* O(change): the device, and the one holding the new username if any. */
-	if (!(st = cmd_pki(ctx)) ||
+	if (!(st = cmdtab_pki(ctx)) ||
 	    store_load_devices(st, (const char *const *)&o.name, 1) ||
 	    (o.username && store_load_user(st, o.username)))
 		goto out;

@@ -4,6 +4,7 @@
  * the device out of the policy and moves its files into DIR/archive/. */
 #include "cmds.h"
 #include "out.h"
+#include "revoke.h"
 
 #include "mq_fileio.h"
 #include "mq_names.h"
@@ -79,7 +80,7 @@ static int devstate_set(struct cli_ctx *ctx, int argc, char **argv, bool suspend
 	rc = CLI_FAIL;
 	name = argv[optind];
 	/* O(change): the one record (and the deleted list). */
-	if (!(st = cmd_pki(ctx)) || store_load_devices(st, &name, 1) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_devices(st, &name, 1) ||
 	    !(d = devstate_find(st, name)))
 		goto out;
 	/* Asking for the state it is in is not a failure: scripts (and an
@@ -210,7 +211,7 @@ int cmd_device_delete(struct cli_ctx *ctx, int argc, char **argv)
 	rc = CLI_FAIL;
 	name = argv[optind];
 	/* O(change): the device and the rules (some may name it). */
-	if (!(st = cmd_pki(ctx)) || store_load_devices(st, &name, 1) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_devices(st, &name, 1) ||
 	    store_load_rules(st) || !(d = devstate_find(st, name)))
 		goto out;
 	for (size_t i = 0; i < d->ncerts; i++) {

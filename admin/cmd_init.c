@@ -1,3 +1,5 @@
+/* init: creates DIR with a new CA (or adopts an existing one), an empty
+ * policy store and an empty CRL, and records DIR as the machine's default. */
 #include "cmds.h"
 
 #include "ca.h"
@@ -239,7 +241,7 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	struct store st;
 	struct ca ca = {0};
 	struct ca_req req = {0};
-	char pass[PASS_MAX], *keypem = NULL, *crtpem = NULL, *written[4] = {0};
+	char pass[PASSPHRASE_MAX], *keypem = NULL, *crtpem = NULL, *written[4] = {0};
 	size_t keylen = 0, crtlen = 0;
 	time_t now = time(NULL);
 	bool unrecorded = false;
@@ -250,7 +252,7 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (o.passfile && pass_read_file(o.passfile, pass, sizeof(pass)))
+	if (o.passfile && passphrase_read_file(o.passfile, pass, sizeof(pass)))
 		return CLI_FAIL;
 	if (o.ca_cert && init_adopt_check(&o, &ca, now)) {
 		/* Refused before the store is opened: no lock to release. */

@@ -399,7 +399,7 @@ static int inspect_p12_pass(PKCS12 *p12, const char *file, const char *passfile,
 		return 0;
 	}
 	if (passfile) {
-		if (pass_read_file(passfile, pass, len))
+		if (passphrase_read_file(passfile, pass, len))
 			return -1;
 	} else if (isatty(STDIN_FILENO)) {
 		if (EVP_read_pw_string(pass, (int)len, "Enter PKCS#12 passphrase:", 0) || !*pass) {
@@ -420,7 +420,7 @@ static int inspect_p12_pass(PKCS12 *p12, const char *file, const char *passfile,
 static cJSON *inspect_p12(PKCS12 *p12, const char *file, const char *passfile,
 			  const struct inspect_dir *id)
 {
-	char pass[PASS_MAX], key[64];
+	char pass[PASSPHRASE_MAX], key[64];
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *chain = NULL;

@@ -139,7 +139,7 @@ int cmd_policy_export(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, NULL);
 	if (argc - optind > 1)
 		return cli_usage_error(ctx, "at most one FILE");
-	if (!(st = cmd_pki(ctx)) || !(db = store_db(st)))
+	if (!(st = cmdtab_pki(ctx)) || !(db = store_db(st)))
 		goto out;
 	if (optind == argc) {
 		if (pol_export(db, stdout, err, sizeof(err))) {
@@ -207,7 +207,7 @@ int cmd_policy_import(struct cli_ctx *ctx, int argc, char **argv)
 		cli_err("nothing was imported: the store is unchanged");
 		goto out;
 	}
-	if (!(st = cmd_pki(ctx)) || store_import_policy(st, p))
+	if (!(st = cmdtab_pki(ctx)) || store_import_policy(st, p))
 		goto out;
 	printf("imported %s: generation %lu, %zu device%s, %zu rule%s\n", argv[optind],
 	       st->policy->generation, st->policy->ndevices, st->policy->ndevices == 1 ? "" : "s",

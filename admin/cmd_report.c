@@ -64,13 +64,6 @@ struct rep {
 	unsigned long clone_events, logs_read, bad;
 };
 
-static const char *js(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Counts name in list (n entries, at most REP_NAMED_MAX named, then
  * "other"). 0 or -1 (out of memory). */
 static int rep_count(struct rep_named *list, size_t *n, const char *name)
@@ -123,7 +116,7 @@ static void rep_seen(struct rep *r, const char *device, time_t ts)
 
 static int rep_clone(struct rep *r, const cJSON *o, time_t ts)
 {
-	const char *dev = js(o, "device") ? js(o, "device") : "?";
+	const char *dev = report_log_str(o, "device", "?");
 	const cJSON *ad;
 	struct rep_clone *c = NULL;
 	char addrs[512] = "";
@@ -141,8 +134,8 @@ static int rep_clone(struct rep *r, const cJSON *o, time_t ts)
 			return 0;
 		c = &r->clones[r->nclones];
 		if (!(c->device = strdup(dev)) ||
-		    !(c->serial = strdup(js(o, "serial") ? js(o, "serial") : "-")) ||
-		    !(c->kind = strdup(js(o, "kind") ? js(o, "kind") : "-")) ||
+		    !(c->serial = strdup(report_log_str(o, "serial", "-"))) ||
+		    !(c->kind = strdup(report_log_str(o, "kind", "-"))) ||
 		    !(c->addresses = strdup(addrs)))
 			return -1;
 		r->nclones++;
@@ -156,20 +149,20 @@ static int rep_clone(struct rep *r, const cJSON *o, time_t ts)
 /* One audit line's contribution. 0 or -1 (out of memory). */
 static int rep_line(struct rep *r, const cJSON *o, time_t ts)
 {
-	const char *ev = js(o, "event");
+	const char *ev = report_log_str(o, "event", NULL);
 
 	/* A refused device still reached the broker: it is alive. */
 	if (!strcmp(ev, "connect") || !strcmp(ev, "disconnect") || !strcmp(ev, "refused"))
-		rep_seen(r, js(o, "device"), ts);
+		rep_seen(r, report_log_str(o, "device", NULL), ts);
 	if (r->since && ts < r->since)
 		return 0;
-	if (rep_count(r->brokers, &r->nbrokers, js(o, "broker")))
+	if (rep_count(r->brokers, &r->nbrokers, report_log_str(o, "broker", NULL)))
 		return -1;
 	if (!strcmp(ev, "connect"))
 		return rep_add_event(r, ts, REP_CONNECT, 1);
 	if (!strcmp(ev, "refused"))
 		return rep_add_event(r, ts, REP_REFUSED, 1) ||
-		       rep_count(r->reasons, &r->nreasons, js(o, "reason")) ? -1 : 0;
+		       rep_count(r->reasons, &r->nreasons, report_log_str(o, "reason", NULL)) ? -1 : 0;
 	if (!strcmp(ev, "acl_denied"))
 		return rep_add_event(r, ts, REP_DENIED, 1);
 	/* Denials the plugin counted but did not log one by one. */
@@ -187,22 +180,22 @@ static int rep_line(struct rep *r, const cJSON *o, time_t ts)
  * saying why. */
 static int rep_read_log(struct rep *r, const char *path)
 {
-	struct rlog lg = {.fd = -1};
+	struct report_log lg = {.fd = -1};
 	char *line, e[CLI_ESCAPE_SIZE(PATH_MAX)];
 	size_t n;
 	int got, rc = -1;
 
 	cli_escape(e, sizeof(e), path);
-	if (rlog_open(&lg, path)) {
+	if (report_log_open(&lg, path)) {
 		if (errno == ENOENT)
 			return 1;
 		cli_err("cannot read the audit log %s: %s", e,
 			errno == EINVAL ? "not a regular file" : strerror(errno));
 		return -1;
 	}
-	while ((got = rlog_next(&lg, true, &line, &n)) > 0) {
+	while ((got = report_log_next(&lg, true, &line, &n)) > 0) {
 		time_t ts;
-		cJSON *o = rlog_parse(&lg, line, n, &ts);
+		cJSON *o = report_log_parse(&lg, line, n, &ts);
 
 		if (!o)
 			continue;
@@ -221,7 +214,7 @@ static int rep_read_log(struct rep *r, const char *path)
 	r->logs_read++;
 	rc = 0;
 out:
-	rlog_close(&lg);
+	report_log_close(&lg);
 	return rc;
 }
 
@@ -249,17 +242,18 @@ static const char rep_css[] =
 	"svg .xtick{text-anchor:end}svg .legend{font-size:11px}"
 	".note{color:#5b6475;font-size:12px}.warn{color:#a33}";
 
-static void rep_summary_item(struct rhtml *h, const char *id, const char *what, unsigned long v)
+static void rep_summary_item(struct report_html *h, const char *id, const char *what,
+			     unsigned long v)
 {
-	rhtml_printf(h, "<div><dt>%s</dt><dd id=\"%s\" data-value=\"%lu\">%lu</dd></div>\n", what,
+	report_html_printf(h, "<div><dt>%s</dt><dd id=\"%s\" data-value=\"%lu\">%lu</dd></div>\n", what,
 		     id, v, v);
 }
 
-static void rep_time(struct rhtml *h, time_t t)
+static void rep_time(struct report_html *h, time_t t)
 {
 	char ts[MQ_TIME_LEN];
 
-	rhtml_printf(h, "%s", t && !mq_time_format(t, ts) ? ts : "never");
+	report_html_printf(h, "%s", t && !mq_time_format(t, ts) ? ts : "never");
 }
 
 static const char *rep_state(const struct mq_device *d, time_t now)
@@ -275,7 +269,7 @@ static const char *rep_state(const struct mq_device *d, time_t now)
 
 /* The timeline: connects, refusals and denials per day (per week or 30
  * days over a long span). */
-static int rep_timeline(struct rhtml *h, const struct rep *r)
+static int rep_timeline(struct report_html *h, const struct rep *r)
 {
 	static const char *const names[] = {"connects", "refused", "acl_denied"};
 	static const char *const colors[] = {"#3b7dd8", "#d8573b", "#e0a526"};
@@ -284,7 +278,7 @@ static int rep_timeline(struct rhtml *h, const struct rep *r)
 	unsigned long *v = NULL;
 	char (*lab)[24] = NULL;
 	const char **labels = NULL;
-	struct rhtml_series s[REP_NKINDS];
+	struct report_html_series s[REP_NKINDS];
 	int rc = -1;
 
 	for (size_t i = 0; i < r->nev; i++)
@@ -314,14 +308,14 @@ static int rep_timeline(struct rhtml *h, const struct rep *r)
 		labels[i] = lab[i];
 	}
 	for (int k = 0; k < REP_NKINDS; k++)
-		s[k] = (struct rhtml_series){names[k], colors[k], v + (size_t)k * n};
-	rhtml_printf(h, "<h2>Connects, refusals and ACL denials</h2>\n<p class=\"note\">Per %s "
+		s[k] = (struct report_html_series){names[k], colors[k], v + (size_t)k * n};
+	report_html_printf(h, "<h2>Connects, refusals and ACL denials</h2>\n<p class=\"note\">Per %s "
 		     "(UTC), from the audit log of every broker instance; a row is the %s "
 		     "starting that day. ACL denials include those the plugin counted without "
 		     "logging each (acl_denied_suppressed).</p>\n",
 		     step == DAY ? "day" : step == 7 * DAY ? "week" : "period",
 		     step == DAY ? "day" : "period");
-	rhtml_chart(h, "timeline", "Events over time", labels, n, s, REP_NKINDS);
+	report_html_chart(h, "timeline", "Events over time", labels, n, s, REP_NKINDS);
 	rc = 0;
 out:
 	free(v);
@@ -343,13 +337,14 @@ static const struct mq_cert *rep_live_cert(const struct mq_device *d)
 	return best;
 }
 
-static void rep_expiry(struct rhtml *h, const struct rep *r)
+static void rep_expiry(struct report_html *h, const struct rep *r)
 {
 	enum { WEEKS = 12, MONTHS = 12 };
 	unsigned long wv[WEEKS + 2] = {0}, mv[MONTHS + 2] = {0};
 	char wl[WEEKS + 2][24], ml[MONTHS + 2][24];
 	const char *wlab[WEEKS + 2], *mlab[MONTHS + 2];
-	struct rhtml_series ws = {"certificates", "#6a4fc9", wv}, ms = {"certificates", "#6a4fc9", mv};
+	struct report_html_series ws = {"certificates", "#6a4fc9", wv};
+	struct report_html_series ms = {"certificates", "#6a4fc9", mv};
 	int y, m;
 	struct tm tm;
 
@@ -391,15 +386,15 @@ static void rep_expiry(struct rhtml *h, const struct rep *r)
 		wlab[i] = wl[i];
 	for (int i = 0; i < MONTHS + 2; i++)
 		mlab[i] = ml[i];
-	rhtml_printf(h, "<h2>Certificate expiry ahead</h2>\n<p class=\"note\">Each device's "
+	report_html_printf(h, "<h2>Certificate expiry ahead</h2>\n<p class=\"note\">Each device's "
 		     "newest certificate that is neither revoked nor retired, by when it "
 		     "ends.</p>\n");
-	rhtml_chart(h, "expiry-weeks", "Per week, the next 12 weeks", wlab, WEEKS + 2, &ws, 1);
-	rhtml_chart(h, "expiry-months", "Per calendar month, the next 12 months", mlab, MONTHS + 2,
+	report_html_chart(h, "expiry-weeks", "Per week, the next 12 weeks", wlab, WEEKS + 2, &ws, 1);
+	report_html_chart(h, "expiry-months", "Per calendar month, the next 12 months", mlab, MONTHS + 2,
 		    &ms, 1);
 }
 
-static int rep_groups_states(struct rhtml *h, const struct rep *r)
+static int rep_groups_states(struct report_html *h, const struct rep *r)
 {
 	static const char *const states[] = {"active", "suspended", "retired", "revoked",
 					     "expired", "none"};
@@ -407,7 +402,7 @@ static int rep_groups_states(struct rhtml *h, const struct rep *r)
 	unsigned long sv[NSTATES] = {0}, *gv = NULL;
 	const char **gl = NULL;
 	size_t ng = 0, cap = 0;
-	struct rhtml_series ss = {"devices", "#2f9e6e", sv}, gs = {"devices", "#2f9e6e", NULL};
+	struct report_html_series ss = {"devices", "#2f9e6e", sv}, gs = {"devices", "#2f9e6e", NULL};
 	int rc = -1;
 
 	for (size_t i = 0; i < r->p->ndevices; i++) {
@@ -443,11 +438,11 @@ static int rep_groups_states(struct rhtml *h, const struct rep *r)
 		}
 	}
 	gs.v = gv;
-	rhtml_printf(h, "<h2>Devices by state and by group</h2>\n<p class=\"note\">The state of "
+	report_html_printf(h, "<h2>Devices by state and by group</h2>\n<p class=\"note\">The state of "
 		     "a device's newest certificate, as 'mqadmin device list' shows it. A device "
 		     "in several groups counts in each.</p>\n");
-	rhtml_chart(h, "states", "By state", states, NSTATES, &ss, 1);
-	rhtml_chart(h, "groups", "By group", gl, ng, &gs, 1);
+	report_html_chart(h, "states", "By state", states, NSTATES, &ss, 1);
+	report_html_chart(h, "groups", "By group", gl, ng, &gs, 1);
 	rc = 0;
 out:
 	free(gl);
@@ -455,42 +450,42 @@ out:
 	return rc;
 }
 
-static void rep_device_row(struct rhtml *h, const struct rep *r, size_t i)
+static void rep_device_row(struct report_html *h, const struct rep *r, size_t i)
 {
 	const struct mq_device *d = r->p->devices[i];
 
-	rhtml_printf(h, "<tr data-device=\"");
-	rhtml_esc(h, d->name);
-	rhtml_printf(h, "\"><td>");
-	rhtml_esc(h, d->name);
-	rhtml_printf(h, "</td><td>");
+	report_html_printf(h, "<tr data-device=\"");
+	report_html_esc(h, d->name);
+	report_html_printf(h, "\"><td>");
+	report_html_esc(h, d->name);
+	report_html_printf(h, "</td><td>");
 	for (size_t g = 0; g < d->ngroups; g++) {
-		rhtml_printf(h, "%s", g ? "," : "");
-		rhtml_esc(h, d->groups[g]);
+		report_html_printf(h, "%s", g ? "," : "");
+		report_html_esc(h, d->groups[g]);
 	}
-	rhtml_printf(h, "</td><td>%s</td><td>", rep_state(d, r->now));
+	report_html_printf(h, "</td><td>%s</td><td>", rep_state(d, r->now));
 	rep_time(h, r->last_seen[i]);
-	rhtml_printf(h, "</td></tr>\n");
+	report_html_printf(h, "</td></tr>\n");
 }
 
-static void rep_seen_section(struct rhtml *h, const struct rep *r, const char *stale_txt,
+static void rep_seen_section(struct report_html *h, const struct rep *r, const char *stale_txt,
 			     unsigned long *never, unsigned long *stale)
 {
 	unsigned long v[3] = {0};
 	const char *labels[] = {"seen recently", "not seen lately", "never seen"};
-	struct rhtml_series s = {"devices", "#3b7dd8", v};
+	struct report_html_series s = {"devices", "#3b7dd8", v};
 	size_t shown;
 
 	for (size_t i = 0; i < r->p->ndevices; i++)
 		v[!r->last_seen[i] ? 2 : r->last_seen[i] < r->now - r->stale ? 1 : 0]++;
 	*stale = v[1];
 	*never = v[2];
-	rhtml_printf(h, "<h2>Devices never seen, and not seen for %s</h2>\n<p class=\"note\">Last "
+	report_html_printf(h, "<h2>Devices never seen, and not seen for %s</h2>\n<p class=\"note\">Last "
 		     "seen: the newest connect, disconnect or refused connect of the device in "
 		     "the audit logs read.</p>\n", stale_txt);
-	rhtml_chart(h, "seen", "Last seen", labels, 3, &s, 1);
+	report_html_chart(h, "seen", "Last seen", labels, 3, &s, 1);
 	for (int which = 2; which >= 1; which--) {
-		rhtml_printf(h, "<h3>%s</h3>\n<table id=\"%s-list\"><thead><tr><th>device</th>"
+		report_html_printf(h, "<h3>%s</h3>\n<table id=\"%s-list\"><thead><tr><th>device</th>"
 			     "<th>groups</th><th>state</th><th>last seen</th></tr></thead><tbody>\n",
 			     which == 2 ? "Never seen" : "Not seen lately",
 			     which == 2 ? "never" : "stale");
@@ -503,33 +498,33 @@ static void rep_seen_section(struct rhtml *h, const struct rep *r, const char *s
 				shown++;
 			}
 		}
-		rhtml_printf(h, "</tbody></table>\n");
+		report_html_printf(h, "</tbody></table>\n");
 		if (v[which] > shown)
-			rhtml_printf(h, "<p class=\"note\">%lu more not listed.</p>\n", v[which] - shown);
+			report_html_printf(h, "<p class=\"note\">%lu more not listed.</p>\n", v[which] - shown);
 	}
 }
 
-static void rep_named_table(struct rhtml *h, const char *id, const char *head,
+static void rep_named_table(struct report_html *h, const char *id, const char *head,
 			    const struct rep_named *list, size_t n)
 {
-	rhtml_printf(h, "<table id=\"%s\"><thead><tr><th>%s</th><th>events</th></tr></thead>"
+	report_html_printf(h, "<table id=\"%s\"><thead><tr><th>%s</th><th>events</th></tr></thead>"
 		     "<tbody>\n", id, head);
 	for (size_t i = 0; i <= n && i <= REP_NAMED_MAX; i++) {
 		if (!list[i].name)
 			continue;
-		rhtml_printf(h, "<tr data-label=\"");
-		rhtml_esc(h, list[i].name);
-		rhtml_printf(h, "\"><td>");
-		rhtml_esc(h, list[i].name);
-		rhtml_printf(h, "</td><td data-value=\"%lu\">%lu</td></tr>\n", list[i].count,
+		report_html_printf(h, "<tr data-label=\"");
+		report_html_esc(h, list[i].name);
+		report_html_printf(h, "\"><td>");
+		report_html_esc(h, list[i].name);
+		report_html_printf(h, "</td><td data-value=\"%lu\">%lu</td></tr>\n", list[i].count,
 			     list[i].count);
 	}
-	rhtml_printf(h, "</tbody></table>\n");
+	report_html_printf(h, "</tbody></table>\n");
 }
 
-static void rep_clones(struct rhtml *h, const struct rep *r)
+static void rep_clones(struct report_html *h, const struct rep *r)
 {
-	rhtml_printf(h, "<h2>Suspected clones</h2>\n<p class=\"note\">The same certificate seen "
+	report_html_printf(h, "<h2>Suspected clones</h2>\n<p class=\"note\">The same certificate seen "
 		     "from several addresses at once (clone events of the audit log). If the "
 		     "device was not moved: 'mqadmin device revoke NAME' and a new key.</p>\n"
 		     "<table id=\"clones\"><thead><tr><th>device</th><th>serial</th><th>kind</th>"
@@ -537,69 +532,69 @@ static void rep_clones(struct rhtml *h, const struct rep *r)
 	for (size_t i = 0; i < r->nclones; i++) {
 		const struct rep_clone *c = &r->clones[i];
 
-		rhtml_printf(h, "<tr data-device=\"");
-		rhtml_esc(h, c->device);
-		rhtml_printf(h, "\"><td>");
-		rhtml_esc(h, c->device);
-		rhtml_printf(h, "</td><td>");
-		rhtml_esc(h, c->serial);
-		rhtml_printf(h, "</td><td>");
-		rhtml_esc(h, c->kind);
-		rhtml_printf(h, "</td><td>");
-		rhtml_esc(h, c->addresses);
-		rhtml_printf(h, "</td><td data-value=\"%lu\">%lu</td><td>", c->count, c->count);
+		report_html_printf(h, "<tr data-device=\"");
+		report_html_esc(h, c->device);
+		report_html_printf(h, "\"><td>");
+		report_html_esc(h, c->device);
+		report_html_printf(h, "</td><td>");
+		report_html_esc(h, c->serial);
+		report_html_printf(h, "</td><td>");
+		report_html_esc(h, c->kind);
+		report_html_printf(h, "</td><td>");
+		report_html_esc(h, c->addresses);
+		report_html_printf(h, "</td><td data-value=\"%lu\">%lu</td><td>", c->count, c->count);
 		rep_time(h, c->last);
-		rhtml_printf(h, "</td></tr>\n");
+		report_html_printf(h, "</td></tr>\n");
 	}
 	if (!r->nclones)
-		rhtml_printf(h, "<tr><td colspan=\"6\">none</td></tr>\n");
-	rhtml_printf(h, "</tbody></table>\n");
+		report_html_printf(h, "<tr><td colspan=\"6\">none</td></tr>\n");
+	report_html_printf(h, "</tbody></table>\n");
 }
 
 /* A broker whose 'mqadmin sync' cannot reach etcd (its status file,
  * DIR/audit/sync-INSTANCE.json): the fleet's changes do not reach it. */
 static void rep_sync_down(void *arg, const char *instance, const struct sync_status *ss)
 {
-	struct rhtml *h = arg;
+	struct report_html *h = arg;
 
 	if (ss->up)
 		return;
-	rhtml_printf(h, "<p class=\"warn\" data-sync=\"");
-	rhtml_esc(h, instance);
-	rhtml_printf(h, "\">Broker <code>");
-	rhtml_esc(h, instance);
-	rhtml_printf(h, "</code>: etcd unreachable since ");
-	rhtml_esc(h, ss->down_since[0] ? ss->down_since : "?");
-	rhtml_printf(h, " (its sync's status file); it enforces the policy it applied last "
+	report_html_printf(h, "<p class=\"warn\" data-sync=\"");
+	report_html_esc(h, instance);
+	report_html_printf(h, "\">Broker <code>");
+	report_html_esc(h, instance);
+	report_html_printf(h, "</code>: etcd unreachable since ");
+	report_html_esc(h, ss->down_since[0] ? ss->down_since : "?");
+	report_html_printf(h, " (its sync's status file); it enforces the policy it applied last "
 		     "(etcd revision %llu).</p>\n", (unsigned long long)ss->applied_rev);
 }
 
-static int rep_page(struct rhtml *h, struct rep *r, const char *dir, const char *stale_txt,
+static int rep_page(struct report_html *h, struct rep *r, const char *dir, const char *stale_txt,
 		    unsigned long *never, unsigned long *stale)
 {
-	struct rhtml body = {0};
+	struct report_html body = {0};
 	int rc;
 
-	rhtml_printf(&body, "<h2>Connects refused, by reason</h2>\n");
+	report_html_printf(&body, "<h2>Connects refused, by reason</h2>\n");
 	rep_named_table(&body, "reasons", "reason", r->reasons, r->nreasons);
-	rhtml_printf(&body, "<h2>Events by broker instance</h2>\n");
+	report_html_printf(&body, "<h2>Events by broker instance</h2>\n");
 	rep_named_table(&body, "brokers", "broker", r->brokers, r->nbrokers);
 	rep_seen_section(&body, r, stale_txt, never, stale);
 	rep_clones(&body, r);
-	rhtml_printf(h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	report_html_printf(h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		     "<meta name=\"viewport\" content=\"width=device-width\">\n"
 		     "<title>mqcert report</title>\n<style>%s</style>\n</head><body>\n"
 		     "<h1>mqcert fleet report</h1>\n<p class=\"meta\">PKI directory <code>", rep_css);
-	rhtml_esc(h, dir);
-	rhtml_printf(h, "</code>, policy generation %lu, made <time id=\"generated\">",
+	report_html_esc(h, dir);
+	report_html_printf(h, "</code>, policy generation %lu, made <time id=\"generated\">",
 		     r->p->generation);
 	rep_time(h, r->now);
-	rhtml_printf(h, "</time>; events since ");
+	report_html_printf(h, "</time>; events since ");
 	if (r->since)
 		rep_time(h, r->since);
 	else
-		rhtml_printf(h, "the start of the log");
-	rhtml_printf(h, ", from %lu audit log file%s.</p>\n<dl class=\"sum\">\n", r->logs_read,
+		report_html_printf(h, "the start of the log");
+	report_html_printf(h, ", from %lu audit log file%s.</p>\n<dl class=\"sum\">\n", r->logs_read,
 		     r->logs_read == 1 ? "" : "s");
 	rep_summary_item(h, "sum-devices", "devices", r->p->ndevices);
 	rep_summary_item(h, "sum-connects", "connects", r->total[REP_CONNECT]);
@@ -608,19 +603,19 @@ static int rep_page(struct rhtml *h, struct rep *r, const char *dir, const char 
 	rep_summary_item(h, "sum-clones", "suspected clones", r->nclones);
 	rep_summary_item(h, "sum-never-seen", "never seen", *never);
 	rep_summary_item(h, "sum-stale", "not seen lately", *stale);
-	rhtml_printf(h, "</dl>\n");
+	report_html_printf(h, "</dl>\n");
 	if (r->bad)
-		rhtml_printf(h, "<p class=\"warn\">%lu malformed audit line%s skipped.</p>\n", r->bad,
+		report_html_printf(h, "<p class=\"warn\">%lu malformed audit line%s skipped.</p>\n", r->bad,
 			     r->bad == 1 ? "" : "s");
 	sync_statuses_each(dir, rep_sync_down, h);
 	rep_expiry(h, r);
 	rc = rep_timeline(h, r);
 	if (!rc)
 		rc = rep_groups_states(h, r);
-	rhtml_printf(h, "%s</body></html>\n", body.s ? body.s : "");
+	report_html_printf(h, "%s</body></html>\n", body.s ? body.s : "");
 	if (body.oom)
 		h->oom = true;
-	rhtml_free(&body);
+	report_html_free(&body);
 	return rc || h->oom ? -1 : 0;
 }
 
@@ -634,24 +629,18 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	struct store *st = NULL;
 	struct rep r = {.now = time(NULL), .stale = 30 * DAY};
-	struct rhtml h = {0};
+	struct report_html h = {0};
 	const char *out = NULL, *stale_txt = "30d";
 	char *log = NULL, *log1 = NULL, err[PATH_MAX + 256], e[CLI_ESCAPE_SIZE(PATH_MAX)];
 	unsigned long never = 0, stale = 0;
-	long secs;
 	int c, rc, got0, got1;
 
 	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
 		if (c == 'H') {
 			out = optarg;
 		} else if (c == 's') {
-			if (!mq_time_parse(optarg, &r.since))
-				continue;
-			if (mq_duration_parse(optarg, &secs))
-				return cli_usage_error(ctx, "invalid --since '%s': use an ISO 8601 UTC "
-						       "time (2026-01-31T08:00:00Z) or an age like "
-						       "12h, 7d or 2w", optarg);
-			r.since = r.now - secs;
+			if (cli_parse_since(ctx, optarg, r.now, &r.since))
+				return CLI_USAGE;
 		} else if (c == 'S') {
 			if (cli_parse_duration("--stale", optarg, &r.stale))
 				return CLI_USAGE;
@@ -666,7 +655,7 @@ int cmd_report(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, "missing --html FILE: where to write the page");
 	rc = CLI_FAIL;
 	mq_strmap_init(&r.by_name);
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st))
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st))
 		goto out;
 	r.p = st->policy;
 	if (!(r.last_seen = calloc(r.p->ndevices + 1, sizeof(*r.last_seen))) ||
@@ -716,7 +705,7 @@ out:
 	free(r.ev);
 	free(r.last_seen);
 	mq_strmap_release(&r.by_name);
-	rhtml_free(&h);
+	report_html_free(&h);
 	free(log);
 	free(log1);
 	return rc;

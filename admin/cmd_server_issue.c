@@ -1,3 +1,5 @@
+/* server issue: a broker's (or an etcd member's or client's) certificate
+ * and key in DIR/servers/NAME/, the key given to the user the broker runs as. */
 #include "cmds.h"
 
 #include "ca.h"
@@ -206,7 +208,7 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 			"broker runs as", o.broker_user);
 		goto out;
 	}
-	if (!(st = cmd_pki(ctx)) || ca_load(&ca, st, o.passfile))
+	if (!(st = cmdtab_pki(ctx)) || ca_load(&ca, st, o.passfile))
 		goto out;
 	if (asprintf(&sub, "servers/%s", o.name) < 0 || !(crt = store_path(st, "%s/%s.crt", sub, o.name)) ||
 	    !(keyp = store_path(st, "%s/%s.key", sub, o.name)))

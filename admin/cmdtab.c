@@ -6,7 +6,7 @@
 #include "cmdtab.h"
 #include "store.h"
 
-struct store *cmd_pki(struct cli_ctx *ctx)
+struct store *cmdtab_pki(struct cli_ctx *ctx)
 {
 	static const enum store_mode modes[] = {
 		[CMD_PKI_READ] = STORE_READ,

@@ -10,7 +10,7 @@
 #include "cli.h"
 
 /* What main sets up for a command (as git's RUN_SETUP | NEED_WORK_TREE):
- * the mode in which cmd_pki opens DIR. The command calls cmd_pki once its
+ * the mode in which cmdtab_pki opens DIR. The command calls cmdtab_pki once its
  * command line is checked, so that a usage error exits 2 before any PKI or
  * lock error; main closes the store after the command returns. */
 enum {
@@ -31,10 +31,10 @@ struct command {
 
 /* Writes the mqadmin(1) page in troff -man. options is the text of the
  * global options ("  -d, --dir DIR   what\n" lines). 0 or -1. */
-int man_write(FILE *f, const struct command *cmds, size_t n, const char *options,
+int manpage_write(FILE *f, const struct command *cmds, size_t n, const char *options,
 	      const char *version);
 
 /* Prints text word-wrapped at width columns, each line indented. */
-void man_wrap(FILE *f, const char *text, int indent, int width);
+void manpage_wrap(FILE *f, const char *text, int indent, int width);
 
 #endif

@@ -1,3 +1,6 @@
+/* Device certificates (device.h): a key or a CSR, the signed certificate,
+ * its record in the policy and the files written for it; what device issue,
+ * device renew and device batch share. */
 #include "device.h"
 
 #include "cli.h"

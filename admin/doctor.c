@@ -1,3 +1,6 @@
+/* doctor's findings and the checks its parts share (doctor.h): one finding
+ * per problem with its fix, key file modes, certificate and CRL checks, and
+ * what the broker's user can read or write. */
 #include "doctor.h"
 
 #include "out.h"

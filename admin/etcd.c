@@ -1,3 +1,5 @@
+/* The etcd v3 JSON gateway client (etcd.h): HTTP(S) with libcurl, keys and
+ * values base64 in JSON, endpoints tried in turn, login and election retry. */
 #include "etcd.h"
 
 #include "mq_err.h"
@@ -314,7 +316,7 @@ fail:
 	return -1;
 }
 
-const char *etcd_endpoint(const struct etcd *e)
+const char *etcd_endpoint_last(const struct etcd *e)
 {
 	return e->urls[e->cur];
 }
@@ -751,7 +753,7 @@ int etcd_range(struct etcd *e, const struct etcd_range_req *r, struct etcd_kvs *
 		return rc;
 	if (etcd_read_kvs(resp, out)) {
 		mq_errf(err, errlen, "etcd at %s: a key or value in the answer is not base64, or out of "
-			"memory", etcd_endpoint(e));
+			"memory", etcd_endpoint_last(e));
 		etcd_kvs_free(out);
 		rc = ETCD_ERR;
 	}
@@ -1079,7 +1081,7 @@ int etcd_lease_grant(struct etcd *e, int64_t ttl_s, int64_t *id, char *err, size
 	if (!*id) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp, "error");
 
-		mq_errf(err, errlen, "etcd at %s granted no lease: %s", etcd_endpoint(e),
+		mq_errf(err, errlen, "etcd at %s granted no lease: %s", etcd_endpoint_last(e),
 			cJSON_IsString(m) ? m->valuestring : "no ID in the answer");
 		rc = ETCD_ERR;
 	}
@@ -1107,7 +1109,7 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl, char *err, si
 	left = etcd_i64(r ? r : resp, "TTL");
 	if (left <= 0) {
 		mq_errf(err, errlen, "etcd at %s: lease %" PRId64 " not found (it expired); grant a new "
-			"one", etcd_endpoint(e), id);
+			"one", etcd_endpoint_last(e), id);
 		rc = ETCD_ERR;
 	} else if (ttl) {
 		*ttl = left;
@@ -1170,14 +1172,14 @@ static int etcd_watch_line(struct etcd_wctx *w, const char *line)
 	int rc = 0;
 
 	if (!j) {
-		mq_errf(w->err, w->errlen, "etcd at %s: a watch message is not JSON", etcd_endpoint(w->e));
+		mq_errf(w->err, w->errlen, "etcd at %s: a watch message is not JSON", etcd_endpoint_last(w->e));
 		return ETCD_ERR;
 	}
 	if (!r) {
 		const cJSON *er = cJSON_GetObjectItemCaseSensitive(j, "error");
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(er, "message");
 
-		mq_errf(w->err, w->errlen, "etcd at %s: the watch failed: %s", etcd_endpoint(w->e),
+		mq_errf(w->err, w->errlen, "etcd at %s: the watch failed: %s", etcd_endpoint_last(w->e),
 			cJSON_IsString(m) ? m->valuestring : line);
 		w->stale_token = cJSON_IsString(m) && (strstr(m->valuestring, "invalid auth token") ||
 						       strstr(m->valuestring, "auth store is old"));
@@ -1187,7 +1189,7 @@ static int etcd_watch_line(struct etcd_wctx *w, const char *line)
 	if (etcd_i64(r, "compact_revision") > 0) {
 		w->compact = etcd_i64(r, "compact_revision");
 		mq_errf(w->err, w->errlen, "etcd at %s: the revision to watch from was compacted (the "
-			"oldest kept is %" PRId64 "): resynchronise in full", etcd_endpoint(w->e),
+			"oldest kept is %" PRId64 "): resynchronise in full", etcd_endpoint_last(w->e),
 			w->compact);
 		rc = ETCD_COMPACTED;
 		goto out;
@@ -1198,10 +1200,10 @@ static int etcd_watch_line(struct etcd_wctx *w, const char *line)
 		if (w->e->user && cJSON_IsString(m) && strstr(m->valuestring, "permission denied"))
 			mq_errf(w->err, w->errlen, "etcd at %s refused user '%s' watching: permission "
 				"denied; the user's etcd roles do not grant reading the prefix "
-				"(docs/FLEET.md)", etcd_endpoint(w->e), w->e->user);
+				"(docs/FLEET.md)", etcd_endpoint_last(w->e), w->e->user);
 		else
 			mq_errf(w->err, w->errlen, "etcd at %s cancelled the watch: %s",
-				etcd_endpoint(w->e), cJSON_IsString(m) ? m->valuestring : "no reason given");
+				etcd_endpoint_last(w->e), cJSON_IsString(m) ? m->valuestring : "no reason given");
 		/* etcd 3.4 cancels a watch whose token it does not know with
 		 * "permission denied": worth one new login. */
 		w->stale_token = cJSON_IsString(m) && (strstr(m->valuestring, "invalid auth token") ||
@@ -1223,7 +1225,7 @@ static int etcd_watch_line(struct etcd_wctx *w, const char *line)
 
 		if (etcd_kv_read(cJSON_GetObjectItemCaseSensitive(it, "kv"), &ev[n].kv)) {
 			mq_errf(w->err, w->errlen, "etcd at %s: an event's key or value is not base64",
-				etcd_endpoint(w->e));
+				etcd_endpoint_last(w->e));
 			rc = ETCD_ERR;
 			goto out;
 		}

@@ -38,7 +38,7 @@ enum {
 int etcd_new(struct etcd **out, const struct etcd_opts *o, char *err, size_t errlen);
 void etcd_free(struct etcd *e);
 /* The endpoint the last call used (or tried last), for messages. */
-const char *etcd_endpoint(const struct etcd *e);
+const char *etcd_endpoint_last(const struct etcd *e);
 /* Every endpoint, comma-separated, as configured. */
 const char *etcd_endpoints(const struct etcd *e);
 

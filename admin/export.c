@@ -1,3 +1,6 @@
+/* A device's certificate and key in the formats devices consume (export.h):
+ * DER, PKCS#12 and a C header, written beside the PEM files and committed
+ * or undone with them. */
 #include "export.h"
 
 #include "ca.h"
@@ -154,7 +157,7 @@ static int export_p12(const struct export_opts *o, const char *dir, const char *
 	/* PKCS12_create checks key against the certificate's decoded public
 	 * key, which a certificate from ca_issue lacks; a copy decodes it. */
 	X509 *copy = X509_dup(cert);
-	char pass[PASS_MAX], file[EXPORT_FILE_MAX];
+	char pass[PASSPHRASE_MAX], file[EXPORT_FILE_MAX];
 	unsigned char *der = NULL;
 	PKCS12 *p12 = NULL;
 	int n = 0, rc = -1;
@@ -165,7 +168,7 @@ static int export_p12(const struct export_opts *o, const char *dir, const char *
 	pass[0] = '\0';
 	if (o->p12_pass)
 		snprintf(pass, sizeof(pass), "%s", o->p12_pass);
-	else if (o->p12_passfile ? pass_read_file(o->p12_passfile, pass, sizeof(pass))
+	else if (o->p12_passfile ? passphrase_read_file(o->p12_passfile, pass, sizeof(pass))
 				 : export_gen_pass(pass))
 		goto out;
 	if (!chain || !copy || !sk_X509_push(chain, ca) ||
@@ -199,11 +202,11 @@ int export_read_pass(struct export_opts *o)
 {
 	if (!o->p12_passfile || o->p12_pass)
 		return 0;
-	if (!(o->p12_pass = malloc(PASS_MAX))) {
+	if (!(o->p12_pass = malloc(PASSPHRASE_MAX))) {
 		cli_err("out of memory");
 		return -1;
 	}
-	if (pass_read_file(o->p12_passfile, o->p12_pass, PASS_MAX)) {
+	if (passphrase_read_file(o->p12_passfile, o->p12_pass, PASSPHRASE_MAX)) {
 		export_opts_release(o);
 		return -1;
 	}
@@ -213,7 +216,7 @@ int export_read_pass(struct export_opts *o)
 void export_opts_release(struct export_opts *o)
 {
 	if (o->p12_pass)
-		OPENSSL_cleanse(o->p12_pass, PASS_MAX);
+		OPENSSL_cleanse(o->p12_pass, PASSPHRASE_MAX);
 	free(o->p12_pass);
 	o->p12_pass = NULL;
 }

@@ -1,3 +1,6 @@
+/* The fleet's policy in etcd (fleet.h, docs/FLEET.md): the key layout,
+ * applying etcd's keys to a local store and pushing a command's local
+ * changes to etcd as one revision-checked transaction. */
 #include "fleet.h"
 
 #include "cli.h"
@@ -599,7 +602,7 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 		mq_errf(err, errlen, "etcd at %s holds an older policy under %s than this store last "
 			"saw (etcd revision %" PRId64 ", last mqadmin transaction %" PRId64 "; this "
 			"store saw revision %" PRIu64 ", transaction %" PRIu64 "): etcd was rebuilt or "
-			"restored from a backup", etcd_endpoint(e), prefix, k.rev,
+			"restored from a backup", etcd_endpoint_last(e), prefix, k.rev,
 			k.n ? k.v[0].mod_rev : 0, from, txn_seen);
 		rc = FLEET_REBUILT;
 		goto out;
@@ -624,7 +627,7 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	if (rc != 1) {
 		if (!rc)
 			mq_errf(err, errlen, "etcd at %s did not send the changes up to revision %" PRId64
-				" within 30 s", etcd_endpoint(e), l.until);
+				" within 30 s", etcd_endpoint_last(e), l.until);
 		rc = rc ? rc : ETCD_ERR;
 		goto out;
 	}
@@ -1062,10 +1065,10 @@ static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix,
 	if (mode == FLEET_PUSH_FORCE)
 		fprintf(stderr, "mqadmin: note: put this store's policy back into etcd at %s under %s: "
 			"%zu key(s) (revision %" PRId64 "); the brokers' syncs resynchronise\n",
-			etcd_endpoint(e), prefix, ks.n, rev);
+			etcd_endpoint_last(e), prefix, ks.n, rev);
 	else
 		fprintf(stderr, "mqadmin: note: etcd at %s held no policy under %s: this store's %zu "
-			"key(s) are now there (revision %" PRId64 ")\n", etcd_endpoint(e), prefix, ks.n,
+			"key(s) are now there (revision %" PRId64 ")\n", etcd_endpoint_last(e), prefix, ks.n,
 			rev);
 	rc = 0;
 out:
@@ -1128,7 +1131,7 @@ int fleet_check_ca(struct etcd *e, const char *prefix, const char *fpr, unsigned
 		char esc[CLI_ESCAPE_SIZE(80)];
 
 		mq_errf(err, errlen, "etcd at %s holds a fleet signed by another CA under %s (CA "
-			"fingerprint %s, this CA's is %s)", etcd_endpoint(e), prefix,
+			"fingerprint %s, this CA's is %s)", etcd_endpoint_last(e), prefix,
 			cli_escape(esc, sizeof(esc), k.v[0].vlen > 70 ? "(garbage)" : k.v[0].value),
 			fpr);
 		rc = 1;
@@ -1147,7 +1150,7 @@ int fleet_check_ca(struct etcd *e, const char *prefix, const char *fpr, unsigned
 		if (k.count) {
 			mq_errf(err, errlen, "etcd at %s holds a fleet signed by another CA under %s "
 				"(%" PRId64 " device(s); a CA made now cannot have signed them)",
-				etcd_endpoint(e), prefix, k.count);
+				etcd_endpoint_last(e), prefix, k.count);
 			rc = 1;
 			goto out;
 		}

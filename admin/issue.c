@@ -1,3 +1,6 @@
+/* What server issue and device issue share (issue.h): the validity limit
+ * set by the CA, subject alternative names, and writing key and certificate
+ * files. */
 #include "issue.h"
 
 #include "cli.h"

@@ -198,7 +198,7 @@ static const struct command commands[] = {
 	{"crl", NULL, crl_cmd, CMD_PKI_WRITE, "usage: mqadmin [-d DIR] crl [--days N] [--passphrase-file FILE]\n",
 	 "The same as 'crl update'."},
 	/* "audit log" before "audit": a one-word entry matches any second word. */
-	/* Reads DIR/audit (--follow: for hours) without the store; cmd_pki only
+	/* Reads DIR/audit (--follow: for hours) without the store; cmdtab_pki only
 	 * at the end, when --device matched no event, to say whether it exists. */
 	{"audit", "log", cmd_audit_log, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] audit log [--device NAME] [--denied] [--event NAME]...\n"
@@ -437,7 +437,7 @@ static void main_suggest_group(const char *word, char *buf, size_t len)
 
 /* Runs c; a command that changes the policy takes --wait[=SECONDS] (its
  * usage says so): after it committed, wait until the brokers applied it.
- * The store the command opened (cmd_pki) is closed first: --wait holds no
+ * The store the command opened (cmdtab_pki) is closed first: --wait holds no
  * lock. */
 static int main_run(struct cli_ctx *ctx, const struct command *c, int argc, char **argv)
 {
@@ -485,7 +485,7 @@ static int main_dispatch(struct cli_ctx *ctx, int argc, char **argv)
 			fputs(c->usage, stdout);
 			if (c->about) {
 				fputc('\n', stdout);
-				man_wrap(stdout, c->about, 2, 80);
+				manpage_wrap(stdout, c->about, 2, 80);
 			}
 			return fflush(stdout) ? CLI_FAIL : CLI_OK;
 		}
@@ -604,7 +604,7 @@ int main(int argc, char **argv)
 			main_list_commands();
 			return cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 		case 'M':
-			if (man_write(stdout, commands, NCOMMANDS, main_options, MQCERT_VERSION))
+			if (manpage_write(stdout, commands, NCOMMANDS, main_options, MQCERT_VERSION))
 				return CLI_FAIL;
 			return cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 		default:

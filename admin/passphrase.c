@@ -1,3 +1,5 @@
+/* The CA key's passphrase (passphrase.h): read from a file or
+ * $MQADMIN_PASSPHRASE_FILE, or prompted for without echo. */
 #include "passphrase.h"
 
 #include "cli.h"
@@ -10,13 +12,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-int pass_read_file(const char *file, char *buf, size_t len)
+int passphrase_read_file(const char *file, char *buf, size_t len)
 {
 	char err[512], *data = NULL;
 	size_t n = 0;
 	int rc = -1;
 
-	if (mq_file_read(file, PASS_MAX, &data, &n, err, sizeof(err))) {
+	if (mq_file_read(file, PASSPHRASE_MAX, &data, &n, err, sizeof(err))) {
 		cli_err("cannot read the passphrase: %s", err);
 		return -1;
 	}
@@ -41,14 +43,14 @@ out:
 	return rc;
 }
 
-int pass_get(const char *file, char *buf, size_t len)
+int passphrase_get(const char *file, char *buf, size_t len)
 {
 	const char *env = getenv("MQADMIN_PASSPHRASE_FILE");
 
 	if (file)
-		return pass_read_file(file, buf, len);
+		return passphrase_read_file(file, buf, len);
 	if (env && *env)
-		return pass_read_file(env, buf, len);
+		return passphrase_read_file(env, buf, len);
 	if (isatty(STDIN_FILENO)) {
 		/* OpenSSL's UI reads /dev/tty with echo off. */
 		if (EVP_read_pw_string(buf, (int)len, "Enter CA key passphrase:", 0) == 0 && *buf)

@@ -5,14 +5,14 @@
 
 #include <stddef.h>
 
-#define PASS_MAX 1024
+#define PASSPHRASE_MAX 1024
 
 /* Reads file into buf (one trailing newline removed); an empty passphrase
  * is refused. 0, or -1 after printing why. */
-int pass_read_file(const char *file, char *buf, size_t len);
+int passphrase_read_file(const char *file, char *buf, size_t len);
 
 /* file if given, else $MQADMIN_PASSPHRASE_FILE, else a prompt when stdin
  * is a terminal. 0, or -1 after printing why. Wipe buf after use. */
-int pass_get(const char *file, char *buf, size_t len);
+int passphrase_get(const char *file, char *buf, size_t len);
 
 #endif

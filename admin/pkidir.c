@@ -1,3 +1,5 @@
+/* Which PKI directory a command works on (pkidir.h): -d, $MQADMIN_DIR, the
+ * config file's "dir =" line or ./pki, and recording the machine's default. */
 #include "pkidir.h"
 
 #include "cli.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool rhtml_grow(struct rhtml *h, size_t more)
+static bool report_html_grow(struct report_html *h, size_t more)
 {
 	size_t cap;
 	char *s;
@@ -27,7 +27,7 @@ static bool rhtml_grow(struct rhtml *h, size_t more)
 	return true;
 }
 
-void rhtml_printf(struct rhtml *h, const char *fmt, ...)
+void report_html_printf(struct report_html *h, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -35,7 +35,7 @@ void rhtml_printf(struct rhtml *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !rhtml_grow(h, (size_t)n)) {
+	if (n < 0 || !report_html_grow(h, (size_t)n)) {
 		h->oom = true;
 		return;
 	}
@@ -45,21 +45,21 @@ void rhtml_printf(struct rhtml *h, const char *fmt, ...)
 	h->len += (size_t)n;
 }
 
-void rhtml_esc(struct rhtml *h, const char *s)
+void report_html_esc(struct report_html *h, const char *s)
 {
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		switch (c) {
-		case '&': rhtml_printf(h, "&amp;"); break;
-		case '<': rhtml_printf(h, "&lt;"); break;
-		case '>': rhtml_printf(h, "&gt;"); break;
-		case '"': rhtml_printf(h, "&quot;"); break;
-		case '\'': rhtml_printf(h, "&#39;"); break;
+		case '&': report_html_printf(h, "&amp;"); break;
+		case '<': report_html_printf(h, "&lt;"); break;
+		case '>': report_html_printf(h, "&gt;"); break;
+		case '"': report_html_printf(h, "&quot;"); break;
+		case '\'': report_html_printf(h, "&#39;"); break;
 		default:
 			if (c < 0x20 || c == 0x7f)
-				rhtml_printf(h, "&#xfffd;");
-			else if (rhtml_grow(h, 1)) {
+				report_html_printf(h, "&#xfffd;");
+			else if (report_html_grow(h, 1)) {
 				h->s[h->len++] = (char)c;
 				h->s[h->len] = '\0';
 			}
@@ -67,7 +67,7 @@ void rhtml_esc(struct rhtml *h, const char *s)
 	}
 }
 
-void rhtml_free(struct rhtml *h)
+void report_html_free(struct report_html *h)
 {
 	free(h->s);
 	h->s = NULL;
@@ -81,7 +81,7 @@ void rhtml_free(struct rhtml *h)
 #define CH_TOP 12
 
 /* A round top for the axis: 1, 2, 5 times a power of ten. */
-static unsigned long rhtml_nice(unsigned long max)
+static unsigned long report_html_nice(unsigned long max)
 {
 	unsigned long p = 1;
 
@@ -92,8 +92,8 @@ static unsigned long rhtml_nice(unsigned long max)
 	return max <= p ? p : max <= 2 * p ? 2 * p : max <= 5 * p ? 5 * p : 10 * p;
 }
 
-static void rhtml_svg(struct rhtml *h, const char *id, const char *const *labels, size_t n,
-		      const struct rhtml_series *series, size_t ns)
+static void report_html_svg(struct report_html *h, const char *id, const char *const *labels,
+			    size_t n, const struct report_html_series *series, size_t ns)
 {
 	unsigned long max = 0, top, nticks;
 	double plot_w = CH_W - CH_LEFT - 8, plot_h = CH_H - CH_TOP - CH_BOTTOM, slot, bw;
@@ -103,18 +103,18 @@ static void rhtml_svg(struct rhtml *h, const char *id, const char *const *labels
 		for (size_t k = 0; k < ns; k++)
 			if (series[k].v[i] > max)
 				max = series[k].v[i];
-	top = rhtml_nice(max);
+	top = report_html_nice(max);
 	/* Ticks on whole numbers: top is 1, 2 or 5 times a power of ten. */
 	nticks = top <= 5 ? top : top % 4 == 0 ? 4 : 5;
 	slot = n ? plot_w / (double)n : plot_w;
 	bw = slot * 0.8 / (double)(ns ? ns : 1);
-	rhtml_printf(h, "<svg class=\"chart\" id=\"%s-svg\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+	report_html_printf(h, "<svg class=\"chart\" id=\"%s-svg\" viewBox=\"0 0 %d %d\" width=\"%d\" "
 		     "height=\"%d\" role=\"img\">\n", id, CH_W,
 		     CH_H, CH_W, CH_H);
 	for (unsigned long g = 0; g <= nticks; g++) {
 		double y = CH_TOP + plot_h - plot_h * (double)g / (double)nticks;
 
-		rhtml_printf(h, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
+		report_html_printf(h, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
 			     "<text x=\"%d\" y=\"%.1f\" class=\"ytick\">%lu</text>\n", CH_LEFT,
 			     CH_W - 8, y, y, CH_LEFT - 4, y + 4, top * g / nticks);
 	}
@@ -124,63 +124,63 @@ static void rhtml_svg(struct rhtml *h, const char *id, const char *const *labels
 		for (size_t k = 0; k < ns; k++) {
 			double bh = plot_h * (double)series[k].v[i] / (double)top;
 
-			rhtml_printf(h, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			report_html_printf(h, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 				     "height=\"%.1f\" fill=\"%s\" data-series=\"%s\" data-value=\"%lu\">"
 				     "<title>", x0 + bw * (double)k, CH_TOP + plot_h - bh, bw, bh,
 				     series[k].color, series[k].name, series[k].v[i]);
-			rhtml_esc(h, labels[i]);
-			rhtml_printf(h, ": %lu %s</title></rect>\n", series[k].v[i], series[k].name);
+			report_html_esc(h, labels[i]);
+			report_html_printf(h, ": %lu %s</title></rect>\n", series[k].v[i], series[k].name);
 		}
 		if (i % every == 0) {
 			double x = CH_LEFT + slot * ((double)i + 0.5);
 
-			rhtml_printf(h, "<text class=\"xtick\" transform=\"translate(%.1f %d) "
+			report_html_printf(h, "<text class=\"xtick\" transform=\"translate(%.1f %d) "
 				     "rotate(-40)\">", x, CH_H - CH_BOTTOM + 12);
-			rhtml_esc(h, labels[i]);
-			rhtml_printf(h, "</text>\n");
+			report_html_esc(h, labels[i]);
+			report_html_printf(h, "</text>\n");
 		}
 	}
-	rhtml_printf(h, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" class=\"axis\"/>\n",
+	report_html_printf(h, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" class=\"axis\"/>\n",
 		     CH_LEFT, CH_W - 8, CH_H - CH_BOTTOM, CH_H - CH_BOTTOM);
 	for (size_t k = 0; k < ns && ns > 1; k++)
-		rhtml_printf(h, "<rect x=\"%zu\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+		report_html_printf(h, "<rect x=\"%zu\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
 			     "<text x=\"%zu\" y=\"%d\" class=\"legend\">%s</text>\n",
 			     CH_LEFT + 8 + k * 130, CH_TOP - 10, series[k].color,
 			     CH_LEFT + 22 + k * 130, CH_TOP, series[k].name);
-	rhtml_printf(h, "</svg>\n");
+	report_html_printf(h, "</svg>\n");
 }
 
-void rhtml_chart(struct rhtml *h, const char *id, const char *title,
-		 const char *const *labels, size_t nlabels, const struct rhtml_series *series,
+void report_html_chart(struct report_html *h, const char *id, const char *title,
+		 const char *const *labels, size_t nlabels, const struct report_html_series *series,
 		 size_t nseries)
 {
-	rhtml_printf(h, "<figure class=\"plot\" id=\"%s\">\n<figcaption>%s</figcaption>\n"
+	report_html_printf(h, "<figure class=\"plot\" id=\"%s\">\n<figcaption>%s</figcaption>\n"
 		     "<div class=\"pair\">\n", id, title);
-	rhtml_svg(h, id, labels, nlabels, series, nseries);
-	rhtml_printf(h, "<div class=\"numbers\"><table id=\"%s-table\">\n<thead><tr><th></th>",
+	report_html_svg(h, id, labels, nlabels, series, nseries);
+	report_html_printf(h, "<div class=\"numbers\"><table id=\"%s-table\">\n<thead><tr><th></th>",
 		     id);
 	for (size_t k = 0; k < nseries; k++)
-		rhtml_printf(h, "<th>%s</th>", series[k].name);
-	rhtml_printf(h, "</tr></thead>\n<tbody>\n");
+		report_html_printf(h, "<th>%s</th>", series[k].name);
+	report_html_printf(h, "</tr></thead>\n<tbody>\n");
 	for (size_t i = 0; i < nlabels; i++) {
-		rhtml_printf(h, "<tr data-label=\"");
-		rhtml_esc(h, labels[i]);
-		rhtml_printf(h, "\"><th>");
-		rhtml_esc(h, labels[i]);
-		rhtml_printf(h, "</th>");
+		report_html_printf(h, "<tr data-label=\"");
+		report_html_esc(h, labels[i]);
+		report_html_printf(h, "\"><th>");
+		report_html_esc(h, labels[i]);
+		report_html_printf(h, "</th>");
 		for (size_t k = 0; k < nseries; k++)
-			rhtml_printf(h, "<td data-series=\"%s\" data-value=\"%lu\">%lu</td>",
+			report_html_printf(h, "<td data-series=\"%s\" data-value=\"%lu\">%lu</td>",
 				     series[k].name, series[k].v[i], series[k].v[i]);
-		rhtml_printf(h, "</tr>\n");
+		report_html_printf(h, "</tr>\n");
 	}
-	rhtml_printf(h, "</tbody>\n<tfoot><tr id=\"%s-total\"><th>total</th>", id);
+	report_html_printf(h, "</tbody>\n<tfoot><tr id=\"%s-total\"><th>total</th>", id);
 	for (size_t k = 0; k < nseries; k++) {
 		unsigned long t = 0;
 
 		for (size_t i = 0; i < nlabels; i++)
 			t += series[k].v[i];
-		rhtml_printf(h, "<td data-series=\"%s\" data-value=\"%lu\">%lu</td>",
+		report_html_printf(h, "<td data-series=\"%s\" data-value=\"%lu\">%lu</td>",
 			     series[k].name, t, t);
 	}
-	rhtml_printf(h, "</tr></tfoot></table></div>\n</div>\n</figure>\n");
+	report_html_printf(h, "</tr></tfoot></table></div>\n</div>\n</figure>\n");
 }

@@ -7,20 +7,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct rhtml {
+struct report_html {
 	char *s;
 	size_t len, cap;
 	bool oom; /* an append failed: the page is incomplete */
 };
 
-void rhtml_printf(struct rhtml *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void report_html_printf(struct report_html *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Appends s with & < > " ' as entities and control characters as U+FFFD:
  * for text and attribute values from files the broker writes. */
-void rhtml_esc(struct rhtml *h, const char *s);
-void rhtml_free(struct rhtml *h);
+void report_html_esc(struct report_html *h, const char *s);
+void report_html_free(struct report_html *h);
 
 /* One series of a chart: a name, a CSS colour, a value per bar. */
-struct rhtml_series {
+struct report_html_series {
 	const char *name, *color;
 	const unsigned long *v;
 };
@@ -29,8 +30,8 @@ struct rhtml_series {
  * bar per series) and a table of the same numbers: one <tr> per label
  * with data-label, one <td data-series=NAME data-value=N> per series, and
  * a total row (id "ID-total"). Labels are escaped. */
-void rhtml_chart(struct rhtml *h, const char *id, const char *title,
-		 const char *const *labels, size_t nlabels, const struct rhtml_series *series,
+void report_html_chart(struct report_html *h, const char *id, const char *title,
+		 const char *const *labels, size_t nlabels, const struct report_html_series *series,
 		 size_t nseries);
 
 #endif

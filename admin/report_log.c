@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RLOG_CHUNK 65536
+#define REPORT_LOG_CHUNK 65536
 
-int rlog_init(struct rlog *r, int fd)
+int report_log_init(struct report_log *r, int fd)
 {
 	struct stat sb;
 
@@ -28,7 +28,7 @@ int rlog_init(struct rlog *r, int fd)
 	return 0;
 }
 
-void rlog_close(struct rlog *r)
+void report_log_close(struct report_log *r)
 {
 	if (r->fd >= 0)
 		close(r->fd);
@@ -39,7 +39,7 @@ void rlog_close(struct rlog *r)
 }
 
 /* Removes the first n bytes of the buffer. */
-static void rlog_consume(struct rlog *r, size_t n)
+static void report_log_consume(struct report_log *r, size_t n)
 {
 	if (!n)
 		return;
@@ -48,12 +48,12 @@ static void rlog_consume(struct rlog *r, size_t n)
 }
 
 /* Reads more into the buffer: bytes read, 0 at end, -1 on error. */
-static ssize_t rlog_fill(struct rlog *r)
+static ssize_t report_log_fill(struct report_log *r)
 {
 	ssize_t got;
 
-	if (r->cap - r->len < RLOG_CHUNK + 1) {
-		size_t cap = r->len + RLOG_CHUNK + 1;
+	if (r->cap - r->len < REPORT_LOG_CHUNK + 1) {
+		size_t cap = r->len + REPORT_LOG_CHUNK + 1;
 		char *b = realloc(r->buf, cap);
 
 		if (!b) {
@@ -64,7 +64,7 @@ static ssize_t rlog_fill(struct rlog *r)
 		r->cap = cap;
 	}
 	do
-		got = read(r->fd, r->buf + r->len, RLOG_CHUNK);
+		got = read(r->fd, r->buf + r->len, REPORT_LOG_CHUNK);
 	while (got < 0 && errno == EINTR);
 	if (got > 0) {
 		r->len += (size_t)got;
@@ -73,10 +73,10 @@ static ssize_t rlog_fill(struct rlog *r)
 	return got;
 }
 
-int rlog_next(struct rlog *r, bool final, char **line, size_t *n)
+int report_log_next(struct report_log *r, bool final, char **line, size_t *n)
 {
 	/* The line returned last time is consumed now that the caller is done. */
-	rlog_consume(r, r->returned);
+	report_log_consume(r, r->returned);
 	r->returned = 0;
 	for (;;) {
 		char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
@@ -84,7 +84,7 @@ int rlog_next(struct rlog *r, bool final, char **line, size_t *n)
 
 		if (nl && r->skipping) {
 			r->skipping = false;
-			rlog_consume(r, (size_t)(nl - r->buf) + 1);
+			report_log_consume(r, (size_t)(nl - r->buf) + 1);
 			continue;
 		}
 		if (nl) {
@@ -99,13 +99,13 @@ int rlog_next(struct rlog *r, bool final, char **line, size_t *n)
 		}
 		if (r->skipping)
 			r->len = 0; /* the rest of an over-long line so far */
-		else if (r->len > RLOG_LINE_MAX) {
+		else if (r->len > REPORT_LOG_LINE_MAX) {
 			r->bad++;
 			r->lines++;
 			r->len = 0;
 			r->skipping = true;
 		}
-		got = r->fd >= 0 ? rlog_fill(r) : 0;
+		got = r->fd >= 0 ? report_log_fill(r) : 0;
 		if (got < 0)
 			return -1;
 		if (got == 0) {
@@ -122,12 +122,12 @@ int rlog_next(struct rlog *r, bool final, char **line, size_t *n)
 	}
 }
 
-int rlog_check(struct rlog *r, const char *path)
+int report_log_check(struct report_log *r, const char *path)
 {
 	struct stat sb;
 
 	if (!stat(path, &sb) && (sb.st_ino != r->ino || sb.st_dev != r->dev))
-		return RLOG_ROTATED;
+		return REPORT_LOG_ROTATED;
 	/* A missing path (between logrotate's rename and the plugin's reopen)
 	 * is no change yet: the old file may still get lines. */
 	if (!fstat(r->fd, &sb) && sb.st_size < r->off) {
@@ -135,12 +135,12 @@ int rlog_check(struct rlog *r, const char *path)
 		r->off = 0;
 		r->len = r->returned = 0;
 		r->skipping = false;
-		return RLOG_TRUNCATED;
+		return REPORT_LOG_TRUNCATED;
 	}
-	return RLOG_SAME;
+	return REPORT_LOG_SAME;
 }
 
-int rlog_open(struct rlog *r, const char *path)
+int report_log_open(struct report_log *r, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat sb;
@@ -152,14 +152,14 @@ int rlog_open(struct rlog *r, const char *path)
 		errno = EINVAL;
 		return -1;
 	}
-	if (rlog_init(r, fd)) {
+	if (report_log_init(r, fd)) {
 		close(fd);
 		return -1;
 	}
 	return 0;
 }
 
-cJSON *rlog_parse(struct rlog *r, const char *line, size_t n, time_t *ts)
+cJSON *report_log_parse(struct report_log *r, const char *line, size_t n, time_t *ts)
 {
 	cJSON *o = cJSON_ParseWithLength(line, n);
 	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
@@ -172,4 +172,16 @@ cJSON *rlog_parse(struct rlog *r, const char *line, size_t n, time_t *ts)
 		return NULL;
 	}
 	return o;
+}
+
+const char *report_log_str(const cJSON *o, const char *key, const char *dflt)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+
+	return s ? s : dflt;
+}
+
+double report_log_num(const cJSON *o, const char *key)
+{
+	return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
 }

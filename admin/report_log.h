@@ -11,9 +11,9 @@
 #include <cjson/cJSON.h>
 
 /* The plugin never writes a line this long: longer ones are malformed. */
-#define RLOG_LINE_MAX ((size_t)1 << 20)
+#define REPORT_LOG_LINE_MAX ((size_t)1 << 20)
 
-struct rlog {
+struct report_log {
 	int fd;           /* -1: closed */
 	char *buf;        /* bytes read and not yet returned as lines */
 	size_t len, cap;
@@ -27,28 +27,33 @@ struct rlog {
 
 /* Takes over fd, an open regular file (see audit_open_file). 0, or -1
  * (fstat failed, errno set). */
-int rlog_init(struct rlog *r, int fd);
-void rlog_close(struct rlog *r);
+int report_log_init(struct report_log *r, int fd);
+void report_log_close(struct report_log *r);
 
 /* The next whole line (NUL-terminated, newline removed) in *line, valid
  * until the next call: 1. At the end of what is there: 0; with final, a
  * last line without newline is returned first. -1 on a read error (errno). */
-int rlog_next(struct rlog *r, bool final, char **line, size_t *n);
+int report_log_next(struct report_log *r, bool final, char **line, size_t *n);
 
 /* Opens path (a regular file only; the open never blocks) into r. 0, or
  * -1 with errno (ENOENT, EACCES..., EINVAL: not a regular file). */
-int rlog_open(struct rlog *r, const char *path);
+int report_log_open(struct report_log *r, const char *path);
 
 /* For following: what became of the file at path since the last look.
- * RLOG_SAME; RLOG_TRUNCATED (it shrank below what was read: now read from
- * its start); RLOG_ROTATED (path is another file now, e.g. logrotate's
+ * REPORT_LOG_SAME; REPORT_LOG_TRUNCATED (it shrank below what was read: now read from
+ * its start); REPORT_LOG_ROTATED (path is another file now, e.g. logrotate's
  * rename and create: the caller opens the new one, still reading the old
  * one until the writer has moved over). */
-enum { RLOG_SAME, RLOG_TRUNCATED, RLOG_ROTATED };
-int rlog_check(struct rlog *r, const char *path);
+enum { REPORT_LOG_SAME, REPORT_LOG_TRUNCATED, REPORT_LOG_ROTATED };
+int report_log_check(struct report_log *r, const char *path);
 
 /* Parses one line: the object, with its "event" and "ts" (into *ts), or
  * NULL for a malformed line (counted in r->bad). */
-cJSON *rlog_parse(struct rlog *r, const char *line, size_t n, time_t *ts);
+cJSON *report_log_parse(struct report_log *r, const char *line, size_t n, time_t *ts);
+
+/* A record's member key (a line of the log, or an object of a state
+ * file): its string (dflt when absent or not a string), its number (NaN). */
+const char *report_log_str(const cJSON *o, const char *key, const char *dflt);
+double report_log_num(const cJSON *o, const char *key);
 
 #endif

@@ -33,13 +33,6 @@ static struct {
 	double lock_load, checks, sign, save, files;
 } serve_t;
 
-static double serve_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 static const char *serve_instance = "";
 
 int serve_log_open(const char *path)
@@ -228,7 +221,7 @@ static void serve_one(const struct serve_conf *c, const struct ca *ca, struct st
 	long window;
 	size_t pemlen = 0;
 	char fpr[MQ_FPR_LEN];
-	double t0 = serve_clock(), t;
+	double t0 = mq_time_monotonic(), t;
 	int signing;
 
 	*pem = NULL;
@@ -311,11 +304,11 @@ static void serve_one(const struct serve_conf *c, const struct ca *ca, struct st
 	}
 	/* Only the key comes from the CSR: subject, extensions (a CA:true
 	 * request included) and SANs are the device's. */
-	t = serve_clock();
+	t = mq_time_monotonic();
 	serve_t.checks += t - t0;
 	signing = device_certify(st->policy, d, ca, pub, current->san, c->days, &cert, pem, &pemlen);
-	serve_t.sign += serve_clock() - t;
-	t0 = serve_clock();
+	serve_t.sign += mq_time_monotonic() - t;
+	t0 = mq_time_monotonic();
 	if (signing) {
 		serve_fail(r, "internal", "signing failed (see serve's log)");
 		goto out;
@@ -330,7 +323,7 @@ static void serve_one(const struct serve_conf *c, const struct ca *ca, struct st
 	*changed = true;
 	serve_ok(r, made, *pem, ca, false);
 out:
-	serve_t.checks += serve_clock() - t0;
+	serve_t.checks += mq_time_monotonic() - t0;
 	X509_REQ_free(csr);
 	X509_free(cur);
 	X509_free(cert);
@@ -387,7 +380,7 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 	const char **names;
 	const struct mq_cert *retired[SERVE_RETIRE_LOG];
 
-	double t = serve_clock();
+	double t = mq_time_monotonic();
 
 	for (r = list; r; r = r->next)
 		n++;
@@ -411,11 +404,11 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 			serve_fail(r, "internal", "cannot read the policy");
 		goto out;
 	}
-	serve_t.lock_load += serve_clock() - t;
+	serve_t.lock_load += mq_time_monotonic() - t;
 	n = 0;
 	for (r = list; r; r = r->next)
 		serve_one(c, ca, &st, r, now, &changed, &pems[n++]);
-	t = serve_clock();
+	t = mq_time_monotonic();
 	nret = serve_retire(st.policy, NULL, NULL, now, retired, SERVE_RETIRE_LOG);
 	if (nret)
 		changed = true;
@@ -425,8 +418,8 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 				serve_fail(r, "internal", "cannot write the policy");
 		goto out;
 	}
-	serve_t.save += serve_clock() - t;
-	t = serve_clock();
+	serve_t.save += mq_time_monotonic() - t;
+	t = mq_time_monotonic();
 	serve_log_retired(retired, nret, "grace-expired");
 	for (r = list; r; r = r->next)
 		if (!strcmp(r->code, "ok"))
@@ -452,7 +445,7 @@ size_t serve_batch(const struct serve_conf *c, const struct ca *ca, struct serve
 	}
 	store_defer_sync(false);
 	store_sync(&st);
-	serve_t.files += serve_clock() - t;
+	serve_t.files += mq_time_monotonic() - t;
 out:
 	store_close(&st);
 	for (size_t i = 0; i < n; i++)

@@ -1,3 +1,6 @@
+/* The PKI directory as a command sees it (store.h): its layout, its lock,
+ * the policy loaded from and saved to the LMDB store (and etcd with a
+ * fleet), and the leftovers of interrupted commands. */
 #include "store.h"
 
 #include "cli.h"
@@ -667,7 +670,7 @@ struct store_load_ctx {
 	size_t errlen;
 };
 
-static int store_load_device(void *arg, const char *name, const char *json, size_t len)
+static int store_load_one(void *arg, const char *name, const char *json, size_t len)
 {
 	struct store_load_ctx *x = arg;
 
@@ -717,7 +720,7 @@ static struct mq_policy *store_read_model(struct mq_store *db, char *err, size_t
 		mq_errf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (mq_store_devices_each(db, store_load_device, &x, err, errlen) ||
+	if (mq_store_devices_each(db, store_load_one, &x, err, errlen) ||
 	    mq_store_rules_load(db, p, err, errlen) || store_read_meta(db, p, err, errlen))
 		goto fail;
 	return p;

@@ -108,14 +108,6 @@ static void sync_log(const char *fmt, ...)
 	fflush(stderr);
 }
 
-static double sync_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The revision to report as the broker's: a broker that is not running
  * enforces nothing now and loads the store as it is when it starts, so the
  * store's revision is the one it will have. */
@@ -320,7 +312,7 @@ static void sync_set_up(struct sync *s)
 		return;
 	if (s->down_since) {
 		mq_time_format(s->down_since, ts);
-		sync_log("etcd reachable again at %s (unreachable since %s)", etcd_endpoint(s->etcd), ts);
+		sync_log("etcd reachable again at %s (unreachable since %s)", etcd_endpoint_last(s->etcd), ts);
 	}
 	s->up = true;
 	s->down_since = 0;
@@ -580,7 +572,7 @@ static int sync_lease(struct sync *s, char *err, size_t errlen)
 	memset(&s->state_sig, 0, sizeof(s->state_sig));
 	rc = etcd_lease_grant(s->etcd, s->o->lease_ttl, &s->lease, err, errlen);
 	if (!rc)
-		s->lease_renewed = sync_now();
+		s->lease_renewed = mq_time_monotonic();
 	return rc;
 }
 
@@ -588,7 +580,7 @@ static int sync_lease(struct sync *s, char *err, size_t errlen)
  * an etcd error code. */
 static int sync_tick(struct sync *s, char *err, size_t errlen)
 {
-	double now = sync_now();
+	double now = mq_time_monotonic();
 	int64_t ttl = 0;
 	int rc;
 
@@ -655,11 +647,11 @@ static int sync_after_apply(struct sync *s, int64_t rev, struct fleet_result *re
 static void sync_settle(struct sync *s, double prev_batch)
 {
 	char err[1024];
-	double start = sync_now();
+	double start = mq_time_monotonic();
 
 	if (!s->broker_running || start - prev_batch < SYNC_SETTLE_GAP)
 		return;
-	while (s->broker_rev < s->rev && sync_now() - start < SYNC_SETTLE_MAX && !*s->stop) {
+	while (s->broker_rev < s->rev && mq_time_monotonic() - start < SYNC_SETTLE_MAX && !*s->stop) {
 		usleep(SYNC_SETTLE_POLL_MS * 1000);
 		if (sync_read_broker(s, err, sizeof(err)))
 			return; /* the next tick says why */
@@ -691,7 +683,7 @@ static int sync_on_batch(void *arg, const struct etcd_event *ev, size_t n, int64
 	rc = sync_after_apply(s, last, &res) ? ETCD_ERR : 0;
 	fleet_result_free(&res);
 	prev = s->last_batch;
-	s->last_batch = sync_now();
+	s->last_batch = mq_time_monotonic();
 	if (!rc)
 		sync_settle(s, prev);
 	return rc;
@@ -838,9 +830,9 @@ fail:
 static void sync_pause(struct sync *s, long ms)
 {
 	char err[1024];
-	double until = sync_now() + (double)ms / 1000;
+	double until = mq_time_monotonic() + (double)ms / 1000;
 
-	while (!*s->stop && sync_now() < until) {
+	while (!*s->stop && mq_time_monotonic() < until) {
 		sync_read_broker(s, err, sizeof(err));
 		usleep(SYNC_TICK_MS * 1000);
 	}

@@ -1,3 +1,5 @@
+/* --wait (wait.h): after a committed change, polls until every running
+ * broker using DIR (or, with a fleet, every sync in etcd) has applied it. */
 #include "wait.h"
 
 #include "cli.h"
@@ -5,6 +7,7 @@
 #include "fleet.h"
 #include "mq_fileio.h"
 #include "mq_names.h"
+#include "mq_time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -167,18 +170,10 @@ int wait_lowest_applied(const char *dir, uint64_t *lowest)
 	return rc;
 }
 
-static double wait_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int wait_applied(const char *dir, uint64_t seq, long secs)
 {
 	struct wait_broker *b = NULL;
-	double start = wait_now();
+	double start = mq_time_monotonic();
 	size_t n = 0, running = 0, behind = 0;
 	char esc[CLI_ESCAPE_SIZE(MQ_NAME_MAX)];
 	int rc = -1;
@@ -203,12 +198,12 @@ int wait_applied(const char *dir, uint64_t seq, long secs)
 		}
 		if (!behind) {
 			fprintf(stderr, "mqadmin: applied by %zu running broker%s in %.2f s (change %llu)\n",
-				running, running == 1 ? "" : "s", wait_now() - start,
+				running, running == 1 ? "" : "s", mq_time_monotonic() - start,
 				(unsigned long long)seq);
 			rc = 0;
 			goto out;
 		}
-		if (wait_now() - start >= (double)secs)
+		if (mq_time_monotonic() - start >= (double)secs)
 			break;
 		usleep(WAIT_POLL_MS * 1000);
 	}
@@ -285,7 +280,7 @@ int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs)
 	struct wait_fleet w = {.rev = rev};
 	struct etcd_range_req r = {.range_end = ""};
 	char err[1024], esc[CLI_ESCAPE_SIZE(MQ_NAME_MAX)], *key = NULL;
-	double start = wait_now();
+	double start = mq_time_monotonic();
 	int64_t at;
 	size_t live, behind, lost;
 	int rc = -1;
@@ -319,11 +314,11 @@ int wait_fleet(struct etcd *e, const char *prefix, int64_t rev, long secs)
 		}
 		if (!behind && !lost) {
 			fprintf(stderr, "mqadmin: applied by %zu live broker%s in %.2f s (revision %"
-				PRId64 ")\n", live, live == 1 ? "" : "s", wait_now() - start, rev);
+				PRId64 ")\n", live, live == 1 ? "" : "s", mq_time_monotonic() - start, rev);
 			rc = 0;
 			goto out;
 		}
-		if (!behind || wait_now() - start >= (double)secs)
+		if (!behind || mq_time_monotonic() - start >= (double)secs)
 			break;
 		usleep(WAIT_POLL_MS * 1000);
 	}

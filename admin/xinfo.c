@@ -1,3 +1,5 @@
+/* X.509 objects described for people (xinfo.h): loading PEM or DER, key
+ * and signature strength, names and SANs; what doctor and inspect share. */
 #include "xinfo.h"
 
 #include "mq_fileio.h"

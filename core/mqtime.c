@@ -96,3 +96,11 @@ int mq_duration_parse(const char *s, long *secs)
 	*secs = v * mult;
 	return 0;
 }
+
+double mq_time_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -23,4 +23,8 @@ int mq_time_parse(const char *s, time_t *out);
  * Returns 0 with *secs set, or -1 (nothing printed). */
 int mq_duration_parse(const char *s, long *secs);
 
+/* Seconds on the monotonic clock (CLOCK_MONOTONIC): for deadlines and
+ * elapsed times that must not jump with the wall clock. */
+double mq_time_monotonic(void);
+
 #endif

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -146,6 +147,20 @@ static void duration_parse_should_refuse_anything_else(void **state)
 	assert_int_equal(mq_duration_parse(NULL, &(long){0}), -1);
 }
 
+static void time_monotonic_should_not_go_back_and_should_follow_a_sleep(void **state)
+{
+	struct timespec pause = {0, 20 * 1000 * 1000};
+	double a, b;
+
+	(void)state;
+	a = mq_time_monotonic();
+	assert_true(a > 0);
+	nanosleep(&pause, NULL);
+	b = mq_time_monotonic();
+	assert_true(b - a >= 0.019);
+	assert_true(b - a < 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +171,7 @@ int main(void)
 		cmocka_unit_test(time_parse_should_refuse_malformed_text),
 		cmocka_unit_test(duration_parse_should_read_every_unit),
 		cmocka_unit_test(duration_parse_should_refuse_anything_else),
+		cmocka_unit_test(time_monotonic_should_not_go_back_and_should_follow_a_sleep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
