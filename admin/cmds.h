@@ -12,9 +12,6 @@
  * command returns. Call it once, after the command line is checked. NULL
  * after printing why. */
 struct store *cmdtab_pki(struct cli_ctx *ctx);
-/* The old name, for admin/crl.c until it is renamed there (one sed; then
- * this line goes). */
-#define cmd_pki cmdtab_pki
 
 int cmd_init(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv);

@@ -1,3 +1,7 @@
+/* DIR/crl.pem (crl.h): the CRL the CA signs over every revoked or retired
+ * serial in the policy (deleted devices' included), its number kept above
+ * every earlier one, written atomically (and published to etcd with a
+ * fleet); and the `crl update` command. */
 #include "crl.h"
 #include "cmds.h"
 
@@ -710,7 +714,7 @@ int crl_cmd(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (cli_operands(ctx, argc, argv, 0, 0, NULL))
 		return CLI_USAGE;
-	if (!(st = cmd_pki(ctx)) || store_load_policy(st) ||
+	if (!(st = cmdtab_pki(ctx)) || store_load_policy(st) ||
 	    ca_load(&ca, st, passfile))
 		goto out;
 	/* The number is recorded before it is used: a crash between the two

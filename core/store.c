@@ -1,3 +1,7 @@
+/* The policy store (mq_store.h, docs/STORE.md): DIR/store as an LMDB
+ * environment. Device records with their fingerprint, username, serial and
+ * expiry indexes, rules, meta and the change log; short read transactions
+ * for the plugin, one write transaction per mqadmin command. */
 #include "mq_store.h"
 #include "mq_err.h"
 
@@ -918,7 +922,7 @@ void mq_store_write_abort(struct mq_store *s)
 	s->wtxn = NULL;
 }
 
-static int store_need_wtxn(const struct mq_store *s, char *err, size_t errlen)
+static int store_need_write_txn(const struct mq_store *s, char *err, size_t errlen)
 {
 	if (s->wtxn)
 		return 0;
@@ -934,7 +938,7 @@ int mq_store_log(struct mq_store *s, char kind, const char *key, char *err, size
 	MDB_val k = {8, kb}, v = {n + 1, buf};
 	int rc;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	if (n >= sizeof(buf) - 1) {
 		mq_errf(err, errlen, "policy store: log key too long");
@@ -1202,7 +1206,7 @@ int mq_store_put_device(struct mq_store *s, const struct mq_device *d, char *err
 	bool same;
 	int rc = -1;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	if (!(json = mq_device_json(d))) {
 		mq_errf(err, errlen, "out of memory");
@@ -1234,7 +1238,7 @@ int mq_store_delete_device(struct mq_store *s, const char *name, char *err, size
 	bool same;
 	int rc;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	rc = store_drop_old(s, name, NULL, &same, err, errlen);
 	if (rc)
@@ -1251,7 +1255,7 @@ int mq_store_put_rule(struct mq_store *s, const struct mq_rule *r, char *err, si
 	MDB_val k = {8, kb}, v, cur;
 	int rc;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	if (!(json = mq_rule_json(r))) {
 		mq_errf(err, errlen, "out of memory");
@@ -1279,7 +1283,7 @@ int mq_store_delete_rule(struct mq_store *s, unsigned long id, char *err, size_t
 	MDB_val k = {8, kb};
 	int rc;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	store_be64(id, kb);
 	rc = mdb_del(s->wtxn, s->rules, &k, NULL);
@@ -1295,7 +1299,7 @@ int mq_store_meta_set(struct mq_store *s, const char *key, uint64_t v, char *err
 {
 	int rc;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	if (!strcmp(key, "seq") || !strcmp(key, "version")) {
 		mq_errf(err, errlen, "policy store: meta '%s' is the store's own", key);
@@ -1311,7 +1315,7 @@ int mq_store_meta_set_text(struct mq_store *s, const char *key, const char *text
 	MDB_val k = store_str(key), v;
 	int rc;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	if (!text) {
 		rc = store_del(s->wtxn, s->meta, &k);
@@ -1329,7 +1333,7 @@ int mq_store_log_trim(struct mq_store *s, uint64_t below, char *err, size_t errl
 	uint64_t floor = 1;
 	int rc;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	store_meta_get_txn(s, s->wtxn, "log_floor", &floor);
 	if (below <= floor)
@@ -1355,7 +1359,7 @@ int mq_store_clear(struct mq_store *s, char *err, size_t errlen)
 	MDB_val k = store_str("deleted");
 	int rc;
 
-	if (store_need_wtxn(s, err, errlen))
+	if (store_need_write_txn(s, err, errlen))
 		return -1;
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		if ((rc = mdb_drop(s->wtxn, dbs[i], 0)))
