@@ -119,7 +119,7 @@ test_expect_success 'plugin/: every exported name carries its file prefix' '
 # (get/set, clone/close).
 test_expect_success 'no two functions are a letter apart' '
 	for d in admin core plugin; do
-		# the objects of today's sources only: a build directory keeps
+		# the objects of the current sources only: a build directory keeps
 		# the objects of files since renamed or removed
 		for c in "$MQ_ROOT/$d"/*.c; do
 			m=${c##*/}; nm --defined-only "$OBJ/$d/${m%.c}.o"
