@@ -141,6 +141,7 @@ static int renew_want_messages(struct mqcert *st)
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	st->renew_message_on = true;
+	mqlog(MOSQ_LOG_INFO, "first renewal request: renewal requests are stamped from now on");
 	return MOSQ_ERR_SUCCESS;
 }
 
