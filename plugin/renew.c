@@ -134,8 +134,11 @@ static int renew_want_messages(struct mqcert *st)
 
 	if (st->renew_message_on)
 		return MOSQ_ERR_SUCCESS;
+	/* ALREADY_EXISTS too is a refusal: the broker matches callbacks by
+	 * function only, so it would be another instance's, stamping from a
+	 * client table that does not know this client. */
 	rc = mosquitto_callback_register(st->id, MOSQ_EVT_MESSAGE, renew_on_message, NULL, st);
-	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ALREADY_EXISTS) {
+	if (rc != MOSQ_ERR_SUCCESS) {
 		mqlog(MOSQ_LOG_ERR, "cannot register the renewal stamp (MESSAGE event, error %d): "
 		      "renewal request refused", rc);
 		return MOSQ_ERR_ACL_DENIED;
