@@ -952,6 +952,10 @@ bool mq_acl_allowed(struct mq_acl_client *c, const char *topic, enum mq_acl_acce
 	acl_memo_words(topic, len, &head, &tail);
 	/* Never 0 (len > 0), so empty ways never match. */
 	tag = (uint32_t)len << 8 | access;
+	/* Unrolled, a way whose tail differs costs a compare and a branch:
+	 * the loop's counter and mid pointer were most of a miss (bench: 68
+	 * -> 61 Ir per hit over four topics in turn). */
+#pragma GCC unroll 8
 	for (size_t way = 0; way < ACL_MEMO_WAYS; way++) {
 		if (m->tail[way] == tail && m->head[way] == head && m->tag[way] == tag &&
 		    (len <= 16 || acl_eq(m->mid[way], topic + 8, len - 16))) {

@@ -243,8 +243,8 @@ bool mqreload_in_force(const struct mqcert *st);
 /* Between MOSQ_EVT_RELOAD and the next TICK: the broker re-runs
  * BASIC_AUTH over every session. */
 bool mqreload_rechecking(const struct mqcert *st);
-/* No TICK has come yet (per_listener_settings true, or the first moments). */
-bool mqreload_no_tick(const struct mqcert *st);
+/* No TICK has come yet (per_listener_settings true, or the first moments):
+ * static inline below struct mqcert, as every ACL check asks it. */
 
 /* ---- lookup.c: device records from the store -------------------------- */
 
@@ -323,8 +323,12 @@ int mqaccess_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
 bool mqrenew_owns(const char *topic);
 /* The whole decision for such a topic; user rules are not consulted. */
 int mqrenew_acl(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
-/* MOSQ_EVT_MESSAGE: stamps the verified device name on renewal requests. */
-int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev);
+/* MOSQ_EVT_MESSAGE (stamping the verified device name on renewal
+ * requests) is registered by the first WRITE that mqrenew_acl allows, not
+ * at init: the broker then skips the event for every other PUBLISH, and
+ * it checks WRITE access before it fires MESSAGE for the same message.
+ * mqrenew_stop unregisters it (plugin cleanup). */
+void mqrenew_stop(struct mqcert *st);
 /* After an accepted CONNECT: announces a rollover's first connect. */
 void mqrenew_connected(struct mqcert *st, const struct mqclients_rec *r);
 
@@ -472,6 +476,12 @@ struct mqcert {
 	bool seen_counted, seen_full_logged;
 	long seen_count;
 	struct mqmet met;
+	bool renew_message_on; /* MOSQ_EVT_MESSAGE registered (renew.c) */
 };
+
+static inline bool mqreload_no_tick(const struct mqcert *st)
+{
+	return !st->rl.ticks;
+}
 
 #endif

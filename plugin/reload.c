@@ -400,11 +400,6 @@ void mqreload_force(struct mqcert *st)
 		st->rl.in_reload_apply = true;
 }
 
-bool mqreload_no_tick(const struct mqcert *st)
-{
-	return !st->rl.ticks;
-}
-
 bool mqreload_connect_poll(struct mqcert *st, time_t now, struct mqreload_delta *out)
 {
 	struct mqreload *rl = &st->rl;

@@ -119,6 +119,42 @@ static bool renew_allowed(const struct mq_device *d, const char *topic, int acce
 	return renew_is(rest, d->name, "/res");
 }
 
+static int renew_message(struct mqcert *st, struct mosquitto_evt_message *ev);
+
+static int renew_on_message(int event, void *data, void *userdata)
+{
+	return renew_message(userdata, data);
+}
+
+/* Before the first renewal request goes on: fails closed (the request is
+ * refused) when the broker cannot register the stamp. */
+static int renew_want_messages(struct mqcert *st)
+{
+	int rc;
+
+	if (st->renew_message_on)
+		return MOSQ_ERR_SUCCESS;
+	/* ALREADY_EXISTS too is a refusal: the broker matches callbacks by
+	 * function only, so it would be another instance's, stamping from a
+	 * client table that does not know this client. */
+	rc = mosquitto_callback_register(st->id, MOSQ_EVT_MESSAGE, renew_on_message, NULL, st);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		mqlog(MOSQ_LOG_ERR, "cannot register the renewal stamp (MESSAGE event, error %d): "
+		      "renewal request refused", rc);
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	st->renew_message_on = true;
+	mqlog(MOSQ_LOG_INFO, "first renewal request: renewal requests are stamped from now on");
+	return MOSQ_ERR_SUCCESS;
+}
+
+void mqrenew_stop(struct mqcert *st)
+{
+	if (st->renew_message_on)
+		mosquitto_callback_unregister(st->id, MOSQ_EVT_MESSAGE, renew_on_message, NULL);
+	st->renew_message_on = false;
+}
+
 int mqrenew_acl(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
 {
 	struct mq_device *d = renew_device(st, ev->client);
@@ -126,7 +162,7 @@ int mqrenew_acl(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
 	int rc = MOSQ_ERR_ACL_DENIED;
 
 	if (d && renew_allowed(d, ev->topic, ev->access)) {
-		rc = MOSQ_ERR_SUCCESS;
+		rc = ev->access == MOSQ_ACL_WRITE ? renew_want_messages(st) : MOSQ_ERR_SUCCESS;
 		goto out;
 	}
 	cid = mosquitto_client_id(ev->client);
@@ -141,7 +177,7 @@ out:
 /* Keeps only the request's response topic and correlation data, then
  * adds the verified device name: a client cannot bring its own
  * mqcert-device property (or anything else) to serve. */
-int mqrenew_message(struct mqcert *st, struct mosquitto_evt_message *ev)
+static int renew_message(struct mqcert *st, struct mosquitto_evt_message *ev)
 {
 	const struct mqclients_rec *r;
 	const mosquitto_property *p;
