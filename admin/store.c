@@ -845,16 +845,17 @@ static int store_collect_name(void *arg, const char *name)
 	return store_push_name(&x->v, &x->n, name);
 }
 
-int store_load_revoked(struct store *st)
+/* Adds the devices an index walk names (hex: the serial or fingerprint
+ * prefix for mq_store_cert_names, NULL for mq_store_revoked_each). */
+static int store_load_walk(struct store *st, const char *hex)
 {
 	char err[512] = "";
 	struct store_names x = {NULL, 0};
 	int rc = -1;
 
-	if (!st->partial)
-		return 0;
 	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
-	    mq_store_revoked_each(st->db, store_collect_name, &x, err, sizeof(err))) {
+	    (hex ? mq_store_cert_names(st->db, hex, store_collect_name, &x, err, sizeof(err))
+		 : mq_store_revoked_each(st->db, store_collect_name, &x, err, sizeof(err)))) {
 		mq_store_read_end(st->db);
 		cli_err("cannot read the policy store %s/store: %s", st->dir, *err ? err : "out of memory");
 		goto out;
@@ -868,27 +869,18 @@ out:
 	return rc;
 }
 
+int store_load_revoked(struct store *st)
+{
+	if (!st->partial)
+		return 0;
+	return store_load_walk(st, NULL);
+}
+
 int store_load_cert(struct store *st, const char *hex)
 {
-	char err[512] = "";
-	struct store_names x = {NULL, 0};
-	int rc = -1;
-
 	if (store_load_devices(st, NULL, 0))
 		return -1;
-	if (mq_store_read_begin(st->db, err, sizeof(err)) ||
-	    mq_store_cert_names(st->db, hex, store_collect_name, &x, err, sizeof(err))) {
-		mq_store_read_end(st->db);
-		cli_err("cannot read the policy store %s/store: %s", st->dir, *err ? err : "out of memory");
-		goto out;
-	}
-	mq_store_read_end(st->db);
-	rc = store_load_devices(st, (const char *const *)x.v, x.n);
-out:
-	for (size_t i = 0; i < x.n; i++)
-		free(x.v[i]);
-	free(x.v);
-	return rc;
+	return store_load_walk(st, hex);
 }
 
 struct store_group_ctx {
