@@ -78,7 +78,9 @@ test_expect_success 'dpkg -i installs mqadmin, the plugin, man pages, completion
 	for f in /usr/share/man/man1/mqadmin.1.gz /usr/share/man/man5/mqcert.5.gz \
 		/usr/share/bash-completion/completions/mqadmin /etc/logrotate.d/mqcert $CONF \
 		/lib/systemd/system/mqcert-crl.service /lib/systemd/system/mqcert-crl.timer \
-		/lib/systemd/system/mqcert-expiring.service /lib/systemd/system/mqcert-expiring.timer; do
+		/lib/systemd/system/mqcert-expiring.service /lib/systemd/system/mqcert-expiring.timer \
+		/usr/share/doc/mqcert/README.md /usr/share/doc/mqcert/docs/mqadmin.md \
+		/usr/share/doc/mqcert/docs/plugin.md /usr/share/doc/mqcert/docs/operations.md; do
 		test_grep -x "$f" files || exit 1
 	done &&
 	test_grep ! "/usr/local" /lib/systemd/system/mqcert-crl.service &&
