@@ -19,6 +19,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -262,6 +263,17 @@ static int fleet_apply_meta(struct mq_store *db, const struct etcd_event *ev, co
 		return ev->type == ETCD_EV_PUT ? 0 : 1;
 	if (!strcmp(key, "ca_fingerprint"))
 		return 1; /* checked against DIR/ca.crt (fleet_check_ca), not stored */
+	if (!strcmp(key, "epoch")) {
+		/* Which reseed the policy comes from: a sync follows an etcd
+		 * that went back in revisions only into a new epoch. */
+		if (ev->type == ETCD_EV_DELETE)
+			v = 0;
+		else if (fleet_parse_u64(ev->kv.value, ev->kv.vlen, &v)) {
+			fleet_skip(res, ev->kv.key, "not a decimal number");
+			return 1;
+		}
+		return mq_store_meta_set(db, "epoch", v, err, errlen) ? -1 : 0;
+	}
 	if (!strcmp(key, "deleted")) {
 		struct mq_policy *p;
 		int bad;
@@ -562,14 +574,16 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	struct etcd_kvs k = {0};
 	struct etcd_range_req r = {0};
 	struct etcd_watch_req w = {0};
-	char *marker = fleet_key(prefix, "meta/txn"), *key = NULL, *end = NULL;
-	uint64_t from = 0, txn_seen = 0;
+	char *ekey = fleet_key(prefix, "meta/epoch"), *eend = fleet_key(prefix, "meta/txo");
+	char *key = NULL, *end = NULL;
+	const struct etcd_kv *txn = NULL;
+	uint64_t from = 0, txn_seen = 0, epoch = 0, epoch_seen = 0;
 	size_t ndev;
 	int rc = -1;
 
 	if (keys_read)
 		*keys_read = 0;
-	if (!marker || fleet_policy_range(prefix, &key, &end)) {
+	if (!ekey || !eend || fleet_policy_range(prefix, &key, &end)) {
 		mq_errf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -577,6 +591,7 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 		goto out;
 	mq_store_meta_get(db, "etcd_rev", &from);
 	mq_store_meta_get(db, "etcd:meta/txn", &txn_seen);
+	mq_store_meta_get(db, "epoch", &epoch_seen);
 	ndev = mq_store_device_count(db);
 	if (from) {
 		/* A cache of another prefix (or one an import cleared) starts over. */
@@ -590,30 +605,48 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	mq_store_read_end(db);
 	if (!from)
 		goto full;
-	r.key = marker;
+	/* One read: P meta/epoch, meta/next_rule_id and meta/txn (the marker). */
+	r.key = ekey;
+	r.range_end = eend;
 	if ((rc = etcd_range(e, &r, &k, err, errlen)))
 		goto out;
+	for (size_t i = 0; i < k.n; i++) {
+		const char *rel = k.v[i].key + strlen(prefix);
+
+		if (!strcmp(rel, "meta/txn"))
+			txn = &k.v[i];
+		else if (!strcmp(rel, "meta/epoch") &&
+			 fleet_parse_u64(k.v[i].value, k.v[i].vlen, &epoch))
+			epoch = 0;
+	}
+	/* An administrator reseeded etcd since this cache read it: the
+	 * revisions this cache recorded mean nothing there any more. */
+	if (epoch && epoch != epoch_seen) {
+		fprintf(stderr, "mqadmin: note: etcd at %s was reseeded by an administrator (epoch %"
+			PRIu64 "): reading the whole policy from etcd\n", etcd_endpoint_last(e), epoch);
+		goto full;
+	}
 	/* etcd behind what this cache saw (its revision, or the last mqadmin
 	 * transaction gone or older): a rebuilt etcd, or one restored from a
 	 * backup. Catching up would take its older policy for the truth, and
 	 * writing would push only this command's keys into it. */
-	if (k.rev < (int64_t)from || (!k.n && ndev && ndev != (size_t)-1) ||
-	    (txn_seen && (!k.n || k.v[0].mod_rev < (int64_t)txn_seen))) {
+	if (k.rev < (int64_t)from || (!txn && ndev && ndev != (size_t)-1) ||
+	    (txn_seen && (!txn || txn->mod_rev < (int64_t)txn_seen))) {
 		mq_errf(err, errlen, "etcd at %s holds an older policy under %s than this store last "
 			"saw (etcd revision %" PRId64 ", last mqadmin transaction %" PRId64 "; this "
 			"store saw revision %" PRIu64 ", transaction %" PRIu64 "): etcd was rebuilt or "
 			"restored from a backup", etcd_endpoint_last(e), prefix, k.rev,
-			k.n ? k.v[0].mod_rev : 0, from, txn_seen);
+			txn ? txn->mod_rev : 0, from, txn_seen);
 		rc = FLEET_REBUILT;
 		goto out;
 	}
 	rc = -1;
-	if (!k.n || k.v[0].mod_rev <= (int64_t)from) {
+	if (!txn || txn->mod_rev <= (int64_t)from) {
 		rc = 0; /* nothing since: O(1) */
 		l.read = k.n;
 		goto out;
 	}
-	l.until = k.v[0].mod_rev;
+	l.until = txn->mod_rev;
 	w.key = key;
 	w.range_end = end;
 	w.start_revision = (int64_t)from + 1;
@@ -645,7 +678,8 @@ out:
 	fleet_result_free(&res);
 	fleet_events_free(&l);
 	etcd_kvs_free(&k);
-	free(marker);
+	free(ekey);
+	free(eend);
 	free(key);
 	free(end);
 	return rc;
@@ -1037,6 +1071,31 @@ out:
 	return rc;
 }
 
+/* A reseed starts a new epoch (P meta/epoch, a random number): the
+ * brokers' syncs see etcd's revision go back and must tell a deliberate
+ * reseed, which they follow, from a restored backup or a rebuilt etcd,
+ * which would roll their policy back and which they refuse. */
+static int fleet_new_epoch(struct mq_store *db, struct fleet_keys *ks, char *err, size_t errlen)
+{
+	uint64_t v = 0, cur = 0;
+
+	mq_store_meta_get(db, "epoch", &cur);
+	while (!v || v == cur) {
+		if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1) {
+			mq_errf(err, errlen, "no random numbers from OpenSSL");
+			return -1;
+		}
+		v >>= 11; /* exact in JSON numbers and etcdctl's output alike */
+	}
+	if (mq_store_meta_set(db, "epoch", v, err, errlen))
+		return -1;
+	if (fleet_keys_add(ks, "meta/", "epoch")) {
+		mq_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* etcd holds no policy and db does: this store becomes etcd's first
  * content, every key compared as absent. FLEET_PUSH_FORCE (fleet_reseed):
  * the store replaces whatever etcd holds under the prefix. */
@@ -1052,8 +1111,12 @@ static int fleet_seed(struct mq_store *db, struct etcd *e, const char *prefix,
 		cli_err("cannot read the policy store: %s", *err ? err : "out of memory");
 		goto out;
 	}
-	if (mode == FLEET_PUSH_FORCE && fleet_keys_in_etcd(e, prefix, &ks))
+	if (mode == FLEET_PUSH_FORCE && (fleet_new_epoch(db, &ks, err, sizeof(err)) ||
+					 fleet_keys_in_etcd(e, prefix, &ks))) {
+		if (*err)
+			cli_err("cannot write the policy store: %s", err);
 		goto out;
+	}
 	if (fleet_push_keys(db, e, prefix, &ks, NULL, mode, &rev))
 		goto out;
 	if ((rev && (mq_store_meta_set(db, "etcd_rev", (uint64_t)rev, err, sizeof(err)) ||

@@ -9,6 +9,10 @@
 #   etcd_url [NAME]         prints its client URL
 #   etcdctl_t ARGS...       etcdctl (v3 API) against $ETCD_URL
 #   etcd_put KEY VALUE      etcdctl put; etcd_get KEY prints the value only
+#   etcd_save               keeps the running etcd's command line, so that
+#   etcd_relaunch           starts it again on the same ports and data
+#   etcd_restore SNAPSHOT   stops it, restores SNAPSHOT (etcdctl snapshot
+#                           restore) into its data directory, relaunches it
 #
 # TLS: set ETCD_SCHEME=https, ETCD_EXTRA_ARGS (etcd's --cert-file ...) and
 # ETCD_CURL_ARGS (--cacert/--cert/--key for the /health poll) first.
@@ -76,3 +80,25 @@ etcd_stop() {
 etcdctl_t() { ETCDCTL_API=3 "$ETCDCTL_BIN" --endpoints="${ETCD_URL:?etcd_start first}" "$@"; }
 etcd_put() { etcdctl_t put "$1" "$2" >/dev/null; }
 etcd_get() { etcdctl_t get --print-value-only "$1"; }
+
+etcd_save() { tr '\0' '\n' <"/proc/$(cat "$TRASH/etcd.etcd/pid")/cmdline" >"$TRASH/etcd.cmdline"; }
+
+etcd_relaunch() {
+	local args
+	mapfile -t args <"$TRASH/etcd.cmdline"
+	"${args[@]}" >>"$TRASH/etcd.etcd/log" 2>&1 </dev/null &
+	echo $! >"$TRASH/etcd.etcd/pid"
+	test_at_end "etcd_stop etcd"
+	wait_for 20 etcd_healthy "$ETCD_URL"
+}
+
+etcd_restore() {
+	local peer
+	peer=$(grep -A1 -x -- "--initial-advertise-peer-urls" "$TRASH/etcd.cmdline" | tail -1)
+	etcd_stop &&
+	rm -rf "$TRASH/etcd.etcd/data" &&
+	ETCDCTL_API=3 "$ETCDCTL_BIN" snapshot restore "$1" --data-dir "$TRASH/etcd.etcd/data" \
+		--name etcd --initial-cluster "etcd=$peer" --initial-advertise-peer-urls "$peer" \
+		>>"$TRASH/restore.log" 2>&1 || { cat "$TRASH/restore.log"; return 1; }
+	etcd_relaunch
+}

@@ -10,17 +10,6 @@
 . "$MQ_ROOT/tests/etcd-lib.sh"
 . "$MQ_ROOT/tests/sync-lib.sh"
 
-# The etcd of this test restarts on the same ports: its command line is
-# kept before it stops.
-etcd_save() { tr '\0' '\n' <"/proc/$(cat "$TRASH/etcd.etcd/pid")/cmdline" >"$TRASH/etcd.cmdline"; }
-etcd_relaunch() {
-	local args
-	mapfile -t args <"$TRASH/etcd.cmdline"
-	"${args[@]}" >>"$TRASH/etcd.etcd/log" 2>&1 </dev/null &
-	echo $! >"$TRASH/etcd.etcd/pid"
-	test_at_end "etcd_stop etcd"
-	wait_for 20 etcd_healthy "$ETCD_URL"
-}
 sync_says() {
 	/usr/bin/python3 -c 'import json, sys
 sys.exit(0 if json.load(open(sys.argv[1]))["etcd"] == sys.argv[2] else 1)' "b1/audit/sync-b1.json" "$1"
@@ -101,7 +90,7 @@ test_expect_success 'etcd rebuilt empty: the admin refuses until told to put its
 	test_grep "etcd was rebuilt or restored from a backup. Nothing was written" seed.err &&
 	MQADMIN_ETCD_RESEED=1 "$MQADMIN" -d adm device issue dev6 >/dev/null 2>seed.err &&
 	test_grep "put this store.s policy back into etcd" seed.err &&
-	wait_for 30 grep -q "below the [0-9]* this store applied (a new or restored etcd): resynchronising in full" b1.sync.log &&
+	wait_for 30 grep -q "etcd was reseeded by an administrator (epoch [1-9][0-9]*; etcd at revision [0-9]*, this store applied [0-9]*): resynchronising in full" b1.sync.log &&
 	wait_for 20 accepted adm $P1 dev6 &&
 	accepted adm $P1 dev4 &&
 	refused adm $P1 dev1
