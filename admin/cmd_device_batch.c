@@ -43,12 +43,9 @@ struct batch_opts {
 	const char *from;
 	char *groups[CLI_MAX_GROUPS];
 	size_t ngroups;
-	enum ca_keytype type;
-	int days;
-	const char *passfile;
 	const char *san[BATCH_MAX_SANS]; /* --san templates */
 	size_t nsan;
-	struct export_opts ex;
+	struct issue_opts iss; /* --days, --key-type, --passphrase-file, the formats */
 };
 
 static volatile sig_atomic_t batch_stop;
@@ -81,21 +78,19 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 		{"prefix", required_argument, NULL, 'p'},
 		{"from", required_argument, NULL, 'f'},
 		{"group", required_argument, NULL, 'g'},
-		{"days", required_argument, NULL, 'D'},
-		{"key-type", required_argument, NULL, 'k'},
-		{"passphrase-file", required_argument, NULL, 'P'},
+		ISSUE_OPTIONS,
 		{"san", required_argument, NULL, 's'},
-		{"format", required_argument, NULL, 'F'},
-		{"p12-passphrase-file", required_argument, NULL, 'q'},
-		{"p12-modern", no_argument, NULL, 'm'},
+		ISSUE_EXPORT_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
-	o->type = CA_KEY_EC;
-	o->days = DEVICE_DEFAULT_DAYS;
-	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
+	o->iss.type = CA_KEY_EC;
+	o->iss.days = DEVICE_DEFAULT_DAYS;
+	while ((c = issue_getopt(ctx, argc, argv, opts, &o->iss)) != -1) {
 		switch (c) {
+		case ISSUE_OPT_BAD:
+			return CLI_FAIL;
 		case 'n':
 			if (cli_parse_long(optarg, 1, BATCH_MAX, &o->count)) {
 				cli_err("invalid --count '%s': use a number from 1 to %d", optarg, BATCH_MAX);
@@ -112,17 +107,6 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 			if (cli_group_add(o->groups, &o->ngroups, optarg))
 				return CLI_FAIL;
 			break;
-		case 'D':
-			if (cli_parse_days(optarg, 36500, &o->days))
-				return CLI_FAIL;
-			break;
-		case 'k':
-			if (ca_keytype_parse(optarg, &o->type))
-				return CLI_FAIL;
-			break;
-		case 'P':
-			o->passfile = optarg;
-			break;
 		case 's':
 			if (o->nsan == BATCH_MAX_SANS) {
 				cli_err("too many --san options: at most %d", BATCH_MAX_SANS);
@@ -131,16 +115,6 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 			if (!batch_template_ok(optarg))
 				return CLI_FAIL;
 			o->san[o->nsan++] = optarg;
-			break;
-		case 'F':
-			if (export_format_parse(optarg, &o->ex.formats))
-				return CLI_FAIL;
-			break;
-		case 'q':
-			o->ex.p12_passfile = optarg;
-			break;
-		case 'm':
-			o->ex.p12_modern = true;
 			break;
 		default:
 			return cli_usage_error(ctx, NULL);
@@ -152,11 +126,11 @@ static int batch_parse(struct cli_ctx *ctx, int argc, char **argv, struct batch_
 		return cli_usage_error(ctx, "--from excludes --count and --prefix");
 	if (!o->from && (!o->count || !o->prefix))
 		return cli_usage_error(ctx, "give --count N and --prefix P, or --from FILE");
-	if ((o->ex.p12_passfile || o->ex.p12_modern) && !(o->ex.formats & EXPORT_P12))
-		return cli_usage_error(ctx, "--p12-passphrase-file and --p12-modern need --format p12");
+	if (issue_opts_check(ctx, &o->iss))
+		return CLI_USAGE;
 	/* device issue prints the passphrase it generates; a thousand of them
 	 * on stdout would be a secret list nobody asked for. */
-	if ((o->ex.formats & EXPORT_P12) && !o->ex.p12_passfile)
+	if ((o->iss.ex.formats & EXPORT_P12) && !o->iss.ex.p12_passfile)
 		return cli_usage_error(ctx, "device batch --format p12 needs --p12-passphrase-file FILE: "
 				       "one passphrase for every device's p12");
 	return CLI_OK;
@@ -250,12 +224,12 @@ static int batch_parse_line(struct batch_item *it, char *s, const struct batch_o
 			}
 			it->csr = tok + 4;
 			/* As device issue --csr refuses them: mqadmin never has the key. */
-			if (o->ex.formats & EXPORT_NEEDS_KEY) {
+			if (o->iss.ex.formats & EXPORT_NEEDS_KEY) {
 				cli_err("%s:%zu: --format %s needs the private key, which stays on device "
 					"'%s' with csr=; use --format pem or der, or issue it in a batch "
 					"without --format %s", o->from, line,
-					o->ex.formats & EXPORT_P12 ? "p12" : "c-header", it->name,
-					o->ex.formats & EXPORT_P12 ? "p12" : "c-header");
+					o->iss.ex.formats & EXPORT_P12 ? "p12" : "c-header", it->name,
+					o->iss.ex.formats & EXPORT_P12 ? "p12" : "c-header");
 				return -1;
 			}
 		} else if (!strncmp(tok, "san=", 4)) {
@@ -464,11 +438,11 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	rc = CLI_FAIL;
 	if ((o.from ? batch_read_file(&b, &o) : batch_make_names(&b, &o)) ||
-	    export_read_pass(&o.ex))
+	    export_read_pass(&o.iss.ex))
 		goto out;
 	if (!(st = cmdtab_pki(ctx)) || batch_load(st, &b) ||
-	    batch_check_names(&b, st->policy) || ca_load(&ca, st, o.passfile) ||
-	    ca_sign_prepare(&ca) || ca_keygen_start(&gen, o.type))
+	    batch_check_names(&b, st->policy) || ca_load(&ca, st, o.iss.passfile) ||
+	    ca_sign_prepare(&ca) || ca_keygen_start(&gen, o.iss.type))
 		goto out;
 	if (!(done = calloc(b.n, sizeof(*done)))) {
 		cli_err("out of memory");
@@ -487,9 +461,9 @@ int cmd_device_batch(struct cli_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < b.n && !batch_stop; i++) {
 		struct device_issue_req req = {
 			.name = b.items[i].name, .groups = b.items[i].groups,
-			.ngroups = b.items[i].ngroups, .type = o.type, .gen = &gen,
+			.ngroups = b.items[i].ngroups, .type = o.iss.type, .gen = &gen,
 			.csr = b.items[i].csr, .san = b.items[i].san,
-			.days = o.days, .ex = &o.ex,
+			.days = o.iss.days, .ex = &o.iss.ex,
 		};
 
 		if (device_issue_one(st, &ca, &req, &done[ndone])) {
@@ -537,6 +511,6 @@ out:
 	ca_keygen_end(&gen);
 	ca_release(&ca);
 	batch_release(&b);
-	export_opts_release(&o.ex);
+	export_opts_release(&o.iss.ex);
 	return rc;
 }

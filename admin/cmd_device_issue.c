@@ -21,80 +21,48 @@ struct devcmd_opts {
 	const char *name;
 	const char *username;
 	const char *csr;
-	const char *passfile;
 	char *groups[CLI_MAX_GROUPS];
 	size_t ngroups;
-	enum ca_keytype type;
-	bool type_given;
-	int days;
 	char *san;   /* checked --san list, malloc'd */
 	bool no_san; /* renew: drop the device's SANs */
 	bool force;  /* issue: a deleted device's name again */
 	bool service; /* issue --role service: an identity of mqadmin serve */
-	struct export_opts ex;
+	struct issue_opts iss; /* --days, --key-type, --passphrase-file, the formats */
 };
+
+/* What issue and renew both take. */
+#define DEVCMD_OPTIONS                                                     \
+	ISSUE_OPTIONS, ISSUE_EXPORT_OPTIONS,                               \
+	{"csr", required_argument, NULL, 'C'},                             \
+	{"san", required_argument, NULL, 's'}
 
 /* Parses the options of issue (groups allowed) or renew (not). */
 static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcmd_opts *o,
 			bool issue)
 {
 	static const struct option all[] = {
-		{"days", required_argument, NULL, 'D'},
-		{"key-type", required_argument, NULL, 'k'},
-		{"csr", required_argument, NULL, 'C'},
-		{"passphrase-file", required_argument, NULL, 'P'},
-		{"format", required_argument, NULL, 'f'},
-		{"p12-passphrase-file", required_argument, NULL, 'p'},
-		{"p12-modern", no_argument, NULL, 'm'},
+		DEVCMD_OPTIONS,
 		{"group", required_argument, NULL, 'g'},
 		{"username", required_argument, NULL, 'u'},
-		{"san", required_argument, NULL, 's'},
 		{"force", no_argument, NULL, 'F'},
 		{"role", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	static const struct option renew[] = {
-		{"days", required_argument, NULL, 'D'},
-		{"key-type", required_argument, NULL, 'k'},
-		{"csr", required_argument, NULL, 'C'},
-		{"passphrase-file", required_argument, NULL, 'P'},
-		{"format", required_argument, NULL, 'f'},
-		{"p12-passphrase-file", required_argument, NULL, 'p'},
-		{"p12-modern", no_argument, NULL, 'm'},
-		{"san", required_argument, NULL, 's'},
+		DEVCMD_OPTIONS,
 		{"no-san", no_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
-	o->type = CA_KEY_EC;
-	o->days = DEVICE_DEFAULT_DAYS;
-	while ((c = cli_opt(ctx, argc, argv, issue ? all : renew)) != -1) {
+	o->iss.type = CA_KEY_EC;
+	o->iss.days = DEVICE_DEFAULT_DAYS;
+	while ((c = issue_getopt(ctx, argc, argv, issue ? all : renew, &o->iss)) != -1) {
 		switch (c) {
-		case 'D':
-			if (cli_parse_days(optarg, 36500, &o->days))
-				return CLI_FAIL;
-			break;
-		case 'k':
-			if (ca_keytype_parse(optarg, &o->type))
-				return CLI_FAIL;
-			o->type_given = true;
-			break;
+		case ISSUE_OPT_BAD:
+			return CLI_FAIL;
 		case 'C':
 			o->csr = optarg;
-			break;
-		case 'P':
-			o->passfile = optarg;
-			break;
-		case 'f':
-			if (export_format_parse(optarg, &o->ex.formats))
-				return CLI_FAIL;
-			break;
-		case 'p':
-			o->ex.p12_passfile = optarg;
-			break;
-		case 'm':
-			o->ex.p12_modern = true;
 			break;
 		case 'g':
 			if (cli_group_add(o->groups, &o->ngroups, optarg))
@@ -126,16 +94,16 @@ static int devcmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct devcm
 	}
 	if (cli_operands(ctx, argc, argv, 1, 1, "device NAME"))
 		return CLI_USAGE;
-	if (o->csr && o->type_given)
+	if (o->csr && o->iss.type_given)
 		return cli_usage_error(ctx, "--csr and --key-type exclude each other (the CSR has the key)");
-	if (o->csr && (o->ex.formats & EXPORT_NEEDS_KEY))
+	if (o->csr && (o->iss.ex.formats & EXPORT_NEEDS_KEY))
 		return cli_usage_error(ctx, "--format %s needs the private key, which stays on the device "
 				       "with --csr; use --format pem or der",
-				       o->ex.formats & EXPORT_P12 ? "p12" : "c-header");
+				       o->iss.ex.formats & EXPORT_P12 ? "p12" : "c-header");
 	if (o->san && o->no_san)
 		return cli_usage_error(ctx, "--san and --no-san exclude each other");
-	if ((o->ex.p12_passfile || o->ex.p12_modern) && !(o->ex.formats & EXPORT_P12))
-		return cli_usage_error(ctx, "--p12-passphrase-file and --p12-modern need --format p12");
+	if (issue_opts_check(ctx, &o->iss))
+		return CLI_USAGE;
 	o->name = argv[optind];
 	return cli_name_ok("device", o->name) ? CLI_OK : CLI_FAIL;
 }
@@ -155,7 +123,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	req = (struct device_issue_req){
 		.name = o.name, .username = o.username, .groups = o.groups, .ngroups = o.ngroups,
-		.type = o.type, .csr = o.csr, .san = o.san, .days = o.days, .ex = &o.ex,
+		.type = o.iss.type, .csr = o.csr, .san = o.san, .days = o.iss.days, .ex = &o.iss.ex,
 	};
 	rc = CLI_FAIL;
 	/* O(change): the name, the device holding the username (to refuse it
@@ -175,7 +143,7 @@ int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv)
 			"gives a new device the old one's identity: pass --force to do so", o.name);
 		goto out;
 	}
-	if (ca_load(&ca, st, o.passfile) || store_intent(st, (const char *const *)&o.name, 1))
+	if (ca_load(&ca, st, o.iss.passfile) || store_intent(st, (const char *const *)&o.name, 1))
 		goto out;
 	if (device_issue_one(st, &ca, &req, &out))
 		goto out;
@@ -239,25 +207,25 @@ int cmd_device_renew(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	/* The device keeps its SANs (its identity) unless told otherwise. */
 	san = o.san ? o.san : o.no_san || !d->ncerts ? NULL : d->certs[d->ncerts - 1]->san;
-	if (ca_load(&ca, st, o.passfile) || device_key_get(&dk, o.type, NULL, o.csr))
+	if (ca_load(&ca, st, o.iss.passfile) || device_key_get(&dk, o.iss.type, NULL, o.csr))
 		goto out;
 	if (dk.csr && device_csr_has_san(dk.csr))
 		cli_err("note: the CSR's SANs are ignored: a renewed device keeps its SANs (%s) "
 			"unless --san or --no-san is given", san ? san : "none");
-	if (device_certify(st->policy, d, &ca, dk.pub, san, o.days, &cert, &pem, &pemlen))
+	if (device_certify(st->policy, d, &ca, dk.pub, san, o.iss.days, &cert, &pem, &pemlen))
 		goto out;
 	if (store_intent(st, (const char *const *)&o.name, 1))
 		goto out;
 	/* Stage beside the old files, commit the policy, then rename: a
 	 * failure before the policy write leaves the old files and policy
 	 * as they were. */
-	if (device_files_write(st, &ca, o.name, dk.key, cert, pem, pemlen, &o.ex, true, &files))
+	if (device_files_write(st, &ca, o.name, dk.key, cert, pem, pemlen, &o.iss.ex, true, &files))
 		goto out;
 	staged = true;
 	if (store_save_policy(st))
 		goto out;
 	staged = false;
-	if (device_files_commit(&files, o.name, o.ex.formats))
+	if (device_files_commit(&files, o.name, o.iss.ex.formats))
 		goto out;
 	device_issued_print(&files);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;

@@ -5,6 +5,7 @@
 #include "ca.h"
 #include "crl.h"
 #include "fleet.h"
+#include "issue.h"
 #include "mq_fileio.h"
 #include "passphrase.h"
 #include "pkidir.h"
@@ -25,15 +26,12 @@
 #include "mq_time.h"
 
 #define INIT_DEFAULT_DAYS 3650
-#define INIT_MAX_DAYS 36500
 
 struct init_opts {
 	const char *ca_cert, *ca_key; /* adopting an existing CA */
-	bool fresh_only;              /* --cn, --key-type or --days given */
+	bool cn_given; /* with --key-type or --days: a new CA, never an adopted one */
 	const char *cn;
-	const char *passfile;
-	enum ca_keytype type;
-	int days;
+	struct issue_opts iss; /* --days, --key-type, --passphrase-file */
 	int record; /* -1 --no-default, 0 decide, 1 --default */
 };
 
@@ -41,9 +39,7 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 {
 	static const struct option opts[] = {
 		{"cn", required_argument, NULL, 'c'},
-		{"key-type", required_argument, NULL, 'k'},
-		{"days", required_argument, NULL, 'D'},
-		{"passphrase-file", required_argument, NULL, 'P'},
+		ISSUE_OPTIONS,
 		{"default", no_argument, NULL, 'R'},
 		{"no-default", no_argument, NULL, 'N'},
 		{"ca-cert", required_argument, NULL, 'C'},
@@ -52,37 +48,21 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 	};
 	int c;
 
-	o->cn = "mqcert CA";
-	o->passfile = NULL;
-	o->type = CA_KEY_EC;
-	o->days = INIT_DEFAULT_DAYS;
-	o->record = 0;
-	o->ca_cert = o->ca_key = NULL;
-	o->fresh_only = false;
-	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
+	*o = (struct init_opts){.cn = "mqcert CA",
+				.iss = {.type = CA_KEY_EC, .days = INIT_DEFAULT_DAYS}};
+	while ((c = issue_getopt(ctx, argc, argv, opts, &o->iss)) != -1) {
 		switch (c) {
+		case ISSUE_OPT_BAD:
+			return CLI_FAIL;
 		case 'c':
 			o->cn = optarg;
-			o->fresh_only = true;
-			break;
-		case 'k':
-			if (ca_keytype_parse(optarg, &o->type))
-				return CLI_FAIL;
-			o->fresh_only = true;
-			break;
-		case 'D':
-			if (cli_parse_days(optarg, INIT_MAX_DAYS, &o->days))
-				return CLI_FAIL;
-			o->fresh_only = true;
+			o->cn_given = true;
 			break;
 		case 'C':
 			o->ca_cert = optarg;
 			break;
 		case 'K':
 			o->ca_key = optarg;
-			break;
-		case 'P':
-			o->passfile = optarg;
 			break;
 		case 'R':
 		case 'N':
@@ -99,7 +79,7 @@ static int init_parse(struct cli_ctx *ctx, int argc, char **argv, struct init_op
 	if (!o->ca_cert != !o->ca_key)
 		return cli_usage_error(ctx, "--ca-cert and --ca-key go together: adopting a CA "
 				       "needs its certificate and its key");
-	if (o->ca_cert && o->fresh_only)
+	if (o->ca_cert && (o->cn_given || o->iss.type_given || o->iss.days_given))
 		return cli_usage_error(ctx, "--cn, --key-type and --days make a new CA; an adopted "
 				       "CA keeps its own");
 	/* Never a CA in whatever directory we happen to be in. */
@@ -166,7 +146,7 @@ static int init_adopt_check(const struct init_opts *o, struct ca *ca, time_t now
 		cli_err("cannot read --ca-key: %s", err);
 		return -1;
 	}
-	if (ca_pem_encrypted(pem) && !o->passfile) {
+	if (ca_pem_encrypted(pem) && !o->iss.passfile) {
 		cli_err("--ca-key %s is encrypted: pass --passphrase-file FILE with its passphrase "
 			"(the copy in DIR stays encrypted with it)", o->ca_key);
 		goto out;
@@ -201,7 +181,7 @@ static int init_adopt_check(const struct init_opts *o, struct ca *ca, time_t now
 			now < nb ? "not valid before" : "expired on", t);
 		goto out;
 	}
-	if (!(ca->key = ca_load_key(o->ca_key, o->passfile)))
+	if (!(ca->key = ca_load_key(o->ca_key, o->iss.passfile)))
 		goto out;
 	if (X509_check_private_key(ca->cert, ca->key) != 1) {
 		cli_err("--ca-key %s does not belong to --ca-cert %s (their public keys differ)",
@@ -238,7 +218,7 @@ static int init_fleet(struct store *st, const X509 *cert, bool fresh, bool claim
 int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct init_opts o;
-	struct store st;
+	struct store *st = NULL;
 	struct ca ca = {0};
 	struct ca_req req = {0};
 	char pass[PASSPHRASE_MAX], *keypem = NULL, *crtpem = NULL, *written[4] = {0};
@@ -252,58 +232,54 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	if (o.passfile && passphrase_read_file(o.passfile, pass, sizeof(pass)))
+	if (o.iss.passfile && passphrase_read_file(o.iss.passfile, pass, sizeof(pass)))
 		return CLI_FAIL;
-	if (o.ca_cert && init_adopt_check(&o, &ca, now)) {
-		/* Refused before the store is opened: no lock to release. */
-		memset(&st, 0, sizeof(st));
-		st.lockfd = -1;
-		st.shlockfd = -1;
+	/* Refused before DIR is created or locked: nothing to undo. */
+	if (o.ca_cert && init_adopt_check(&o, &ca, now))
 		goto out;
-	}
-	if (store_open(&st, ctx->dir, STORE_CREATE) || init_check_free(&st))
+	if (!(st = cmdtab_pki(ctx)) || init_check_free(st))
 		goto out;
 	if (!o.ca_cert) {
-		if (!(ca.key = ca_keygen(o.type)))
+		if (!(ca.key = ca_keygen(o.iss.type)))
 			goto out;
 		req.profile = CA_PROFILE_CA;
 		req.cn = o.cn;
 		req.o = "mqcert";
 		req.pub = ca.key;
 		req.not_before = now - 300;
-		req.not_after = now + (time_t)o.days * 86400;
+		req.not_after = now + (time_t)o.iss.days * 86400;
 		if (!(ca.cert = ca_issue(&ca, &req)))
 			goto out;
 	}
-	if (ca_key_pem(ca.key, o.passfile ? pass : NULL, ca.cert, &keypem, &keylen) ||
+	if (ca_key_pem(ca.key, o.iss.passfile ? pass : NULL, ca.cert, &keypem, &keylen) ||
 	    ca_cert_pem(ca.cert, &crtpem, &crtlen))
 		goto out;
-	if (!(st.policy = mq_policy_new())) {
+	if (!(st->policy = mq_policy_new())) {
 		cli_err("out of memory");
 		goto out;
 	}
 	/* With etcd: the fleet must be this CA's, and its policy (not an
 	 * empty one) is what this directory starts from. */
-	if (init_fleet(&st, ca.cert, !o.ca_cert, false))
+	if (init_fleet(st, ca.cert, !o.ca_cert, false))
 		goto out;
 	/* ca.crt last: it is what marks DIR as holding a CA, so an
 	 * interrupted init can simply be run again. */
-	if (init_write(&st, "ca.key", keypem, keylen, 0600, &written[0]) ||
-	    crl_write(&st, &ca, CRL_DEFAULT_DAYS) || store_save_policy(&st) ||
-	    init_write(&st, "ca.crt", crtpem, crtlen, 0644, &written[3]) ||
-	    init_fleet(&st, ca.cert, false, true))
+	if (init_write(st, "ca.key", keypem, keylen, 0600, &written[0]) ||
+	    crl_write(st, &ca, CRL_DEFAULT_DAYS) || store_save_policy(st) ||
+	    init_write(st, "ca.crt", crtpem, crtlen, 0644, &written[3]) ||
+	    init_fleet(st, ca.cert, false, true))
 		goto out;
-	printf("%s/ca.crt\n%s/ca.key\n%s/store\n%s/crl.pem\n", st.dir, st.dir, st.dir, st.dir);
+	printf("%s/ca.crt\n%s/ca.key\n%s/store\n%s/crl.pem\n", st->dir, st->dir, st->dir, st->dir);
 	rc = cli_flush_stdout() ? CLI_FAIL : CLI_OK;
 	/* The CA is complete: a default that cannot be recorded is said but
 	 * undoes nothing. */
-	if (o.record >= 0 && pkidir_record_default(st.dir, o.record > 0))
+	if (o.record >= 0 && pkidir_record_default(st->dir, o.record > 0))
 		unrecorded = true;
 out:
 	if (rc && written[0]) {
 		unlink(written[0]);
 		for (size_t i = 0; i < 2; i++) {
-			char *p = store_path(&st, "%s", i ? "crl.pem" : "policy.json");
+			char *p = store_path(st, "%s", i ? "crl.pem" : "policy.json");
 
 			if (p)
 				unlink(p);
@@ -318,6 +294,7 @@ out:
 	free(keypem);
 	free(crtpem);
 	ca_release(&ca);
-	store_close(&st);
+	/* main closes the store (releasing the lock) after the files of a
+	 * failed run are gone. */
 	return rc ? rc : unrecorded ? CLI_FAIL : CLI_OK;
 }

@@ -72,8 +72,9 @@ static int inspect_parse(struct cli_ctx *ctx, int argc, char **argv, struct insp
 	return CLI_OK;
 }
 
-static void inspect_dir_load(struct inspect_dir *id, const char *dir)
+static void inspect_dir_load(struct inspect_dir *id, struct cli_ctx *ctx)
 {
+	const char *dir = ctx->dir;
 	char path[PATH_MAX], err[PATH_MAX + 128];
 
 	id->dir = dir;
@@ -86,13 +87,12 @@ static void inspect_dir_load(struct inspect_dir *id, const char *dir)
 	 * installation not migrated: inspect only looks). */
 	snprintf(path, sizeof(path), "%s/store/data.mdb", dir);
 	if (access(path, F_OK) == 0) {
-		struct store st;
+		struct store *st = cmdtab_pki(ctx);
 
-		if (!store_open(&st, dir, STORE_READ) && !store_load_policy(&st)) {
-			id->policy = st.policy;
-			st.policy = NULL;
+		if (st && !store_load_policy(st)) {
+			id->policy = st->policy;
+			st->policy = NULL;
 		}
-		store_close(&st);
 	} else {
 		snprintf(path, sizeof(path), "%s/policy.json", dir);
 		if (access(path, F_OK) == 0)
@@ -747,7 +747,7 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_FAIL;
-	inspect_dir_load(&id, ctx->dir);
+	inspect_dir_load(&id, ctx);
 	arr = inspect_file(&o, &id);
 	if (!arr)
 		goto out;

@@ -219,19 +219,18 @@ out:
 	return rc;
 }
 
-/* A side of a diff: a file, or "-" for the live store. */
-static struct mq_policy *pol_side(struct cli_ctx *ctx, const char *arg)
+/* A side of a diff: a file, or "-" for the live store (*st, opened at the
+ * first "-"; "- -" loads it twice). */
+static struct mq_policy *pol_side(struct cli_ctx *ctx, struct store **st, const char *arg)
 {
 	struct mq_policy *p = NULL;
-	struct store st;
 
 	if (strcmp(arg, "-"))
 		return pol_read_file(arg);
-	if (!store_open(&st, ctx->dir, STORE_READ) && !store_load_policy(&st)) {
-		p = st.policy;
-		st.policy = NULL;
+	if ((*st || (*st = cmdtab_pki(ctx))) && !store_load_policy(*st)) {
+		p = (*st)->policy;
+		(*st)->policy = NULL;
 	}
-	store_close(&st);
 	return p;
 }
 
@@ -250,6 +249,7 @@ int cmd_policy_diff(struct cli_ctx *ctx, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct mq_policy *a = NULL, *b = NULL;
+	struct store *st = NULL;
 	char e[200];
 	size_t n = 0;
 	int rc = CLI_FAIL;
@@ -258,7 +258,7 @@ int cmd_policy_diff(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, NULL);
 	if (argc - optind != 2)
 		return cli_usage_error(ctx, "policy diff takes two operands, A and B (a file or - for the store)");
-	if (!(a = pol_side(ctx, argv[optind])) || !(b = pol_side(ctx, argv[optind + 1])))
+	if (!(a = pol_side(ctx, &st, argv[optind])) || !(b = pol_side(ctx, &st, argv[optind + 1])))
 		goto out;
 	for (size_t i = 0; i < a->ndevices; i++) {
 		const struct mq_device *d = a->devices[i], *o = mq_policy_find_device(b, d->name);

@@ -333,7 +333,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	struct serve_opts o = {.conf = {.window_pct = 33, .rate = 3600, .grace = 7 * 86400,
 					.days = 365}};
 	struct serve_run run = {.o = &o};
-	struct store st;
+	struct store *st;
 	struct ca ca = {0};
 	struct mosquitto *m = NULL;
 	mosquitto_property *cprops = NULL;
@@ -350,10 +350,12 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	run.tail = &run.head;
 	if (serve_defaults(ctx, &o, own))
 		goto out;
-	if (store_open(&st, ctx->dir, STORE_READ))
+	if (!(st = cmdtab_pki(ctx)))
 		goto out;
-	rc = ca_load(&ca, &st, o.passfile) || ca_sign_prepare(&ca);
-	store_close(&st);
+	rc = ca_load(&ca, st, o.passfile) || ca_sign_prepare(&ca);
+	/* Each renewal opens DIR for writing (serve.c): main's store, a
+	 * second LMDB environment in this process, must not stay open. */
+	cmdtab_pki_close(ctx);
 	if (rc)
 		goto out;
 	if (serve_log_open(o.log))

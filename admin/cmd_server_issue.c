@@ -21,12 +21,10 @@
 
 struct server_opts {
 	const char *name;
-	const char *passfile;
 	const char *broker_user;
 	bool user_given;
 	char *sans;
-	enum ca_keytype type;
-	int days;
+	struct issue_opts iss; /* --days, --key-type, --passphrase-file */
 	bool force;
 	bool client;
 	bool etcd_client;
@@ -36,10 +34,8 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 {
 	static const struct option opts[] = {
 		{"san", required_argument, NULL, 's'},
-		{"days", required_argument, NULL, 'D'},
-		{"key-type", required_argument, NULL, 'k'},
+		ISSUE_OPTIONS,
 		{"force", no_argument, NULL, 'f'},
-		{"passphrase-file", required_argument, NULL, 'P'},
 		{"broker-user", required_argument, NULL, 'u'},
 		{"client", no_argument, NULL, 'c'},
 		{"etcd-client", no_argument, NULL, 'e'},
@@ -47,25 +43,16 @@ static int server_parse(struct cli_ctx *ctx, int argc, char **argv, struct serve
 	};
 	int c;
 
-	while ((c = cli_opt(ctx, argc, argv, opts)) != -1) {
+	while ((c = issue_getopt(ctx, argc, argv, opts, &o->iss)) != -1) {
 		switch (c) {
+		case ISSUE_OPT_BAD:
+			return CLI_FAIL;
 		case 's':
 			if (issue_add_san(&o->sans, optarg))
 				return CLI_FAIL;
 			break;
-		case 'D':
-			if (cli_parse_days(optarg, 36500, &o->days))
-				return CLI_FAIL;
-			break;
-		case 'k':
-			if (ca_keytype_parse(optarg, &o->type))
-				return CLI_FAIL;
-			break;
 		case 'f':
 			o->force = true;
-			break;
-		case 'P':
-			o->passfile = optarg;
 			break;
 		case 'u':
 			o->broker_user = optarg;
@@ -185,7 +172,7 @@ static int server_key_owner(const char *keyp, const struct stat *old, const stru
 
 int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct server_opts o = {.type = CA_KEY_EC, .days = SERVER_DEFAULT_DAYS,
+	struct server_opts o = {.iss = {.type = CA_KEY_EC, .days = SERVER_DEFAULT_DAYS},
 				.broker_user = STORE_BROKER_USER};
 	struct stat old;
 	bool replacing = false;
@@ -208,7 +195,7 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 			"broker runs as", o.broker_user);
 		goto out;
 	}
-	if (!(st = cmdtab_pki(ctx)) || ca_load(&ca, st, o.passfile))
+	if (!(st = cmdtab_pki(ctx)) || ca_load(&ca, st, o.iss.passfile))
 		goto out;
 	if (asprintf(&sub, "servers/%s", o.name) < 0 || !(crt = store_path(st, "%s/%s.crt", sub, o.name)) ||
 	    !(keyp = store_path(st, "%s/%s.key", sub, o.name)))
@@ -236,8 +223,8 @@ int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	req.san = o.sans;
 	req.not_before = now - ISSUE_SKEW;
-	req.not_after = now + (time_t)o.days * 86400;
-	if (issue_check_expiry(&ca, req.not_after) || !(key = ca_keygen(o.type)))
+	req.not_after = now + (time_t)o.iss.days * 86400;
+	if (issue_check_expiry(&ca, req.not_after) || !(key = ca_keygen(o.iss.type)))
 		goto out;
 	req.pub = key;
 	if (!(cert = ca_issue(&ca, &req)))

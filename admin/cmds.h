@@ -13,6 +13,10 @@
  * after printing why. */
 struct store *cmdtab_pki(struct cli_ctx *ctx);
 
+/* Closes the store cmdtab_pki opened before the command returns (serve:
+ * it runs for days and opens DIR again at each renewal). */
+void cmdtab_pki_close(struct cli_ctx *ctx);
+
 int cmd_init(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_server_issue(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_device_issue(struct cli_ctx *ctx, int argc, char **argv);

@@ -23,3 +23,9 @@ struct store *cmdtab_pki(struct cli_ctx *ctx)
 	mode = ctx->read_only && ctx->pki == CMD_PKI_WRITE ? STORE_READ : modes[ctx->pki];
 	return store_open(ctx->st, ctx->dir, mode) ? NULL : ctx->st;
 }
+
+void cmdtab_pki_close(struct cli_ctx *ctx)
+{
+	if (ctx->st && ctx->st->dir)
+		store_close(ctx->st);
+}

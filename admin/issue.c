@@ -1,6 +1,6 @@
-/* What server issue and device issue share (issue.h): the validity limit
- * set by the CA, subject alternative names, and writing key and certificate
- * files. */
+/* What server issue and device issue share (issue.h): their common options,
+ * the validity limit set by the CA, subject alternative names, and writing
+ * key and certificate files. */
 #include "issue.h"
 
 #include "cli.h"
@@ -9,6 +9,7 @@
 #include "mq_time.h"
 
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,4 +161,48 @@ int issue_write_cert(const char *path, X509 *cert)
 	rc = issue_write(path, pem, len, 0644);
 	free(pem);
 	return rc;
+}
+
+/* 1 when c was one of the shared options (taken into o), 0 when it is
+ * none of them, -1 after printing what is wrong with arg. */
+static int issue_opt(int c, const char *arg, struct issue_opts *o)
+{
+	switch (c) {
+	case ISSUE_OPT_DAYS:
+		o->days_given = true;
+		return cli_parse_days(arg, ISSUE_MAX_DAYS, &o->days) ? -1 : 1;
+	case ISSUE_OPT_KEY_TYPE:
+		o->type_given = true;
+		return ca_keytype_parse(arg, &o->type) ? -1 : 1;
+	case ISSUE_OPT_PASSFILE:
+		o->passfile = arg;
+		return 1;
+	case ISSUE_OPT_FORMAT:
+		return export_format_parse(arg, &o->ex.formats) ? -1 : 1;
+	case ISSUE_OPT_P12_PASSFILE:
+		o->ex.p12_passfile = arg;
+		return 1;
+	case ISSUE_OPT_P12_MODERN:
+		o->ex.p12_modern = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int issue_getopt(struct cli_ctx *ctx, int argc, char **argv, const struct option *opts,
+		 struct issue_opts *o)
+{
+	int c = -1, taken = 1;
+
+	while (taken > 0 && (c = cli_opt(ctx, argc, argv, opts)) != -1)
+		taken = issue_opt(c, optarg, o);
+	return taken < 0 ? ISSUE_OPT_BAD : taken ? -1 : c;
+}
+
+int issue_opts_check(const struct cli_ctx *ctx, const struct issue_opts *o)
+{
+	if ((o->ex.p12_passfile || o->ex.p12_modern) && !(o->ex.formats & EXPORT_P12))
+		return cli_usage_error(ctx, "--p12-passphrase-file and --p12-modern need --format p12");
+	return CLI_OK;
 }

@@ -18,10 +18,9 @@
 #endif
 
 static const struct command commands[] = {
-	/* Still opens DIR itself (STORE_CREATE): its --ca-cert checks run
-	 * before DIR is created and its error path undoes the files it wrote
-	 * under the lock; CMD_PKI_CREATE is its mode once converted. */
-	{"init", NULL, cmd_init, CMD_NO_PKI,
+	/* Opens DIR (cmdtab_pki) after its --ca-cert checks, so that a refused
+	 * CA creates nothing; a failed run undoes its files under the lock. */
+	{"init", NULL, cmd_init, CMD_PKI_CREATE,
 	 "usage: mqadmin [-d DIR] init [--cn NAME] [--key-type ec|rsa|ed25519] [--days N]\n"
 	 "                            [--passphrase-file FILE] [--default | --no-default]\n"
 	 "       mqadmin [-d DIR] init --ca-cert FILE --ca-key FILE [--passphrase-file FILE]\n"
@@ -184,8 +183,8 @@ static const struct command commands[] = {
 	 "Replaces the whole policy in the store with FILE, first checked with the plugin's "
 	 "own reader, in one transaction: a running broker re-judges every client. The CRL "
 	 "number never goes down."},
-	/* Opens the store itself, for each side that is "-" (none, one or two). */
-	{"policy", "diff", cmd_policy_diff, CMD_NO_PKI, "usage: mqadmin [-d DIR] policy diff A B\n",
+	/* Opens DIR only when a side is "-" (the store). */
+	{"policy", "diff", cmd_policy_diff, CMD_PKI_READ, "usage: mqadmin [-d DIR] policy diff A B\n",
 	 "Compares two policies, each a file or - for the store: one line per device or rule "
 	 "removed (-), added (+) or changed (~) from A to B. Exit status 0 same, 1 different."},
 	{"crl", "update", crl_cmd, CMD_PKI_WRITE,
@@ -253,9 +252,9 @@ static const struct command commands[] = {
 	 "on, it logs in as --etcd-user (mqcert-sync-INSTANCE from scripts/fleet-etcd-auth: "
 	 "read on the prefix, write on its own keys only). Logs go to "
 	 "stderr with timestamps. See docs/FLEET.md."},
-	/* Runs for days and opens DIR for writing at each renewal: a store
-	 * held open by main would be a second LMDB environment in one process. */
-	{"serve", NULL, cmd_serve, CMD_NO_PKI,
+	/* Opens DIR to load the CA, then closes it (cmdtab_pki_close): it runs
+	 * for days and opens DIR for writing at each renewal (serve.c). */
+	{"serve", NULL, cmd_serve, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] serve [--host H] [--port N] [--name NAME] [--client-id ID]\n"
 	 "                             [--cert FILE] [--key FILE] [--cafile FILE]\n"
 	 "                             [--window N%|DURATION] [--rate-limit DURATION]\n"
@@ -310,8 +309,8 @@ static const struct command commands[] = {
 	 "or differs, a CRL near or past nextUpdate, and config lines that break mqcert. The "
 	 "exit status is 0 when there is no error (warnings alone do not count unless "
 	 "--strict), 1 otherwise."},
-	/* Looks at files; opens DIR's store only when there is one. */
-	{"inspect", NULL, cmd_inspect, CMD_NO_PKI,
+	/* Looks at files; opens DIR only when it holds a store. */
+	{"inspect", NULL, cmd_inspect, CMD_PKI_READ,
 	 "usage: mqadmin [-d DIR] inspect FILE [--passphrase-file FILE] [--json]\n",
 	 "Shows what a certificate, CSR, CRL or PKCS#12 file (PEM or DER) holds: subject, "
 	 "issuer, SANs, serial, validity, key, signature algorithm, SHA-256 fingerprint, "
