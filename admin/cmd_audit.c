@@ -1232,6 +1232,7 @@ struct exp_row {
 	const char *kind; /* a literal */
 	char *name;
 	char serial[MQ_SERIAL_LEN];
+	char ts[MQ_TIME_LEN]; /* not_after as printed, formatted once */
 	time_t not_after;
 };
 
@@ -1262,6 +1263,8 @@ static int exp_add(struct exp_ctx *e, const char *kind, const char *name, const 
 		return -1;
 	r->kind = kind;
 	snprintf(r->serial, sizeof(r->serial), "%s", serial);
+	if (mq_time_format(not_after, r->ts))
+		strcpy(r->ts, "?");
 	r->not_after = not_after;
 	e->count++;
 	return 0;
@@ -1306,7 +1309,7 @@ static const char *exp_cell(const char *s, char *buf, size_t len)
 static void exp_print(const struct exp_ctx *e, const char *within)
 {
 	static const char *const head[] = {"KIND", "NAME", "SERIAL", "NOT-AFTER", "EXPIRES"};
-	char nb[CLI_ESCAPE_SIZE(256)], sb[CLI_ESCAPE_SIZE(MQ_SERIAL_LEN)], ts[MQ_TIME_LEN], rel[48];
+	char nb[CLI_ESCAPE_SIZE(256)], sb[CLI_ESCAPE_SIZE(MQ_SERIAL_LEN)], rel[48];
 	struct out_cols cols;
 
 	if (!e->json && !e->count) {
@@ -1324,15 +1327,13 @@ static void exp_print(const struct exp_ctx *e, const char *within)
 			const struct exp_row *r = &e->rows[i];
 			const char *row[5];
 
-			if (mq_time_format(r->not_after, ts))
-				strcpy(ts, "?");
 			if (e->json) {
 				printf("%s{\n\t\t\"kind\":\t\"%s\",\n\t\t\"name\":\t", i ? ", " : "",
 				       r->kind);
 				exp_json_str(r->name);
 				fputs(",\n\t\t\"serial\":\t", stdout);
 				exp_json_str(r->serial);
-				printf(",\n\t\t\"not_after\":\t\"%s\",\n\t\t\"days_left\":\t%ld\n\t}", ts,
+				printf(",\n\t\t\"not_after\":\t\"%s\",\n\t\t\"days_left\":\t%ld\n\t}", r->ts,
 				       out_days_left(r->not_after, e->now));
 				continue;
 			}
@@ -1340,7 +1341,7 @@ static void exp_print(const struct exp_ctx *e, const char *within)
 			row[0] = r->kind;
 			row[1] = exp_cell(r->name, nb, sizeof(nb));
 			row[2] = exp_cell(r->serial, sb, sizeof(sb));
-			row[3] = ts;
+			row[3] = r->ts;
 			row[4] = rel;
 			if (pass)
 				out_cols_row(&cols, row);
