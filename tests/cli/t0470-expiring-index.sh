@@ -119,4 +119,21 @@ test_expect_success 'policy import replaces the index with the imported certific
 	same_as_model 1
 '
 
+test_expect_success 'names that need escaping: JSON as cJSON writes it, the table as cli_escape' '
+	"$MQADMIN" -d pki server issue broker >/dev/null &&
+	n=$(printf "a\"b\\\\c\\td\\303\\251\\001") &&
+	mkdir "pki/servers/$n" && cp pki/servers/broker/broker.crt "pki/servers/$n/$n.crt" &&
+	test_expect_code 1 "$MQADMIN" -d pki expiring --within 3650d --json >esc.json &&
+	test_expect_code 1 "$MQADMIN" -d pki expiring --within 3650d >esc.txt &&
+	/usr/bin/python3 - <<-\EOF
+	import json
+	raw = open("esc.json", "rb").read()
+	names = [x["name"] for x in json.loads(raw) if x["kind"] == "server"]
+	assert names == ["a\"b\\c\td\u00e9\x01", "broker"], names
+	assert b"\"name\":\t\"a\\\"b\\\\c\\td\xc3\xa9\\u0001\"" in raw, raw
+	table = open("esc.txt", "rb").read()
+	assert b"server  a\"b\\\\c\\x09d\xc3\xa9\\x01  " in table, table
+	EOF
+'
+
 test_done
