@@ -608,6 +608,16 @@ void store_fleet_crl(const struct store *st, const char *pem, size_t len)
 			"from its device record meanwhile", st->dir, fleet_prefix(), err, st->dir);
 }
 
+/* Before a write transaction rebuilds the expiring index (the first write
+ * to a store from before it). */
+static void store_db_notice(void *arg, const char *what, size_t n)
+{
+	const struct store *st = arg;
+
+	fprintf(stderr, "mqadmin: note: indexing the certificates in use of %zu device(s) in %s/store "
+		"for '%s' (once; about 5 s per million devices)\n", n, st->dir, what);
+}
+
 struct mq_store *store_db(struct store *st)
 {
 	char err[512], *sdir = NULL, *data = NULL, *json = NULL;
@@ -639,6 +649,7 @@ struct mq_store *store_db(struct store *st)
 		cli_err("cannot open the policy store: %s", err);
 		goto out;
 	}
+	mq_store_set_notice(st->db, store_db_notice, st);
 	/* LMDB creates data.mdb through our umask: the broker's user reads it,
 	 * as it read policy.json (docs/STORE.md, Modes). */
 	if (created && chmod(data, 0644)) {
@@ -997,6 +1008,115 @@ int store_load_expiring(struct store *st, time_t before)
 out:
 	for (size_t i = 0; i < x.n; i++)
 		free(x.v[i]);
+	free(x.v);
+	return rc;
+}
+
+/* One device `expiring` lists (from the covering index). */
+struct store_exp {
+	char *name;
+	char serial[MQ_SERIAL_LEN];
+	time_t not_after;
+};
+
+struct store_exp_ctx {
+	struct mq_store *db;
+	time_t now, limit;
+	struct store_exp *v;
+	size_t n, cap;
+	char *err;
+	size_t errlen;
+};
+
+static int store_exp_one(void *arg, time_t not_after, const char *serial, const char *name,
+			 bool timed)
+{
+	struct store_exp_ctx *x = arg;
+	struct mq_device *d = NULL;
+	const struct mq_cert *c;
+	struct store_exp *e;
+	int rc = -1;
+
+	/* A retire_after deadline: the record says which certificate is in
+	 * use now. */
+	if (timed) {
+		int got = mq_store_device_get(x->db, name, &d, x->err, x->errlen);
+
+		if (got)
+			return got < 0 ? -1 : 0;
+		c = mq_store_cert_in_use(d, x->now);
+		if (!c || c->not_after > x->limit) {
+			rc = 0;
+			goto out;
+		}
+		serial = c->serial;
+		not_after = c->not_after;
+	}
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 1024;
+		struct store_exp *nv = realloc(x->v, cap * sizeof(*nv));
+
+		if (!nv)
+			goto oom;
+		x->v = nv;
+		x->cap = cap;
+	}
+	e = &x->v[x->n];
+	if (!(e->name = strdup(name)))
+		goto oom;
+	snprintf(e->serial, sizeof(e->serial), "%s", serial);
+	e->not_after = not_after;
+	x->n++;
+	rc = 0;
+	goto out;
+oom:
+	mq_errf(x->err, x->errlen, "out of memory");
+out:
+	mq_device_free(d);
+	return rc;
+}
+
+static int store_exp_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_exp *)a)->name, ((const struct store_exp *)b)->name);
+}
+
+int store_expiring_each(struct store *st, time_t now, time_t limit,
+			int (*cb)(void *arg, const char *name, const char *serial, time_t not_after),
+			void *arg)
+{
+	char err[512] = "";
+	struct store_exp_ctx x = {.now = now, .limit = limit, .err = err, .errlen = sizeof(err)};
+	int rc = -1, got;
+
+	if (!(x.db = store_db(st)))
+		return -1;
+	if (mq_store_read_begin(x.db, err, sizeof(err))) {
+		cli_err("cannot read the policy store %s/store: %s", st->dir, err);
+		return -1;
+	}
+	/* The index's range ends before `to`; limit itself is in. */
+	got = mq_store_expiring_range(x.db, limit < (time_t)INT64_MAX ? limit + 1 : limit,
+				      store_exp_one, &x, err, sizeof(err));
+	mq_store_read_end(x.db);
+	if (got < 0) {
+		cli_err("cannot read the policy store %s/store: %s", st->dir, err);
+		goto out;
+	}
+	rc = got;
+	if (got)
+		goto out;
+	/* Name order, as the whole model lists them. */
+	if (x.n)
+		qsort(x.v, x.n, sizeof(*x.v), store_exp_cmp);
+	for (size_t i = 0; i < x.n; i++)
+		if (cb(arg, x.v[i].name, x.v[i].serial, x.v[i].not_after)) {
+			rc = -1;
+			break;
+		}
+out:
+	for (size_t i = 0; i < x.n; i++)
+		free(x.v[i].name);
 	free(x.v);
 	return rc;
 }

@@ -96,6 +96,17 @@ int store_group_has_members(struct store *st, const char *group);
  * (the expiry index's range: expiring --within). */
 int store_load_expiring(struct store *st, time_t before);
 
+/* expiring --within: cb gets each device whose certificate in use (the
+ * rule of mq_store_cert_in_use at now) has not_after <= limit, in name
+ * order, from the covering expiring index alone (O(result), no record
+ * read but those with a retire_after deadline). A non-zero cb return
+ * stops it: -1. 1 when the index is not current (a store an older mqadmin
+ * wrote last; the next writer rebuilds it): use store_load_expiring and
+ * the records. 0, or -1 after printing why. */
+int store_expiring_each(struct store *st, time_t now, time_t limit,
+			int (*cb)(void *arg, const char *name, const char *serial, time_t not_after),
+			void *arg);
+
 /* Bumps the generation and writes what changed in st->policy against the
  * store (each device and rule compared as JSON: O(change) writes and log
  * entries) in one durable transaction. 0 or -1 after printing why (the

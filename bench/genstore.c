@@ -14,6 +14,8 @@
  * (ids kept; devices in that file are ignored). Writes in transactions of
  * 50,000 devices without per-device log entries and ends with one 'I' log
  * entry (like `policy import`): a running broker re-judges its clients.
+ * mq_store_put_device keeps every index, the expiring index included, so
+ * `expiring` answers from it at once (docs/STORE.md, "The expiring index").
  * Take no mqadmin command meanwhile: genstore does not take DIR's lock.
  * Prints "genstore: N devices added (M in the store), R rules, S s". */
 #include "mq_err.h"

@@ -39,6 +39,16 @@ struct mq_store {
 	MDB_dbi crl;
 	bool has_crl; /* a read-only open of a store from before the index: no crl */
 	bool crl_rebuilt; /* by this write transaction: commit records crl_seq */
+	/* The covering index of `expiring` (mq_store_expiring_range): one
+	 * entry per device, its certificate in use. Current when meta
+	 * expiring_seq equals meta seq, kept like crl (rebuilt from the
+	 * records, O(fleet), by the first write transaction that finds it
+	 * behind). */
+	MDB_dbi expiring;
+	bool has_expiring;
+	bool exp_rebuilt;
+	void (*notice)(void *arg, const char *what, size_t n);
+	void *notice_arg;
 };
 
 static int store_fail(char *err, size_t errlen, int rc, const char *what)
@@ -150,6 +160,10 @@ static int store_open_dbs(struct mq_store *s, MDB_txn *txn, unsigned dflags)
 	/* Optional for a reader: the plugin opens stores of any age read-only. */
 	rc = mdb_dbi_open(txn, "crl", dflags, &s->crl);
 	s->has_crl = !rc;
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	rc = mdb_dbi_open(txn, "expiring", dflags, &s->expiring);
+	s->has_expiring = !rc;
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -787,6 +801,111 @@ int mq_store_expiry_range(struct mq_store *s, time_t from, time_t to,
 	return rc == 2 ? 0 : rc;
 }
 
+const struct mq_cert *mq_store_cert_in_use(const struct mq_device *d, time_t now)
+{
+	const struct mq_cert *best = NULL;
+
+	for (size_t k = 0; k < d->ncerts; k++) {
+		enum mq_cert_state st = mq_cert_state(d->certs[k], now);
+
+		if (st != MQ_STATE_REVOKED && st != MQ_STATE_RETIRED &&
+		    (!best || d->certs[k]->not_after > best->not_after))
+			best = d->certs[k];
+	}
+	return best;
+}
+
+/* The expiring entry of d: the certificate in use whatever the time
+ * (*best: mq_store_cert_in_use's answer while no retire_after deadline
+ * has passed), and the one its key names (*key). A retire_after deadline
+ * makes the answer depend on the time (*timed): the key is then the
+ * soonest not_after of the candidates, never later than the answer at any
+ * time, and readers check the record. false: no entry (nothing in use). */
+static bool store_exp_pick(const struct mq_device *d, const struct mq_cert **best,
+			   const struct mq_cert **key, bool *timed)
+{
+	const struct mq_cert *low = NULL;
+
+	*best = NULL;
+	*timed = false;
+	for (size_t k = 0; k < d->ncerts; k++) {
+		const struct mq_cert *c = d->certs[k];
+
+		if (c->status != MQ_CERT_ACTIVE)
+			continue;
+		*timed |= c->retire_after != 0;
+		if (!*best || c->not_after > (*best)->not_after)
+			*best = c;
+		if (!low || c->not_after < low->not_after)
+			low = c;
+	}
+	*key = *timed ? low : *best;
+	return *best != NULL;
+}
+
+/* The value of an expiring entry: 'A' (the answer) or 'T' (timed: check
+ * the record), the serial's text, NUL, the device name. */
+#define STORE_EXP_VAL (1 + MQ_SERIAL_LEN + 256)
+
+struct store_expiring_ctx {
+	int (*cb)(void *arg, time_t not_after, const char *serial, const char *name, bool timed);
+	void *arg;
+	uint64_t to;
+};
+
+static int store_expiring_cb(void *arg, MDB_val *k, MDB_val *v)
+{
+	struct store_expiring_ctx *x = arg;
+	const char *vb = v->mv_data, *nul;
+	char serial[MQ_SERIAL_LEN], name[256];
+	size_t slen, nlen;
+	uint64_t t;
+
+	if (k->mv_size < 8)
+		return 0;
+	t = store_get_be64(k->mv_data);
+	if (t >= x->to)
+		return 2; /* past the range: stop */
+	if (v->mv_size < 2 || !(nul = memchr(vb + 1, '\0', v->mv_size - 1)))
+		return 0; /* not an entry this version writes: skip it */
+	slen = (size_t)(nul - vb - 1);
+	nlen = v->mv_size - slen - 2;
+	if (slen >= sizeof(serial) || !nlen || nlen >= sizeof(name))
+		return 0;
+	memcpy(serial, vb + 1, slen);
+	serial[slen] = '\0';
+	memcpy(name, nul + 1, nlen);
+	name[nlen] = '\0';
+	return x->cb(x->arg, (time_t)t, serial, name, vb[0] == 'T');
+}
+
+int mq_store_expiring_range(struct mq_store *s, time_t to,
+			    int (*cb)(void *arg, time_t not_after, const char *serial,
+				      const char *name, bool timed),
+			    void *arg, char *err, size_t errlen)
+{
+	struct store_expiring_ctx x = {cb, arg, to < 0 ? 0 : (uint64_t)to};
+	uint64_t exp_seq;
+	int rc;
+
+	if (store_need_txn(s, err, errlen))
+		return -1;
+	/* A write transaction brought it up to date at its start. */
+	if (!s->has_expiring ||
+	    (!s->wtxn && (store_meta_get_txn(s, store_txn(s), "expiring_seq", &exp_seq) ||
+			  exp_seq != mq_store_seq(s))))
+		return 1;
+	rc = store_walk(s, s->expiring, NULL, store_expiring_cb, &x, err, errlen);
+	return rc == 2 ? 0 : rc;
+}
+
+void mq_store_set_notice(struct mq_store *s, void (*cb)(void *arg, const char *what, size_t n),
+			 void *arg)
+{
+	s->notice = cb;
+	s->notice_arg = arg;
+}
+
 size_t mq_store_device_count(struct mq_store *s)
 {
 	MDB_stat st;
@@ -853,10 +972,11 @@ static void store_maybe_grow(struct mq_store *s)
 }
 
 static int store_crl_rebuild(struct mq_store *s, char *err, size_t errlen);
+static int store_exp_rebuild(struct mq_store *s, char *err, size_t errlen);
 
 int mq_store_write_begin(struct mq_store *s, char *err, size_t errlen)
 {
-	uint64_t crl_seq;
+	uint64_t crl_seq, exp_seq;
 	int rc;
 
 	if (s->flags & MQ_STORE_RDONLY) {
@@ -880,13 +1000,17 @@ int mq_store_write_begin(struct mq_store *s, char *err, size_t errlen)
 	s->wseq0 = s->wseq;
 	s->quiet = false;
 	s->crl_rebuilt = false;
-	if (store_meta_get_txn(s, s->wtxn, "crl_seq", &crl_seq) || crl_seq != s->wseq) {
-		if (store_crl_rebuild(s, err, errlen)) {
-			mq_store_write_abort(s);
-			return -1;
-		}
-	}
+	s->exp_rebuilt = false;
+	if ((store_meta_get_txn(s, s->wtxn, "crl_seq", &crl_seq) || crl_seq != s->wseq) &&
+	    store_crl_rebuild(s, err, errlen))
+		goto fail;
+	if ((store_meta_get_txn(s, s->wtxn, "expiring_seq", &exp_seq) || exp_seq != s->wseq) &&
+	    store_exp_rebuild(s, err, errlen))
+		goto fail;
 	return 0;
+fail:
+	mq_store_write_abort(s);
+	return -1;
 }
 
 int mq_store_write_commit(struct mq_store *s, uint64_t *seq, char *err, size_t errlen)
@@ -901,6 +1025,8 @@ int mq_store_write_commit(struct mq_store *s, uint64_t *seq, char *err, size_t e
 		rc = store_meta_put_txn(s, s->wtxn, "seq", s->wseq);
 	if (!rc && (s->wseq != s->wseq0 || s->crl_rebuilt))
 		rc = store_meta_put_txn(s, s->wtxn, "crl_seq", s->wseq);
+	if (!rc && (s->wseq != s->wseq0 || s->exp_rebuilt))
+		rc = store_meta_put_txn(s, s->wtxn, "expiring_seq", s->wseq);
 	if (rc) {
 		mq_store_write_abort(s);
 		return store_fail(err, errlen, rc, "meta");
@@ -1084,6 +1210,84 @@ static int store_crl_rebuild(struct mq_store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The key of d's expiring entry into kb (and what its value says): false
+ * when d has none. */
+static bool store_exp_key(const struct mq_device *d, unsigned char kb[8 + STORE_FP_BYTES],
+			  const struct mq_cert **best, bool *timed)
+{
+	const struct mq_cert *key;
+
+	if (!store_exp_pick(d, best, &key, timed))
+		return false;
+	store_be64(key->not_after < 0 ? 0 : (uint64_t)key->not_after, kb);
+	return store_unhex(key->fingerprint, kb + 8, STORE_FP_BYTES) == STORE_FP_BYTES;
+}
+
+static int store_exp_put(struct mq_store *s, const struct mq_device *d)
+{
+	unsigned char kb[8 + STORE_FP_BYTES];
+	char vb[STORE_EXP_VAL];
+	const struct mq_cert *best;
+	size_t slen, nlen;
+	bool timed;
+	MDB_val k = {sizeof(kb), kb}, v = {0, vb};
+
+	if (!store_exp_key(d, kb, &best, &timed))
+		return 0;
+	slen = strlen(best->serial);
+	nlen = strlen(d->name);
+	if (2 + slen + nlen > sizeof(vb))
+		return MDB_BAD_VALSIZE;
+	vb[0] = timed ? 'T' : 'A';
+	memcpy(vb + 1, best->serial, slen + 1);
+	memcpy(vb + 2 + slen, d->name, nlen);
+	v.mv_size = 2 + slen + nlen;
+	return mdb_put(s->wtxn, s->expiring, &k, &v, 0);
+}
+
+static int store_exp_del(struct mq_store *s, const struct mq_device *old)
+{
+	unsigned char kb[8 + STORE_FP_BYTES];
+	const struct mq_cert *best;
+	bool timed;
+	MDB_val k = {sizeof(kb), kb};
+
+	return store_exp_key(old, kb, &best, &timed) ? store_del(s->wtxn, s->expiring, &k) : 0;
+}
+
+/* The expiring index from every record: once per store (or after a write
+ * by an mqadmin that did not keep it), O(fleet), announced through the
+ * notice callback. */
+static int store_exp_rebuild(struct mq_store *s, char *err, size_t errlen)
+{
+	MDB_cursor *cur = NULL;
+	MDB_stat st;
+	MDB_val k, v;
+	int rc = mdb_drop(s->wtxn, s->expiring, 0);
+
+	if (!rc && s->notice && !mdb_stat(s->wtxn, s->devices, &st) && st.ms_entries)
+		s->notice(s->notice_arg, "expiring", st.ms_entries);
+	if (rc || (rc = mdb_cursor_open(s->wtxn, s->devices, &cur)))
+		return store_fail(err, errlen, rc, "expiring index");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		/* An unreadable record has nothing to trust: as store_drop_old. */
+		struct mq_device *d = mq_device_parse(v.mv_data, v.mv_size, NULL, 0);
+
+		if (!d)
+			continue;
+		rc = store_exp_put(s, d);
+		mq_device_free(d);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return store_fail(err, errlen, rc, "expiring index");
+	s->exp_rebuilt = true;
+	return 0;
+}
+
 /* Drops the index entries of old (the stored record of a device). */
 static int store_unindex(struct mq_store *s, const struct mq_device *old)
 {
@@ -1111,7 +1315,7 @@ static int store_unindex(struct mq_store *s, const struct mq_device *old)
 		    (rc = store_del(s->wtxn, s->crl, &kc)))
 			return rc;
 	}
-	return 0;
+	return store_exp_del(s, old);
 }
 
 /* Puts k -> name in an index unless another device holds k: 0, 1 taken, rc. */
@@ -1169,7 +1373,8 @@ static int store_index(struct mq_store *s, const struct mq_device *d, char *err,
 						     (rc = store_crl_put(s, c, &ck)))))
 			return store_fail(err, errlen, rc, "index");
 	}
-	return 0;
+	rc = store_exp_put(s, d);
+	return rc ? store_fail(err, errlen, rc, "expiring index") : 0;
 }
 
 /* The stored record of name, parsed, unindexed: 0 (or 1 absent), -1. */
@@ -1355,7 +1560,7 @@ int mq_store_log_trim(struct mq_store *s, uint64_t below, char *err, size_t errl
 int mq_store_clear(struct mq_store *s, char *err, size_t errlen)
 {
 	MDB_dbi dbs[] = {s->devices, s->by_fp, s->by_user, s->by_serial, s->expiry, s->rules,
-			 s->revoked, s->crl};
+			 s->revoked, s->crl, s->expiring};
 	MDB_val k = store_str("deleted");
 	int rc;
 

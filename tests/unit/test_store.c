@@ -495,6 +495,114 @@ static void store_crl_index_should_follow_writes_and_rebuild(void **state)
 	assert_int_equal(x.n, 0);
 }
 
+struct exp_seen {
+	size_t n;
+	time_t not_after[4];
+	char serial[4][MQ_SERIAL_LEN];
+	char name[4][16];
+	bool timed[4];
+};
+
+static int exp_cb(void *arg, time_t not_after, const char *serial, const char *name, bool timed)
+{
+	struct exp_seen *x = arg;
+
+	assert_true(x->n < 4);
+	x->not_after[x->n] = not_after;
+	snprintf(x->serial[x->n], sizeof(x->serial[0]), "%s", serial);
+	snprintf(x->name[x->n], sizeof(x->name[0]), "%s", name);
+	x->timed[x->n++] = timed;
+	return 0;
+}
+
+static int exp_list(struct fixture *f, time_t to, struct exp_seen *x)
+{
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	assert_int_equal(mq_store_read_begin(f->s, f->err, sizeof(f->err)), 0);
+	rc = mq_store_expiring_range(f->s, to, exp_cb, x, f->err, sizeof(f->err));
+	mq_store_read_end(f->s);
+	return rc;
+}
+
+static void exp_notice(void *arg, const char *what, size_t n)
+{
+	assert_string_equal(what, "expiring");
+	*(size_t *)arg = n;
+}
+
+static void store_expiring_index_should_hold_each_devices_cert_in_use(void **state)
+{
+	struct fixture *f = *state;
+	struct mq_cert c3 = cert_tmpl("0c", FPR_C, 1600000000, 1750000000);
+	struct mq_device *d2;
+	struct exp_seen x;
+	size_t noticed = 0;
+
+	/* dev1: its active certificate, never the revoked one; dev2 has none. */
+	write_all(f);
+	assert_int_equal(exp_list(f, 1900000000, &x), 0);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.name[0], "dev1");
+	assert_string_equal(x.serial[0], "0a1b");
+	assert_int_equal(x.not_after[0], 1800000000);
+	assert_false(x.timed[0]);
+	assert_int_equal(exp_list(f, 1800000000, &x), 0);
+	assert_int_equal(x.n, 0);
+
+	/* A rollover deadline on dev2's longer-lived certificate: keyed by
+	 * the sooner one, flagged for the record; the rule at a time says
+	 * which. */
+	d2 = f->p->devices[1];
+	assert_int_equal(mq_policy_add_cert(f->p, d2, &c3, f->err, sizeof(f->err)), 0);
+	c3 = cert_tmpl("0d", "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
+		       1600000000, 1850000000);
+	c3.retire_after = 1720000000;
+	assert_int_equal(mq_policy_add_cert(f->p, d2, &c3, f->err, sizeof(f->err)), 0);
+	write_all(f);
+	assert_int_equal(exp_list(f, 1900000000, &x), 0);
+	assert_int_equal(x.n, 2);
+	assert_string_equal(x.name[0], "dev2");
+	assert_int_equal(x.not_after[0], 1750000000);
+	assert_true(x.timed[0]);
+	assert_string_equal(x.name[1], "dev1");
+	assert_string_equal(mq_store_cert_in_use(d2, 1710000000)->serial, "0d");
+	assert_string_equal(mq_store_cert_in_use(d2, 1720000000)->serial, "0c");
+	assert_string_equal(mq_store_cert_in_use(f->p->devices[0], 1900000000)->serial, "0a1b");
+
+	/* Deleting a device drops its entry. */
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_delete_device(f->s, "dev2", f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(exp_list(f, 1900000000, &x), 0);
+	assert_int_equal(x.n, 1);
+
+	/* A writer that did not keep it leaves expiring_seq behind: readers
+	 * are told (1); the next write transaction rebuilds it, and says so. */
+	write_all(f);
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_meta_set(f->s, "expiring_seq", 0, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(exp_list(f, 1900000000, &x), 1);
+	mq_store_set_notice(f->s, exp_notice, &noticed);
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(noticed, 2);
+	assert_int_equal(exp_list(f, 1900000000, &x), 0);
+	assert_int_equal(x.n, 2);
+	assert_string_equal(x.name[0], "dev2");
+	assert_true(x.timed[0]);
+
+	/* clear (import) drops it all. */
+	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_clear(f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_log(f->s, 'I', "", f->err, sizeof(f->err)), 0);
+	assert_int_equal(mq_store_write_commit(f->s, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(exp_list(f, 1900000000, &x), 0);
+	assert_int_equal(x.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +616,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store_open_read_only_should_refuse_a_missing_store, setup,
 						teardown),
 		cmocka_unit_test(device_codec_should_refuse_bad_records),
+		cmocka_unit_test_setup_teardown(store_expiring_index_should_hold_each_devices_cert_in_use,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(store_crl_index_should_follow_writes_and_rebuild, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(store_cert_names_should_find_serials_and_prefixes, setup,
