@@ -60,8 +60,19 @@ def main():
         if m is None or b is None or not b:
             return ("-", None)
         th = data.get(s, {}).get("threads_after_changes", "?")
-        return ("%.3fx (%d / %d Ir; %s thread%s)" % (m / b, m, b, th, "" if th == "1" else "s"),
-                m / b)
+        t = "%.3fx (%d / %d Ir; %s thread%s" % (m / b, m, b, th, "" if th == "1" else "s")
+        # Each trial's own ratio (baseline and mqcert alternate, so a
+        # trial's pair ran on the same machine state): the spread.
+        rs = []
+        for i in range(1, 100):
+            tm, tb = get(s, "ir_mqcert_changed_t%d" % i), get(s, "ir_baseline_t%d" % i)
+            if tm is None and tb is None and ("ir_baseline_t%d" % i) not in data.get(s, {}):
+                break
+            if tm and tb:
+                rs.append(tm / tb)
+        if len(rs) > 1:
+            t += "; median of %d trials, each %s" % (len(rs), " / ".join("%.4fx" % r for r in rs))
+        return (t + ")", m / b)
 
     def simple(k):
         return lambda s: (ms(get(s, k)), get(s, k))

@@ -452,6 +452,61 @@ static bool fza_oracle(const struct mq_policy *p, const struct fza_id *id, const
 	return true;
 }
 
+/* ---- subscribe implies read -------------------------------------------- */
+
+/* The read fast path (plugin/access.c) rests on this: every topic a filter
+ * the subscribe check allows can match is allowed by the read check. The
+ * topics tried: each wildcard level of the filter replaced by one level
+ * text (every topic level of the tables, the identity's values, a fresh
+ * one; '#' also by nothing and by two levels). */
+static void fza_sub_implies_read(struct mq_acl_client *cl, const char *filter,
+				 const struct fza_id *id)
+{
+	const char *f = fza_unshare(filter);
+	const char *extra[4 + FZA_MAX_OU] = { FZA_FRESH, id->u, id->c, id->cn };
+	size_t ntab = sizeof(fza_topic_levels) / sizeof(fza_topic_levels[0]);
+	size_t nextra = 4;
+
+	if (!f)
+		return;
+	for (size_t i = 0; i < id->nou; i++)
+		extra[nextra++] = id->ou[i];
+	for (size_t k = 0; k < ntab + nextra; k++) {
+		const char *l = k < ntab ? fza_topic_levels[k] : extra[k - ntab];
+
+		if (!l || strpbrk(l, "+#"))
+			continue;
+		for (int hash = 0; hash < 3; hash++) {
+			char fc[FZA_LEN], t[FZA_LEN] = "", *lev[FZA_LEN / 2];
+			size_t n;
+
+			snprintf(fc, sizeof(fc), "%s", f);
+			n = fza_split(fc, lev, FZA_LEN / 2);
+			for (size_t i = 0; i < n; i++) {
+				const char *v = lev[i];
+
+				if (!strcmp(v, "#")) {
+					if (hash == 0) /* "a/#" matches "a" */
+						break;
+					v = hash == 1 ? l : FZA_FRESH "/" FZA_FRESH;
+				} else if (!strcmp(v, "+")) {
+					v = l;
+				}
+				if (i)
+					fza_append(t, sizeof(t), "/");
+				fza_append(t, sizeof(t), v);
+			}
+			if (!*t || mosquitto_pub_topic_check(t) != MOSQ_ERR_SUCCESS ||
+			    !fza_sub_matches(f, t))
+				continue;
+			if (!mq_acl_check(cl, t, MQ_ACL_READ, NULL) ||
+			    !mq_acl_allowed(cl, t, MQ_ACL_READ))
+				fz_fail("subscribe '%s' is allowed, but read '%s', which it matches, "
+					"is denied", filter, t);
+		}
+	}
+}
+
 /* ---- the target --------------------------------------------------------- */
 
 static const enum mq_acl_access fza_access[] = { MQ_ACL_READ, MQ_ACL_WRITE, MQ_ACL_SUBSCRIBE,
@@ -541,6 +596,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool id_differs = (a == MQ_ACL_READ || a == MQ_ACL_WRITE) &&
 					  (res.rule ? res.rule->id : 0) != want_id;
 
+			if (a == MQ_ACL_SUBSCRIBE && memo)
+				fza_sub_implies_read(cl, topic, &oid);
 			if (got != want || memo != want || id_differs) {
 				char line[256];
 

@@ -38,6 +38,9 @@ static int acl_resolve(const struct mqcert *st, struct mqclients_rec *r, bool de
 		.ngroups = r->ngroups,
 	};
 
+	/* Subscriptions allowed by the rules being replaced prove nothing
+	 * about the new ones: from now on every delivery is checked. */
+	r->subs_ruled = false;
 	mq_acl_client_free(r->acl);
 	r->acl = NULL;
 	if (!st->rules || !device)
@@ -95,6 +98,27 @@ int mqaccess_rebind(const struct mqcert *st, struct mqclients_rec *rec, const st
 	if (acl_keep_groups(rec, d))
 		return -1;
 	return acl_resolve(st, rec, d != NULL);
+}
+
+/* The read fast path (mqaccess_check). With plugin_opt_subscribe check a
+ * SUBSCRIBE is allowed only when every topic its filter can match is
+ * readable under the client's rules (core/acl.c, docs/acl.md), and
+ * mosquitto 2.0.11 READ-checks a client only for topics one of its own
+ * subscriptions matched (subs.c delivery, retain.c retained messages on
+ * subscribe, handle_connect.c messages a resumed session inherited). So
+ * while a connection's rules stay the same and each of its subscriptions
+ * was allowed by those rules' own check, its read checks are decided.
+ * It starts true only for a client that starts without subscriptions:
+ * clean start (the broker sets it before BASIC_AUTH; a takeover then
+ * hands over no subscriptions and no queued messages), acl_mode enforce
+ * (observe allows what the rules deny) and rules resolved. */
+void mqaccess_connected(const struct mqcert *st, struct mqclients_rec *rec,
+			const struct mosquitto *client)
+{
+	rec->subs_ruled = rec->acl && !rec->deferred && !rec->observed &&
+			  st->opt.subscribe == MQOPT_SUB_CHECK &&
+			  st->opt.acl_mode == MQOPT_ENFORCE &&
+			  mosquitto_client_clean_session(client);
 }
 
 void mqaccess_rebind_all(struct mqcert *st)
@@ -215,7 +239,8 @@ out:
 static __attribute__((noinline)) int acl_slow(struct mqcert *st,
 					      const struct mosquitto_evt_acl_check *ev)
 {
-	const struct mqclients_rec *r = mqclients_find(&st->clients, ev->client);
+	struct mqclients_rec *r = mqclients_find(&st->clients, ev->client);
+	int rc;
 
 	if (!ev->topic)
 		return MOSQ_ERR_ACL_DENIED;
@@ -226,25 +251,85 @@ static __attribute__((noinline)) int acl_slow(struct mqcert *st,
 	/* plugin_opt_subscribe grant: as mosquitto's acl_file does, every
 	 * subscription is granted and each delivery is READ-checked. */
 	if (ev->access == MOSQ_ACL_SUBSCRIBE && st->opt.subscribe == MQOPT_SUB_GRANT)
+		rc = MOSQ_ERR_SUCCESS;
+	else
+		rc = acl_denied(st, ev, r->client_id, r->device, r->acl,
+				r->observed && !r->acl ? "not a device of the policy (let in "
+				"by plugin_opt_mode observe): deny" : "no rules resolved (device "
+				"gone from the policy, or out of memory)");
+	/* A subscription the rules did not allow (observe, grant): its
+	 * deliveries need their own check. */
+	if (rc == MOSQ_ERR_SUCCESS && ev->access == MOSQ_ACL_SUBSCRIBE)
+		r->subs_ruled = false;
+	return rc;
+}
+
+/* The renewal topics' own decision. A subscription it allows keeps the
+ * read fast path only when every topic the filter matches is a renewal
+ * topic too (whose reads come here first): not for '#' (mqcert/# also
+ * matches "mqcert") nor for a $share/ filter. */
+static __attribute__((noinline)) int acl_renew(struct mqcert *st,
+					       const struct mosquitto_evt_acl_check *ev)
+{
+	int rc = mqrenew_acl(st, ev);
+	struct mqclients_rec *r;
+
+	if (rc == MOSQ_ERR_SUCCESS && ev->access == MOSQ_ACL_SUBSCRIBE &&
+	    (ev->topic[0] == '$' || strchr(ev->topic, '#')) &&
+	    (r = mqclients_find(&st->clients, ev->client)))
+		r->subs_ruled = false;
+	return rc;
+}
+
+/* A client's own rules (the memo). Out of line with what follows the
+ * call, so that mqaccess_check itself only tail-calls and needs no frame. */
+static __attribute__((noinline)) int acl_rules(struct mqcert *st,
+					       const struct mosquitto_evt_acl_check *ev,
+					       struct mqclients_rec *r)
+{
+	if (r->acl && !r->deferred &&
+	    mq_acl_allowed(r->acl, ev->topic, (enum mq_acl_access)ev->access)) {
+		/* $share/G/F and $SYS/...: allowed, but the fast path takes
+		 * no position on what the broker delivers for them. */
+		if (ev->access == MOSQ_ACL_SUBSCRIBE && ev->topic[0] == '$')
+			r->subs_ruled = false;
 		return MOSQ_ERR_SUCCESS;
-	return acl_denied(st, ev, r->client_id, r->device, r->acl,
-			  r->observed && !r->acl ? "not a device of the policy (let in by "
-			  "plugin_opt_mode observe): deny" : "no rules resolved (device gone "
-			  "from the policy, or out of memory)");
+	}
+	return acl_slow(st, ev);
+}
+
+static inline __attribute__((always_inline)) int acl_client(struct mqcert *st,
+							    const struct mosquitto_evt_acl_check *ev)
+{
+	struct mqclients_rec *r = mqclients_find(&st->clients, ev->client);
+
+	if (!r)
+		return acl_slow(st, ev);
+	/* Every subscription of r was allowed by its current rules, and the
+	 * broker reads a client only what its subscriptions match
+	 * (mqaccess_connected). */
+	if (r->subs_ruled && ev->access == MOSQ_ACL_READ)
+		return MOSQ_ERR_SUCCESS;
+	return acl_rules(st, ev, r);
+}
+
+/* A topic starting with 'm' or '$': the renewal topics (mqcert/...,
+ * $share/G/mqcert/...) have their own grant that rules cannot widen. */
+static __attribute__((noinline)) int acl_prefixed(struct mqcert *st,
+						  const struct mosquitto_evt_acl_check *ev)
+{
+	if (mqrenew_owns(ev->topic))
+		return acl_renew(st, ev);
+	return acl_client(st, ev);
 }
 
 int mqaccess_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev)
 {
-	struct mqclients_rec *r;
+	const char *topic = ev->topic;
 
-	/* The renewal topics (mqcert/..., $share/G/mqcert/...) have their own
-	 * grant that rules cannot widen: a byte compare for every other topic. */
-	if (ev->topic && (ev->topic[0] == 'm' || ev->topic[0] == '$') && mqrenew_owns(ev->topic))
-		return mqrenew_acl(st, ev);
-	r = mqclients_find(&st->clients, ev->client);
-
-	if (r && r->acl && !r->deferred && ev->topic &&
-	    mq_acl_allowed(r->acl, ev->topic, (enum mq_acl_access)ev->access))
-		return MOSQ_ERR_SUCCESS;
-	return acl_slow(st, ev);
+	if (__builtin_expect(!topic, 0))
+		return acl_slow(st, ev);
+	if (topic[0] == 'm' || topic[0] == '$')
+		return acl_prefixed(st, ev);
+	return acl_client(st, ev);
 }

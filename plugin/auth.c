@@ -143,6 +143,10 @@ static int auth_remember(struct mqcert *st, struct mosquitto *client, const stru
 		mqclients_rec_free(r);
 		return -1;
 	}
+	/* A live client judged again (SIGHUP) keeps the subscriptions it
+	 * made under whatever rules it had: no read fast path for it. */
+	if (!old && !w->recheck)
+		mqaccess_connected(st, r, client);
 	return mqclients_put(&st->clients, r);
 }
 

@@ -94,6 +94,12 @@ struct mqclients_rec {
 	const struct mosquitto *client;
 	bool deferred; /* no certificate: another plugin/password_file decided */
 	bool observed; /* plugin_opt_mode observe let in what enforce refuses */
+	/* Every subscription this connection holds was allowed by the
+	 * subscribe check of its current rules (access.c): its deliveries are
+	 * then readable without looking. Set only at a fresh connect with
+	 * clean start; cleared for good when the rules are rebuilt or a
+	 * subscription is allowed any other way. */
+	bool subs_ruled;
 	char *client_id;
 	char *device;
 	char *username;
@@ -315,6 +321,11 @@ int mqaccess_rebind(const struct mqcert *st, struct mqclients_rec *rec, const st
 /* After the rules changed: resolves every client against st->rules, so
  * that the previous rules can be freed. */
 void mqaccess_rebind_all(struct mqcert *st);
+/* At a fresh connect (not a re-check of a live client), after
+ * mqaccess_attach: whether rec's deliveries may skip the read check (see
+ * subs_ruled), which holds only while it subscribes under these rules. */
+void mqaccess_connected(const struct mqcert *st, struct mqclients_rec *rec,
+			const struct mosquitto *client);
 int mqaccess_check(struct mqcert *st, const struct mosquitto_evt_acl_check *ev);
 
 /* ---- renew.c: the built-in grant for online renewal ---------------------- */

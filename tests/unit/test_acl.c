@@ -386,6 +386,103 @@ static void subscribe_needs_a_covering_allow_and_no_stronger_deny(void **state)
 	RUN(rules, cases);
 }
 
+/* The plugin's read fast path (plugin/access.c) rests on this: when the
+ * subscribe check allows a filter, the read check allows every topic the
+ * filter matches. Topics from each filter: every wildcard level replaced
+ * by one level text ('#' also by nothing and by two levels), never a
+ * first level starting with '$' for a wildcard (MQTT matches none). */
+static void subscribe_allowed_means_every_matched_topic_readable(void **state)
+{
+	static const struct rspec rules[] = {
+		{ "device:dev1", "read", false, "devices/%u/#" },
+		{ "all", "read", false, "pub/+/status" },
+		{ "all", "read", true, "pub/secret/status" },
+		{ "group:cams", "read", false, "#" },
+		{ "group:cams", "read", true, "cams/private/#" },
+		{ "group:cams", "read", true, "+/+/hidden" },
+		{ "device:dev3", "read", false, "$SYS/#" },
+		{ "device:dev3", "read", false, "t/#" },
+		{ "device:dev3", "read", true, "t/+" },
+		{ "device:dev3", "read", true, "t/x/y" },
+		{ "device:dev3", "read", true, "t/%c/#" },
+		{ "device:a", "read", false, "+/+" },
+		{ "device:a", "read", false, "q/#" },
+		{ "device:a", "read", true, "q/%c/#" },
+		{ "device:a", "read", true, "q//#" },
+	};
+	static const char *const filters[] = {
+		"#", "+", "+/#", "+/+", "+/+/+", "devices/dev1/#", "devices/dev1/+/x", "devices/dev1",
+		"pub/+/status", "pub/x/status", "cams/#", "cams/public/#", "cams/+/x", "+/private/x",
+		"$SYS/#", "$SYS/+", "t/#", "t/z/+", "t/z/#", "t/+/q", "q/#", "q/j/#", "q/+/z", "q/+",
+		"$share/g/q/j/#", "$share/g/cams/public/+", "x/y", "+/y", "a//b", "/#",
+	};
+	static const char *const devices[] = { "dev1", "dev2", "dev3", "a" };
+	static const char *const cids[] = { "k", "j", "x", "dev1", "" };
+	static const char *const lev[] = { "a", "x", "y", "z", "j", "k", "q", "t", "", "dev1",
+					   "dev2", "private", "public", "hidden", "secret", "status",
+					   "devices", "cams", "pub", "$SYS", "$x" };
+	struct mq_policy *p = fixture(rules, sizeof(rules) / sizeof(rules[0]));
+	struct mq_acl_index *idx = mq_acl_index_build(p);
+	unsigned long tried = 0, allowed_subs = 0;
+
+	assert_non_null(idx);
+	for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); d++) {
+		for (size_t c = 0; c < sizeof(cids) / sizeof(cids[0]); c++) {
+			struct mq_acl_ident id = { .device = devices[d], .client_id = cids[c] };
+			struct mq_acl_client *cl = NULL;
+
+			assert_int_equal(mq_acl_client_init(&cl, idx, &id), 0);
+			for (size_t f = 0; f < sizeof(filters) / sizeof(filters[0]); f++) {
+				const char *flt = filters[f];
+
+				if (!mq_acl_check(cl, flt, S, NULL))
+					continue;
+				allowed_subs++;
+				if (!strncmp(flt, "$share/", 7))
+					flt = strchr(flt + 7, '/') + 1;
+				for (size_t l = 0; l < sizeof(lev) / sizeof(lev[0]); l++) {
+					for (int hash = 0; hash < 3; hash++) {
+						char fc[128], t[256] = "";
+						char *save = NULL, *tok;
+						bool first = true, skip = false;
+
+						snprintf(fc, sizeof(fc), "%s", flt);
+						/* strsep keeps empty levels, unlike strtok. */
+						for (save = fc; (tok = strsep(&save, "/"));) {
+							const char *v = tok;
+							bool wild = !strcmp(tok, "+") || !strcmp(tok, "#");
+
+							if (!strcmp(tok, "#") && hash == 0)
+								break;
+							if (wild)
+								v = !strcmp(tok, "#") && hash == 2 ? "k/k" : lev[l];
+							if (wild && first && v[0] == '$')
+								skip = true;
+							if (!first)
+								strcat(t, "/");
+							strcat(t, v);
+							first = false;
+						}
+						if (skip || !t[0])
+							continue;
+						tried++;
+						if (!mq_acl_check(cl, t, R, NULL))
+							fail_msg("%s (client id '%s'): subscribe '%s' is allowed, "
+								 "read '%s' is denied", devices[d], cids[c],
+								 filters[f], t);
+					}
+				}
+			}
+			mq_acl_client_free(cl);
+		}
+	}
+	/* The table must exercise the property, not pass vacuously. */
+	assert_true(allowed_subs > 30);
+	assert_true(tried > 1000);
+	mq_acl_index_free(idx);
+	mq_policy_free(p);
+}
+
 static void hostile_identities_never_widen_a_pattern(void **state)
 {
 	static const struct rspec rules[] = {
@@ -814,6 +911,7 @@ int main(void)
 		cmocka_unit_test(patterns_at_the_level_limit),
 		cmocka_unit_test(precedence_most_specific_wins_and_deny_wins_ties),
 		cmocka_unit_test(subscribe_needs_a_covering_allow_and_no_stronger_deny),
+		cmocka_unit_test(subscribe_allowed_means_every_matched_topic_readable),
 		cmocka_unit_test(hostile_identities_never_widen_a_pattern),
 		cmocka_unit_test(client_init_should_refuse_unknown_devices),
 		cmocka_unit_test(result_str_should_name_the_rule),
