@@ -21,6 +21,7 @@ test_expect_success 'no command file opens the PKI itself: only cmdtab_pki does'
 	# those of files renamed since.
 	for c in "$MQ_ROOT"/admin/cmd_*.c; do
 		o=$OBJ/admin/$(basename "$c" .c).o
+		test -f "$o" || echo "$o: not built"
 		nm --undefined-only "$o" | awk -v f="${o##*/}" \
 			"\$2 == \"store_open\" || \$2 == \"mq_store_open\" {print f, \$2}"
 	done >opened &&
