@@ -470,7 +470,8 @@ static void store_fleet_crl_retry(const struct store *st)
 
 /* etcd went back (FLEET_REBUILT): never go on silently. The operator
  * says which side holds the fleet: MQADMIN_ETCD_RESEED=1 puts this store
- * back; moving DIR/store away takes etcd's. */
+ * back; moving DIR/store away takes etcd's, and a reseed from that store
+ * makes the brokers follow it (fleet.c, the epoch). */
 static int store_fleet_rebuilt(struct store *st, const char *why)
 {
 	const char *re = getenv("MQADMIN_ETCD_RESEED");
@@ -479,8 +480,9 @@ static int store_fleet_rebuilt(struct store *st, const char *why)
 	if (!re || strcmp(re, "1")) {
 		cli_err("%s. Nothing was written. If %s/store holds the fleet's policy, put it back "
 			"into etcd (it replaces what etcd holds under %s) with: MQADMIN_ETCD_RESEED=1 "
-			"mqadmin -d %s device list; to take etcd's policy instead, move %s/store away "
-			"and run the command again", why, st->dir, fleet_prefix(), st->dir, st->dir);
+			"mqadmin -d %s device list; to take etcd's policy instead, move %s/store away, "
+			"run the command again, then reseed from it the same way (the brokers' syncs "
+			"follow only a reseed)", why, st->dir, fleet_prefix(), st->dir, st->dir);
 		return -1;
 	}
 	if (fleet_reseed(st->db, store_etcd, fleet_prefix()))
