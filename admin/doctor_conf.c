@@ -2,6 +2,7 @@
  * Only the lines that decide whether mqcert works are read; the rest of
  * the file is mosquitto's business. */
 #include "doctor.h"
+#include "mq_fileio.h"
 
 #include "mq_x509.h"
 #include "mq_names.h"
@@ -50,9 +51,16 @@ struct conf {
 	bool per_listener, too_many;
 };
 
+/* By the file name (mqcert.so, or a renamed copy such as mqcert-2.so): a
+ * directory named after mqcert may hold other plugins. */
 static bool conf_is_mqcert(const struct conf_plugin *p)
 {
-	return p->path && strstr(p->path, "mqcert");
+	const char *base;
+
+	if (!p->path)
+		return false;
+	base = strrchr(p->path, '/');
+	return strstr(base ? base + 1 : p->path, "mqcert") != NULL;
 }
 
 static void conf_set(struct doctor *d, char **slot, const char *v)
@@ -469,6 +477,27 @@ static void conf_check_identity(struct doctor *d, const struct conf_plugin *p)
 			   p->where, mq_idfield_name(p->identity), missing, active, type, first);
 }
 
+/* Whether mosquitto may ask the plugin at path before mqcert. 2.0.11 asks
+ * the callbacks of every v5 plugin (those exporting
+ * mosquitto_plugin_version) in load order, and only then the older
+ * auth_plugin interfaces (v2-v4, mosquitto_auth_plugin_version), whatever
+ * their place in the config. A file that cannot be read, or merely holds
+ * the name without exporting it, counts as v5: the safe side. Nothing of
+ * the plugin is run. */
+static bool conf_plugin_first_class(const char *path)
+{
+	static const char v5[] = "mosquitto_plugin_version"; /* with its NUL */
+	char *buf = NULL, err[256];
+	size_t len;
+	bool found;
+
+	if (mq_file_read_regular(path, 64u << 20, &buf, &len, err, sizeof(err)))
+		return true;
+	found = memmem(buf, len, v5, sizeof(v5)) != NULL;
+	free(buf);
+	return found;
+}
+
 /* mosquitto asks the plugins of a security scope in config order and takes
  * the first answer that is not DEFER (src/security.c). A plugin before
  * mqcert then decides connects and ACL checks first: it can let a client
@@ -489,7 +518,8 @@ static void conf_check_order(struct doctor *d, const struct conf *c)
 		for (size_t j = 0; j < i; j++) {
 			const struct conf_plugin *o = &c->p[j];
 
-			if (conf_is_mqcert(o) || (c->per_listener && o->listener != q->listener))
+			if (conf_is_mqcert(o) || (c->per_listener && o->listener != q->listener) ||
+			    !o->path || !conf_plugin_first_class(o->path))
 				continue;
 			doctor_add(d, DOCTOR_ERROR, "config-plugin-order",
 				   "load mqcert first: move its plugin line (and its plugin_opt_ lines) "

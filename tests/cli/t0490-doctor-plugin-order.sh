@@ -3,18 +3,24 @@
 # security scope answers connects and ACL checks first (mosquitto takes the
 # first answer that is not DEFER), so doctor calls it an error naming both
 # lines. Scope: everything with per_listener_settings false, the listener
-# block with true. acl_file/password_file are checked after all plugins:
-# no finding.
+# block with true. Only a v5 plugin (one exporting mosquitto_plugin_version)
+# can be asked first: 2.0.11 asks older auth plugins after every v5 one.
+# acl_file/password_file are checked after all plugins: no finding. The
+# other plugins are stubs compiled here (doctor only reads them).
 . "$(dirname "$0")/../lib.sh"
 
 chmod 755 "$TRASH"
 ME=$(id -un)
 doctor() { "$MQADMIN" -d pki doctor --broker-user "$ME" "$@"; }
-OTHER=/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
+OTHER=$TRASH/other5.so
 # mqline: the line number of mqcert's plugin line in good.conf.
 mqline() { grep -n "^plugin " good.conf | cut -d: -f1; }
 
 test_expect_success 'setup: a CA, a server, a device, the printed broker config' '
+	echo "int mosquitto_plugin_version(int n, const int *v) { return 5; }" >other5.c &&
+	cc -shared -fPIC -o other5.so other5.c &&
+	echo "int mosquitto_auth_plugin_version(void) { return 4; }" >other4.c &&
+	cc -shared -fPIC -o other4.so other4.c &&
 	"$MQADMIN" -d pki init >/dev/null &&
 	"$MQADMIN" -d pki server issue localhost >/dev/null &&
 	"$MQADMIN" -d pki device issue dev1 >/dev/null &&
@@ -57,6 +63,20 @@ test_expect_success 'the other plugin after mqcert, acl_file and password_file b
 	sed -e "${MQ}i acl_file $TRASH/acl" -e "${MQ}i password_file $TRASH/pw" good.conf >files.conf &&
 	doctor --config files.conf >out &&
 	test_grep ! "config-plugin-order" out
+'
+
+test_expect_success 'a v4 auth_plugin before mqcert is asked after it: no finding' '
+	MQ=$(mqline) &&
+	sed "${MQ}i auth_plugin $TRASH/other4.so" good.conf >v4.conf &&
+	doctor --config v4.conf >out &&
+	test_grep "^no problems found$" out
+'
+
+test_expect_success 'a plugin file doctor cannot read counts as one asked first' '
+	MQ=$(mqline) &&
+	sed "${MQ}i plugin $TRASH/nosuch.so" good.conf >bad.conf &&
+	test_must_fail doctor --config bad.conf >out &&
+	test_grep "^error \[config-plugin-order\]: plugin $TRASH/nosuch.so (bad.conf:$MQ) comes before" out
 '
 
 test_expect_success 'per_listener_settings true: only a plugin in the same listener block counts' '
