@@ -86,8 +86,7 @@ static void conf_plugin_opt(struct doctor *d, struct conf_plugin *p, const char 
 		"plugin_opt_audit_log", "plugin_opt_state_file", "plugin_opt_instance",
 		"plugin_opt_crl", "plugin_opt_ca", "plugin_opt_mode", "plugin_opt_acl_mode",
 		"plugin_opt_subscribe", "plugin_opt_read_fastpath", "plugin_opt_metrics_file",
-		"plugin_opt_metrics_interval",
-		"plugin_opt_sys_interval",
+		"plugin_opt_metrics_interval", "plugin_opt_sys_interval",
 	};
 
 	if (!strcmp(key, "plugin_opt_policy")) {
@@ -498,8 +497,8 @@ static bool conf_plugin_first_class(const char *path)
 	return found;
 }
 
-/* mosquitto asks the plugins of a security scope in config order and takes
- * the first answer that is not DEFER (src/security.c). A plugin before
+/* mosquitto asks the v5 plugins of a security scope in config order and
+ * takes the first answer that is not DEFER (src/security.c). A plugin before
  * mqcert then decides connects and ACL checks first: it can let a client
  * in past mqcert's identity checks, and a SUBSCRIBE it allows never reaches
  * mqcert, so the read fast path would allow every delivery of a client
@@ -526,7 +525,7 @@ static void conf_check_order(struct doctor *d, const struct conf *c)
 				   "above the other one",
 				   "plugin %s (%s) comes before the mqcert plugin (%s) in %s: mosquitto "
 				   "asks it first and takes its answer, so it can let clients in and "
-				   "allow topics without mqcert's checks", o->path ? o->path : "?",
+				   "allow topics without mqcert's checks", o->path,
 				   o->where ? o->where : "?", q->where ? q->where : "?", scope);
 		}
 	}

@@ -314,7 +314,10 @@ static int auth_no_cert(struct mqcert *st, struct mosquitto *client, const struc
 		 * (websockets.c clears wsi at close), so mp_websockets means
 		 * a live connection: judge it as at any other time. New TCP
 		 * CONNECTs are read in mux__handle() before the reload, never
-		 * in this window. */
+		 * in this window. A live TCP client with no record can only be
+		 * one a plugin loaded before mqcert let in; the API cannot
+		 * tell it from an offline session, so 'mqadmin doctor' calls
+		 * that order an error (config-plugin-order). */
 		if (!r && mosquitto_client_protocol(client) != mp_websockets)
 			return MOSQ_ERR_SUCCESS;
 		if (r && r->deferred)
