@@ -2,6 +2,7 @@
  * Only the lines that decide whether mqcert works are read; the rest of
  * the file is mosquitto's business. */
 #include "doctor.h"
+#include "mq_fileio.h"
 
 #include "mq_x509.h"
 #include "mq_names.h"
@@ -36,6 +37,7 @@ struct conf_listener {
 
 struct conf_plugin {
 	char *path, *where;
+	size_t listener; /* the block it is in (c->l), for per_listener_settings true */
 	char *policy, *store, *bad_opt;
 	bool bad_value;
 	enum mq_idfield identity; /* plugin_opt_identity, default cn */
@@ -48,6 +50,18 @@ struct conf {
 	size_t np;
 	bool per_listener, too_many;
 };
+
+/* By the file name (mqcert.so, or a renamed copy such as mqcert-2.so): a
+ * directory named after mqcert may hold other plugins. */
+static bool conf_is_mqcert(const struct conf_plugin *p)
+{
+	const char *base;
+
+	if (!p->path)
+		return false;
+	base = strrchr(p->path, '/');
+	return strstr(base ? base + 1 : p->path, "mqcert") != NULL;
+}
 
 static void conf_set(struct doctor *d, char **slot, const char *v)
 {
@@ -71,8 +85,8 @@ static void conf_plugin_opt(struct doctor *d, struct conf_plugin *p, const char 
 	static const char *const other[] = {
 		"plugin_opt_audit_log", "plugin_opt_state_file", "plugin_opt_instance",
 		"plugin_opt_crl", "plugin_opt_ca", "plugin_opt_mode", "plugin_opt_acl_mode",
-		"plugin_opt_subscribe", "plugin_opt_metrics_file", "plugin_opt_metrics_interval",
-		"plugin_opt_sys_interval",
+		"plugin_opt_subscribe", "plugin_opt_read_fastpath", "plugin_opt_metrics_file",
+		"plugin_opt_metrics_interval", "plugin_opt_sys_interval",
 	};
 
 	if (!strcmp(key, "plugin_opt_policy")) {
@@ -185,6 +199,7 @@ static void conf_line(struct doctor *d, struct conf *c, char *key, char *v, cons
 		if (c->np == CONF_MAX_PLUGINS)
 			return;
 		p = &c->p[c->np++];
+		p->listener = c->nl - 1;
 		conf_set(d, &p->path, v);
 		if (asprintf(&p->where, "%s:%d", path, line) < 0) {
 			p->where = NULL;
@@ -195,7 +210,7 @@ static void conf_line(struct doctor *d, struct conf *c, char *key, char *v, cons
 
 		/* auth_opt_X is the old spelling of plugin_opt_X. */
 		snprintf(opt, sizeof(opt), "plugin_opt_%s", key + (key[1] == 'u' ? 9 : 11));
-		if (p && p->path && strstr(p->path, "mqcert"))
+		if (p && conf_is_mqcert(p))
 			conf_plugin_opt(d, p, opt, v);
 	} else if (!strcmp(key, "cafile")) {
 		conf_set(d, &l->cafile, v);
@@ -461,6 +476,61 @@ static void conf_check_identity(struct doctor *d, const struct conf_plugin *p)
 			   p->where, mq_idfield_name(p->identity), missing, active, type, first);
 }
 
+/* Whether mosquitto may ask the plugin at path before mqcert. 2.0.11 asks
+ * the callbacks of every v5 plugin (those exporting
+ * mosquitto_plugin_version) in load order, and only then the older
+ * auth_plugin interfaces (v2-v4, mosquitto_auth_plugin_version), whatever
+ * their place in the config. A file that cannot be read, or merely holds
+ * the name without exporting it, counts as v5: the safe side. Nothing of
+ * the plugin is run. */
+static bool conf_plugin_first_class(const char *path)
+{
+	static const char v5[] = "mosquitto_plugin_version"; /* with its NUL */
+	char *buf = NULL, err[256];
+	size_t len;
+	bool found;
+
+	if (mq_file_read_regular(path, 64u << 20, &buf, &len, err, sizeof(err)))
+		return true;
+	found = memmem(buf, len, v5, sizeof(v5)) != NULL;
+	free(buf);
+	return found;
+}
+
+/* mosquitto asks the v5 plugins of a security scope in config order and
+ * takes the first answer that is not DEFER (src/security.c). A plugin before
+ * mqcert then decides connects and ACL checks first: it can let a client
+ * in past mqcert's identity checks, and a SUBSCRIBE it allows never reaches
+ * mqcert, so the read fast path would allow every delivery of a client
+ * mqcert's rules would deny. acl_file and password_file come after all
+ * plugins, so they are no concern here. */
+static void conf_check_order(struct doctor *d, const struct conf *c)
+{
+	for (size_t i = 0; i < c->np; i++) {
+		const struct conf_plugin *q = &c->p[i];
+		const char *scope = "the global security settings (per_listener_settings false)";
+
+		if (!conf_is_mqcert(q))
+			continue;
+		if (c->per_listener)
+			scope = c->l[q->listener].label ? c->l[q->listener].label : "its listener";
+		for (size_t j = 0; j < i; j++) {
+			const struct conf_plugin *o = &c->p[j];
+
+			if (conf_is_mqcert(o) || (c->per_listener && o->listener != q->listener) ||
+			    !o->path || !conf_plugin_first_class(o->path))
+				continue;
+			doctor_add(d, DOCTOR_ERROR, "config-plugin-order",
+				   "load mqcert first: move its plugin line (and its plugin_opt_ lines) "
+				   "above the other one",
+				   "plugin %s (%s) comes before the mqcert plugin (%s) in %s: mosquitto "
+				   "asks it first and takes its answer, so it can let clients in and "
+				   "allow topics without mqcert's checks", o->path,
+				   o->where ? o->where : "?", q->where ? q->where : "?", scope);
+		}
+	}
+}
+
 static void conf_check_plugins(struct doctor *d, const struct conf *c)
 {
 	char fix[PATH_MAX + 80], pol[PATH_MAX + 16], eff[PATH_MAX + 32], real[PATH_MAX];
@@ -469,7 +539,7 @@ static void conf_check_plugins(struct doctor *d, const struct conf *c)
 	snprintf(fix, sizeof(fix), "add the plugin lines 'mqadmin -d %s broker-config' prints",
 		 d->dir);
 	for (size_t i = 0; i < c->np; i++)
-		if (c->p[i].path && strstr(c->p[i].path, "mqcert"))
+		if (conf_is_mqcert(&c->p[i]))
 			p = &c->p[i];
 	if (!p) {
 		doctor_add(d, DOCTOR_ERROR, "config-no-plugin", fix,
@@ -477,6 +547,7 @@ static void conf_check_plugins(struct doctor *d, const struct conf *c)
 		return;
 	}
 	conf_broker_read(d, p->path, "plugin");
+	conf_check_order(d, c);
 	conf_check_identity(d, p);
 	/* Absolute: the fix goes into a mosquitto.conf. */
 	if (realpath(d->dir, real))

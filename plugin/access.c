@@ -111,12 +111,14 @@ int mqaccess_rebind(const struct mqcert *st, struct mqclients_rec *rec, const st
  * It starts true only for a client that starts without subscriptions:
  * clean start (the broker sets it before BASIC_AUTH; a takeover then
  * hands over no subscriptions and no queued messages), acl_mode enforce
- * (observe allows what the rules deny) and rules resolved. */
+ * (observe allows what the rules deny), rules resolved, and not turned
+ * off (plugin_opt_read_fastpath false: a plugin before mqcert may answer
+ * a SUBSCRIBE that mqcert then never sees). */
 void mqaccess_connected(const struct mqcert *st, struct mqclients_rec *rec,
 			const struct mosquitto *client)
 {
 	rec->subs_ruled = rec->acl && !rec->deferred && !rec->observed &&
-			  st->opt.subscribe == MQOPT_SUB_CHECK &&
+			  st->opt.read_fastpath && st->opt.subscribe == MQOPT_SUB_CHECK &&
 			  st->opt.acl_mode == MQOPT_ENFORCE &&
 			  mosquitto_client_clean_session(client);
 }

@@ -303,10 +303,24 @@ static int auth_no_cert(struct mqcert *st, struct mosquitto *client, const struc
 		 * Refusing them would only disconnect an offline session;
 		 * they are judged when they really reconnect. A live client
 		 * we let in always has its certificate, so "not ours and no
-		 * certificate" during the re-check means "offline". */
-		if (!r)
+		 * certificate" during the re-check means "offline".
+		 *
+		 * Except on websockets: 2.0.11's loop (src/loop.c) runs
+		 * lws_service() after mosquitto_security_apply() and before
+		 * the TICK that ends this window, so a NEW websockets CONNECT
+		 * can be judged here; taken for offline it would get in with
+		 * no certificate, past no_certificate refuse (and with defer,
+		 * past password_file). An offline session has no websocket
+		 * (websockets.c clears wsi at close), so mp_websockets means
+		 * a live connection: judge it as at any other time. New TCP
+		 * CONNECTs are read in mux__handle() before the reload, never
+		 * in this window. A live TCP client with no record can only be
+		 * one a plugin loaded before mqcert let in; the API cannot
+		 * tell it from an offline session, so 'mqadmin doctor' calls
+		 * that order an error (config-plugin-order). */
+		if (!r && mosquitto_client_protocol(client) != mp_websockets)
 			return MOSQ_ERR_SUCCESS;
-		if (r->deferred)
+		if (r && r->deferred)
 			return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	if (st->opt.no_cert == MQOPT_NOCERT_DEFER) {

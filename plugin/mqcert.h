@@ -72,6 +72,7 @@ struct mqopt {
 	bool audit_set, state_set, crl_set, ca_set; /* given (defaults otherwise) */
 	enum mqopt_mode mode, acl_mode;
 	enum mqopt_sub subscribe;
+	bool read_fastpath; /* plugin_opt_read_fastpath, default true */
 	char *seen_dir;   /* observe mode: DIR/audit/seen, certificates by fingerprint */
 	char *metrics_path; /* NULL: plugin_opt_metrics_file none (the default) */
 	long metrics_interval; /* seconds between writes of metrics_path */

@@ -292,6 +292,14 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 		}
 		return 0;
 	}
+	if (!strcmp(key, "read_fastpath")) {
+		if (!strcmp(val, "true") || !strcmp(val, "false")) {
+			o->read_fastpath = val[0] == 't';
+			return 0;
+		}
+		mqlog(MOSQ_LOG_ERR, "invalid plugin_opt_read_fastpath '%s': use true or false", val);
+		return -1;
+	}
 	if (!strcmp(key, "audit_log") || !strcmp(key, "state_file"))
 		return opt_path(key[0] == 'a' ? &o->audit_path : &o->state_path,
 				key[0] == 'a' ? &o->audit_set : &o->state_set, val);
@@ -350,7 +358,7 @@ static int opt_one(struct mqopt *o, const char *key, const char *val)
 	}
 	mqlog(MOSQ_LOG_ERR, "unknown option plugin_opt_%s: known are store, policy, identity, "
 	      "clientid_binding, no_certificate, audit_log, state_file, instance, crl, ca, mode, "
-	      "acl_mode, subscribe, metrics_file, metrics_interval, sys_interval", key);
+	      "acl_mode, subscribe, read_fastpath, metrics_file, metrics_interval, sys_interval", key);
 	return -1;
 }
 
@@ -368,6 +376,7 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 	o->audit_set = o->state_set = o->crl_set = o->ca_set = false;
 	o->mode = o->acl_mode = MQOPT_ENFORCE;
 	o->subscribe = MQOPT_SUB_CHECK;
+	o->read_fastpath = true;
 	o->seen_dir = NULL;
 	o->metrics_path = NULL;
 	o->metrics_interval = 15;
@@ -428,6 +437,9 @@ int mqopt_parse(struct mqopt *o, const struct mosquitto_opt *opts, int n)
 		      o->subscribe == MQOPT_SUB_GRANT ? "grant" : "check",
 		      o->mode == MQOPT_OBSERVE ? ": every certificate the listener verified gets in "
 		      "(observe mode is for migrating; switch to enforce)" : "");
+	if (!o->read_fastpath)
+		mqlog(MOSQ_LOG_NOTICE, "read_fastpath false: every delivery is read-checked "
+		      "against the rules");
 	return 0;
 oom:
 	mqlog(MOSQ_LOG_ERR, "out of memory");
