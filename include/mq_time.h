@@ -27,4 +27,16 @@ int mq_duration_parse(const char *s, long *secs);
  * elapsed times that must not jump with the wall clock. */
 double mq_time_monotonic(void);
 
+/* Milliseconds on CLOCK_MONOTONIC_COARSE (the kernel's last tick, read
+ * through the vDSO with no system call; a few ms of resolution): for
+ * rate-limiting work on hot paths. Falls back to mq_time_monotonic. */
+static inline long long mq_time_coarse_ms(void)
+{
+	struct timespec t;
+
+	if (__builtin_expect(clock_gettime(CLOCK_MONOTONIC_COARSE, &t) != 0, 0))
+		return (long long)(mq_time_monotonic() * 1000);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 #endif

@@ -48,6 +48,7 @@ struct mqaudit {
 	struct mq_strmap rates;
 	struct au_rate *rates_head;
 	time_t last_sweep;
+	bool *owed; /* set with each line buffered: see mqaudit_open */
 };
 
 /* ---- the line buffer ----------------------------------------------------- */
@@ -186,6 +187,7 @@ static void au_end(struct mqaudit *a)
 		text[n] = '\n'; /* over the NUL: one put, all or nothing */
 		au_put(a, text, n + 1);
 		cJSON_free(text);
+		*a->owed = true;
 	} else {
 		a->line_lost = true;
 	}
@@ -373,7 +375,7 @@ static struct au_rate *au_rate_get(struct mqaudit *a, const char *client_id,
 
 /* ---- public ----------------------------------------------------------------- */
 
-int mqaudit_open(struct mqaudit **out, const char *path, const char *instance)
+int mqaudit_open(struct mqaudit **out, const char *path, const char *instance, bool *owed)
 {
 	struct mqaudit *a;
 
@@ -388,6 +390,7 @@ int mqaudit_open(struct mqaudit **out, const char *path, const char *instance)
 		return -1;
 	}
 	a->fd = -1;
+	a->owed = owed;
 	mq_strmap_init(&a->rates);
 	/* Opened now so that a bad path shows in the log at start. */
 	au_open_file(a, time(NULL));

@@ -352,8 +352,10 @@ void mqrenew_connected(struct mqcert *st, const struct mqclients_rec *r);
  * Broker thread only. Nothing here changes a decision. */
 struct mqaudit;
 
-/* NULL path: none; instance goes on every line. -1 only when out of memory. */
-int mqaudit_open(struct mqaudit **out, const char *path, const char *instance);
+/* NULL path: none; instance goes on every line; *owed is set whenever a
+ * line waits to be written (the next TICK must not be skipped). -1 only
+ * when out of memory. */
+int mqaudit_open(struct mqaudit **out, const char *path, const char *instance, bool *owed);
 /* Writes what is buffered (one try) and frees everything. */
 void mqaudit_close(struct mqaudit *a);
 void mqaudit_tick(struct mqaudit *a, time_t now);
@@ -489,6 +491,10 @@ struct mqcert {
 	long seen_count;
 	struct mqmet met;
 	bool renew_message_on; /* MOSQ_EVT_MESSAGE registered (renew.c) */
+	/* The TICK gate (plugin.c): when the last full tick ran
+	 * (mq_time_coarse_ms), and work that must not wait for the gate. */
+	long long tick_full_ms;
+	bool tick_owed;
 };
 
 static inline bool mqreload_no_tick(const struct mqcert *st)
