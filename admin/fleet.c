@@ -566,24 +566,62 @@ out:
 	return rc;
 }
 
+int fleet_marks_read(struct etcd *e, const char *prefix, struct fleet_marks *m, char *err,
+		     size_t errlen)
+{
+	char *key = fleet_key(prefix, "meta/epoch"), *end = fleet_key(prefix, "meta/txo");
+	struct etcd_range_req r = {.key = key, .range_end = end};
+	struct etcd_kvs k = {0};
+	int rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	if (!key || !end) {
+		mq_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* One read: P meta/epoch, meta/next_rule_id and meta/txn (the marker). */
+	if ((rc = etcd_range(e, &r, &k, err, errlen)))
+		goto out;
+	m->rev = k.rev;
+	m->read = k.n;
+	for (size_t i = 0; i < k.n; i++) {
+		const char *rel = k.v[i].key + strlen(prefix);
+
+		if (!strcmp(rel, "meta/txn"))
+			m->txn_rev = k.v[i].mod_rev;
+		else if (!strcmp(rel, "meta/epoch") &&
+			 fleet_parse_u64(k.v[i].value, k.v[i].vlen, &m->epoch))
+			m->epoch = 0;
+	}
+out:
+	etcd_kvs_free(&k);
+	free(key);
+	free(end);
+	return rc;
+}
+
+bool fleet_went_back(const struct fleet_marks *m, uint64_t rev_seen, uint64_t txn_seen,
+		     size_t ndev)
+{
+	return m->rev < (int64_t)rev_seen || (!m->txn_rev && ndev && ndev != (size_t)-1) ||
+	       (txn_seen && m->txn_rev < (int64_t)txn_seen);
+}
+
 int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_t *keys_read,
 		  char *err, size_t errlen)
 {
 	struct fleet_result res = {0};
 	struct fleet_events l = {0};
-	struct etcd_kvs k = {0};
-	struct etcd_range_req r = {0};
 	struct etcd_watch_req w = {0};
-	char *ekey = fleet_key(prefix, "meta/epoch"), *eend = fleet_key(prefix, "meta/txo");
+	struct fleet_marks m;
 	char *key = NULL, *end = NULL;
-	const struct etcd_kv *txn = NULL;
-	uint64_t from = 0, txn_seen = 0, epoch = 0, epoch_seen = 0;
+	uint64_t from = 0, txn_seen = 0, epoch_seen = 0;
 	size_t ndev;
 	int rc = -1;
 
 	if (keys_read)
 		*keys_read = 0;
-	if (!ekey || !eend || fleet_policy_range(prefix, &key, &end)) {
+	if (fleet_policy_range(prefix, &key, &end)) {
 		mq_errf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -605,48 +643,34 @@ int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_
 	mq_store_read_end(db);
 	if (!from)
 		goto full;
-	/* One read: P meta/epoch, meta/next_rule_id and meta/txn (the marker). */
-	r.key = ekey;
-	r.range_end = eend;
-	if ((rc = etcd_range(e, &r, &k, err, errlen)))
+	if ((rc = fleet_marks_read(e, prefix, &m, err, errlen)))
 		goto out;
-	for (size_t i = 0; i < k.n; i++) {
-		const char *rel = k.v[i].key + strlen(prefix);
-
-		if (!strcmp(rel, "meta/txn"))
-			txn = &k.v[i];
-		else if (!strcmp(rel, "meta/epoch") &&
-			 fleet_parse_u64(k.v[i].value, k.v[i].vlen, &epoch))
-			epoch = 0;
-	}
 	/* An administrator reseeded etcd since this cache read it: the
 	 * revisions this cache recorded mean nothing there any more. */
-	if (epoch && epoch != epoch_seen) {
+	if (m.epoch && m.epoch != epoch_seen) {
 		fprintf(stderr, "mqadmin: note: etcd at %s was reseeded by an administrator (epoch %"
-			PRIu64 "): reading the whole policy from etcd\n", etcd_endpoint_last(e), epoch);
+			PRIu64 "): reading the whole policy from etcd\n", etcd_endpoint_last(e), m.epoch);
 		goto full;
 	}
-	/* etcd behind what this cache saw (its revision, or the last mqadmin
-	 * transaction gone or older): a rebuilt etcd, or one restored from a
-	 * backup. Catching up would take its older policy for the truth, and
-	 * writing would push only this command's keys into it. */
-	if (k.rev < (int64_t)from || (!txn && ndev && ndev != (size_t)-1) ||
-	    (txn_seen && (!txn || txn->mod_rev < (int64_t)txn_seen))) {
+	/* Catching up from an etcd that went back would take its older
+	 * policy for the truth, and writing would push only this command's
+	 * keys into it. */
+	if (fleet_went_back(&m, from, txn_seen, ndev)) {
 		mq_errf(err, errlen, "etcd at %s holds an older policy under %s than this store last "
 			"saw (etcd revision %" PRId64 ", last mqadmin transaction %" PRId64 "; this "
 			"store saw revision %" PRIu64 ", transaction %" PRIu64 "): etcd was rebuilt or "
-			"restored from a backup", etcd_endpoint_last(e), prefix, k.rev,
-			txn ? txn->mod_rev : 0, from, txn_seen);
+			"restored from a backup", etcd_endpoint_last(e), prefix, m.rev, m.txn_rev, from,
+			txn_seen);
 		rc = FLEET_REBUILT;
 		goto out;
 	}
 	rc = -1;
-	if (!txn || txn->mod_rev <= (int64_t)from) {
+	if (!m.txn_rev || m.txn_rev <= (int64_t)from) {
 		rc = 0; /* nothing since: O(1) */
-		l.read = k.n;
+		l.read = m.read;
 		goto out;
 	}
-	l.until = txn->mod_rev;
+	l.until = m.txn_rev;
 	w.key = key;
 	w.range_end = end;
 	w.start_revision = (int64_t)from + 1;
@@ -677,9 +701,6 @@ out:
 		*keys_read = l.read;
 	fleet_result_free(&res);
 	fleet_events_free(&l);
-	etcd_kvs_free(&k);
-	free(ekey);
-	free(eend);
 	free(key);
 	free(end);
 	return rc;

@@ -84,6 +84,21 @@ int fleet_resync(struct mq_store *db, struct etcd *e, const char *prefix,
  * is no etcd_rev or etcd compacted it; seeds an empty etcd from db (its
  * first use with an existing store). *keys_read (may be NULL): how many
  * keys were read. 0 or an ETCD_* code + err. */
+/* Where etcd stands, from one range read (P meta/epoch .. meta/txn): its
+ * revision, the mod revision of the last mqadmin transaction's marker (0:
+ * none) and the reseed epoch (0: none); read: keys read. */
+struct fleet_marks {
+	int64_t rev, txn_rev;
+	uint64_t epoch;
+	size_t read;
+};
+int fleet_marks_read(struct etcd *e, const char *prefix, struct fleet_marks *m, char *err,
+		     size_t errlen);
+/* Whether etcd went back from what a store recorded (the etcd revision it
+ * applied, the last transaction marker it saw, its device count): a
+ * rebuilt etcd, or one restored from an older backup. */
+bool fleet_went_back(const struct fleet_marks *m, uint64_t rev_seen, uint64_t txn_seen,
+		     size_t ndev);
 int fleet_catchup(struct mq_store *db, struct etcd *e, const char *prefix, size_t *keys_read,
 		  char *err, size_t errlen);
 

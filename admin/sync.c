@@ -764,37 +764,6 @@ static int sync_check_ca(struct sync *s, char *err, size_t errlen)
 	return rc;
 }
 
-/* The value (decimal) and mod revision of P rel in etcd: 0 found, 1 absent, else an etcd error. */
-static int sync_etcd_u64(struct sync *s, const char *rel, uint64_t *v, int64_t *mod_rev, char *err,
-			 size_t errlen)
-{
-	char *key = fleet_key(s->prefix, rel), num[32];
-	struct etcd_range_req r = {.key = key};
-	struct etcd_kvs k = {0};
-	int rc;
-
-	*v = 0;
-	*mod_rev = 0;
-	if (!key) {
-		snprintf(err, errlen, "out of memory");
-		return ETCD_ERR;
-	}
-	rc = etcd_range(s->etcd, &r, &k, err, errlen);
-	if (!rc && !k.n)
-		rc = 1;
-	if (!rc) {
-		*mod_rev = k.v[0].mod_rev;
-		if (k.v[0].vlen < sizeof(num)) {
-			memcpy(num, k.v[0].value, k.v[0].vlen);
-			num[k.v[0].vlen] = '\0';
-			*v = strtoull(num, NULL, 10);
-		}
-	}
-	etcd_kvs_free(&k);
-	free(key);
-	return rc;
-}
-
 /* An etcd whose revision is below the one the store applied is another
  * cluster: watching from our revision would wait for revisions that mean
  * something else. An administrator's reseed (a new epoch) is followed in
@@ -803,34 +772,29 @@ static int sync_etcd_u64(struct sync *s, const char *rel, uint64_t *v, int64_t *
  * broker: refused, and the broker keeps the policy it has. */
 static int sync_check_rev(struct sync *s, char *err, size_t errlen)
 {
-	struct etcd_range_req r = {.key = s->k_policy, .range_end = s->k_policy_end,
-				   .count_only = true};
-	struct etcd_kvs k = {0};
-	uint64_t theirs = 0, ours = 0, txn_seen = 0, unused;
-	int64_t txn_rev = 0, epoch_rev;
-	int rc = etcd_range(s->etcd, &r, &k, err, errlen);
+	struct fleet_marks m;
+	uint64_t epoch = 0, txn_seen = 0;
+	size_t ndev;
+	int rc = fleet_marks_read(s->etcd, s->prefix, &m, err, errlen);
 
+	if (rc)
+		return rc;
+	if (mq_store_read_begin(s->db, err, errlen))
+		return ETCD_ERR;
+	mq_store_meta_get(s->db, "epoch", &epoch);
+	mq_store_meta_get(s->db, "etcd:meta/txn", &txn_seen);
+	ndev = mq_store_device_count(s->db);
+	mq_store_read_end(s->db);
 	/* The syncs' own keys move etcd's revision on, so a restored etcd
 	 * soon passes ours again: the last mqadmin transaction (P meta/txn)
-	 * older than the one this store applied says it too. */
-	if (!rc && (rc = sync_etcd_u64(s, "meta/txn", &unused, &txn_rev, err, errlen)) == 1)
-		rc = 0;
-	if (!rc && (rc = sync_etcd_u64(s, "meta/epoch", &theirs, &epoch_rev, err, errlen)) == 1)
-		rc = 0;
-	if (!rc && !mq_store_read_begin(s->db, err, errlen)) {
-		mq_store_meta_get(s->db, "epoch", &ours);
-		mq_store_meta_get(s->db, "etcd:meta/txn", &txn_seen);
-		mq_store_read_end(s->db);
-	}
-	/* A reseed may land at a revision this store already applied (a
-	 * restored etcd's revisions catch up with ours): the epoch tells,
-	 * whatever the revisions say. */
-	if (!rc && theirs && theirs != ours) {
+	 * says it too. And a reseed may land at a revision this store already
+	 * applied: the epoch tells, whatever the revisions say. */
+	if (m.epoch && m.epoch != epoch) {
 		sync_log("etcd was reseeded by an administrator (epoch %" PRIu64 "; etcd at revision %"
-			 PRId64 ", this store applied %" PRId64 "): resynchronising in full", theirs,
-			 k.rev, s->rev);
+			 PRId64 ", this store applied %" PRId64 "): resynchronising in full", m.epoch,
+			 m.rev, s->rev);
 		s->resync = true;
-	} else if (!rc && (k.rev < s->rev || (int64_t)txn_seen > txn_rev)) {
+	} else if (fleet_went_back(&m, (uint64_t)s->rev, txn_seen, ndev)) {
 		snprintf(err, errlen, "etcd is at revision %" PRId64 " (last mqadmin transaction %"
 			 PRId64 "), behind the %" PRId64 " (%" PRIu64 ") this store applied, and no "
 			 "administrator reseeded it: it was restored from an older backup or "
@@ -838,10 +802,9 @@ static int sync_check_rev(struct sync *s, char *err, size_t errlen)
 			 "the administrator's host whose store is newest run: "
 			 "MQADMIN_ETCD_RESEED=1 mqadmin -d DIR device list (to roll the fleet "
 			 "back to the backup on purpose, reseed from a store that caught up from "
-			 "it)", k.rev, txn_rev, s->rev, txn_seen, s->instance);
+			 "it)", m.rev, m.txn_rev, s->rev, txn_seen, s->instance);
 		rc = ETCD_ERR;
 	}
-	etcd_kvs_free(&k);
 	return rc;
 }
 
