@@ -495,6 +495,7 @@ struct mqcert {
 	 * (mq_time_coarse_ms), and work that must not wait for the gate. */
 	long long tick_full_ms;
 	bool tick_owed;
+	bool audit_owed; /* audit lines waiting: flushed at the next tick alone */
 };
 
 static inline bool mqreload_no_tick(const struct mqcert *st)

@@ -82,7 +82,9 @@ static int plugin_on_acl_check(int event, void *data, void *userdata)
  * message. The full work runs at most every PLUGIN_TICK_MS of the coarse
  * monotonic clock; a tick in between costs a clock read and a compare,
  * unless work is owed (a SIGHUP: its re-check window ends at the next
- * tick; audit lines waiting). Idle, the broker ticks every 100 ms, so each
+ * tick). Audit lines waiting are written at the next tick without the
+ * rest of the work: a connect storm writes a line per CONNECT, and must not
+ * open the gate for everything else. Idle, the broker ticks every 100 ms, so each
  * tick is a full one; under load what the TICK does (a committed change
  * applied, a revoked or expired client kicked, the state file) waits at
  * most PLUGIN_TICK_MS longer, or, when the traffic stops right then,
@@ -97,6 +99,7 @@ static __attribute__((noinline)) int plugin_tick_full(struct mqcert *st, long lo
 
 	st->tick_full_ms = ms;
 	st->tick_owed = false; /* what the work below owes is seen at the next tick */
+	st->audit_owed = false;
 	/* The order of work: read the store's changes (rules and CRL
 	 * swapped), re-resolve and judge the clients they touch and kick the
 	 * refused, kick the expired, then write what the others report. */
@@ -114,9 +117,13 @@ static int plugin_on_tick(int event, void *data, void *userdata)
 	struct mqcert *st = userdata;
 	long long ms = mq_time_coarse_ms();
 
-	if (ms - st->tick_full_ms < PLUGIN_TICK_MS && !st->tick_owed)
-		return MOSQ_ERR_SUCCESS;
-	return plugin_tick_full(st, ms);
+	if (ms - st->tick_full_ms >= PLUGIN_TICK_MS || st->tick_owed)
+		return plugin_tick_full(st, ms);
+	if (st->audit_owed) {
+		st->audit_owed = false;
+		mqaudit_tick(st->audit, time(NULL));
+	}
+	return MOSQ_ERR_SUCCESS;
 }
 
 /* An error here would make the broker skip password_file and acl_file
@@ -210,7 +217,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	      mq_idfield_name(st->opt.identity), mqopt_binding_name(st->opt.binding),
 	      st->opt.no_cert == MQOPT_NOCERT_DEFER ? "defer" : "refuse");
 	if (mqaudit_open(&st->audit, st->opt.audit_path, st->opt.instance,
-			 &st->tick_owed) || mqstate_open(st)) {
+			 &st->audit_owed) || mqstate_open(st)) {
 		mqlog(MOSQ_LOG_ERR, "out of memory");
 		plugin_free(st);
 		return MOSQ_ERR_NOMEM;
