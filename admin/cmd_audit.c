@@ -1419,7 +1419,7 @@ static int exp_device(void *arg, const char *name, const char *serial, time_t no
 	return 0;
 }
 
-/* A device needs renewal when its certificate in use (mq_store_cert_in_use:
+/* A device needs renewal when its certificate in use (mq_device_cert_in_use:
  * the longest-lived one neither revoked nor retired; expired ones count,
  * still the device's, and it is locked out) ends within the window. Fully
  * revoked devices are gone. From the covering expiring index, O(result);
@@ -1439,7 +1439,7 @@ static int exp_devices(struct exp_ctx *e, struct store *st)
 		return -1;
 	p = st->policy;
 	for (size_t i = 0; i < p->ndevices; i++) {
-		const struct mq_cert *c = mq_store_cert_in_use(p->devices[i], e->now);
+		const struct mq_cert *c = mq_device_cert_in_use(p->devices[i], e->now);
 
 		if (c && exp_device(e, p->devices[i]->name, c->serial, c->not_after))
 			return -1;

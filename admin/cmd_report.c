@@ -324,19 +324,6 @@ out:
 	return rc;
 }
 
-/* The newest certificate that can still admit its device (not revoked or
- * retired), as 'expiring' counts it; NULL when none. */
-static const struct mq_cert *rep_live_cert(const struct mq_device *d)
-{
-	const struct mq_cert *best = NULL;
-
-	for (size_t k = 0; k < d->ncerts; k++)
-		if (d->certs[k]->status == MQ_CERT_ACTIVE &&
-		    (!best || d->certs[k]->not_after > best->not_after))
-			best = d->certs[k];
-	return best;
-}
-
 static void rep_expiry(struct report_html *h, const struct rep *r)
 {
 	enum { WEEKS = 12, MONTHS = 12 };
@@ -365,7 +352,7 @@ static void rep_expiry(struct report_html *h, const struct rep *r)
 		snprintf(ml[i], sizeof(ml[i]), "%04d-%02d", y + (m + i - 1) / 12, (m + i - 1) % 12 + 1);
 	snprintf(ml[MONTHS + 1], sizeof(ml[0]), "later");
 	for (size_t i = 0; i < r->p->ndevices; i++) {
-		const struct mq_cert *c = rep_live_cert(r->p->devices[i]);
+		const struct mq_cert *c = mq_device_cert_in_use(r->p->devices[i], r->now);
 		struct tm e;
 		long months;
 

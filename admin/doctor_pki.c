@@ -165,18 +165,6 @@ static void pki_load_servers(struct doctor *d)
 		pki_check_server(d, &d->servers[i]);
 }
 
-/* The newest active certificate of a device (by notAfter), or NULL. */
-static const struct mq_cert *pki_live_cert(const struct mq_device *dev)
-{
-	const struct mq_cert *best = NULL;
-
-	for (size_t i = 0; i < dev->ncerts; i++)
-		if (dev->certs[i]->status == MQ_CERT_ACTIVE &&
-		    (!best || dev->certs[i]->not_after > best->not_after))
-			best = dev->certs[i];
-	return best;
-}
-
 static void pki_check_device_files(struct doctor *d, const struct mq_device *dev,
 				   const char *fix)
 {
@@ -239,7 +227,7 @@ out:
 
 static void pki_check_device(struct doctor *d, const struct mq_device *dev)
 {
-	const struct mq_cert *c = pki_live_cert(dev);
+	const struct mq_cert *c = mq_device_cert_in_use(dev, d->now);
 	char fix[512];
 	long left;
 

@@ -1046,7 +1046,7 @@ static int store_exp_one(void *arg, time_t not_after, const char *serial, const 
 
 		if (got)
 			return got < 0 ? -1 : 0;
-		c = mq_store_cert_in_use(d, x->now);
+		c = mq_device_cert_in_use(d, x->now);
 		if (!c || c->not_after > x->limit) {
 			rc = 0;
 			goto out;

@@ -466,6 +466,20 @@ enum mq_cert_state mq_cert_state(const struct mq_cert *c, time_t now)
 	return MQ_STATE_ACTIVE;
 }
 
+const struct mq_cert *mq_device_cert_in_use(const struct mq_device *d, time_t now)
+{
+	const struct mq_cert *best = NULL;
+
+	for (size_t k = 0; k < d->ncerts; k++) {
+		enum mq_cert_state st = mq_cert_state(d->certs[k], now);
+
+		if (st != MQ_STATE_REVOKED && st != MQ_STATE_RETIRED &&
+		    (!best || d->certs[k]->not_after > best->not_after))
+			best = d->certs[k];
+	}
+	return best;
+}
+
 const char *mq_cert_state_str(enum mq_cert_state s)
 {
 	switch (s) {

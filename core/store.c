@@ -801,22 +801,8 @@ int mq_store_expiry_range(struct mq_store *s, time_t from, time_t to,
 	return rc == 2 ? 0 : rc;
 }
 
-const struct mq_cert *mq_store_cert_in_use(const struct mq_device *d, time_t now)
-{
-	const struct mq_cert *best = NULL;
-
-	for (size_t k = 0; k < d->ncerts; k++) {
-		enum mq_cert_state st = mq_cert_state(d->certs[k], now);
-
-		if (st != MQ_STATE_REVOKED && st != MQ_STATE_RETIRED &&
-		    (!best || d->certs[k]->not_after > best->not_after))
-			best = d->certs[k];
-	}
-	return best;
-}
-
 /* The expiring entry of d: the certificate in use whatever the time
- * (*best: mq_store_cert_in_use's answer while no retire_after deadline
+ * (*best: mq_device_cert_in_use's answer while no retire_after deadline
  * has passed), and the one its key names (*key). A retire_after deadline
  * makes the answer depend on the time (*timed): the key is then the
  * soonest not_after of the candidates, never later than the answer at any

@@ -179,6 +179,11 @@ int mq_policy_remove_rule(struct mq_policy *p, unsigned long id);
 
 enum mq_cert_state mq_cert_state(const struct mq_cert *c, time_t now);
 const char *mq_cert_state_str(enum mq_cert_state s);
+/* The certificate d is in use with at time now (what `expiring`, the
+ * report and doctor judge it by): of those neither revoked nor retired at
+ * now (a passed retire_after deadline counts as retired), the one with the
+ * latest not_after (the first of equals); expired ones count. NULL: none. */
+const struct mq_cert *mq_device_cert_in_use(const struct mq_device *d, time_t now);
 bool mq_device_in_group(const struct mq_device *d, const char *group);
 
 /* One record at a time: the store keeps each device object and each rule

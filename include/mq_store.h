@@ -104,15 +104,10 @@ int mq_store_rules_each(struct mq_store *s,
 int mq_store_expiry_range(struct mq_store *s, time_t from, time_t to,
 			  int (*cb)(void *arg, time_t not_after, const char *fpr, const char *name),
 			  void *arg, char *err, size_t errlen);
-/* The certificate `expiring` lists d by at time now: of those neither
- * revoked nor retired at now (a passed retire_after deadline counts as
- * retired), the one with the latest not_after (the first of equals);
- * expired ones count. NULL: none. */
-const struct mq_cert *mq_store_cert_in_use(const struct mq_device *d, time_t now);
 /* The covering expiring index: one entry per device with a certificate in
  * use, with not_after < to, in (not_after, fingerprint) order: cb gets
  * not_after, the serial's text and the device's name: the answer of
- * mq_store_cert_in_use, unless timed (a retire_after deadline makes the
+ * mq_device_cert_in_use, unless timed (a retire_after deadline makes the
  * answer depend on the time: read the record and ask it; not_after is then
  * the soonest the answer can have). 1 when the index is not current (a
  * store last written by an mqadmin that did not keep it: the next write

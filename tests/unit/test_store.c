@@ -567,9 +567,9 @@ static void store_expiring_index_should_hold_each_devices_cert_in_use(void **sta
 	assert_int_equal(x.not_after[0], 1750000000);
 	assert_true(x.timed[0]);
 	assert_string_equal(x.name[1], "dev1");
-	assert_string_equal(mq_store_cert_in_use(d2, 1710000000)->serial, "0d");
-	assert_string_equal(mq_store_cert_in_use(d2, 1720000000)->serial, "0c");
-	assert_string_equal(mq_store_cert_in_use(f->p->devices[0], 1900000000)->serial, "0a1b");
+	assert_string_equal(mq_device_cert_in_use(d2, 1710000000)->serial, "0d");
+	assert_string_equal(mq_device_cert_in_use(d2, 1720000000)->serial, "0c");
+	assert_string_equal(mq_device_cert_in_use(f->p->devices[0], 1900000000)->serial, "0a1b");
 
 	/* Deleting a device drops its entry. */
 	assert_int_equal(mq_store_write_begin(f->s, f->err, sizeof(f->err)), 0);
