@@ -1419,6 +1419,11 @@ static int exp_device(void *arg, const char *name, const char *serial, time_t no
 	return 0;
 }
 
+static int exp_row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct exp_row *)a)->name, ((const struct exp_row *)b)->name);
+}
+
 /* A device needs renewal when its certificate in use (mq_device_cert_in_use:
  * the longest-lived one neither revoked nor retired; expired ones count,
  * still the device's, and it is locked out) ends within the window. Fully
@@ -1430,21 +1435,26 @@ static int exp_devices(struct exp_ctx *e, struct store *st)
 {
 	const char *model = getenv("MQADMIN_EXPIRING_MODEL");
 	bool whole = model && !strcmp(model, "1");
+	size_t first = e->count;
 	int rc = whole ? 1 : store_expiring_each(st, e->now, e->limit, exp_device, e);
 	const struct mq_policy *p;
 
-	if (rc <= 0)
-		return rc;
-	if (whole ? store_load_policy(st) : store_load_expiring(st, e->limit + 1))
-		return -1;
-	p = st->policy;
-	for (size_t i = 0; i < p->ndevices; i++) {
-		const struct mq_cert *c = mq_device_cert_in_use(p->devices[i], e->now);
-
-		if (c && exp_device(e, p->devices[i]->name, c->serial, c->not_after))
+	if (rc == 1) {
+		if (whole ? store_load_policy(st) : store_load_expiring(st, e->limit + 1))
 			return -1;
+		p = st->policy;
+		for (size_t i = 0; i < p->ndevices; i++) {
+			const struct mq_cert *c = mq_device_cert_in_use(p->devices[i], e->now);
+
+			if (c && exp_device(e, p->devices[i]->name, c->serial, c->not_after))
+				return -1;
+		}
+		rc = 0;
 	}
-	return 0;
+	/* Devices in name order, whichever path found them. */
+	if (!rc && e->count > first)
+		qsort(e->rows + first, e->count - first, sizeof(*e->rows), exp_row_cmp);
+	return rc;
 }
 
 /* The CRL is re-signed routinely (mqcert-crl.timer), so it is listed only

@@ -1014,18 +1014,12 @@ out:
 	return rc;
 }
 
-/* One device `expiring` lists (from the covering index). */
-struct store_exp {
-	char *name;
-	char serial[MQ_SERIAL_LEN];
-	time_t not_after;
-};
-
 struct store_exp_ctx {
 	struct mq_store *db;
 	time_t now, limit;
-	struct store_exp *v;
-	size_t n, cap;
+	int (*cb)(void *arg, const char *name, const char *serial, time_t not_after);
+	void *arg;
+	bool cb_failed;
 	char *err;
 	size_t errlen;
 };
@@ -1036,8 +1030,7 @@ static int store_exp_one(void *arg, time_t not_after, const char *serial, const 
 	struct store_exp_ctx *x = arg;
 	struct mq_device *d = NULL;
 	const struct mq_cert *c;
-	struct store_exp *e;
-	int rc = -1;
+	int rc = 0;
 
 	/* A retire_after deadline: the record says which certificate is in
 	 * use now. */
@@ -1047,40 +1040,18 @@ static int store_exp_one(void *arg, time_t not_after, const char *serial, const 
 		if (got)
 			return got < 0 ? -1 : 0;
 		c = mq_device_cert_in_use(d, x->now);
-		if (!c || c->not_after > x->limit) {
-			rc = 0;
+		if (!c || c->not_after > x->limit)
 			goto out;
-		}
 		serial = c->serial;
 		not_after = c->not_after;
 	}
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? 2 * x->cap : 1024;
-		struct store_exp *nv = realloc(x->v, cap * sizeof(*nv));
-
-		if (!nv)
-			goto oom;
-		x->v = nv;
-		x->cap = cap;
+	if (x->cb(x->arg, name, serial, not_after)) {
+		x->cb_failed = true;
+		rc = -1;
 	}
-	e = &x->v[x->n];
-	if (!(e->name = strdup(name)))
-		goto oom;
-	snprintf(e->serial, sizeof(e->serial), "%s", serial);
-	e->not_after = not_after;
-	x->n++;
-	rc = 0;
-	goto out;
-oom:
-	mq_errf(x->err, x->errlen, "out of memory");
 out:
 	mq_device_free(d);
 	return rc;
-}
-
-static int store_exp_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct store_exp *)a)->name, ((const struct store_exp *)b)->name);
 }
 
 int store_expiring_each(struct store *st, time_t now, time_t limit,
@@ -1088,8 +1059,9 @@ int store_expiring_each(struct store *st, time_t now, time_t limit,
 			void *arg)
 {
 	char err[512] = "";
-	struct store_exp_ctx x = {.now = now, .limit = limit, .err = err, .errlen = sizeof(err)};
-	int rc = -1, got;
+	struct store_exp_ctx x = {.now = now, .limit = limit, .cb = cb, .arg = arg, .err = err,
+				  .errlen = sizeof(err)};
+	int got;
 
 	if (!(x.db = store_db(st)))
 		return -1;
@@ -1101,26 +1073,9 @@ int store_expiring_each(struct store *st, time_t now, time_t limit,
 	got = mq_store_expiring_range(x.db, limit < (time_t)INT64_MAX ? limit + 1 : limit,
 				      store_exp_one, &x, err, sizeof(err));
 	mq_store_read_end(x.db);
-	if (got < 0) {
+	if (got < 0 && !x.cb_failed)
 		cli_err("cannot read the policy store %s/store: %s", st->dir, err);
-		goto out;
-	}
-	rc = got;
-	if (got)
-		goto out;
-	/* Name order, as the whole model lists them. */
-	if (x.n)
-		qsort(x.v, x.n, sizeof(*x.v), store_exp_cmp);
-	for (size_t i = 0; i < x.n; i++)
-		if (cb(arg, x.v[i].name, x.v[i].serial, x.v[i].not_after)) {
-			rc = -1;
-			break;
-		}
-out:
-	for (size_t i = 0; i < x.n; i++)
-		free(x.v[i].name);
-	free(x.v);
-	return rc;
+	return got < 0 ? -1 : got;
 }
 
 /* The names of stored devices the model no longer has. */

@@ -97,8 +97,8 @@ int store_group_has_members(struct store *st, const char *group);
 int store_load_expiring(struct store *st, time_t before);
 
 /* expiring --within: cb gets each device whose certificate in use (the
- * rule of mq_device_cert_in_use at now) has not_after <= limit, in name
- * order, from the covering expiring index alone (O(result), no record
+ * rule of mq_device_cert_in_use at now) has not_after <= limit, in the
+ * index's order (not_after), from the covering expiring index alone (O(result), no record
  * read but those with a retire_after deadline). A non-zero cb return
  * stops it: -1. 1 when the index is not current (a store an older mqadmin
  * wrote last; the next writer rebuilds it): use store_load_expiring and
