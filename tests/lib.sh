@@ -82,6 +82,15 @@ test_must_fail() { test_expect_code 1 "$@"; }
 # test_cmp EXPECTED ACTUAL
 test_cmp() { diff -u "$1" "$2"; }
 
+# plugin_options: the option names plugin/options.c accepts, one per line,
+# sorted (its strcmp(key, ...) calls and its "known are ..." message).
+plugin_options() {
+	{
+		grep -o "strcmp(key, \"[a-z_]*\")" "$MQ_ROOT/plugin/options.c" | cut -d\" -f2 &&
+		grep -o "known are [a-z_, ]*" "$MQ_ROOT/plugin/options.c" | sed "s/known are //" | tr "," "\n" | tr -d " "
+	} | grep -x "[a-z_][a-z_]*" | sort -u
+}
+
 # policy_cat [DIR]: the policy of DIR (default pki) as `mqadmin policy
 # export` prints it (compact JSON, the same bytes while the store is
 # unchanged). DIR/policy.json exists only before the migration.

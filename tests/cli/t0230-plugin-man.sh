@@ -5,10 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 test_expect_success 'setup: the options plugin/options.c accepts' '
-	{
-		grep -o "strcmp(key, \"[a-z_]*\")" "$MQ_ROOT/plugin/options.c" | cut -d\" -f2 &&
-		grep -o "known are [a-z_, ]*" "$MQ_ROOT/plugin/options.c" | sed "s/known are //" | tr "," "\n" | tr -d " "
-	} | grep -x "[a-z_][a-z_]*" | sort -u >options &&
+	plugin_options >options &&
 	test $(wc -l <options) -ge 9 &&
 	test_grep -x policy options && test_grep -x crl options
 '
